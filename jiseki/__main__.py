@@ -1,0 +1,3 @@
+from jiseki.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The agent on the office PC: capture, encode, inject input, dial out to the gateway."""

@@ -1,0 +1,1 @@
+"""Screen capture backends behind one small interface (`base.Capture`)."""

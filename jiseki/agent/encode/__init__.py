@@ -1,0 +1,1 @@
+"""From captured frames to UPDATE operations: change detection, rectangles, codecs (pure, no I/O)."""

@@ -1,0 +1,1 @@
+"""Input injection backends behind one small interface (`base.InputSink`)."""

@@ -1,0 +1,45 @@
+"""The input interface every platform backend implements, and the wheel accumulator they share."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from jiseki.protocol import WHEEL_NOTCH
+
+
+class InputSink(Protocol):
+    def key(self, usage: int, down: bool) -> None:
+        """Press or release the physical key with this USB HID usage (page << 16 | id)."""
+        ...
+
+    def pointer(self, x: int, y: int, buttons: int) -> None:
+        """Move to (x, y) in desktop pixels; `buttons` is the full mask of buttons now held."""
+        ...
+
+    def wheel(self, dx: int, dy: int) -> None:
+        """Scroll by deltas in 1/120 notch; positive dy scrolls down, positive dx right."""
+        ...
+
+    def release_all(self) -> None:
+        """Release every key and button this sink pressed (on disconnect, blur...)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class WheelAccumulator:
+    """Turns fine wheel deltas into whole notches without losing or doubling any."""
+
+    def __init__(self) -> None:
+        self._x = 0
+        self._y = 0
+
+    def add(self, dx: int, dy: int) -> tuple[int, int]:
+        """Whole notches (x, y) to emit now; the remainder is kept for later deltas."""
+        self._x += dx
+        self._y += dy
+        nx = int(self._x / WHEEL_NOTCH)  # truncates toward zero, keeping the sign of the remainder
+        ny = int(self._y / WHEEL_NOTCH)
+        self._x -= nx * WHEEL_NOTCH
+        self._y -= ny * WHEEL_NOTCH
+        return nx, ny

@@ -1,0 +1,141 @@
+"""The agent's main loop: keep the control channel to the gateway open and serve session offers.
+
+The agent only ever dials out (no listening port on the office PC). It reconnects with
+exponential backoff and jitter, so thousands of agents do not return in the same second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import platform
+import random
+import re
+import socket
+import ssl
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from jiseki import __version__
+from jiseki.config import AgentConfig
+from jiseki.gateway.pki import client_ssl_context
+
+from .capture.base import Capture
+from .input.base import InputSink
+from .session import DisplaySession
+
+log = logging.getLogger(__name__)
+
+PING_INTERVAL = 15.0
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 60.0
+_SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
+_TICKET = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+
+
+def backoff_delays(first: float = BACKOFF_FIRST, cap: float = BACKOFF_MAX) -> Any:
+    """Full-jitter exponential backoff: uniform(0, min(cap, first * 2**n))."""
+    n = 0
+    while True:
+        yield random.uniform(first / 2, min(cap, first * 2**n))
+        n += 1
+
+
+class Agent:
+    def __init__(
+        self, config: AgentConfig, make_capture: Callable[[], Capture], make_input: Callable[[], InputSink]
+    ) -> None:
+        self.config = config
+        self.make_capture = make_capture
+        self.make_input = make_input
+        self.ssl: ssl.SSLContext = client_ssl_context(
+            config.cert_dir / "ca.crt", config.cert_dir / "agent.crt", config.cert_dir / "agent.key"
+        )
+        self._session_task: asyncio.Task[None] | None = None
+
+    async def run_forever(self) -> None:
+        delays = backoff_delays()
+        async with aiohttp.ClientSession() as http:
+            while True:
+                try:
+                    await self._control(http)
+                    delays = backoff_delays()  # a clean session resets the backoff
+                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                    log.warning("gateway unreachable: %s", exc)
+                delay = next(delays)
+                log.info("reconnecting in %.1f s", delay)
+                await asyncio.sleep(delay)
+
+    async def _control(self, http: aiohttp.ClientSession) -> None:
+        url = f"{self.config.gateway_url}/agent/control"
+        async with http.ws_connect(url, ssl=self.ssl, heartbeat=30.0, compress=0, max_msg_size=64 * 1024) as ws:
+            log.info("connected to %s", self.config.gateway_url)
+            await ws.send_str(
+                json.dumps(
+                    {
+                        "type": "hello",
+                        "hostname": socket.gethostname(),
+                        "os": f"{platform.system()} {platform.release()}",
+                        "version": __version__,
+                    }
+                )
+            )
+            pinger = asyncio.create_task(self._ping(ws))
+            try:
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    self._on_control(http, msg.data)
+            finally:
+                pinger.cancel()
+
+    async def _ping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        while True:
+            await asyncio.sleep(PING_INTERVAL)
+            await ws.send_str('{"type":"ping"}')
+
+    def _on_control(self, http: aiohttp.ClientSession, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            log.warning("ignored a control message that is not JSON")
+            return
+        if not isinstance(message, dict) or message.get("type") == "pong":
+            return
+        if message.get("type") == "offer":
+            sid, ticket = message.get("session"), message.get("ticket")
+            if not (
+                isinstance(sid, str) and _SESSION_ID.match(sid) and isinstance(ticket, str) and _TICKET.match(ticket)
+            ):
+                log.warning("ignored a malformed session offer")
+                return
+            if self._session_task is not None and not self._session_task.done():
+                self._session_task.cancel()  # one session at a time: the newest one wins
+            self._session_task = asyncio.create_task(self._session(http, sid, ticket))
+
+    async def _session(self, http: aiohttp.ClientSession, sid: str, ticket: str) -> None:
+        url = f"{self.config.gateway_url}/sessions/{sid}/agent"
+        capture = self.make_capture()
+        sink = self.make_input()
+        try:
+            async with http.ws_connect(
+                url, params={"ticket": ticket}, ssl=self.ssl, compress=0, heartbeat=30.0, max_msg_size=4096
+            ) as ws:
+                log.info("session %s started", sid)
+                await DisplaySession(
+                    ws,
+                    capture,
+                    sink,
+                    max_fps=self.config.max_fps,
+                    max_unacked=self.config.max_unacked,
+                    jpeg_quality=self.config.jpeg_quality,
+                ).run()
+        except (aiohttp.ClientError, OSError) as exc:
+            log.warning("session %s failed: %s", sid, exc)
+        finally:
+            sink.close()
+            capture.close()
+            log.info("session %s ended", sid)

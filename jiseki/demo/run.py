@@ -1,0 +1,160 @@
+"""Run the whole product on one machine and stop every process on Ctrl+C."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import signal
+import socket
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from jiseki.config import AgentConfig, GatewayConfig
+
+from .desktop import VirtualDesktop, missing_programs
+from .processes import ProcessGroup
+
+DEMO_HOST_ID = "demo-pc"
+DEMO_HOST_NAME = "デモ自席PC (demo office PC)"
+
+
+def write_config(path: Path, gateway: GatewayConfig, agent: AgentConfig) -> None:
+    names = ", ".join(f'"{n}"' for n in gateway.server_names)
+    path.write_text(
+        "# Written by `jiseki demo`; see docs/configuration.md for every setting.\n"
+        "[gateway]\n"
+        f'host = "{gateway.host}"\nport = {gateway.port}\ndata_dir = "{gateway.data_dir}"\nserver_names = [{names}]\n\n'
+        "[agent]\n"
+        f'gateway_url = "{agent.gateway_url}"\ncert_dir = "{agent.cert_dir}"\n',
+        "utf-8",
+    )
+
+
+async def prepare(gateway: GatewayConfig, agent_dir: Path) -> None:
+    """Create the CA and register the demo PC with a fresh agent certificate."""
+    from jiseki.gateway.hosts import register_host
+    from jiseki.gateway.server import open_state
+
+    state = await open_state(gateway)
+    try:
+        await register_host(state.ca, state.broker.db, DEMO_HOST_ID, DEMO_HOST_NAME, agent_dir)
+    finally:
+        await state.engine.dispose()
+
+
+def wait_for_port(host: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+class DemoStack:
+    """Virtual desktop + gateway + agent as child processes; used by `jiseki demo` and the tests."""
+
+    def __init__(self, data_dir: Path, port: int, *, quiet: bool = False) -> None:
+        self.data_dir = data_dir.resolve()
+        self.port = port
+        self.quiet = quiet
+        self.gateway = GatewayConfig(host="127.0.0.1", port=port, data_dir=self.data_dir / "gateway")
+        self.agent = AgentConfig(gateway_url=f"https://127.0.0.1:{port}", cert_dir=self.data_dir / "agent")
+        self.config_path = self.data_dir / "jiseki.toml"
+        self.token = secrets.token_urlsafe(24)
+        self.group = ProcessGroup()
+        self.desktop = VirtualDesktop(self.group)
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def viewer_url(self) -> str:
+        return f"{self.base_url}/view/{DEMO_HOST_ID}?token={self.token}"
+
+    def _output(self) -> dict[str, Any]:
+        if not self.quiet:
+            return {}
+        log = open(self.data_dir / "processes.log", "ab")
+        return {"stdout": log, "stderr": log}
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_config(self.config_path, self.gateway, self.agent)
+        # In a thread of its own: the caller may already run an event loop (tests, Playwright).
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, prepare(self.gateway, self.agent.cert_dir)).result()
+        self.desktop.start_x()
+        self.desktop.start_desktop()
+        py = [sys.executable, "-m", "jiseki"]
+        self.group.start(
+            "gateway",
+            [*py, "gateway", "--config", str(self.config_path)],
+            env={**os.environ, "JISEKI_ACCESS_TOKEN": self.token},
+            **self._output(),
+        )
+        if not wait_for_port("127.0.0.1", self.port, 20.0):
+            raise RuntimeError(f"the gateway did not start on port {self.port} (is the port in use?)")
+        self.start_agent()
+
+    def start_agent(self) -> None:
+        py = [sys.executable, "-m", "jiseki"]
+        self.group.start(
+            "agent", [*py, "agent", "--config", str(self.config_path)], env=self.desktop.env(), **self._output()
+        )
+
+    def stop(self) -> None:
+        self.group.stop_all()
+
+
+def run_demo(data_dir: Path, port: int) -> int:
+    missing = missing_programs()
+    if missing:
+        print(
+            f"jiseki demo: missing programs: {', '.join(missing)} (run scripts/demo.sh to install them)",
+            file=sys.stderr,
+        )
+        return 2
+    stack = DemoStack(data_dir, port)
+    stopping = False
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        try:
+            stack.start()
+        except RuntimeError as exc:
+            print(f"jiseki demo: {exc}", file=sys.stderr)
+            return 1
+        root_ca = stack.gateway.data_dir / "pki" / "root-ca.crt"
+        print(
+            "\n"
+            f"  jiseki demo is running: virtual office PC on display {stack.desktop.display}\n\n"
+            f"  Open in Chromium:  {stack.viewer_url}\n\n"
+            f"  (The gateway's certificate comes from the demo's own CA: {root_ca};\n"
+            "   import it into the browser, or accept the warning once.)\n"
+            "  Press Ctrl+C to stop everything.\n",
+            flush=True,
+        )
+        while not stopping:
+            exited = stack.group.first_exited()
+            if exited is not None:
+                print(f"jiseki demo: {exited[0]} exited with status {exited[1]}; stopping", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+        return 0
+    finally:
+        stack.stop()
+        print("jiseki demo: stopped", file=sys.stderr)

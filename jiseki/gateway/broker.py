@@ -1,0 +1,200 @@
+"""Session life on one gateway node: agents online, session requests, one-time tickets, pairing.
+
+requested (viewer asked) -> offered (agent told over its control channel) -> live (both sockets
+paired) -> ended (with a reason). Database writes record every step; the live sockets stay here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from .db.models import Host, Session, utcnow
+
+log = logging.getLogger(__name__)
+
+TICKET_TTL = 30.0  # seconds a viewer or agent has to present its ticket
+
+
+class EndReason:
+    """Reason keys stored with each ended session and shown (translated) to the user."""
+
+    VIEWER_CLOSED = "viewer_closed"
+    HOST_DISCONNECTED = "host_disconnected"
+    HOST_OFFLINE = "host_offline"
+    HOST_TIMEOUT = "host_timeout"
+    PROTOCOL_ERROR = "protocol_error"
+    GATEWAY_SHUTDOWN = "gateway_shutdown"
+
+
+class HostUnavailable(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class AgentLink:
+    host_id: str
+    ws: web.WebSocketResponse
+    info: dict[str, Any] = field(default_factory=dict)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send_str(json.dumps(message, separators=(",", ":")))
+
+
+@dataclass
+class PendingSession:
+    id: str
+    host_id: str
+    viewer_ticket: str
+    agent_ticket: str
+    created: float = field(default_factory=time.monotonic)
+    viewer_claimed: bool = False
+    agent_socket: asyncio.Future[web.WebSocketResponse] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+    finished: asyncio.Event = field(default_factory=asyncio.Event)  # set when the session has ended
+
+    def expired(self) -> bool:
+        return time.monotonic() - self.created > TICKET_TTL
+
+
+def _ticket_ok(expected: str, given: str | None) -> bool:
+    return given is not None and hmac.compare_digest(expected.encode(), given.encode())
+
+
+class Broker:
+    def __init__(self, db: async_sessionmaker) -> None:  # type: ignore[type-arg]
+        self.db = db
+        self.agents: dict[str, AgentLink] = {}
+        self.pending: dict[str, PendingSession] = {}
+        self.live: dict[str, PendingSession] = {}
+
+    # ---- agents -------------------------------------------------------------------------
+
+    async def agent_online(self, link: AgentLink) -> None:
+        old = self.agents.get(link.host_id)
+        self.agents[link.host_id] = link
+        if old is not None and old.ws is not link.ws:
+            await old.ws.close(code=4000, message=b"replaced by a newer connection")
+        async with self.db.begin() as s:
+            values: dict[str, Any] = {"online": True, "last_seen": utcnow()}
+            for key in ("hostname", "os"):
+                if isinstance(link.info.get(key), str):
+                    values[key] = link.info[key][:255]
+            await s.execute(update(Host).where(Host.id == link.host_id).values(**values))
+
+    async def agent_seen(self, host_id: str) -> None:
+        async with self.db.begin() as s:
+            await s.execute(update(Host).where(Host.id == host_id).values(last_seen=utcnow()))
+
+    async def agent_offline(self, link: AgentLink) -> None:
+        if self.agents.get(link.host_id) is not link:
+            return  # a newer connection already replaced this one
+        del self.agents[link.host_id]
+        async with self.db.begin() as s:
+            await s.execute(update(Host).where(Host.id == link.host_id).values(online=False, last_seen=utcnow()))
+
+    # ---- sessions -----------------------------------------------------------------------
+
+    async def create_session(self, host_id: str, viewer_address: str | None) -> PendingSession:
+        self._expire()
+        async with self.db() as s:
+            host = await s.get(Host, host_id)
+        if host is None:
+            raise HostUnavailable("unknown_host")
+        if host_id not in self.agents:
+            raise HostUnavailable(EndReason.HOST_OFFLINE)
+        pending = PendingSession(
+            id=secrets.token_hex(16),
+            host_id=host_id,
+            viewer_ticket=secrets.token_urlsafe(32),
+            agent_ticket=secrets.token_urlsafe(32),
+        )
+        self.pending[pending.id] = pending
+        async with self.db.begin() as s:
+            s.add(Session(id=pending.id, host_id=host_id, state="requested", viewer_address=viewer_address))
+        return pending
+
+    def claim_viewer(self, session_id: str, ticket: str | None) -> PendingSession | None:
+        """The viewer's ticket works once, within TICKET_TTL."""
+        pending = self.pending.get(session_id)
+        if pending is None or pending.viewer_claimed or pending.expired():
+            return None
+        if not _ticket_ok(pending.viewer_ticket, ticket):
+            return None
+        pending.viewer_claimed = True
+        return pending
+
+    async def offer(self, pending: PendingSession) -> None:
+        link = self.agents.get(pending.host_id)
+        if link is None:
+            raise HostUnavailable(EndReason.HOST_OFFLINE)
+        await link.send(
+            {
+                "type": "offer",
+                "session": pending.id,
+                "ticket": pending.agent_ticket,
+                "path": f"/sessions/{pending.id}/agent",
+            }
+        )
+
+    def claim_agent(self, session_id: str, ticket: str | None, host_id: str) -> PendingSession | None:
+        pending = self.pending.get(session_id)
+        if pending is None or pending.host_id != host_id or pending.agent_socket.done() or pending.expired():
+            return None
+        if not _ticket_ok(pending.agent_ticket, ticket):
+            return None
+        return pending
+
+    async def mark_live(self, pending: PendingSession) -> None:
+        self.pending.pop(pending.id, None)
+        self.live[pending.id] = pending
+        async with self.db.begin() as s:
+            await s.execute(update(Session).where(Session.id == pending.id).values(state="live", started_at=utcnow()))
+
+    async def end(self, session_id: str, reason: str, to_viewer: int = 0, to_agent: int = 0, updates: int = 0) -> None:
+        pending = self.pending.pop(session_id, None) or self.live.pop(session_id, None)
+        if pending is not None:
+            if not pending.agent_socket.done():
+                pending.agent_socket.cancel()
+            pending.finished.set()
+        async with self.db.begin() as s:
+            await s.execute(
+                update(Session)
+                .where(Session.id == session_id, Session.state != "ended")
+                .values(
+                    state="ended",
+                    ended_at=utcnow(),
+                    end_reason=reason,
+                    bytes_to_viewer=to_viewer,
+                    bytes_to_agent=to_agent,
+                    updates=updates,
+                )
+            )
+        log.info("session %s ended: %s (%d bytes to viewer)", session_id, reason, to_viewer)
+
+    def _expire(self) -> None:
+        for sid in [sid for sid, p in self.pending.items() if p.expired() and not p.viewer_claimed]:
+            self.pending.pop(sid, None)
+
+    async def end_all_sessions_at_startup(self) -> None:
+        """A restarted node holds no sockets: sessions it left open are over."""
+        async with self.db.begin() as s:
+            await s.execute(
+                update(Session)
+                .where(Session.state != "ended")
+                .values(state="ended", ended_at=utcnow(), end_reason=EndReason.GATEWAY_SHUTDOWN)
+            )
+            await s.execute(update(Host).values(online=False))

@@ -1,0 +1,1 @@
+"""Gateway state in SQL (SQLite embedded, PostgreSQL for many nodes) with Alembic migrations."""

@@ -1,0 +1,253 @@
+"""The gateway's internal PKI: a root CA, an issuing CA, the server certificate and client certificates.
+
+Everything lives under `<data_dir>/pki/`; private keys are written with mode 0600. Client
+certificates carry EKU clientAuth and a SAN URI `urn:jiseki:<kind>:<id>` that names the
+agent or terminal, so identity never rests on the CN alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import os
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+ROOT_LIFETIME = dt.timedelta(days=3650)
+ISSUING_LIFETIME = dt.timedelta(days=1825)
+SERVER_LIFETIME = dt.timedelta(days=397)
+IDENTITY_PREFIX = "urn:jiseki:"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create the file 0600 from the start, so the key is never readable by others."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(path, 0o600)
+
+
+def _new_key() -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the DER certificate, lowercase hex: the identity the database stores."""
+    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def fingerprint_der(der: bytes) -> str:
+    return hashlib.sha256(der).hexdigest()
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "jiseki"), x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
+    )
+
+
+def _ca_cert(
+    subject: str,
+    key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Certificate | None,
+    signer: ec.EllipticCurvePrivateKey,
+    lifetime: dt.timedelta,
+    path_length: int,
+) -> x509.Certificate:
+    now = _now()
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(issuer.subject if issuer else _name(subject))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + lifetime)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    return builder.sign(signer, hashes.SHA256())
+
+
+@dataclass(frozen=True)
+class IssuedCert:
+    key_pem: bytes
+    cert_pem: bytes  # leaf followed by the issuing CA
+    fingerprint: str
+    serial: str
+    not_after: dt.datetime
+
+
+class CertificateAuthority:
+    """Root + issuing CA loaded from (or created in) `<data_dir>/pki`."""
+
+    def __init__(self, pki_dir: Path) -> None:
+        self.dir = pki_dir
+        self.root_cert_path = pki_dir / "root-ca.crt"
+        self.issuing_cert_path = pki_dir / "issuing-ca.crt"
+        self.server_cert_path = pki_dir / "server.crt"
+        self.server_key_path = pki_dir / "server.key"
+        if not self.root_cert_path.exists():
+            self._create()
+        self.root_cert = x509.load_pem_x509_certificate(self.root_cert_path.read_bytes())
+        self.issuing_cert = x509.load_pem_x509_certificate(self.issuing_cert_path.read_bytes())
+        loaded = serialization.load_pem_private_key((pki_dir / "issuing-ca.key").read_bytes(), None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+            raise ValueError("issuing CA key is not an EC key")
+        self._issuing_key = loaded
+
+    @property
+    def root_fingerprint(self) -> str:
+        return fingerprint(self.root_cert)
+
+    def _create(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        root_key, issuing_key = _new_key(), _new_key()
+        root = _ca_cert("jiseki Root CA", root_key, None, root_key, ROOT_LIFETIME, 1)
+        issuing = _ca_cert("jiseki Issuing CA", issuing_key, root, root_key, ISSUING_LIFETIME, 0)
+        write_private(self.dir / "root-ca.key", key_pem(root_key))
+        write_private(self.dir / "issuing-ca.key", key_pem(issuing_key))
+        self.issuing_cert_path.write_bytes(cert_pem(issuing))
+        # The root is written last: its presence marks a complete CA.
+        self.root_cert_path.write_bytes(cert_pem(root))
+
+    def _leaf(
+        self,
+        common_name: str,
+        key: ec.EllipticCurvePrivateKey,
+        lifetime: dt.timedelta,
+        eku: x509.ObjectIdentifier,
+        sans: list[x509.GeneralName],
+    ) -> x509.Certificate:
+        now = _now()
+        return (
+            x509.CertificateBuilder()
+            .subject_name(_name(common_name))
+            .issuer_name(self.issuing_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + lifetime)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+            .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._issuing_key.public_key()), critical=False
+            )
+            .sign(self._issuing_key, hashes.SHA256())
+        )
+
+    def ensure_server_cert(self, names: tuple[str, ...]) -> None:
+        """(Re)issue the server certificate when missing, expiring within 30 days or for other names."""
+        if self.server_cert_path.exists() and self.server_key_path.exists():
+            current = x509.load_pem_x509_certificate(self.server_cert_path.read_bytes())
+            try:
+                san = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+                have = {str(v) for v in san.get_values_for_type(x509.DNSName)} | {
+                    str(v) for v in san.get_values_for_type(x509.IPAddress)
+                }
+            except x509.ExtensionNotFound:
+                have = set()
+            if have == set(names) and current.not_valid_after_utc - _now() > dt.timedelta(days=30):
+                return
+        sans: list[x509.GeneralName] = []
+        for name in names:
+            try:
+                sans.append(x509.IPAddress(ipaddress.ip_address(name)))
+            except ValueError:
+                sans.append(x509.DNSName(name))
+        key = _new_key()
+        cert = self._leaf(names[0], key, SERVER_LIFETIME, ExtendedKeyUsageOID.SERVER_AUTH, sans)
+        write_private(self.server_key_path, key_pem(key))
+        self.server_cert_path.write_bytes(cert_pem(cert) + cert_pem(self.issuing_cert))
+
+    def issue_client_cert(self, kind: str, ident: str, lifetime: dt.timedelta) -> IssuedCert:
+        """Key and certificate for an agent or a terminal (the demo's direct path; CSR signing comes later)."""
+        if kind not in ("agent", "terminal"):
+            raise ValueError(f"unknown client kind {kind!r}")
+        key = _new_key()
+        cert = self._leaf(
+            f"{kind}:{ident}",
+            key,
+            lifetime,
+            ExtendedKeyUsageOID.CLIENT_AUTH,
+            [x509.UniformResourceIdentifier(f"{IDENTITY_PREFIX}{kind}:{ident}")],
+        )
+        return IssuedCert(
+            key_pem=key_pem(key),
+            cert_pem=cert_pem(cert) + cert_pem(self.issuing_cert),
+            fingerprint=fingerprint(cert),
+            serial=format(cert.serial_number, "x"),
+            not_after=cert.not_valid_after_utc,
+        )
+
+    def server_ssl_context(self) -> ssl.SSLContext:
+        """TLS 1.2+; client certificates optional at the handshake (browsers without one still get
+        a clear page) but verified against our CA whenever presented."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(self.server_cert_path, self.server_key_path)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.load_verify_locations(cafile=str(self.root_cert_path))
+        ctx.load_verify_locations(cafile=str(self.issuing_cert_path))
+        return ctx
+
+
+def identity_from_der(der: bytes) -> tuple[str, str] | None:
+    """(kind, id) from a client certificate's `urn:jiseki:` SAN URI, or None."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return None
+    for uri in san.get_values_for_type(x509.UniformResourceIdentifier):
+        if uri.startswith(IDENTITY_PREFIX):
+            kind, _, ident = uri[len(IDENTITY_PREFIX) :].partition(":")
+            if kind and ident:
+                return kind, ident
+    return None
+
+
+def client_ssl_context(ca_file: Path, cert_file: Path | None = None, key_file: Path | None = None) -> ssl.SSLContext:
+    """Context for agents: trust only the gateway's own root, present our certificate."""
+    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if cert_file is not None and key_file is not None:
+        ctx.load_cert_chain(cert_file, key_file)
+    return ctx

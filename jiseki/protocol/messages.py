@@ -1,0 +1,203 @@
+"""Wire messages of the jiseki display protocol, as plain immutable values.
+
+This module only describes the messages; `codec` turns them into bytes and back.
+The byte layout is specified in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+PROTOCOL_VERSION = 1
+
+
+class MsgType(IntEnum):
+    HELLO = 0x01
+    # agent -> viewer
+    DESKTOP = 0x10
+    UPDATE = 0x11
+    CURSOR_SHAPE = 0x12
+    CURSOR_POS = 0x13
+    STATUS = 0x14
+    # viewer -> agent
+    ACK = 0x20
+    KEY = 0x21
+    POINTER = 0x22
+    WHEEL = 0x23
+    REFRESH = 0x24
+    TEXT = 0x25
+
+
+class OpType(IntEnum):
+    COPY = 0x01
+    FILL = 0x02
+    IMAGE = 0x03
+
+
+class Codec(IntEnum):
+    JPEG = 1
+    WEBP = 2
+    PNG = 3
+
+
+class StatusCode(IntEnum):
+    """Why the viewer is (not) seeing the desktop; `detail` is a reason key the viewer translates."""
+
+    WAITING_FOR_HOST = 1
+    HOST_CONNECTED = 2
+    HOST_OFFLINE = 3
+    SESSION_ENDED = 4
+
+
+# Pointer button bits (POINTER.buttons).
+BUTTON_LEFT = 0x01
+BUTTON_MIDDLE = 0x02
+BUTTON_RIGHT = 0x04
+BUTTON_BACK = 0x08
+BUTTON_FORWARD = 0x10
+
+WHEEL_NOTCH = 120  # WHEEL deltas are in 1/120 of a notch, like Windows' WHEEL_DELTA.
+
+
+@dataclass(frozen=True, slots=True)
+class Rect:
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+@dataclass(frozen=True, slots=True)
+class Monitor:
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+# ---- operations inside an UPDATE ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CopyOp:
+    """Copy the rectangle (sx, sy, w, h) of the current picture to (dx, dy)."""
+
+    sx: int
+    sy: int
+    w: int
+    h: int
+    dx: int
+    dy: int
+
+
+@dataclass(frozen=True, slots=True)
+class FillOp:
+    x: int
+    y: int
+    w: int
+    h: int
+    r: int
+    g: int
+    b: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImageOp:
+    x: int
+    y: int
+    w: int
+    h: int
+    codec: Codec
+    payload: bytes | memoryview = field(repr=False)
+
+
+Op = CopyOp | FillOp | ImageOp
+
+
+# ---- messages ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    version: int
+    flags: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Desktop:
+    width: int
+    height: int
+    monitors: tuple[Monitor, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    seq: int
+    ops: tuple[Op, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CursorShape:
+    w: int
+    h: int
+    hot_x: int
+    hot_y: int
+    rgba: bytes | memoryview = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CursorPos:
+    x: int
+    y: int
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    code: StatusCode
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    seq: int
+    decode_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    usage: int  # USB HID usage, page in the high 16 bits (0x0007xxxx for the keyboard page)
+    down: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    x: int
+    y: int
+    buttons: int
+
+
+@dataclass(frozen=True, slots=True)
+class Wheel:
+    dx: int
+    dy: int
+
+
+@dataclass(frozen=True, slots=True)
+class Refresh:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    text: str
+
+
+Message = Hello | Desktop | Update | CursorShape | CursorPos | Status | Ack | Key | Pointer | Wheel | Refresh | Text
+
+AGENT_TO_VIEWER = frozenset(
+    {MsgType.HELLO, MsgType.DESKTOP, MsgType.UPDATE, MsgType.CURSOR_SHAPE, MsgType.CURSOR_POS, MsgType.STATUS}
+)
+VIEWER_TO_AGENT = frozenset(
+    {MsgType.HELLO, MsgType.ACK, MsgType.KEY, MsgType.POINTER, MsgType.WHEEL, MsgType.REFRESH, MsgType.TEXT}
+)

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install what jiseki needs on Debian 12: apt packages, then a Python venv in .venv.
+# Usage: scripts/setup.sh run   (what `jiseki demo` needs)
+#        scripts/setup.sh test  (plus Chromium, xdotool, Node.js and the VNC peer for benchmarks)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-run}"
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+pkgs=(xvfb openbox xterm less fonts-noto-cjk fonts-dejavu-core x11-xkb-utils ca-certificates)
+if [ "$mode" = "test" ]; then
+  pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify)
+  command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+fi
+command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
+python3 -m venv --help >/dev/null 2>&1 || pkgs+=(python3-venv)
+python3 -m ensurepip --version >/dev/null 2>&1 || pkgs+=(python3-venv python3-pip)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+extra=""
+if [ "$mode" = "test" ]; then extra="[test]"; fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}" 2>&1 | grep -v "^WARNING: Location" || true
+.venv/bin/python -c "import jiseki" # fail here, clearly, if the install did not work

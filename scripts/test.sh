@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Install the test needs and run the whole suite: lint, Python tests (unit and end to end), JS tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh test
+.venv/bin/ruff check jiseki tests bench
+.venv/bin/python -m pytest -q "$@"
+node --test tests/js/

@@ -1,0 +1,135 @@
+"""End to end: the office PC's desktop in a real Chromium, through the real gateway and agent."""
+
+from __future__ import annotations
+
+import base64
+import io
+import secrets
+import string
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from jiseki.demo.run import DemoStack
+
+from .conftest import grab_screen, needs_desktop, xdotool
+
+pytestmark = [pytest.mark.e2e, needs_desktop]
+
+# Characters typed through the page, as the physical keys of a US/JIS-common layout.
+_KEYS = {" ": "Space", ">": "Shift+Period", "/": "Slash", ".": "Period", "_": "Shift+Minus"}
+_KEYS.update({c: f"Key{c.upper()}" for c in string.ascii_lowercase})
+_KEYS.update({d: f"Digit{d}" for d in string.digits})
+
+
+def open_viewer(browser, stack: DemoStack, width: int = 1920, height: int = 1200):  # type: ignore[no-untyped-def]
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.goto(stack.viewer_url)
+    wait_for(page, "window.jisekiStats && window.jisekiStats.state === 'connected'")
+    wait_for(page, "window.jisekiStats.framesDrawn > 0")
+    return context, page
+
+
+def wait_for(page, expression: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll from Python: the page's CSP forbids the eval that page.wait_for_function needs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if page.evaluate(expression):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {expression}; stats: {page.evaluate('window.jisekiStats')}")
+
+
+def canvas_pixels(page) -> np.ndarray:  # type: ignore[no-untyped-def]
+    data_url = page.evaluate("document.getElementById('screen').toDataURL('image/png')")
+    png = base64.b64decode(data_url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def wait_until_rest(page, quiet: float = 1.0, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    """Until no update has been drawn for `quiet` seconds."""
+    deadline = time.monotonic() + timeout
+    last = page.evaluate("window.jisekiStats.framesDrawn")
+    since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = page.evaluate("window.jisekiStats.framesDrawn")
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+    raise AssertionError("the screen did not come to rest")
+
+
+def page_point(page, x: int, y: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """The page coordinates of desktop pixel (x, y), whatever the canvas's scale."""
+    box = page.evaluate(
+        "(() => { const c = document.getElementById('screen'); const r = c.getBoundingClientRect();"
+        " return [r.left, r.top, r.width / c.width, r.height / c.height]; })()"
+    )
+    left, top, sx, sy = box
+    return left + (x + 0.5) * sx, top + (y + 0.5) * sy
+
+
+def type_text(page, text: str) -> None:  # type: ignore[no-untyped-def]
+    for ch in text:
+        page.keyboard.press(_KEYS[ch])
+
+
+def test_canvas_matches_host_screen(browser, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    context, page = open_viewer(browser, stack)
+    try:
+        wait_until_rest(page)
+        seen = canvas_pixels(page)
+        host = grab_screen(stack.desktop.display)
+        assert seen.shape == host.shape == (1080, 1920, 3)
+        diff = np.abs(seen.astype(np.int16) - host.astype(np.int16)).max(axis=2)
+        exact = float((diff == 0).mean())
+        # Text and UI travel as lossless WebP; only photographic areas may be JPEG (none on this desktop).
+        assert exact > 0.999, f"only {exact:.4%} of pixels are exact"
+        assert float((diff > 48).mean()) < 0.001
+    finally:
+        context.close()
+
+
+def test_typing_in_page_reaches_host_xterm(browser, stack: DemoStack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    context, page = open_viewer(browser, stack)
+    try:
+        name = "jiseki_" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
+        target = Path("/tmp") / name
+        # Click into the terminal window (top left of the desktop) to focus it, then type.
+        page.mouse.click(*page_point(page, 300, 300))
+        time.sleep(0.3)
+        type_text(page, f"echo hello > /tmp/{name}")
+        page.keyboard.press("Enter")
+        deadline = time.monotonic() + 10
+        while not target.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert target.exists(), "typing through the page did not create the file on the host"
+        assert target.read_text() == "hello\n"
+        target.unlink()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1200), (1280, 800)])
+def test_click_moves_host_pointer(browser, stack: DemoStack, width: int, height: int) -> None:  # type: ignore[no-untyped-def]
+    context, page = open_viewer(browser, stack, width, height)
+    try:
+        target = (700, 760) if width == 1920 else (1234, 345)
+        page.mouse.click(*page_point(page, *target))
+        deadline = time.monotonic() + 5
+        location = ""
+        while time.monotonic() < deadline:
+            location = xdotool(stack.desktop.display, "getmouselocation")
+            fields = dict(part.split(":") for part in location.split()[:2])
+            if abs(int(fields["x"]) - target[0]) <= 1 and abs(int(fields["y"]) - target[1]) <= 1:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"host pointer at {location!r}, expected {target}")
+    finally:
+        context.close()
