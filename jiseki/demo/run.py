@@ -61,7 +61,9 @@ def wait_for_port(host: str, port: int, timeout: float) -> bool:
 class DemoStack:
     """Virtual desktop + gateway + agent as child processes; used by `jiseki demo` and the tests."""
 
-    def __init__(self, data_dir: Path, port: int, *, quiet: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, *, quiet: bool = False, desktop: VirtualDesktop | None = None
+    ) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.quiet = quiet
@@ -70,7 +72,9 @@ class DemoStack:
         self.config_path = self.data_dir / "jiseki.toml"
         self.token = secrets.token_urlsafe(24)
         self.group = ProcessGroup()
-        self.desktop = VirtualDesktop(self.group)
+        # A desktop passed in is already running (benchmarks); otherwise the stack starts its own.
+        self.own_desktop = desktop is None
+        self.desktop = desktop or VirtualDesktop(self.group)
 
     @property
     def base_url(self) -> str:
@@ -92,8 +96,9 @@ class DemoStack:
         # In a thread of its own: the caller may already run an event loop (tests, Playwright).
         with ThreadPoolExecutor(1) as pool:
             pool.submit(asyncio.run, prepare(self.gateway, self.agent.cert_dir)).result()
-        self.desktop.start_x()
-        self.desktop.start_desktop()
+        if self.own_desktop:
+            self.desktop.start_x()
+            self.desktop.start_desktop()
         py = [sys.executable, "-m", "jiseki"]
         self.group.start(
             "gateway",
