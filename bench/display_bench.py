@@ -92,6 +92,7 @@ class Phase:
     bytes: int
     server_cpu: float
     browser_cpu: float
+    cpu_by_process: dict[str, float] = field(default_factory=dict)
 
     @property
     def fps(self) -> float:
@@ -177,6 +178,7 @@ class Workload:
 def measure(page, stats_js: str, server: list[psutil.Process], seconds: float, action=None) -> Phase:  # type: ignore[no-untyped-def]
     before = page.evaluate(stats_js)
     cpu0, bcpu0 = cpu_seconds(server), cpu_seconds(browser_procs())
+    each0 = [cpu_seconds([p]) for p in server]
     t0 = time.monotonic()
     if action is not None:
         action()
@@ -191,7 +193,13 @@ def measure(page, stats_js: str, server: list[psutil.Process], seconds: float, a
         bytes=after[1] - before[1],
         server_cpu=cpu_seconds(server) - cpu0,
         browser_cpu=cpu_seconds(browser_procs()) - bcpu0,
+        cpu_by_process={_label(p): cpu_seconds([p]) - c0 for p, c0 in zip(server, each0, strict=True)},
     )
+
+
+def _label(p: psutil.Process) -> str:
+    cmd = p.cmdline()
+    return next((part for part in cmd if part in ("agent", "gateway")), p.name())
 
 
 def settle(page, stats_js: str, quiet: float = 1.0, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
@@ -275,7 +283,9 @@ def bench_vnc(browser, desktop: VirtualDesktop, workload: Workload, workdir: Pat
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not page.evaluate("window.benchFrames > 0"):
             time.sleep(0.1)
+        # websockify serves each connection from a forked child: count the children too.
         server = [psutil.Process(p.pid) for _name, p in group.procs]
+        server += [c for proc in list(server) for c in proc.children(recursive=True)]
         result = run_phases(page, "[window.benchFrames, window.__wsBytes]", server, workload, "x11vnc + noVNC")
         context.close()
         return result
@@ -288,17 +298,22 @@ def print_table(results: list[StackResult]) -> None:
         ("scroll: frames drawn/s", "scroll", lambda p: f"{p.fps:.1f}"),
         ("scroll: bandwidth kbit/s", "scroll", lambda p: f"{p.kbps:,.0f}"),
         ("scroll: server CPU-s", "scroll", lambda p: f"{p.server_cpu:.2f}"),
+        (
+            "scroll: server CPU-s by process",
+            "scroll",
+            lambda p: " ".join(f"{k}={v:.2f}" for k, v in p.cpu_by_process.items()),
+        ),
         ("scroll: viewer (Chromium) CPU-s", "scroll", lambda p: f"{p.browser_cpu:.2f}"),
         ("typing: bandwidth kbit/s", "typing", lambda p: f"{p.kbps:,.1f}"),
         ("typing: server CPU-s", "typing", lambda p: f"{p.server_cpu:.2f}"),
         ("idle: bytes", "idle", lambda p: f"{p.bytes:,}"),
         ("idle: server CPU-s (3 s)", "idle", lambda p: f"{p.server_cpu:.2f}"),
     ]
-    header = f"| {'measure':36} | " + " | ".join(f"{r.name:>16}" for r in results) + " |"
+    header = f"| {'measure':36} | " + " | ".join(f"{r.name:>28}" for r in results) + " |"
     print(header)
-    print("|" + "-" * 38 + "|" + "|".join("-" * 18 for _ in results) + "|")
+    print("|" + "-" * 38 + "|" + "|".join("-" * 30 for _ in results) + "|")
     for label, phase, fmt in rows:
-        print(f"| {label:36} | " + " | ".join(f"{fmt(r.phases[phase]):>16}" for r in results) + " |")
+        print(f"| {label:36} | " + " | ".join(f"{fmt(r.phases[phase]):>28}" for r in results) + " |")
 
 
 def main() -> int:

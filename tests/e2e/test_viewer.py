@@ -133,3 +133,23 @@ def test_click_moves_host_pointer(browser, stack: DemoStack, width: int, height:
         raise AssertionError(f"host pointer at {location!r}, expected {target}")
     finally:
         context.close()
+
+
+def test_viewer_reconnects_by_itself_after_the_agent_drops(browser, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    context, page = open_viewer(browser, stack)
+    try:
+        sessions = page.evaluate("window.jisekiStats.sessions")
+        agent = next(p for name, p in stack.group.procs if name == "agent")
+        agent.terminate()
+        agent.wait(10)
+        wait_for(page, "window.jisekiStats.state === 'reconnecting'", timeout=10)
+        assert page.evaluate("window.jisekiStats.endReason") in ("host_disconnected", "host_offline")
+        text = page.inner_text("#state")
+        assert "再接続" in text  # shown in words, in Japanese
+        stack.group.procs = [(n, p) for n, p in stack.group.procs if p is not agent]
+        stack.start_agent()
+        wait_for(page, "window.jisekiStats.state === 'connected'", timeout=40)
+        assert page.evaluate("window.jisekiStats.sessions") > sessions
+        wait_for(page, f"window.jisekiStats.framesDrawn > 0 && window.jisekiStats.sessions > {sessions}")
+    finally:
+        context.close()
