@@ -11,6 +11,7 @@ const strings = JSON.parse(document.getElementById('i18n').textContent);
 const t = (key, vars = {}) => (strings[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
 
 const hostId = document.body.dataset.host;
+const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 const canvas = document.getElementById('screen');
 const stateEl = document.getElementById('state');
 const statsEl = document.getElementById('stats');
@@ -93,10 +94,14 @@ async function connect(input) {
   try {
     const response = await fetch('/api/sessions', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken },
       body: JSON.stringify({ host_id: hostId }),
       cache: 'no-store',
     });
+    if (response.status === 401) {
+      location.assign('/login'); // the login expired: nothing to retry here
+      return;
+    }
     const body = await response.json();
     if (!response.ok) {
       stats.endReason = body.error;
