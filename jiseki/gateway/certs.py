@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .db.models import Certificate, utcnow
-from .pki import fingerprint, fingerprint_der, identity_from_der, serial_hex
+from .pki import fingerprint, fingerprint_der, identity_of, serial_hex
 
 log = logging.getLogger(__name__)
 
@@ -89,20 +90,36 @@ class CertificateChecker:
         if not der:
             return CertCheck(CertStatus.NONE)
         fp = fingerprint_der(der)
-        identity = identity_from_der(der)
-        if identity is None or identity[0] != kind:
+        parsed = _parse(der)
+        if parsed is None or parsed[0] != (kind, parsed[0][1]):
             return CertCheck(CertStatus.WRONG_KIND, fp)
-        row = await self._row(fp)
-        if row is None or row.kind != kind or row.owner_id != identity[1]:
-            return CertCheck(CertStatus.UNKNOWN, fp, identity[1])
+        (_kind, owner), not_before, not_after = parsed
+        # The certificate's own dates first: the TLS layer lets expired certificates through so that
+        # the refusal can be shown and recorded here (see pki.server_ssl_context).
         now = now or utcnow()
+        if now > not_after:
+            return CertCheck(CertStatus.EXPIRED, fp, owner)
+        if now < not_before:
+            return CertCheck(CertStatus.NOT_YET_VALID, fp, owner)
+        row = await self._row(fp)
+        if row is None or row.kind != kind or row.owner_id != owner:
+            return CertCheck(CertStatus.UNKNOWN, fp, owner)
         if row.revoked_at is not None:
-            return CertCheck(CertStatus.REVOKED, fp, row.owner_id)
-        if now > row.not_after:
-            return CertCheck(CertStatus.EXPIRED, fp, row.owner_id)
-        if now < row.not_before:
-            return CertCheck(CertStatus.NOT_YET_VALID, fp, row.owner_id)
-        return CertCheck(CertStatus.OK, fp, row.owner_id)
+            return CertCheck(CertStatus.REVOKED, fp, owner)
+        return CertCheck(CertStatus.OK, fp, owner)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(der: bytes) -> tuple[tuple[str, str], dt.datetime, dt.datetime] | None:
+    """(identity, not before, not after) of a client certificate, or None without a jiseki identity."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
+    identity = identity_of(cert)
+    if identity is None:
+        return None
+    return identity, cert.not_valid_before_utc, cert.not_valid_after_utc
 
 
 RevokedCallback = Callable[[str], Awaitable[None]]

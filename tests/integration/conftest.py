@@ -176,6 +176,7 @@ class Browser:
             return r.status, await r.text(), r
 
     async def login(self, staff: Staff, code: str | None = None) -> tuple[int, str, aiohttp.ClientResponse]:
+        self.http.cookie_jar.clear(lambda c: c.key == "jiseki_session")  # as after closing the browser
         _status, page, _r = await self.get("/login")
         if code is None:
             code = current_code(staff.totp_secret) if staff.totp_secret else ""

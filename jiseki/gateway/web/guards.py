@@ -155,7 +155,9 @@ async def _csrf_ok(request: web.Request, loaded: websessions.LoadedSession | Non
         form = await request.post()
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
-    expected = loaded.row.csrf_token if loaded is not None else request.cookies.get(PRELOGIN_COOKIE)
+    # The login form is shown before any session exists, so it carries the pre-login token.
+    prelogin = loaded is None or request.path == "/login"
+    expected = request.cookies.get(PRELOGIN_COOKIE) if prelogin else loaded.row.csrf_token
     return bool(given and expected and hmac.compare_digest(given.encode(), expected.encode()))
 
 
