@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from .accounts import ROLES, valid_login_id
 
@@ -21,6 +23,10 @@ _HEADERS = {
     "department": ("department", "所属", "所属課", "部署"),
     "role": ("role", "権限", "役割", "ロール"),
 }
+class _Reader(Iterator[list[str]], Protocol):
+    line_num: int
+
+
 _ROLE_NAMES = {
     "職員": "staff",
     "利用者": "staff",
@@ -61,7 +67,14 @@ def decode_csv(data: bytes) -> str:
 
 
 def parse_staff_csv(text: str) -> tuple[list[StaffRow], list[RowError]]:
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        return _parse(reader)
+    except csv.Error as exc:
+        return [], [RowError(reader.line_num or 1, f"the CSV is malformed ({exc}); nothing was imported")]
+
+
+def _parse(reader: _Reader) -> tuple[list[StaffRow], list[RowError]]:
     try:
         header = next(reader)
     except StopIteration:
