@@ -47,6 +47,7 @@ class AgentConfig:
     max_fps: int = 30
     jpeg_quality: int = 80
     max_unacked: int = 2
+    lock_command: tuple[str, ...] = ()  # empty: the first desktop locker found (loginctl, xdg-screensaver, ...)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,12 @@ def _networks(key: str, value: Any) -> tuple[str, ...]:
     return tuple(result)
 
 
+def _command(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f'{key}: must be a command as a list of strings, e.g. ["xdg-screensaver", "lock"]')
+    return tuple(value)
+
+
 def _db_url(key: str, value: Any) -> str:
     text = _str(key, value)
     if text and not text.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql+psycopg://")):
@@ -149,6 +156,7 @@ _AGENT_KEYS = {
     "max_fps": lambda k, v: _int(k, v, 1, 120),
     "jpeg_quality": lambda k, v: _int(k, v, 10, 100),
     "max_unacked": lambda k, v: _int(k, v, 1, 16),
+    "lock_command": lambda k, v: _command(k, v),
 }
 _AUTH_KEYS = {
     "password_min_length": lambda k, v: _int(k, v, 8, 128),

@@ -42,6 +42,7 @@ async def provision(config: Config, data_dir: Path) -> DemoCredentials:
     from jiseki.gateway.admin import create_user
     from jiseki.gateway.certs import record_issued
     from jiseki.gateway.hosts import assign, register_host
+    from jiseki.gateway.policies_db import set_policy
     from jiseki.gateway.state import open_state
     from jiseki.gateway.terminals import _upsert, one_time_password
 
@@ -73,6 +74,8 @@ async def provision(config: Config, data_dir: Path) -> DemoCredentials:
             secret = totp.new_secret()
             user.totp_secret, user.totp_enabled, user.must_change_password = state.box.seal(secret), True, False
             await assign(s, DEMO_USER, DEMO_HOST_ID)
+            # The demo's desktop has no password to unlock it with: do not lock it after a session.
+            await set_policy(s, "department", DEMO_DEPARTMENT, {"lock_on_end": False}, "demo")
     finally:
         await state.engine.dispose()
     creds = DemoCredentials(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -28,7 +29,8 @@ def write_config(path: Path, gateway: GatewayConfig, agent: AgentConfig) -> None
         "[gateway]\n"
         f'host = "{gateway.host}"\nport = {gateway.port}\ndata_dir = "{gateway.data_dir}"\nserver_names = [{names}]\n\n'
         "[agent]\n"
-        f'gateway_url = "{agent.gateway_url}"\ncert_dir = "{agent.cert_dir}"\n',
+        f'gateway_url = "{agent.gateway_url}"\ncert_dir = "{agent.cert_dir}"\n'
+        + (f"lock_command = {json.dumps(list(agent.lock_command))}\n" if agent.lock_command else ""),
         "utf-8",
     )
 
@@ -48,13 +50,16 @@ class DemoStack:
     """Virtual desktop + gateway + agent as child processes; used by `jiseki demo` and the tests."""
 
     def __init__(
-        self, data_dir: Path, port: int, *, quiet: bool = False, desktop: VirtualDesktop | None = None
+        self, data_dir: Path, port: int, *, quiet: bool = False, desktop: VirtualDesktop | None = None,
+        lock_command: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.quiet = quiet
         self.gateway = GatewayConfig(host="127.0.0.1", port=port, data_dir=self.data_dir / "gateway")
-        self.agent = AgentConfig(gateway_url=f"https://127.0.0.1:{port}", cert_dir=self.data_dir / "agent")
+        self.agent = AgentConfig(
+            gateway_url=f"https://127.0.0.1:{port}", cert_dir=self.data_dir / "agent", lock_command=lock_command
+        )
         self.config_path = self.data_dir / "jiseki.toml"
         self.credentials: DemoCredentials | None = None
         self.group = ProcessGroup()

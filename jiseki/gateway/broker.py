@@ -19,7 +19,10 @@ from aiohttp import web
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from jiseki.protocol import Status, StatusCode, encode
+
 from .db.models import Host, Session, utcnow
+from .policy import Effective
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,14 @@ class EndReason:
     GATEWAY_SHUTDOWN = "gateway_shutdown"
     CERTIFICATE_REVOKED = "certificate_revoked"
     LOGGED_OUT = "logged_out"
+    IDLE = "idle"
+    MAX_LENGTH = "max_length"
+    HOURS = "hours"
+    TAKEOVER = "takeover"
+    ADMIN = "admin"
+    NETWORK = "network"
+    POLICY_CHANGE = "policy_change"
+    IN_USE = "in_use"
 
 
 class HostUnavailable(Exception):
@@ -72,6 +83,7 @@ class PendingSession:
     viewer_claimed: bool = False
     agent_fingerprint: str | None = None
     viewer_socket: web.WebSocketResponse | None = None
+    policy: Effective | None = None
     forced_reason: str | None = None  # set when the gateway ends the session (revocation, logout)
     agent_socket: asyncio.Future[web.WebSocketResponse] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
@@ -122,10 +134,23 @@ class Broker:
     # ---- sessions -----------------------------------------------------------------------
 
     async def create_session(
-        self, host_id: str, user_id: str, terminal_id: str, terminal_fingerprint: str, viewer_address: str | None
+        self,
+        host_id: str,
+        user_id: str,
+        terminal_id: str,
+        terminal_fingerprint: str,
+        viewer_address: str | None,
+        policy: Effective | None = None,
     ) -> PendingSession:
-        """The caller has checked that `user_id` may use `host_id`."""
+        """The caller has checked that `user_id` may use `host_id` now. One live session per PC:
+        a second one is refused or takes over, as the policy says."""
         self._expire()
+        current = [p for p in (*self.live.values(), *self.pending.values()) if p.host_id == host_id]
+        if current:
+            if policy is None or policy.conflict == "refuse":
+                raise HostUnavailable(EndReason.IN_USE)
+            for other in current:
+                await self.close_session(other, EndReason.TAKEOVER)
         async with self.db() as s:
             host = await s.get(Host, host_id)
         if host is None:
@@ -141,6 +166,7 @@ class Broker:
             viewer_ticket=secrets.token_urlsafe(32),
             agent_ticket=secrets.token_urlsafe(32),
             ticket_ttl=self.ticket_seconds,
+            policy=policy,
         )
         self.pending[pending.id] = pending
         async with self.db.begin() as s:
@@ -176,6 +202,7 @@ class Broker:
             raise HostUnavailable(EndReason.HOST_OFFLINE)
         await link.send(
             {
+                "policy": pending.policy.for_agent() if pending.policy is not None else {},
                 "type": "offer",
                 "session": pending.id,
                 "ticket": pending.agent_ticket,
@@ -239,8 +266,13 @@ class Broker:
     async def close_session(self, pending: PendingSession, reason: str) -> None:
         """End a session from outside the relay; the relay sees its sockets close and records `reason`."""
         pending.forced_reason = reason
-        if pending.viewer_socket is not None and not pending.viewer_socket.closed:
-            await pending.viewer_socket.close(code=4003, message=reason.encode())
+        viewer = pending.viewer_socket
+        if viewer is not None and not viewer.closed:
+            try:
+                await viewer.send_bytes(encode(Status(StatusCode.SESSION_ENDED, reason)))  # the viewer says why
+            except (ConnectionError, RuntimeError):
+                pass
+            await viewer.close(code=4003, message=reason.encode())
         elif not pending.agent_socket.done():
             pending.agent_socket.cancel()
 

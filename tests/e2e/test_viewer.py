@@ -44,8 +44,9 @@ def wait_for(page, expression: str, timeout: float = 20.0) -> None:  # type: ign
     raise AssertionError(f"timed out waiting for {expression}; stats: {page.evaluate('window.jisekiStats')}")
 
 
-def canvas_pixels(page) -> np.ndarray:  # type: ignore[no-untyped-def]
-    data_url = page.evaluate("document.getElementById('screen').toDataURL('image/png')")
+def canvas_pixels(page, expression: str = "window.jisekiFramebuffer") -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The pixels of a canvas: by default what the office PC sent (before the watermark)."""
+    data_url = page.evaluate(f"({expression}).toDataURL('image/png')")
     png = base64.b64decode(data_url.split(",", 1)[1])
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
@@ -151,5 +152,50 @@ def test_viewer_reconnects_by_itself_after_the_agent_drops(staff_context, stack:
         wait_for(page, "window.jisekiStats.state === 'connected'", timeout=40)
         assert page.evaluate("window.jisekiStats.sessions") > sessions
         wait_for(page, f"window.jisekiStats.framesDrawn > 0 && window.jisekiStats.sessions > {sessions}")
+    finally:
+        page.close()
+
+
+def test_watermark_is_drawn_into_the_visible_canvas(staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    page = open_viewer(staff_context, stack)
+    try:
+        wait_until_rest(page)
+        sent = canvas_pixels(page).astype(np.int16)
+        shown = canvas_pixels(page, "document.getElementById('screen')").astype(np.int16)
+        marked = np.abs(shown - sent).max(axis=2) > 8
+        assert 0.005 < marked.mean() < 0.2, f"{marked.mean():.4f} of the pixels carry the watermark"
+        # Tiled: every 420x220 tile of the screen carries some of it.
+        tiles = [
+            marked[y : y + 220, x : x + 420].any() for y in range(0, 1080 - 220, 220) for x in range(0, 1920 - 420, 420)
+        ]
+        assert all(tiles)
+        # Hiding elements with CSS does not take it off: the mark is in the canvas pixels themselves.
+        page.evaluate("document.querySelectorAll('body *:not(canvas)').forEach(e => { e.style.display = 'none'; })")
+        again = canvas_pixels(page, "document.getElementById('screen')").astype(np.int16)
+        assert np.array_equal(again, shown)
+    finally:
+        page.close()
+
+
+def test_viewer_page_stores_nothing(staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    page = open_viewer(staff_context, stack)
+    try:
+        stored = page.evaluate(
+            """async () => ({
+                local: localStorage.length,
+                session: sessionStorage.length,
+                idb: (await indexedDB.databases()).length,
+                workers: (await navigator.serviceWorker.getRegistrations()).length,
+                caches: (await caches.keys()).length,
+            })"""
+        )
+        assert stored == {"local": 0, "session": 0, "idb": 0, "workers": 0, "caches": 0}
+        for path in ("/view/demo-pc", "/static/app/viewer.js", "/static/core/protocol.js"):
+            response = page.request.get(stack.base_url + path)
+            assert response.headers["cache-control"] == "no-store", path
+        # No right-click menu on the picture ("save image as" is not offered).
+        assert page.evaluate(
+            "!document.getElementById('screen').dispatchEvent(new MouseEvent('contextmenu', {cancelable: true}))"
+        )
     finally:
         page.close()

@@ -23,6 +23,8 @@ _HEADERS = {
     "department": ("department", "所属", "所属課", "部署"),
     "role": ("role", "権限", "役割", "ロール"),
 }
+
+
 class _Reader(Iterator[list[str]], Protocol):
     line_num: int
 

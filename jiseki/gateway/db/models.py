@@ -50,6 +50,7 @@ class Host(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    host_group_id: Mapped[int | None] = mapped_column(ForeignKey("host_groups.id"), index=True)
 
 
 class Session(Base):
@@ -189,3 +190,37 @@ class AuditEvent(Base):
     subject: Mapped[str | None] = mapped_column(String(128))
     address: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[str | None] = mapped_column(Text)
+
+
+# ---- policies (migration 0004) ---------------------------------------------------------------
+
+
+class HostGroup(Base):
+    __tablename__ = "host_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+
+
+class PolicyRow(Base):
+    """Session rules for one department or one host group; NULL means "not set here"."""
+
+    __tablename__ = "policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(16))  # department / host_group
+    target_id: Mapped[int] = mapped_column(Integer)
+    clipboard: Mapped[str | None] = mapped_column(String(16))
+    clipboard_max_bytes: Mapped[int | None] = mapped_column(Integer)
+    view_only: Mapped[bool | None] = mapped_column(Boolean)
+    idle_minutes: Mapped[int | None] = mapped_column(Integer)
+    max_minutes: Mapped[int | None] = mapped_column(Integer)
+    days: Mapped[str | None] = mapped_column(String(64))
+    start: Mapped[str | None] = mapped_column(String(5))
+    end: Mapped[str | None] = mapped_column(String(5))
+    conflict: Mapped[str | None] = mapped_column(String(16))
+    watermark: Mapped[bool | None] = mapped_column(Boolean)
+    lock_on_end: Mapped[bool | None] = mapped_column(Boolean)
+    curtain: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(64))

@@ -9,11 +9,18 @@ from aiohttp import web
 
 from .. import audit
 from ..broker import HostUnavailable
-from ..db.models import Host
+from ..db.models import Host, Terminal, utcnow
 from ..hosts import hosts_of, is_assigned, valid_host_id
+from ..policies_db import effective_for
+from ..policy import time_denial
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity, require_user
 from .render import render, translator
 from .security import same_origin
+
+_DENIALS = {
+    "days": "Connections are not allowed on this day (policy: {policy}).",
+    "hours": "Connections are not allowed at this time (policy: {policy}).",
+}
 
 # Texts the viewer script shows, by key; values are catalogue message ids (English).
 VIEWER_STRINGS = {
@@ -35,6 +42,19 @@ VIEWER_STRINGS = {
     "ended.certificate_revoked": "This terminal's certificate was revoked.",
     "ended.logged_out": "You logged out.",
     "ended.login_required": "Please log in again.",
+    "ended.idle": "The connection ended because there was no input for a while.",
+    "ended.max_length": "The connection reached its maximum length.",
+    "ended.hours": "The connection ended at the end of the allowed hours.",
+    "ended.days": "Connections are not allowed on this day.",
+    "ended.takeover": "The connection was taken over by a newer login to this office PC.",
+    "ended.admin": "An administrator ended the connection.",
+    "ended.network": "The connection was lost and could not be resumed.",
+    "ended.policy_change": "The connection ended because the rules for this office PC changed.",
+    "ended.in_use": "This office PC is in use in another session.",
+    "warning.idle": "No input: the connection will end in {s} s. Move the mouse to stay connected.",
+    "warning.max_length": "The connection reaches its maximum length in {s} s.",
+    "warning.hours": "The allowed hours end: the connection will end in {s} s.",
+    "watermark": "{user} · {terminal} · {time}",
     "stats": "{fps} fps · {kbps} kbit/s",
 }
 
@@ -62,11 +82,21 @@ async def viewer_page(request: web.Request) -> web.Response:
     host = await _assigned_host(request, loaded.user.id, request.match_info["host_id"])
     if host is None:
         raise web.HTTPNotFound(text=translator(request)("This office PC is not registered."))
+    state = request.app[STATE]
+    terminal_id = request[TERMINAL].id
+    async with state.db() as s:
+        policy = await effective_for(s, loaded.user.id, host.id)
+        terminal = await s.get(Terminal, terminal_id)
+    watermark = (
+        {"user": loaded.user.id, "terminal": terminal.name if terminal else terminal_id} if policy.watermark else None
+    )
     _ = translator(request)
     strings = {key: _(msgid) for key, msgid in VIEWER_STRINGS.items()}
     # "<" escaped so that no translation can end the <script> element it is embedded in.
     strings_json = json.dumps(strings, ensure_ascii=False).replace("<", "\\u003c")
-    return render(request, "viewer.html", host=host, strings_json=strings_json)
+    return render(
+        request, "viewer.html", host=host, strings_json=strings_json, watermark=watermark, clipboard=policy.clipboard
+    )
 
 
 def _json_error(status: int, reason: str, request: web.Request, msgid: str) -> web.Response:
@@ -100,9 +130,25 @@ async def create_session(request: web.Request) -> web.Response:
             reason="not_assigned",
         )
         return _json_error(404, "unknown_host", request, "This office PC is not registered.")
+    async with state.db() as s:
+        policy = await effective_for(s, loaded.user.id, host_id)
+    denial = time_denial(policy, utcnow())
+    if denial is not None:
+        await audit.record(
+            state.db,
+            "session_request",
+            "denied",
+            actor=loaded.user.id,
+            subject=host_id,
+            address=request.remote,
+            reason=denial.reason,
+            policy=denial.policy,
+        )
+        message = translator(request)(_DENIALS[denial.reason], policy=denial.policy)
+        return web.json_response({"error": denial.reason, "message": message}, status=403)
     try:
         pending = await state.broker.create_session(
-            host_id, loaded.user.id, terminal.id, terminal.fingerprint, request.remote
+            host_id, loaded.user.id, terminal.id, terminal.fingerprint, request.remote, policy
         )
     except HostUnavailable as exc:
         return _json_error(409, exc.reason, request, VIEWER_STRINGS.get(f"ended.{exc.reason}", "The connection ended."))

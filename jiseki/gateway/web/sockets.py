@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -15,7 +16,13 @@ from jiseki.protocol.codec import MAX_AGENT_MESSAGE, MAX_VIEWER_MESSAGE
 from .. import audit
 from ..broker import AgentLink, Broker, EndReason, HostUnavailable, PendingSession
 from ..certs import CertCheck, CertStatus
+from ..db.models import utcnow
+from ..hosts import is_assigned
+from ..policies_db import effective_for
+from ..policy import combine, time_denial
 from ..relay import RelayStats, close_both, close_viewer, relay
+from ..rules import Decision, End, SessionRules, Verdict, Warn
+from ..state import GatewayState
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity
 from .security import peer_certificate_der, same_origin
 
@@ -98,9 +105,28 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
     await ws.send_bytes(encode(Status(StatusCode.HOST_CONNECTED, "")))
     stats = RelayStats()
     reason = EndReason.GATEWAY_SHUTDOWN
+    rules = SessionRules(pending.policy or combine([]), time.monotonic(), utcnow())
+
+    async def audit_transfer(direction: str, decision: Decision) -> None:
+        outcome = "denied" if decision.verdict is Verdict.DROP else "ok"
+        kind = "clipboard" if decision.clipboard else "message_dropped"
+        details = {"direction": direction, **(decision.clipboard or {})}  # metadata only, never content
+        await audit.record(
+            state.db,
+            kind,
+            outcome,
+            actor=pending.user_id,
+            subject=pending.host_id,
+            session=pending.id,
+            reason=decision.reason or None,
+            **details,
+        )
+
+    ticker = asyncio.create_task(_enforce_time(state, pending, ws, rules))
     try:
-        reason = await relay(ws, agent_ws, stats)
+        reason = await relay(ws, agent_ws, stats, rules, audit_transfer)
     finally:
+        ticker.cancel()
         reason = pending.forced_reason or reason
         await broker.end(pending.id, reason, stats.to_viewer, stats.to_agent, stats.updates)
         await audit.record(
@@ -115,6 +141,34 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
         )
         await close_both(ws, agent_ws, reason)
     return ws
+
+
+POLICY_RECHECK = 30.0  # seconds between re-reading the session's policy and assignment
+
+
+async def _enforce_time(
+    state: GatewayState, pending: PendingSession, ws: web.WebSocketResponse, rules: SessionRules
+) -> None:
+    """Warn, then end the session when its idle, length or hours limit is reached; follow policy changes."""
+    next_check = time.monotonic() + POLICY_RECHECK
+    while not ws.closed:
+        await asyncio.sleep(1.0)
+        now = time.monotonic()
+        if now >= next_check:
+            next_check = now + POLICY_RECHECK
+            async with state.db() as s:
+                assigned = await is_assigned(s, pending.user_id, pending.host_id)
+                policy = await effective_for(s, pending.user_id, pending.host_id)
+            if not assigned or time_denial(policy, utcnow()) is not None or policy.view_only != rules.policy.view_only:
+                await state.broker.close_session(pending, EndReason.POLICY_CHANGE)
+                return
+            rules.update_policy(policy, now, utcnow())
+        action = rules.tick(now)
+        if isinstance(action, Warn):
+            await ws.send_bytes(encode(Status(StatusCode.WARNING, f"{action.reason}:{action.seconds}")))
+        elif isinstance(action, End):
+            await state.broker.close_session(pending, action.reason)
+            return
 
 
 async def _end_unpaired(broker: Broker, pending: PendingSession, ws: web.WebSocketResponse, reason: str) -> None:
