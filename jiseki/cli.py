@@ -309,7 +309,7 @@ def _policy_settings(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, key)
         if value is not None:
             settings[key] = value
-    for key in ("view_only", "watermark", "lock_on_end", "curtain"):
+    for key in ("view_only", "watermark", "lock_on_end", "curtain", "record"):
         value = getattr(args, key)
         if value is not None:
             if value.lower() not in _YES_NO:
@@ -371,6 +371,7 @@ def _cmd_policy_show(args: argparse.Namespace) -> int:
         "watermark": eff.watermark,
         "lock_on_end": eff.lock_on_end,
         "curtain": eff.curtain,
+        "record": eff.record,
     }
     print(f"effective policy for {args.login_id} on {args.host_id}:")
     for key, value in rows.items():
@@ -391,6 +392,96 @@ def _cmd_host_group(args: argparse.Namespace) -> int:
 
     _with_state(args, action)
     print(f"{args.host_id}: host group {args.group or '(none)'}")
+    return 0
+
+
+# ---- audit ----------------------------------------------------------------------------------
+
+
+def _jst_date(text: str | None, flag: str) -> Any:
+    import datetime as dt
+
+    from .i18n import JST
+
+    if text is None:
+        return None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"{flag}: give a date as YYYY-MM-DD (Japan time), got {text!r}") from None
+    return dt.datetime(day.year, day.month, day.day, tzinfo=JST)
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from .gateway.audit.store import verify_chain
+
+    result = _with_state(args, lambda state: verify_chain(state.db))
+    print(result)
+    return 0 if result.ok else 3
+
+
+def _cmd_audit_export(args: argparse.Namespace) -> int:
+    from .gateway.audit.export import write_csv, write_jsonl
+    from .gateway.audit.store import records_between
+
+    start, end = _jst_date(args.date_from, "--from"), _jst_date(args.date_to, "--to")
+
+    async def action(state: GatewayState) -> list[Any]:
+        return [r async for r in records_between(state.db, start, end)]
+
+    records = _with_state(args, action)
+    writer = write_csv if args.format == "csv" else write_jsonl
+    if args.out is None:
+        count = writer(records, sys.stdout)
+    else:
+        with args.out.open("w", encoding="utf-8", newline="") as fh:
+            count = writer(records, fh)
+        print(f"{count} record(s) written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_audit_purge(args: argparse.Namespace) -> int:
+    from .gateway.audit.store import purge_before
+
+    cutoff = _jst_date(args.before, "--before")
+    count = _with_state(args, lambda state: purge_before(state.db, cutoff, "cli"))
+    print(f"{count} record(s) before {args.before} purged; the chain stays verifiable from its anchor")
+    return 0
+
+
+def _cmd_report_usage(args: argparse.Namespace) -> int:
+    from .gateway import reports
+    from .gateway.db.models import utcnow
+    from .i18n import gettext
+
+    first, last = _jst_date(args.date_from, "--from").date(), _jst_date(args.date_to, "--to").date()
+    if last <= first:
+        raise CommandError("--to must be after --from")
+
+    async def action(state: GatewayState) -> list[reports.Span]:
+        async with state.db() as s:
+            return await reports.load_spans(s, first, last, utcnow())
+
+    spans = _with_state(args, action)
+    rows = reports.usage(spans, first, last, args.by, args.group)
+
+    def tr(msgid: str) -> str:
+        return gettext(args.lang, msgid)
+
+    if args.format == "xlsx":
+        if args.out is None:
+            raise CommandError("--format xlsx needs --out FILE.xlsx")
+        reports.write_xlsx(rows, reports.by_hour(spans, first, last), args.out, tr)
+    elif args.format == "csv":
+        if args.out is None:
+            reports.write_csv(rows, sys.stdout, tr)
+        else:
+            with args.out.open("w", encoding="utf-8", newline="") as fh:
+                reports.write_csv(rows, fh, tr)
+    else:
+        print(" | ".join(tr(reports.HEADERS[c]) for c in reports.COLUMNS))
+        for values in reports.table(rows):
+            print(" | ".join(str(v) for v in values))
     return 0
 
 
@@ -559,6 +650,7 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--watermark", metavar="yes|no")
     ps.add_argument("--lock-on-end", metavar="yes|no")
     ps.add_argument("--curtain", metavar="yes|no")
+    ps.add_argument("--record", metavar="yes|no", help="record the display stream of sessions")
     _config_arg(ps)
     ps.set_defaults(func=_cmd_policy_set)
     pv = pol.add_parser("show", help="the effective policy of a staff member on an office PC, with its sources")
@@ -566,6 +658,34 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("host_id")
     _config_arg(pv)
     pv.set_defaults(func=_cmd_policy_show)
+
+    aud = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    av = aud.add_parser("verify", help="check the whole hash chain; names the first broken record")
+    _config_arg(av)
+    av.set_defaults(func=_cmd_audit_verify)
+    ae = aud.add_parser("export", help="export records (CSV for Excel, or JSON lines)")
+    ae.add_argument("--from", dest="date_from", help="first day (YYYY-MM-DD, Japan time)")
+    ae.add_argument("--to", dest="date_to", help="day after the last (YYYY-MM-DD, Japan time)")
+    ae.add_argument("--format", choices=("csv", "jsonl"), default="csv")
+    ae.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    _config_arg(ae)
+    ae.set_defaults(func=_cmd_audit_export)
+    ap = aud.add_parser("purge", help="delete records before a day, keeping the chain verifiable")
+    ap.add_argument("--before", required=True, help="YYYY-MM-DD (Japan time)")
+    _config_arg(ap)
+    ap.set_defaults(func=_cmd_audit_purge)
+
+    rep = sub.add_parser("report", help="usage reports").add_subparsers(dest="report_command", required=True)
+    ru = rep.add_parser("usage", help="sessions, hours, users and peak concurrency per period")
+    ru.add_argument("--from", dest="date_from", required=True, help="first day (YYYY-MM-DD, Japan time)")
+    ru.add_argument("--to", dest="date_to", required=True, help="day after the last (YYYY-MM-DD)")
+    ru.add_argument("--by", choices=("day", "week", "month"), default="day")
+    ru.add_argument("--group", choices=("all", "department", "user"), default="all")
+    ru.add_argument("--format", choices=("table", "csv", "xlsx"), default="table")
+    ru.add_argument("--lang", choices=("ja", "en"), default="ja")
+    ru.add_argument("--out", type=Path)
+    _config_arg(ru)
+    ru.set_defaults(func=_cmd_report_usage)
 
     ag = sub.add_parser("agent", help="the agent on the office PC (runs it when no subcommand is given)")
     _config_arg(ag)

@@ -64,10 +64,20 @@ class AuthConfig:
 
 
 @dataclass(frozen=True)
+class AuditConfig:
+    syslog_url: str = ""  # udp://host:514, tcp://host:514 or tls://host:6514; empty: no forwarding
+    syslog_ca_file: str = ""  # CA that signed the syslog server's certificate (tls://)
+    retention_days: int = 0  # 0: keep the audit trail forever
+    recordings_dir: str = ""  # empty: <gateway.data_dir>/recordings
+    recording_retention_days: int = 90
+
+
+@dataclass(frozen=True)
 class Config:
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
+    audit: AuditConfig = field(default_factory=AuditConfig)
 
 
 def _int(key: str, value: Any, lo: int, hi: int) -> int:
@@ -158,6 +168,24 @@ _AGENT_KEYS = {
     "max_unacked": lambda k, v: _int(k, v, 1, 16),
     "lock_command": lambda k, v: _command(k, v),
 }
+
+
+def _syslog_url(key: str, value: Any) -> str:
+    text = _str(key, value)
+    if text:
+        parts = urlsplit(text)
+        if parts.scheme not in ("udp", "tcp", "tls") or not parts.hostname:
+            raise ConfigError(f"{key}: must look like udp://host:514, tcp://host:514 or tls://host:6514, got {text!r}")
+    return text
+
+
+_AUDIT_KEYS = {
+    "syslog_url": _syslog_url,
+    "syslog_ca_file": lambda k, v: _str(k, v),
+    "retention_days": lambda k, v: _int(k, v, 0, 36500),
+    "recordings_dir": lambda k, v: _str(k, v),
+    "recording_retention_days": lambda k, v: _int(k, v, 0, 36500),
+}
 _AUTH_KEYS = {
     "password_min_length": lambda k, v: _int(k, v, 8, 128),
     "password_min_classes": lambda k, v: _int(k, v, 1, 4),
@@ -187,12 +215,13 @@ def _section(name: str, raw: Any, validators: dict[str, Any], cls: type) -> Any:
 
 def parse_config(raw: dict[str, Any]) -> Config:
     for key in raw:
-        if key not in ("gateway", "agent", "auth"):
-            raise ConfigError(f"{key}: unknown section (known: agent, auth, gateway)")
+        if key not in ("gateway", "agent", "auth", "audit"):
+            raise ConfigError(f"{key}: unknown section (known: agent, audit, auth, gateway)")
     config = Config(
         gateway=_section("gateway", raw.get("gateway"), _GATEWAY_KEYS, GatewayConfig),
         agent=_section("agent", raw.get("agent"), _AGENT_KEYS, AgentConfig),
         auth=_section("auth", raw.get("auth"), _AUTH_KEYS, AuthConfig),
+        audit=_section("audit", raw.get("audit"), _AUDIT_KEYS, AuditConfig),
     )
     passphrase = os.environ.get("JISEKI_CA_PASSPHRASE")
     if passphrase:

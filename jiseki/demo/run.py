@@ -50,7 +50,12 @@ class DemoStack:
     """Virtual desktop + gateway + agent as child processes; used by `jiseki demo` and the tests."""
 
     def __init__(
-        self, data_dir: Path, port: int, *, quiet: bool = False, desktop: VirtualDesktop | None = None,
+        self,
+        data_dir: Path,
+        port: int,
+        *,
+        quiet: bool = False,
+        desktop: VirtualDesktop | None = None,
         lock_command: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = data_dir.resolve()

@@ -44,6 +44,7 @@ class Policy:
     watermark: bool | None = None
     lock_on_end: bool | None = None
     curtain: bool | None = None
+    record: bool | None = None
 
     def validated(self) -> Policy:
         if self.clipboard is not None and self.clipboard not in CLIPBOARD_MODES:
@@ -83,6 +84,7 @@ DEFAULT = Policy(
     watermark=True,
     lock_on_end=True,
     curtain=True,
+    record=False,
 )
 
 
@@ -121,6 +123,7 @@ class Effective:
     watermark: bool
     lock_on_end: bool
     curtain: bool
+    record: bool
     sources: dict[str, str] = field(default_factory=dict, compare=False)
 
     def clipboard_allowed(self, to_host: bool) -> bool:
@@ -161,7 +164,7 @@ def _pick(field_name: str, policies: list[Policy]) -> tuple[Any, str] | None:
         return _BITS_CLIPBOARD[bits], names
     if field_name == "clipboard_max_bytes":
         return min(setters)
-    if field_name in ("view_only", "watermark", "lock_on_end", "curtain"):
+    if field_name in ("view_only", "watermark", "lock_on_end", "curtain", "record"):
         on = [name for v, name in setters if v]
         return (True, on[0]) if on else (False, names)
     if field_name in ("idle_minutes", "max_minutes"):
@@ -196,6 +199,7 @@ def combine(policies: list[Policy]) -> Effective:
         "watermark",
         "lock_on_end",
         "curtain",
+        "record",
     ):
         picked = _pick(name, policies)
         if picked is None:

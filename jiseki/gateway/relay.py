@@ -19,6 +19,7 @@ from jiseki.protocol import ProtocolError, Status, StatusCode, Update, decode_fr
 from jiseki.protocol.messages import Message
 
 from .broker import EndReason
+from .recording import Recorder
 from .rules import FORWARD as _FORWARD
 from .rules import Decision, SessionRules, Verdict
 
@@ -43,6 +44,7 @@ async def _pump(
     direction: str,
     stats: RelayStats,
     audit: AuditHook | None,
+    tap: Callable[[bytes], Awaitable[None]] | None = None,
 ) -> str:
     async for msg in src:
         if msg.type != WSMsgType.BINARY:
@@ -61,6 +63,8 @@ async def _pump(
         if decision.clipboard and audit is not None:
             await audit(direction, decision)
         await dst.send_bytes(data)
+        if tap is not None:
+            await tap(data)
     if direction == "to_host" and src.close_code not in _CLEAN_CLOSE:
         return EndReason.NETWORK  # the viewer's link broke; it did not close the session
     return closed_reason
@@ -75,6 +79,7 @@ async def relay(
     stats: RelayStats,
     rules: SessionRules | None = None,
     audit: AuditHook | None = None,
+    recorder: Recorder | None = None,
 ) -> str:
     """Run until either side ends; returns the end reason. The caller closes the sockets.
 
@@ -97,7 +102,17 @@ async def relay(
 
     tasks = [
         asyncio.create_task(
-            _pump(agent, viewer, decode_from_agent, EndReason.HOST_DISCONNECTED, to_viewer, "to_terminal", stats, audit)
+            _pump(
+                agent,
+                viewer,
+                decode_from_agent,
+                EndReason.HOST_DISCONNECTED,
+                to_viewer,
+                "to_terminal",
+                stats,
+                audit,
+                recorder.add if recorder is not None else None,
+            )
         ),
         asyncio.create_task(
             _pump(viewer, agent, decode_from_viewer, EndReason.VIEWER_CLOSED, to_agent, "to_host", stats, audit)

@@ -111,17 +111,18 @@ def login(page, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
     page.fill("#login_id", creds.login_id)
     page.fill("#password", creds.password)
     # Each code works once: wait for a step no earlier login used.
+    # Each code works once per account: wait for a step this stack's demo account has not used yet.
     step = int(_time.time() // 30)
-    while step in _USED_STEPS:
+    while (stack.data_dir, step) in _USED_STEPS:
         _time.sleep(0.5)
         step = int(_time.time() // 30)
-    _USED_STEPS.add(step)
+    _USED_STEPS.add((stack.data_dir, step))
     page.fill("#code", code_at(creds.totp_secret, step * 30))
     page.click("button[type=submit]")
     page.wait_for_url(stack.base_url + "/")
 
 
-_USED_STEPS: set[int] = set()
+_USED_STEPS: set[tuple[object, int]] = set()
 
 
 @pytest.fixture(scope="module")

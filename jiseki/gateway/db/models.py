@@ -190,6 +190,10 @@ class AuditEvent(Base):
     subject: Mapped[str | None] = mapped_column(String(128))
     address: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[str | None] = mapped_column(Text)
+    # Set by the sealer (audit/store.py): the record's place in the hash chain.
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 # ---- policies (migration 0004) ---------------------------------------------------------------
@@ -222,5 +226,45 @@ class PolicyRow(Base):
     watermark: Mapped[bool | None] = mapped_column(Boolean)
     lock_on_end: Mapped[bool | None] = mapped_column(Boolean)
     curtain: Mapped[bool | None] = mapped_column(Boolean)
+    record: Mapped[bool | None] = mapped_column(Boolean)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(64))
+
+
+# ---- audit chain state (migration 0005) ---------------------------------------------------------
+
+
+class AuditAnchor(Base):
+    """Where the chain starts after retention purges: the last purged record's seq and hash."""
+
+    __tablename__ = "audit_anchor"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    purged_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    purged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuditState(Base):
+    """Small key/value state of the audit machinery (e.g. the last record forwarded to syslog)."""
+
+    __tablename__ = "audit_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+
+
+class Recording(Base):
+    """A session's recorded display stream (file under the recordings directory)."""
+
+    __tablename__ = "recordings"
+
+    session_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_ms: Mapped[int] = mapped_column(BigInteger, default=0)
+    frames: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    deleted_by: Mapped[str | None] = mapped_column(String(64))

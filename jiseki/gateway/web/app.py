@@ -7,7 +7,7 @@ from importlib import resources
 from aiohttp import web
 
 from ..state import GatewayState
-from . import auth_pages, enroll, pages, sockets
+from . import auth_pages, enroll, pages, recordings, sockets
 from .guards import STATE, make_guards
 from .security import add_security_headers
 
@@ -37,6 +37,8 @@ def build_app(state: GatewayState) -> web.Application:
             web.get("/agent/control", sockets.agent_control_socket),
             web.get("/enroll/ca.pem", enroll.ca_certificate),
             web.post("/enroll", enroll.enroll),
+            web.get("/recordings/{session_id}", recordings.player_page),
+            web.get("/recordings/{session_id}/data", recordings.recording_data),
             web.get("/healthz", pages.healthz),
             # The key table is one file in the protocol package, shared with the viewer.
             web.get("/static/core/keycodes.json", pages.key_table),

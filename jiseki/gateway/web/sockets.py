@@ -13,7 +13,7 @@ from aiohttp import WSMsgType, web
 from jiseki.protocol import Status, StatusCode, encode
 from jiseki.protocol.codec import MAX_AGENT_MESSAGE, MAX_VIEWER_MESSAGE
 
-from .. import audit
+from .. import audit, recordings_db
 from ..broker import AgentLink, Broker, EndReason, HostUnavailable, PendingSession
 from ..certs import CertCheck, CertStatus
 from ..db.models import utcnow
@@ -122,11 +122,17 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
             **details,
         )
 
-    ticker = asyncio.create_task(_enforce_time(state, pending, ws, rules))
+    helpers = [asyncio.create_task(_enforce_time(state, pending, ws, rules))]
+    recorder = recordings_db.start(state.config, pending) if rules.policy.record else None
+    if recorder is not None:
+        helpers.append(asyncio.create_task(recordings_db.keyframes(agent_ws)))
     try:
-        reason = await relay(ws, agent_ws, stats, rules, audit_transfer)
+        reason = await relay(ws, agent_ws, stats, rules, audit_transfer, recorder)
     finally:
-        ticker.cancel()
+        for task in helpers:
+            task.cancel()
+        if recorder is not None:
+            await recordings_db.finish(state.db, pending, recorder)
         reason = pending.forced_reason or reason
         await broker.end(pending.id, reason, stats.to_viewer, stats.to_agent, stats.updates)
         await audit.record(

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .db.models import AuditEvent
+from ..db.models import AuditEvent
 
 log = logging.getLogger("jiseki.audit")
 
