@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 pkgs=(xvfb openbox xterm less fonts-noto-cjk fonts-dejavu-core x11-xkb-utils ca-certificates libnss3-tools xclip xinput)
 if [ "$mode" = "test" ]; then
-  pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify xclip i3lock xinput)
+  pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify xclip i3lock xinput postgresql)
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 fi
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
