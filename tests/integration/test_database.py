@@ -30,6 +30,7 @@ TABLES = {
     "audit_anchor",
     "audit_state",
     "recordings",
+    "nodes",
 }
 
 
