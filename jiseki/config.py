@@ -39,6 +39,7 @@ class GatewayConfig:
     node_id: str = ""  # empty: the host name
     public_url: str = ""  # empty: https://<host>:<port>
     drain_seconds: int = 30  # on SIGTERM: how long live sessions may continue before they are ended
+    resume_grace_seconds: int = 60  # a session whose link broke waits this long to be resumed
 
     @property
     def effective_node_id(self) -> str:
@@ -181,6 +182,7 @@ _GATEWAY_KEYS = {
     "node_id": lambda k, v: _node_id(k, v),
     "public_url": lambda k, v: _https_url(k, v) if v else "",
     "drain_seconds": lambda k, v: _int(k, v, 0, 3600),
+    "resume_grace_seconds": lambda k, v: _int(k, v, 0, 3600),
     "agent_cert_days": lambda k, v: _int(k, v, 1, 3650),
 }
 _AGENT_KEYS = {

@@ -69,6 +69,9 @@ class AgentLink:
         await self.ws.send_str(json.dumps(message, separators=(",", ":")))
 
 
+Socket = tuple[web.WebSocketResponse, asyncio.Event]
+
+
 @dataclass
 class PendingSession:
     """A session from its request until it ends; the ticket binds user, terminal and host."""
@@ -87,9 +90,14 @@ class PendingSession:
     viewer_socket: web.WebSocketResponse | None = None
     policy: Effective | None = None
     forced_reason: str | None = None  # set when the gateway ends the session (revocation, logout)
-    agent_socket: asyncio.Future[web.WebSocketResponse] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    viewer_address: str | None = None
+    resume_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # Sockets attached to the session (the first one and any that resume it), each with the event
+    # that lets its handler return once the session is done with it.
+    viewers: asyncio.Queue[Socket | None] = field(default_factory=lambda: asyncio.Queue(1))
+    agents: asyncio.Queue[Socket | None] = field(default_factory=lambda: asyncio.Queue(1))
+    agent_claimed: bool = False
+    agent_ws: web.WebSocketResponse | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)  # set when the session has ended
 
     def expired(self, ttl: float) -> bool:
@@ -214,6 +222,7 @@ class Broker:
             agent_ticket=secrets.token_urlsafe(32),
             ticket_ttl=self.ticket_seconds,
             policy=policy,
+            viewer_address=viewer_address,
         )
         self.pending[pending.id] = pending
         async with self.db.begin() as s:
@@ -284,12 +293,25 @@ class Broker:
                 await self.close_session(pending, str(message.get("reason", EndReason.TAKEOVER))[:32])
 
     def claim_agent(self, session_id: str, ticket: str | None, host_id: str, fingerprint: str) -> PendingSession | None:
-        pending = self.pending.get(session_id)
-        if pending is None or pending.host_id != host_id or pending.agent_socket.done():
+        """The agent's ticket: first within AGENT_TICKET_TTL, then again to resume while the session lives."""
+        pending = self.pending.get(session_id) or self.live.get(session_id)
+        if pending is None or pending.host_id != host_id or not _ticket_ok(pending.agent_ticket, ticket):
             return None
-        if pending.expired(AGENT_TICKET_TTL) or not _ticket_ok(pending.agent_ticket, ticket):
+        if not pending.agent_claimed and pending.expired(AGENT_TICKET_TTL):
             return None
+        if pending.agent_claimed and (pending.id not in self.live or pending.agent_fingerprint != fingerprint):
+            return None
+        pending.agent_claimed = True
         pending.agent_fingerprint = fingerprint
+        return pending
+
+    def claim_resume(self, session_id: str, token: str | None, user_id: str, terminal_id: str) -> PendingSession | None:
+        """A viewer coming back to its live session: same user, same terminal, the session's resume token."""
+        pending = self.live.get(session_id)
+        if pending is None or pending.user_id != user_id or pending.terminal_id != terminal_id:
+            return None
+        if not _ticket_ok(pending.resume_token, token):
+            return None
         return pending
 
     async def mark_live(self, pending: PendingSession) -> None:
@@ -301,8 +323,6 @@ class Broker:
     async def end(self, session_id: str, reason: str, to_viewer: int = 0, to_agent: int = 0, updates: int = 0) -> None:
         pending = self.pending.pop(session_id, None) or self.live.pop(session_id, None)
         if pending is not None:
-            if not pending.agent_socket.done():
-                pending.agent_socket.cancel()
             pending.finished.set()
         async with self.db.begin() as s:
             await s.execute(
@@ -346,5 +366,7 @@ class Broker:
             except (ConnectionError, RuntimeError):
                 pass
             await viewer.close(code=4003, message=reason.encode())
-        elif not pending.agent_socket.done():
-            pending.agent_socket.cancel()
+        else:  # suspended or not yet paired: wake the runner that waits for a socket
+            for queue in (pending.viewers, pending.agents):
+                if queue.empty():
+                    queue.put_nowait(None)

@@ -111,8 +111,23 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path, auth_config: AuthConfig, database_url: str) -> AsyncIterator[RunningGateway]:
-    gw = GatewayConfig(host="127.0.0.1", port=free_port(), data_dir=tmp_path / "gw", database_url=database_url)
+def gateway_options() -> dict[str, object]:
+    """Extra GatewayConfig values; a test module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+async def gateway(
+    tmp_path: Path, auth_config: AuthConfig, database_url: str, gateway_options: dict[str, object]
+) -> AsyncIterator[RunningGateway]:
+    gw = GatewayConfig(
+        host="127.0.0.1",
+        port=free_port(),
+        data_dir=tmp_path / "gw",
+        database_url=database_url,
+        drain_seconds=1,
+        **gateway_options,  # type: ignore[arg-type]
+    )
     config = Config(gateway=gw, auth=auth_config)
     staff = await provision(config, tmp_path)
     stop = asyncio.Event()
