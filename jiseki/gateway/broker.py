@@ -13,13 +13,18 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from jiseki.protocol import Status, StatusCode, encode
+
 from .db.models import Host, Session, utcnow
+
+if TYPE_CHECKING:
+    from .relay import RelayStats
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,7 @@ class EndReason:
     GATEWAY_SHUTDOWN = "gateway_shutdown"
     CERTIFICATE_REVOKED = "certificate_revoked"
     LOGGED_OUT = "logged_out"
+    ENDED_BY_ADMIN = "ended_by_admin"  # the administrator's message is kept in sessions.end_message
 
 
 class HostUnavailable(Exception):
@@ -73,6 +79,7 @@ class PendingSession:
     agent_fingerprint: str | None = None
     viewer_socket: web.WebSocketResponse | None = None
     forced_reason: str | None = None  # set when the gateway ends the session (revocation, logout)
+    stats: RelayStats | None = None  # byte counters while live, for the console's list
     agent_socket: asyncio.Future[web.WebSocketResponse] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -103,9 +110,13 @@ class Broker:
             await old.ws.close(code=4000, message=b"replaced by a newer connection")
         async with self.db.begin() as s:
             values: dict[str, Any] = {"online": True, "last_seen": utcnow()}
-            for key in ("hostname", "os"):
+            for key, column, size in (
+                ("hostname", "hostname", 255),
+                ("os", "os", 255),
+                ("version", "agent_version", 64),
+            ):
                 if isinstance(link.info.get(key), str):
-                    values[key] = link.info[key][:255]
+                    values[column] = link.info[key][:size]
             await s.execute(update(Host).where(Host.id == link.host_id).values(**values))
 
     async def agent_seen(self, host_id: str) -> None:
@@ -239,9 +250,16 @@ class Broker:
     async def close_session(self, pending: PendingSession, reason: str) -> None:
         """End a session from outside the relay; the relay sees its sockets close and records `reason`."""
         pending.forced_reason = reason
-        if pending.viewer_socket is not None and not pending.viewer_socket.closed:
-            await pending.viewer_socket.close(code=4003, message=reason.encode())
-        elif not pending.agent_socket.done():
+        viewer = pending.viewer_socket
+        if viewer is not None and not viewer.closed:
+            # Say why before closing: the viewer shows the reason in words (the relay's own close
+            # message would find the socket already closed).
+            try:
+                await viewer.send_bytes(encode(Status(StatusCode.SESSION_ENDED, reason)))
+            except (ConnectionError, RuntimeError):
+                pass
+            await viewer.close(code=4003, message=reason.encode())
+        if not pending.agent_socket.done():
             pending.agent_socket.cancel()
 
     async def end_all_sessions_at_startup(self) -> None:

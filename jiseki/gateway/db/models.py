@@ -42,7 +42,7 @@ class Host(Base):
     __tablename__ = "hosts"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255), index=True)
     cert_fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     cert_serial: Mapped[str] = mapped_column(String(64))
     hostname: Mapped[str | None] = mapped_column(String(255))
@@ -50,6 +50,10 @@ class Host(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # 0003: shown in the console and the portal; `locked` and `signed_in_user` come from the agent.
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    agent_version: Mapped[str | None] = mapped_column(String(64))
+    signed_in_user: Mapped[str | None] = mapped_column(String(255))
 
 
 class Session(Base):
@@ -59,9 +63,9 @@ class Session(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     host_id: Mapped[str] = mapped_column(ForeignKey("hosts.id"), index=True)
-    state: Mapped[str] = mapped_column(String(16))  # requested / live / ended
+    state: Mapped[str] = mapped_column(String(16), index=True)  # requested / live / ended
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     end_reason: Mapped[str | None] = mapped_column(String(32))
     viewer_address: Mapped[str | None] = mapped_column(String(64))
@@ -70,6 +74,11 @@ class Session(Base):
     updates: Mapped[int] = mapped_column(Integer, default=0)
     user_id: Mapped[str | None] = mapped_column(String(64), index=True)
     terminal_id: Mapped[str | None] = mapped_column(String(64))
+    # 0003: an administrator ended the session; the staff member sees the message on My PCs and
+    # cannot start a new session to this PC before `reconnect_after`.
+    end_message: Mapped[str | None] = mapped_column(String(255))
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+    reconnect_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 # ---- trust: certificates, terminals, staff, enrollment (migration 0002) ----------------------
@@ -119,7 +128,7 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    display_name: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(255), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     role: Mapped[str] = mapped_column(String(16), default="staff")
     password_hash: Mapped[str] = mapped_column(String(255))
@@ -133,6 +142,7 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    language: Mapped[str | None] = mapped_column(String(8))  # 0003: ja / en; None = the default
 
 
 class Assignment(Base):
@@ -185,7 +195,25 @@ class AuditEvent(Base):
     ts: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     kind: Mapped[str] = mapped_column(String(48), index=True)
     outcome: Mapped[str] = mapped_column(String(16))  # ok / denied / error
-    actor: Mapped[str | None] = mapped_column(String(64))
-    subject: Mapped[str | None] = mapped_column(String(128))
+    actor: Mapped[str | None] = mapped_column(String(64), index=True)
+    subject: Mapped[str | None] = mapped_column(String(128), index=True)
     address: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[str | None] = mapped_column(Text)
+
+
+class StagedImport(Base):
+    """An uploaded CSV between its preview and the administrator's confirmation (0003).
+
+    Kept in the database, not in memory, so the confirmation may reach any gateway node. Staff and
+    assignment CSVs hold no secrets; rows expire after an hour and are deleted when confirmed.
+    """
+
+    __tablename__ = "staged_imports"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # staff / assignments
+    actor: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from importlib import resources
 
 from aiohttp import web
+from sqlalchemy import func, select
 
 from .. import audit
-from ..broker import HostUnavailable
-from ..db.models import Host
+from ..broker import EndReason, HostUnavailable
+from ..db.models import Host, Session, utcnow
 from ..hosts import hosts_of, is_assigned, valid_host_id
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity, require_user
 from .render import render, translator
@@ -35,17 +37,72 @@ VIEWER_STRINGS = {
     "ended.certificate_revoked": "This terminal's certificate was revoked.",
     "ended.logged_out": "You logged out.",
     "ended.login_required": "Please log in again.",
+    "ended.ended_by_admin": "An administrator ended this connection. The reason is shown on My office PCs.",
     "stats": "{fps} fps · {kbps} kbit/s",
 }
 
 
+NOTICE_HOURS = 24  # how long an administrator's reason for ending a session stays on My PCs
+
+
+def host_state(host: Host, in_use: bool) -> str:
+    """offline / in_use / locked / online, in that order of precedence."""
+    if not host.online:
+        return "offline"
+    if in_use:
+        return "in_use"
+    return "locked" if host.locked else "online"
+
+
 async def my_pcs(request: web.Request) -> web.Response:
+    """The staff member's PCs with their state; from the database, so any gateway node answers alike."""
     state = request.app[STATE]
     loaded = require_user(request)
+    now = utcnow()
     async with state.db() as s:
         hosts = await hosts_of(s, loaded.user.id)
-    in_use = {p.host_id for p in state.broker.live.values()}
-    return render(request, "portal.html", hosts=hosts, online=set(state.broker.agents), in_use=in_use)
+        ids = [h.id for h in hosts]
+        live = set(
+            (
+                await s.execute(select(Session.host_id).where(Session.host_id.in_(ids), Session.state == "live"))
+            ).scalars()
+        )
+        notices = list(
+            (
+                await s.execute(
+                    select(Session)
+                    .where(
+                        Session.user_id == loaded.user.id,
+                        Session.end_message.is_not(None),
+                        Session.ended_at > now - dt.timedelta(hours=NOTICE_HOURS),
+                    )
+                    .order_by(Session.ended_at.desc())
+                    .limit(5)
+                )
+            ).scalars()
+        )
+    names = {h.id: h.name for h in hosts}
+    template = "_portal_hosts.html" if request.query.get("fragment") else "portal.html"
+    return render(
+        request,
+        template,
+        hosts=hosts,
+        states={h.id: host_state(h, h.id in live) for h in hosts},
+        notices=[(n, names.get(n.host_id, n.host_id)) for n in notices],
+        now=now,
+    )
+
+
+async def _reconnect_hold(user_id: str, host_id: str, request: web.Request) -> dt.datetime | None:
+    """Until when an administrator's end of a session keeps this user from reconnecting to this PC."""
+    async with request.app[STATE].db() as s:
+        return (
+            await s.execute(
+                select(func.max(Session.reconnect_after)).where(
+                    Session.user_id == user_id, Session.host_id == host_id, Session.reconnect_after > utcnow()
+                )
+            )
+        ).scalar_one_or_none()
 
 
 async def _assigned_host(request: web.Request, user_id: str, host_id: str) -> Host | None:
@@ -100,6 +157,8 @@ async def create_session(request: web.Request) -> web.Response:
             reason="not_assigned",
         )
         return _json_error(404, "unknown_host", request, "This office PC is not registered.")
+    if await _reconnect_hold(loaded.user.id, host_id, request) is not None:
+        return _json_error(409, EndReason.ENDED_BY_ADMIN, request, VIEWER_STRINGS["ended.ended_by_admin"])
     try:
         pending = await state.broker.create_session(
             host_id, loaded.user.id, terminal.id, terminal.fingerprint, request.remote

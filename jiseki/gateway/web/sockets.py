@@ -97,6 +97,7 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
     )
     await ws.send_bytes(encode(Status(StatusCode.HOST_CONNECTED, "")))
     stats = RelayStats()
+    pending.stats = stats
     reason = EndReason.GATEWAY_SHUTDOWN
     try:
         reason = await relay(ws, agent_ws, stats)
