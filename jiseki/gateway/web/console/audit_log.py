@@ -49,7 +49,8 @@ def view_of(row: AuditEvent) -> EventView:
         b = before if isinstance(before, dict) else {}
         a = after if isinstance(after, dict) else {}
         changes = [Change(k, b.get(k), a.get(k)) for k in dict.fromkeys([*b, *a])]
-    return EventView(row, changes, sorted(details.items()))
+    facts = sorted((k, v) for k, v in details.items() if v not in ("", None))
+    return EventView(row, changes, facts)
 
 
 @page(Action.VIEW_AUDIT)

@@ -31,6 +31,7 @@ from ...db.models import (
 from ...hosts import valid_host_id
 from ..guards import STATE
 from ..render import translator
+from .audit_log import view_of
 from .common import (
     Actor,
     FormError,
@@ -197,7 +198,7 @@ async def _render_pc(
         staff=staff,
         sessions=sessions,
         in_use=in_use,
-        events=events,
+        events=[view_of(e) for e in events],
         error=error,
         result=result,
         login_ids=login_ids,

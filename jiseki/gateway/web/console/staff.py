@@ -15,6 +15,7 @@ from ...admin import AdminError
 from ...auth.accounts import ROLES, valid_login_id
 from ...db.models import Assignment, AuditEvent, Department, Host, User, utcnow
 from ..guards import STATE
+from .audit_log import view_of
 from .common import (
     Actor,
     Forbidden,
@@ -237,7 +238,7 @@ async def _render_account(
         department=department,
         departments=departments,
         assigned=assigned,
-        events=events,
+        events=[view_of(e) for e in events],
         may=may,
         is_self=row.id == actor.id,
         locked=row.locked_until is not None and row.locked_until > utcnow(),

@@ -18,6 +18,7 @@ from ...admin import AdminError
 from ...db.models import AuditEvent, Certificate, Session, Terminal, User
 from ...terminals import valid_terminal_id
 from ..guards import STATE
+from .audit_log import view_of
 from .common import (
     Actor,
     FormError,
@@ -230,7 +231,7 @@ async def _render_terminal(
         terminal=row,
         certificates=certificates,
         sessions=sessions,
-        events=events,
+        events=[view_of(e) for e in events],
         error=error,
         terminal_url=terminal_url(row.id),
     )
