@@ -296,3 +296,24 @@ async def test_lists_make_the_same_queries_whatever_the_number_of_rows(gateway: 
                 found[path] = len(statements)
             counts.append(found)
     assert counts[0] == counts[1]
+
+
+async def test_dashboard_counts_sessions_by_day_in_japan_time(gateway: RunningGateway) -> None:
+    from jiseki.i18n import JST
+
+    await add_console_users(gateway)
+    today = dt.datetime.now(JST).date()
+    midnight = dt.datetime.combine(today, dt.time(), JST)
+    async with database(gateway) as s:
+        for i, started in enumerate(
+            (midnight - dt.timedelta(minutes=1), midnight + dt.timedelta(seconds=1), midnight - dt.timedelta(days=40))
+        ):
+            s.add(Session(id=f"d{i}", host_id="pc-1", state="ended", started_at=started, user_id="alice"))
+    async with await logged_in(gateway, "root") as b:
+        status, page, _r = await b.get("/admin")
+    assert status == 200
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    assert f'<td>{today.isoformat()}</td><td class="num">1</td>' in page
+    assert f'<td>{yesterday}</td><td class="num">1</td>' in page
+    assert "合計2件" in page  # the session 40 days ago is outside the chart
+    assert re.search(r"本日の接続数</dt><dd>1</dd>", page)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -40,9 +40,11 @@ class Host(Base):
     """An office PC with an agent: identified by its agent certificate's fingerprint."""
 
     __tablename__ = "hosts"
+    # (name, id): the console's list pages through PCs in this order without sorting (0003).
+    __table_args__ = (Index("ix_hosts_name", "name", "id"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255))
     cert_fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
     cert_serial: Mapped[str] = mapped_column(String(64))
     hostname: Mapped[str | None] = mapped_column(String(255))
@@ -66,7 +68,7 @@ class Session(Base):
     state: Mapped[str] = mapped_column(String(16), index=True)  # requested / live / ended
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
-    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     end_reason: Mapped[str | None] = mapped_column(String(32))
     viewer_address: Mapped[str | None] = mapped_column(String(64))
     bytes_to_viewer: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -126,9 +128,10 @@ class User(Base):
     """A staff account. `id` is the login id."""
 
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_display_name", "display_name", "id"),)  # 0003: the staff list by name
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    display_name: Mapped[str] = mapped_column(String(255), index=True)
+    display_name: Mapped[str] = mapped_column(String(255))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     role: Mapped[str] = mapped_column(String(16), default="staff")
     password_hash: Mapped[str] = mapped_column(String(255))

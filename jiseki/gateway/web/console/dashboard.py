@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from aiohttp import web
 from sqlalchemy import func, select
@@ -10,7 +11,6 @@ from sqlalchemy import func, select
 from jiseki.i18n import JST
 
 from ...db.models import Host, Session, Terminal, User, utcnow
-from ...db.sqlfuncs import jst_date
 from ..guards import STATE
 from .chart import daily_chart
 from .common import Actor, page, render_console
@@ -23,13 +23,22 @@ def _count(*where: object, model: type = Session) -> object:
     return select(func.count()).select_from(model).where(*where).scalar_subquery()  # type: ignore[arg-type]
 
 
+def day_bounds(today: dt.date, days: int = DAYS) -> list[dt.datetime]:
+    """Japan-time midnights from `days - 1` days before `today` to the midnight after it (aware)."""
+    first = today - dt.timedelta(days=days - 1)
+    return [dt.datetime.combine(first + dt.timedelta(days=i), dt.time(), JST) for i in range(days + 1)]
+
+
 @page(Action.VIEW)
 async def dashboard(request: web.Request, actor: Actor) -> web.Response:
     state = request.app[STATE]
     now = utcnow()
     today = now.astimezone(JST).date()
-    midnight = dt.datetime.combine(today, dt.time(), JST)
-    first = midnight - dt.timedelta(days=DAYS - 1)
+    bounds = day_bounds(today)
+    midnight = bounds[-2]
+    # One range count per day on the started_at index: portable SQL, and ~30 index range scans are
+    # cheaper than grouping every session of the month by a computed date.
+    per_day = [_count(Session.started_at >= lo, Session.started_at < hi) for lo, hi in itertools.pairwise(bounds)]
     async with state.db() as s:
         figures = (
             await s.execute(
@@ -44,9 +53,7 @@ async def dashboard(request: web.Request, actor: Actor) -> web.Response:
                 )
             )
         ).one()
-        day = jst_date(Session.started_at)
-        rows = (await s.execute(select(day, func.count()).where(Session.started_at >= first).group_by(day))).all()
-    counts = {dt.date.fromisoformat(d): n for d, n in rows if d}
-    chart = daily_chart(counts, today, DAYS)
+        counts = (await s.execute(select(*per_day))).one()
+    chart = daily_chart({lo.date(): int(n) for lo, n in zip(bounds, counts, strict=False)}, today, DAYS)
     template = "console/_dashboard_figures.html" if request.query.get("fragment") else "console/dashboard.html"
     return render_console(request, template, figures=figures._asdict(), chart=chart, updated=now)

@@ -57,16 +57,16 @@ def pc_url(host_id: str) -> str:
     return "/admin/pc/" + quote(host_id, safe="")
 
 
-def _in_use() -> ColumnElement[bool]:
-    return exists().where(Session.host_id == Host.id, Session.state == "live")
+def _live_hosts() -> Select[Any]:
+    """PCs with a live session; computed once per query (a few hundred rows), not once per PC."""
+    return select(Session.host_id).where(Session.state == "live")
 
 
 def _certificate_valid() -> ColumnElement[bool]:
     return exists().where(Certificate.fingerprint == Host.cert_fingerprint, Certificate.revoked_at.is_(None))
 
 
-def pc_query(q: str, status: str) -> tuple[Select[Any], Select[Any]]:
-    """(rows, count): state, OS, signed-in user, version, assignments; computed in SQL, no query per row."""
+def _filters(q: str, status: str) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = []
     if q:
         conds.append(
@@ -88,26 +88,43 @@ def pc_query(q: str, status: str) -> tuple[Select[Any], Select[Any]]:
     elif status == "offline":
         conds.append(Host.online.is_(False))
     elif status == "in_use":
-        conds.append(_in_use())
+        conds.append(Host.id.in_(_live_hosts()))
     elif status == "locked":
         conds.append(and_(Host.online.is_(True), Host.locked.is_(True)))
     elif status == "revoked":
         conds.append(not_(_certificate_valid()))
+    return conds
+
+
+def pc_query(q: str, status: str, limit: int, offset: int) -> tuple[Select[Any], Select[Any]]:
+    """(rows of one page, count): state, OS, signed-in user, version, number of assigned staff.
+
+    The page's IDs are chosen first on the (name, id) index; only those rows are then joined with
+    their assignments, sessions and certificate, so the last page costs what the first does.
+    """
+    conds = _filters(q, status)
+    page_ids = (
+        select(Host.id.label("id")).where(*conds).order_by(Host.name, Host.id).limit(limit).offset(offset).subquery()
+    )
     assigned = select(func.count()).where(Assignment.host_id == Host.id).correlate(Host).scalar_subquery()
-    rows = select(
-        Host.id,
-        Host.name,
-        Host.online,
-        Host.locked,
-        Host.os,
-        Host.hostname,
-        Host.signed_in_user,
-        Host.agent_version,
-        Host.last_seen,
-        assigned.label("assigned"),
-        _in_use().label("in_use"),
-        _certificate_valid().label("valid"),
-    ).where(*conds)
+    rows = (
+        select(
+            Host.id,
+            Host.name,
+            Host.online,
+            Host.locked,
+            Host.os,
+            Host.hostname,
+            Host.signed_in_user,
+            Host.agent_version,
+            Host.last_seen,
+            assigned.label("assigned"),
+            Host.id.in_(_live_hosts()).label("in_use"),
+            _certificate_valid().label("valid"),
+        )
+        .join(page_ids, page_ids.c.id == Host.id)
+        .order_by(Host.name, Host.id)
+    )
     count = select(func.count()).select_from(Host).where(*conds)
     return rows, count
 
@@ -116,11 +133,10 @@ def pc_query(q: str, status: str) -> tuple[Select[Any], Select[Any]]:
 async def pc_list(request: web.Request, actor: Actor) -> web.Response:
     q = query_text(request, "q")
     status = query_choice(request, "state", STATES)
-    rows_query, count_query = pc_query(q, status)
     async with request.app[STATE].db() as s:
-        total = int((await s.execute(count_query)).scalar_one())
+        total = int((await s.execute(pc_query(q, status, 0, 0)[1])).scalar_one())
         pg = paging(request, total)
-        rows = (await s.execute(rows_query.order_by(Host.name, Host.id).limit(pg.size).offset(pg.offset))).all()
+        rows = (await s.execute(pc_query(q, status, pg.size, pg.offset)[0])).all()
     return render_console(
         request, "console/pc_list.html", rows=rows, paging=pg, q=q, state_filter=status, pc_url=pc_url
     )

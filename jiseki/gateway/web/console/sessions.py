@@ -92,8 +92,19 @@ async def session_list(request: web.Request, actor: Actor) -> web.Response:
         live = (await s.execute(_query().where(_open()).order_by(Session.created_at))).all()
         total = int((await s.execute(select(func.count()).select_from(Session).where(*conds))).scalar_one())
         pg = paging(request, total)
+        # The page's IDs first (on the ended_at index), then the joins for those rows only.
+        page_ids = (
+            select(Session.id.label("id"))
+            .where(*conds)
+            .order_by(Session.ended_at.desc(), Session.id)
+            .limit(pg.size)
+            .offset(pg.offset)
+            .subquery()
+        )
         history = (
-            await s.execute(_query().where(*conds).order_by(Session.ended_at.desc()).limit(pg.size).offset(pg.offset))
+            await s.execute(
+                _query().join(page_ids, page_ids.c.id == Session.id).order_by(Session.ended_at.desc(), Session.id)
+            )
         ).all()
     template = "console/_live_sessions.html" if request.query.get("fragment") else "console/sessions.html"
     return render_console(

@@ -74,9 +74,21 @@ def _filters(q: str, role: str, state: str, now: Any) -> list[ColumnElement[bool
     return conds
 
 
-def staff_query(q: str, role: str, state: str, now: Any) -> tuple[Select[Any], Select[Any]]:
-    """(rows, count) for the list; one query each, department joined (no query per row)."""
+def staff_query(
+    q: str, role: str, state: str, now: Any, sort: str, limit: int, offset: int
+) -> tuple[Select[Any], Select[Any]]:
+    """(rows of one page, count); the page's IDs first, then their departments (no query per row)."""
     conds = _filters(q, role, state, now)
+    order = SORTS[sort]
+    page_ids = (
+        select(User.id.label("id"))
+        .outerjoin(Department, Department.id == User.department_id)
+        .where(*conds)
+        .order_by(order, User.id)
+        .limit(limit)
+        .offset(offset)
+        .subquery()
+    )
     rows = (
         select(
             User.id,
@@ -88,8 +100,9 @@ def staff_query(q: str, role: str, state: str, now: Any) -> tuple[Select[Any], S
             User.totp_enabled,
             User.last_login_at,
         )
+        .join(page_ids, page_ids.c.id == User.id)
         .outerjoin(Department, Department.id == User.department_id)
-        .where(*conds)
+        .order_by(order, User.id)
     )
     count = (
         select(func.count()).select_from(User).outerjoin(Department, Department.id == User.department_id).where(*conds)
@@ -105,12 +118,10 @@ async def staff_list(request: web.Request, actor: Actor) -> web.Response:
     status = query_choice(request, "state", STATES)
     sort = query_choice(request, "sort", tuple(SORTS)) or "id"
     now = utcnow()
-    rows_query, count_query = staff_query(q, role, status, now)
     async with state.db() as s:
-        total = int((await s.execute(count_query)).scalar_one())
+        total = int((await s.execute(staff_query(q, role, status, now, sort, 0, 0)[1])).scalar_one())
         pg = paging(request, total)
-        order = SORTS[sort]
-        rows = (await s.execute(rows_query.order_by(order, User.id).limit(pg.size).offset(pg.offset))).all()
+        rows = (await s.execute(staff_query(q, role, status, now, sort, pg.size, pg.offset)[0])).all()
     return render_console(
         request,
         "console/staff_list.html",

@@ -20,18 +20,19 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("language", sa.String(8)))
-        batch.create_index("ix_users_display_name", ["display_name"])
+        batch.create_index("ix_users_display_name", ["display_name", "id"])
     with op.batch_alter_table("hosts") as batch:
         batch.add_column(sa.Column("locked", sa.Boolean, nullable=False, server_default=sa.false()))
         batch.add_column(sa.Column("agent_version", sa.String(64)))
         batch.add_column(sa.Column("signed_in_user", sa.String(255)))
-        batch.create_index("ix_hosts_name", ["name"])
+        batch.create_index("ix_hosts_name", ["name", "id"])
     with op.batch_alter_table("sessions") as batch:
         batch.add_column(sa.Column("end_message", sa.String(255)))
         batch.add_column(sa.Column("ended_by", sa.String(64)))
         batch.add_column(sa.Column("reconnect_after", UTCDateTime()))
         batch.create_index("ix_sessions_state", ["state"])
         batch.create_index("ix_sessions_started_at", ["started_at"])
+        batch.create_index("ix_sessions_ended_at", ["ended_at"])
     with op.batch_alter_table("audit_events") as batch:
         batch.create_index("ix_audit_events_actor", ["actor"])
         batch.create_index("ix_audit_events_subject", ["subject"])
@@ -53,6 +54,7 @@ def downgrade() -> None:
         batch.drop_index("ix_audit_events_subject")
         batch.drop_index("ix_audit_events_actor")
     with op.batch_alter_table("sessions") as batch:
+        batch.drop_index("ix_sessions_ended_at")
         batch.drop_index("ix_sessions_started_at")
         batch.drop_index("ix_sessions_state")
         batch.drop_column("reconnect_after")
