@@ -225,6 +225,17 @@ def _cmd_reset_password(args: argparse.Namespace) -> int:
 # ---- terminals ------------------------------------------------------------------------------
 
 
+def _with_state_hinting_reissue(args: argparse.Namespace, action: Callable[[GatewayState], Awaitable[Any]]) -> Any:
+    from .gateway.admin import AdminError
+
+    try:
+        return _with_state(args, action)
+    except AdminError as exc:
+        if "already exists" in str(exc):
+            raise CommandError(f"{exc} Add --reissue to give it a new certificate.") from None
+        raise
+
+
 def _cmd_terminal_add(args: argparse.Namespace) -> int:
     from .gateway.admin import issue_terminal_pkcs12
 
@@ -240,7 +251,7 @@ def _cmd_terminal_add(args: argparse.Namespace) -> int:
                 reissue=args.reissue,
             )
 
-    bundle = _with_state(args, action)
+    bundle = _with_state_hinting_reissue(args, action)
     _write_private(args.out, bundle.p12)
     print(f"terminal {args.terminal_id}: PKCS#12 written to {args.out} (mode 0600)")
     print(f"one-time import password: {bundle.password}")
@@ -269,7 +280,7 @@ def _cmd_terminal_sign(args: argparse.Namespace) -> int:
                 reissue=args.reissue,
             )
 
-    args.out.write_bytes(_with_state(args, action))
+    args.out.write_bytes(_with_state_hinting_reissue(args, action))
     print(f"terminal {args.terminal_id}: certificate written to {args.out}")
     return 0
 

@@ -43,6 +43,8 @@ class EndReason:
     CERTIFICATE_REVOKED = "certificate_revoked"
     LOGGED_OUT = "logged_out"
     ENDED_BY_ADMIN = "ended_by_admin"  # the administrator's message is kept in sessions.end_message
+    ACCOUNT_DISABLED = "account_disabled"
+    LOGIN_REQUIRED = "login_required"  # the password or one-time code was reset: sign in again
 
 
 class HostUnavailable(Exception):

@@ -173,21 +173,25 @@ async def test_enrollment_token_is_shown_once_and_only_its_hash_is_stored(gatewa
         assert list((await s.execute(select(EnrollmentToken))).scalars()) == []
 
 
+async def _live_session(gateway: RunningGateway, alice: Browser, s: aiohttp.ClientSession):  # type: ignore[no-untyped-def]
+    """alice's viewer paired with pc-1's agent: (control, viewer, agent, created)."""
+    control = await s.ws_connect(gateway.url + "/agent/control", ssl=gateway.agent_ssl())
+    await control.send_str(json.dumps({"type": "hello", "hostname": "desk-01", "os": "Windows 11", "version": "9.9"}))
+    assert (await alice.login(gateway.staff["alice"]))[0] == 303
+    status, created = await alice.request_session("pc-1")
+    assert status == 201, created
+    viewer = await alice.viewer_socket(created)
+    assert decode_from_agent((await viewer.receive(timeout=5)).data).code == StatusCode.WAITING_FOR_HOST
+    offer = json.loads((await control.receive(timeout=5)).data)
+    agent = await s.ws_connect(f"{gateway.url}{offer['path']}?ticket={offer['ticket']}", ssl=gateway.agent_ssl())
+    assert decode_from_agent((await viewer.receive(timeout=5)).data).code == StatusCode.HOST_CONNECTED
+    return control, viewer, agent, created
+
+
 async def test_admin_ends_a_live_session_and_the_staff_member_is_told_why(gateway: RunningGateway) -> None:
     await add_console_users(gateway)
     async with Browser(gateway, gateway.terminal_ssl()) as alice, aiohttp.ClientSession() as s:
-        control = await s.ws_connect(gateway.url + "/agent/control", ssl=gateway.agent_ssl())
-        await control.send_str(
-            json.dumps({"type": "hello", "hostname": "desk-01", "os": "Windows 11", "version": "9.9"})
-        )
-        assert (await alice.login(gateway.staff["alice"]))[0] == 303
-        status, created = await alice.request_session("pc-1")
-        assert status == 201, created
-        viewer = await alice.viewer_socket(created)
-        assert decode_from_agent((await viewer.receive(timeout=5)).data).code == StatusCode.WAITING_FOR_HOST
-        offer = json.loads((await control.receive(timeout=5)).data)
-        agent = await s.ws_connect(f"{gateway.url}{offer['path']}?ticket={offer['ticket']}", ssl=gateway.agent_ssl())
-        assert decode_from_agent((await viewer.receive(timeout=5)).data).code == StatusCode.HOST_CONNECTED
+        control, viewer, agent, created = await _live_session(gateway, alice, s)
         status, page, _r = await alice.get("/")
         assert 'data-host="pc-1" data-state="in_use"' in page
 
@@ -317,3 +321,19 @@ async def test_dashboard_counts_sessions_by_day_in_japan_time(gateway: RunningGa
     assert f'<td>{yesterday}</td><td class="num">1</td>' in page
     assert "合計2件" in page  # the session 40 days ago is outside the chart
     assert re.search(r"本日の接続数</dt><dd>1</dd>", page)
+
+
+async def test_disabling_an_account_ends_its_live_session(gateway: RunningGateway) -> None:
+    await add_console_users(gateway)
+    async with Browser(gateway, gateway.terminal_ssl()) as alice, aiohttp.ClientSession() as s:
+        control, viewer, agent, _created = await _live_session(gateway, alice, s)
+        async with await logged_in(gateway, "root") as b:
+            status, _page, _loc = await post(b, "/admin/account/alice/disable", {})
+            assert status == 303
+        ended = decode_from_agent((await viewer.receive(timeout=5)).data)
+        assert ended == Status(StatusCode.SESSION_ENDED, "account_disabled")
+        status, _page, response = await alice.get("/")
+        assert status == 303 and response.headers["Location"] == "/login"  # signed out everywhere
+        assert (await alice.login(gateway.staff["alice"]))[0] == 403  # and disabled
+        for ws in (agent, control):
+            await ws.close()

@@ -37,6 +37,7 @@ VIEWER_STRINGS = {
     "ended.certificate_revoked": "This terminal's certificate was revoked.",
     "ended.logged_out": "You logged out.",
     "ended.login_required": "Please log in again.",
+    "ended.account_disabled": "This account was disabled. Please contact the helpdesk.",
     "ended.ended_by_admin": "An administrator ended this connection. The reason is shown on My office PCs.",
     "stats": "{fps} fps · {kbps} kbit/s",
 }

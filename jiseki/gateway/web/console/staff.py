@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ... import admin
 from ...admin import AdminError
 from ...auth.accounts import ROLES, valid_login_id
+from ...broker import EndReason
 from ...db.models import Assignment, AuditEvent, Department, Host, User, utcnow
 from ..guards import STATE
 from .audit_log import view_of
@@ -294,17 +295,23 @@ async def update_account(request: web.Request, actor: Actor) -> web.Response:
     raise done_redirect(account_url(login_id), "updated" if changed else "unchanged")
 
 
-def _simple(action: Action, done: str, operation: Any) -> Any:
+def _simple(action: Action, done: str, operation: Any, end_sessions: str | None = None) -> Any:
+    """A one-button change of an account; `end_sessions` closes its live sessions with that reason
+    (the operation ends the web sessions; an open viewer would otherwise go on)."""
+
     @page(action)
     async def handler(request: web.Request, actor: Actor) -> web.Response:
         login_id = await _target(request, actor, action)
         if login_id == actor.id and done in ("disabled",):
             raise Forbidden("disable_self")
+        state = request.app[STATE]
         try:
-            async with request.app[STATE].db.begin() as s:
+            async with state.db.begin() as s:
                 await operation(s, login_id, actor)
         except AdminError as exc:
             return await _render_account(request, actor, login_id, status=400, error=error_text(request, exc))
+        if end_sessions is not None:
+            await state.broker.close_user_sessions(login_id, end_sessions)
         raise done_redirect(account_url(login_id), done)
 
     return handler
@@ -312,10 +319,16 @@ def _simple(action: Action, done: str, operation: Any) -> Any:
 
 unlock = _simple(Action.STAFF_CREDENTIALS, "unlocked", lambda s, u, a: admin.unlock_user(s, u, a.id, address=a.address))
 reset_totp = _simple(
-    Action.STAFF_CREDENTIALS, "totp_reset", lambda s, u, a: admin.reset_totp(s, u, a.id, address=a.address)
+    Action.STAFF_CREDENTIALS,
+    "totp_reset",
+    lambda s, u, a: admin.reset_totp(s, u, a.id, address=a.address),
+    EndReason.LOGIN_REQUIRED,
 )
 disable = _simple(
-    Action.STAFF_DISABLE, "disabled", lambda s, u, a: admin.set_disabled(s, u, True, a.id, address=a.address)
+    Action.STAFF_DISABLE,
+    "disabled",
+    lambda s, u, a: admin.set_disabled(s, u, True, a.id, address=a.address),
+    EndReason.ACCOUNT_DISABLED,
 )
 enable = _simple(
     Action.STAFF_DISABLE, "enabled", lambda s, u, a: admin.set_disabled(s, u, False, a.id, address=a.address)
@@ -329,6 +342,7 @@ async def reset_password(request: web.Request, actor: Actor) -> web.Response:
     async with state.db.begin() as s:
         temporary = await admin.reset_password(s, login_id, actor.id, address=actor.address)
         row = await _account(s, login_id)
+    await state.broker.close_user_sessions(login_id, EndReason.LOGIN_REQUIRED)
     return render_console(
         request,
         "console/temporary_password.html",
