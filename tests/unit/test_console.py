@@ -167,3 +167,10 @@ def test_dashboard_days_start_at_midnight_in_japan() -> None:
     assert len(bounds) == 31
     assert bounds[-1].astimezone(dt.UTC) == dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC)
     assert bounds[0].astimezone(dt.UTC) == dt.datetime(2026, 10, 28, 15, 0, tzinfo=dt.UTC)
+
+
+@given(st.text(max_size=300))
+def test_split_ids_never_returns_blanks_or_separators(text: str) -> None:
+    ids = split_ids(text)
+    assert len(ids) == len(set(ids))
+    assert all(i and not any(c in i for c in " \t\n\r,;、，") for i in ids)

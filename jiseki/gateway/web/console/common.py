@@ -27,7 +27,6 @@ MAX_PAGE = 100_000
 
 # Messages shown after a redirect (`?done=key`): fixed texts only, nothing from the request.
 DONE = {
-    "created": N_("The account was created."),
     "updated": N_("The changes were saved."),
     "unchanged": N_("Nothing was changed."),
     "unlocked": N_("The account was unlocked."),
