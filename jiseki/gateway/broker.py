@@ -42,7 +42,7 @@ class EndReason:
     GATEWAY_SHUTDOWN = "gateway_shutdown"
     CERTIFICATE_REVOKED = "certificate_revoked"
     LOGGED_OUT = "logged_out"
-    ENDED_BY_ADMIN = "ended_by_admin"  # the administrator's message is kept in sessions.end_message
+    ADMIN = "admin"  # ended in the console; the administrator's message is kept in sessions.end_message
     ACCOUNT_DISABLED = "account_disabled"
     LOGIN_REQUIRED = "login_required"  # the password or one-time code was reset: sign in again
 

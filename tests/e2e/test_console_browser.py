@@ -384,8 +384,8 @@ def test_end_a_live_session_with_a_reason(admin, staff_context, stack: DemoStack
     page.get_by_role("button", name="セッションを終了する").click()
     assert "セッションを終了しました" in page.inner_text("[role=status]")
     # The viewer says why in words, and its automatic reconnection is refused for the same reason.
-    viewer.wait_for_function("() => window.jisekiStats.endReason === 'ended_by_admin'", timeout=15000)
-    assert "管理者がこの接続を終了しました" in viewer.inner_text("#state")
+    viewer.wait_for_function("() => window.jisekiStats.endReason === 'admin'", timeout=15000)
+    assert "管理者が接続を終了しました" in viewer.inner_text("#state")
     assert viewer.evaluate("window.jisekiStats.state") != "connected"
     viewer.close()
     portal = staff_context.new_page()
@@ -399,5 +399,5 @@ def test_end_a_live_session_with_a_reason(admin, staff_context, stack: DemoStack
     [(reason, message, by)] = query(
         stack, "SELECT end_reason, end_message, ended_by FROM sessions WHERE end_message IS NOT NULL"
     )
-    assert (reason, message, by) == ("ended_by_admin", "メンテナンスのため切断します", stack.credentials.admin_login_id)
+    assert (reason, message, by) == ("admin", "メンテナンスのため切断します", stack.credentials.admin_login_id)
     page.close()

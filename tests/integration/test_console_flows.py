@@ -207,10 +207,10 @@ async def test_admin_ends_a_live_session_and_the_staff_member_is_told_why(gatewa
             assert status == 303 and location.endswith("done=ended")
 
         ended = decode_from_agent((await viewer.receive(timeout=5)).data)
-        assert ended == Status(StatusCode.SESSION_ENDED, "ended_by_admin")
+        assert ended == Status(StatusCode.SESSION_ENDED, "admin")
         # The viewer reconnects by itself; the gateway refuses with the same reason until the hold ends.
         status, body = await alice.request_session("pc-1")
-        assert status == 409 and body["error"] == "ended_by_admin"
+        assert status == 409 and body["error"] == "admin"
         status, page, _r = await alice.get("/")
         assert "緊急メンテナンス&lt;b&gt;" in page and "再接続できます" in page
         for ws in (agent, control):
@@ -225,7 +225,7 @@ async def test_admin_ends_a_live_session_and_the_staff_member_is_told_why(gatewa
             await db.refresh(row)
         assert (row.state, row.end_reason, row.end_message, row.ended_by) == (
             "ended",
-            "ended_by_admin",
+            "admin",
             "緊急メンテナンス<b>",
             "hd",
         )

@@ -38,7 +38,7 @@ VIEWER_STRINGS = {
     "ended.logged_out": "You logged out.",
     "ended.login_required": "Please log in again.",
     "ended.account_disabled": "This account was disabled. Please contact the helpdesk.",
-    "ended.ended_by_admin": "An administrator ended this connection. The reason is shown on My office PCs.",
+    "ended.admin": "An administrator ended the connection. The reason is shown on My office PCs.",
     "stats": "{fps} fps · {kbps} kbit/s",
 }
 
@@ -159,7 +159,7 @@ async def create_session(request: web.Request) -> web.Response:
         )
         return _json_error(404, "unknown_host", request, "This office PC is not registered.")
     if await _reconnect_hold(loaded.user.id, host_id, request) is not None:
-        return _json_error(409, EndReason.ENDED_BY_ADMIN, request, VIEWER_STRINGS["ended.ended_by_admin"])
+        return _json_error(409, EndReason.ADMIN, request, VIEWER_STRINGS["ended.admin"])
     try:
         pending = await state.broker.create_session(
             host_id, loaded.user.id, terminal.id, terminal.fingerprint, request.remote

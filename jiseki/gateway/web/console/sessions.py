@@ -192,7 +192,7 @@ async def end_session(request: web.Request, actor: Actor) -> web.Response:
     pending = state.broker.live.get(row.id) or state.broker.pending.get(row.id)
     if pending is None:
         # No socket on this node: a request whose ticket was never used. Record its end.
-        await state.broker.end(row.id, EndReason.ENDED_BY_ADMIN)
+        await state.broker.end(row.id, EndReason.ADMIN)
     else:
-        await state.broker.close_session(pending, EndReason.ENDED_BY_ADMIN)
+        await state.broker.close_session(pending, EndReason.ADMIN)
     raise done_redirect("/admin/sessions", "ended")
