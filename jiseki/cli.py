@@ -147,39 +147,111 @@ def _simple_user_action(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _cmd_assign(args: argparse.Namespace) -> int:
-    from .gateway import audit
-    from .gateway.hosts import assign
+    from .gateway import admin
 
     async def action(state: GatewayState) -> bool:
         async with state.db.begin() as s:
-            try:
-                added = await assign(s, args.login_id, args.host_id)
-            except LookupError as exc:
-                raise CommandError(str(exc).strip("'\"")) from None
-            s.add(audit.event("assigned", "ok", actor="cli", subject=args.host_id, user=args.login_id))
-            return added
+            if args.remove:
+                return await admin.unassign(s, args.login_id, args.host_id, "cli")
+            return await admin.assign(s, args.login_id, args.host_id, "cli")
 
-    added = _with_state(args, action)
-    print(f"{args.login_id} → {args.host_id}: {'assigned' if added else 'was already assigned'}")
+    changed = _with_state(args, action)
+    if args.remove:
+        print(f"{args.login_id} → {args.host_id}: {'removed' if changed else 'was not assigned'}")
+    else:
+        print(f"{args.login_id} → {args.host_id}: {'assigned' if changed else 'was already assigned'}")
+    return 0
+
+
+def _cmd_import_assignments(args: argparse.Namespace) -> int:
+    from .gateway.admin import import_assignments
+    from .gateway.assignments_csv import parse_assignments_csv
+    from .gateway.auth.users_csv import decode_csv
+
+    try:
+        text = decode_csv(args.csv.read_bytes())
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.csv}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise CommandError(f"{args.csv}: {exc}") from None
+    rows, errors = parse_assignments_csv(text)
+
+    async def action(state: GatewayState) -> Any:
+        async with state.db.begin() as s:
+            return await import_assignments(s, rows, errors, "cli")
+
+    result = _with_state(args, action)
+    print(f"changed {len(result.valid)} assignment(s); {len(result.unchanged)} already as asked")
+    for error in result.errors:
+        print(f"  {error}", file=sys.stderr)
+    return 1 if result.errors else 0
+
+
+def _cmd_update_user(args: argparse.Namespace) -> int:
+    from .gateway import admin
+
+    async def action(state: GatewayState) -> bool:
+        async with state.db.begin() as s:
+            row = await admin.user(s, args.login_id)
+            return await admin.update_user(
+                s,
+                args.login_id,
+                display_name=args.name if args.name is not None else row.display_name,
+                department=(
+                    args.department
+                    if args.department is not None
+                    else await admin.department_name(s, row.department_id)
+                ),
+                role=args.role or row.role,
+                actor="cli",
+            )
+
+    print(f"{args.login_id}: {'updated' if _with_state(args, action) else 'nothing to change'}")
+    return 0
+
+
+def _cmd_reset_password(args: argparse.Namespace) -> int:
+    from .gateway import admin
+
+    async def action(state: GatewayState) -> str:
+        async with state.db.begin() as s:
+            return await admin.reset_password(s, args.login_id, "cli")
+
+    temporary = _with_state(args, action)
+    print(f"{args.login_id}: temporary password (must be changed at the next login): {temporary}")
     return 0
 
 
 # ---- terminals ------------------------------------------------------------------------------
 
 
+def _with_state_hinting_reissue(args: argparse.Namespace, action: Callable[[GatewayState], Awaitable[Any]]) -> Any:
+    from .gateway.admin import AdminError
+
+    try:
+        return _with_state(args, action)
+    except AdminError as exc:
+        if "already exists" in str(exc):
+            raise CommandError(f"{exc} Add --reissue to give it a new certificate.") from None
+        raise
+
+
 def _cmd_terminal_add(args: argparse.Namespace) -> int:
-    from .gateway import audit
-    from .gateway.terminals import issue_pkcs12
+    from .gateway.admin import issue_terminal_pkcs12
 
     async def action(state: GatewayState) -> Any:
         async with state.db.begin() as s:
-            bundle = await issue_pkcs12(
-                s, state.ca, args.terminal_id, args.name or args.terminal_id, state.terminal_lifetime
+            return await issue_terminal_pkcs12(
+                s,
+                state.ca,
+                args.terminal_id,
+                args.name or args.terminal_id,
+                state.terminal_lifetime,
+                "cli",
+                reissue=args.reissue,
             )
-            s.add(audit.event("terminal_registered", "ok", actor="cli", subject=args.terminal_id, method="pkcs12"))
-            return bundle
 
-    bundle = _with_state(args, action)
+    bundle = _with_state_hinting_reissue(args, action)
     _write_private(args.out, bundle.p12)
     print(f"terminal {args.terminal_id}: PKCS#12 written to {args.out} (mode 0600)")
     print(f"one-time import password: {bundle.password}")
@@ -188,8 +260,7 @@ def _cmd_terminal_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_terminal_sign(args: argparse.Namespace) -> int:
-    from .gateway import audit
-    from .gateway.terminals import sign_terminal_csr
+    from .gateway.admin import issue_terminal_csr
 
     try:
         csr = args.csr.read_bytes()
@@ -198,37 +269,30 @@ def _cmd_terminal_sign(args: argparse.Namespace) -> int:
 
     async def action(state: GatewayState) -> bytes:
         async with state.db.begin() as s:
-            chain = await sign_terminal_csr(
-                s, state.ca, args.terminal_id, args.name or args.terminal_id, csr, state.terminal_lifetime
+            return await issue_terminal_csr(
+                s,
+                state.ca,
+                args.terminal_id,
+                args.name or args.terminal_id,
+                csr,
+                state.terminal_lifetime,
+                "cli",
+                reissue=args.reissue,
             )
-            s.add(audit.event("terminal_registered", "ok", actor="cli", subject=args.terminal_id, method="csr"))
-            return chain
 
-    args.out.write_bytes(_with_state(args, action))
+    args.out.write_bytes(_with_state_hinting_reissue(args, action))
     print(f"terminal {args.terminal_id}: certificate written to {args.out}")
     return 0
 
 
 def _cmd_terminal_revoke(args: argparse.Namespace) -> int:
-    from .gateway import audit
-    from .gateway.terminals import revoke_terminal
+    from .gateway.admin import revoke_terminal
 
-    async def action(state: GatewayState) -> bool:
+    async def action(state: GatewayState) -> None:
         async with state.db.begin() as s:
-            done = await revoke_terminal(s, args.terminal_id, args.reason)
-            s.add(
-                audit.event(
-                    "terminal_revoked",
-                    "ok" if done else "error",
-                    actor="cli",
-                    subject=args.terminal_id,
-                    reason=args.reason,
-                )
-            )
-            return done
+            await revoke_terminal(s, args.terminal_id, args.reason, "cli")
 
-    if not _with_state(args, action):
-        raise CommandError(f"no terminal {args.terminal_id!r}")
+    _with_state(args, action)
     print(f"terminal {args.terminal_id}: revoked")
     return 0
 
@@ -249,28 +313,13 @@ def _cmd_host_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_host_token(args: argparse.Namespace) -> int:
-    import datetime as dt
-
-    from .gateway import audit, enrollment
-    from .gateway.db.models import utcnow
-    from .gateway.hosts import valid_host_id
-
-    if not valid_host_id(args.host_id):
-        raise CommandError("host IDs use letters, digits, '.', '_' and '-' (at most 64)")
+    from .gateway.admin import create_enrollment_token
 
     async def action(state: GatewayState) -> str:
         async with state.db.begin() as s:
-            token = await enrollment.create(
-                s,
-                state.ca.root_fingerprint,
-                args.host_id,
-                args.name or args.host_id,
-                dt.timedelta(hours=args.hours),
-                "cli",
-                utcnow(),
+            return await create_enrollment_token(
+                s, state.ca, args.host_id, args.name or args.host_id, args.hours, "cli"
             )
-            s.add(audit.event("enrollment_token", "ok", actor="cli", subject=args.host_id, hours=args.hours))
-            return token
 
     token = _with_state(args, action)
     print(f"enrollment token for {args.host_id} (valid {args.hours:g} h, one use):\n{token}")
@@ -279,21 +328,13 @@ def _cmd_host_token(args: argparse.Namespace) -> int:
 
 
 def _cmd_host_revoke(args: argparse.Namespace) -> int:
-    from .gateway import audit
-    from .gateway.hosts import revoke_host
+    from .gateway.admin import revoke_host
 
-    async def action(state: GatewayState) -> bool:
+    async def action(state: GatewayState) -> None:
         async with state.db.begin() as s:
-            done = await revoke_host(s, args.host_id, args.reason)
-            s.add(
-                audit.event(
-                    "host_revoked", "ok" if done else "error", actor="cli", subject=args.host_id, reason=args.reason
-                )
-            )
-            return done
+            await revoke_host(s, args.host_id, args.reason, "cli")
 
-    if not _with_state(args, action):
-        raise CommandError(f"no office PC {args.host_id!r}")
+    _with_state(args, action)
     print(f"office PC {args.host_id}: agent certificate revoked")
     return 0
 
@@ -584,8 +625,24 @@ def build_parser() -> argparse.ArgumentParser:
     asg = admin.add_parser("assign", help="let a staff member use an office PC")
     asg.add_argument("login_id")
     asg.add_argument("host_id")
+    asg.add_argument("--remove", action="store_true", help="take the assignment away instead")
     _config_arg(asg)
     asg.set_defaults(func=_cmd_assign)
+    ia = admin.add_parser("import-assignments", help="assign (or remove) from a CSV (login_id, host_id[, action])")
+    ia.add_argument("csv", type=Path)
+    _config_arg(ia)
+    ia.set_defaults(func=_cmd_import_assignments)
+    uu = admin.add_parser("update-user", help="change a staff account's name, department or role")
+    uu.add_argument("login_id")
+    uu.add_argument("--name")
+    uu.add_argument("--department")
+    uu.add_argument("--role", choices=("staff", "helpdesk", "admin", "auditor"))
+    _config_arg(uu)
+    uu.set_defaults(func=_cmd_update_user)
+    rp = admin.add_parser("reset-password", help="give the account a temporary password to change at next login")
+    rp.add_argument("login_id")
+    _config_arg(rp)
+    rp.set_defaults(func=_cmd_reset_password)
 
     term = sub.add_parser("terminal", help="registered telework terminals").add_subparsers(
         dest="terminal_command", required=True
@@ -594,6 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     ta.add_argument("terminal_id")
     ta.add_argument("--name")
     ta.add_argument("--out", type=Path, required=True, help="the .p12 file to write")
+    ta.add_argument("--reissue", action="store_true", help="a new certificate for a registered terminal")
     _config_arg(ta)
     ta.set_defaults(func=_cmd_terminal_add)
     ts = term.add_parser("sign", help="register a terminal from a CSR made on it")
@@ -601,6 +659,7 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--name")
     ts.add_argument("--csr", type=Path, required=True)
     ts.add_argument("--out", type=Path, required=True, help="the certificate (PEM chain) to write")
+    ts.add_argument("--reissue", action="store_true", help="a new certificate for a registered terminal")
     _config_arg(ts)
     ts.set_defaults(func=_cmd_terminal_sign)
     tr = term.add_parser("revoke", help="revoke a terminal's certificate")
@@ -619,7 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
     tok = host.add_parser("token", help="make a one-time enrollment token for an office PC")
     tok.add_argument("host_id")
     tok.add_argument("--name", help="display name")
-    tok.add_argument("--hours", type=float, default=24.0, help="validity (default 24)")
+    tok.add_argument("--hours", type=float, default=24.0, help="validity (default 24, at most 336)")
     _config_arg(tok)
     tok.set_defaults(func=_cmd_host_token)
     hr = host.add_parser("revoke", help="revoke an office PC's agent certificate")

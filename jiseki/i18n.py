@@ -43,3 +43,15 @@ def format_jst(value: dt.datetime | None, empty: str = "—") -> str:
     if value is None:
         return empty
     return value.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+
+
+def format_number(value: int | float | None) -> str:
+    """Thousands separators, as in 4,329名."""
+    if value is None:
+        return "—"
+    return f"{value:,}"
+
+
+def N_(msgid: str) -> str:  # the gettext convention (gettext_noop)
+    """Marks a catalogue message id that is translated later, where it is shown (gettext_noop)."""
+    return msgid

@@ -25,7 +25,14 @@ def _bindir() -> Path | None:
 def _as_postgres(argv: list[str]) -> subprocess.CompletedProcess[str]:
     if os.geteuid() == 0:
         argv = ["runuser", "-u", "postgres", "--", *argv]
-    return subprocess.run(argv, capture_output=True, text=True, check=False)
+    # Output goes to a file, not a pipe: the server that pg_ctl starts would inherit a pipe and keep it
+    # open, and we would wait for its end forever.
+    with tempfile.TemporaryFile("w+") as out:
+        result = subprocess.run(
+            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, check=False, timeout=120
+        )
+        out.seek(0)
+        return subprocess.CompletedProcess(argv, result.returncode, "", out.read())
 
 
 class PostgresServer:

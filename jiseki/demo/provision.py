@@ -21,6 +21,8 @@ DEMO_TERMINAL_ID = "demo-terminal"
 DEMO_USER = "demo"
 DEMO_USER_NAME = "デモ 職員"
 DEMO_DEPARTMENT = "情報政策課"
+DEMO_ADMIN = "demo-admin"
+DEMO_ADMIN_NAME = "デモ 管理者"
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class DemoCredentials:
     terminal_cert: str
     terminal_key: str
     terminal_p12: str
+    # The administrator for the console (/admin), from the same terminal.
+    admin_login_id: str = ""
+    admin_password: str = ""
+    admin_totp_secret: str = ""
 
     @classmethod
     def load(cls, data_dir: Path) -> DemoCredentials:
@@ -61,18 +67,21 @@ async def provision(config: Config, data_dir: Path) -> DemoCredentials:
             write_private(
                 terminal_dir / "terminal.p12", state.ca.pkcs12(issued, "jiseki demo terminal", p12_password.encode())
             )
-            user = await s.get(User, DEMO_USER)
-            if user is not None:
-                await s.delete(user)
-                await s.flush()
-            password = await create_user(
-                s, state.password_policy, DEMO_USER, DEMO_USER_NAME, DEMO_DEPARTMENT, "staff", None, "demo"
-            )
-            assert password is not None
-            user = await s.get(User, DEMO_USER)
-            assert user is not None
-            secret = totp.new_secret()
-            user.totp_secret, user.totp_enabled, user.must_change_password = state.box.seal(secret), True, False
+            accounts = {}
+            for login_id, name, role in ((DEMO_USER, DEMO_USER_NAME, "staff"), (DEMO_ADMIN, DEMO_ADMIN_NAME, "admin")):
+                user = await s.get(User, login_id)
+                if user is not None:
+                    await s.delete(user)
+                    await s.flush()
+                password = await create_user(
+                    s, state.password_policy, login_id, name, DEMO_DEPARTMENT, role, None, "demo"
+                )
+                assert password is not None
+                user = await s.get(User, login_id)
+                assert user is not None
+                secret = totp.new_secret()
+                user.totp_secret, user.totp_enabled, user.must_change_password = state.box.seal(secret), True, False
+                accounts[login_id] = (password, secret)
             await assign(s, DEMO_USER, DEMO_HOST_ID)
             # The demo's desktop has no password to unlock it with: do not lock it after a session.
             await set_policy(s, "department", DEMO_DEPARTMENT, {"lock_on_end": False}, "demo")
@@ -80,12 +89,15 @@ async def provision(config: Config, data_dir: Path) -> DemoCredentials:
         await state.engine.dispose()
     creds = DemoCredentials(
         DEMO_USER,
-        password,
-        secret,
+        accounts[DEMO_USER][0],
+        accounts[DEMO_USER][1],
         p12_password,
         str(terminal_dir / "terminal.crt"),
         str(terminal_dir / "terminal.key"),
         str(terminal_dir / "terminal.p12"),
+        DEMO_ADMIN,
+        accounts[DEMO_ADMIN][0],
+        accounts[DEMO_ADMIN][1],
     )
     write_private(data_dir / "credentials.json", json.dumps(asdict(creds), indent=1).encode())
     return creds

@@ -118,12 +118,16 @@ class DemoStack:
         self.group.stop_all()
 
 
-def _print_code_when_it_changes(secret: str, last: str) -> str:
+def _print_code_when_it_changes(creds: DemoCredentials, last: str) -> str:
     from jiseki.gateway.auth.totp import code_at
 
-    code = code_at(secret, time.time())
+    now = time.time()
+    code = code_at(creds.totp_secret, now)
     if code != last:
-        print(f"  one-time code / ワンタイムパスワード: {code}", flush=True)
+        admin = (
+            f"   ({creds.admin_login_id}: {code_at(creds.admin_totp_secret, now)})" if creds.admin_totp_secret else ""
+        )
+        print(f"  one-time code / ワンタイムパスワード: {code}{admin}", flush=True)
     return code
 
 
@@ -167,7 +171,9 @@ def run_demo(data_dir: Path, port: int, install_certificate: bool = False) -> in
             f"  Open in Chromium:   {stack.base_url}/\n"
             f"  Login ID:           {creds.login_id}\n"
             f"  Password:           {creds.password}\n"
-            "  One-time code:      printed below every 30 s (the demo plays the authenticator app)\n\n"
+            "  One-time code:      printed below every 30 s (the demo plays the authenticator app)\n"
+            f"  Admin console:      {stack.base_url}/admin  (login ID {creds.admin_login_id},"
+            f" password {creds.admin_password})\n\n"
             "  The browser must present the demo terminal's certificate (a home PC without one is refused):\n"
             f"    {creds.terminal_p12}  (import password {creds.p12_password})\n"
             f"    CA to trust: {root_ca}\n"
@@ -181,7 +187,7 @@ def run_demo(data_dir: Path, port: int, install_certificate: bool = False) -> in
             if exited is not None:
                 print(f"jiseki demo: {exited[0]} exited with status {exited[1]}; stopping", file=sys.stderr)
                 return 1
-            last_code = _print_code_when_it_changes(creds.totp_secret, last_code)
+            last_code = _print_code_when_it_changes(creds, last_code)
             time.sleep(0.2)
         return 0
     finally:

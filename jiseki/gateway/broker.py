@@ -14,7 +14,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import select, update
@@ -25,6 +25,9 @@ from jiseki.protocol import Status, StatusCode, encode
 from .db.models import Host, Session, utcnow
 from .policy import Effective
 from .signaling import LocalSignaling, Signaling
+
+if TYPE_CHECKING:
+    from .relay import RelayStats
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +49,12 @@ class EndReason:
     MAX_LENGTH = "max_length"
     HOURS = "hours"
     TAKEOVER = "takeover"
-    ADMIN = "admin"
+    ADMIN = "admin"  # ended in the console; the administrator's message is kept in sessions.end_message
     NETWORK = "network"
     POLICY_CHANGE = "policy_change"
     IN_USE = "in_use"
+    ACCOUNT_DISABLED = "account_disabled"
+    LOGIN_REQUIRED = "login_required"  # the password or one-time code was reset: sign in again
 
 
 class HostUnavailable(Exception):
@@ -98,6 +103,7 @@ class PendingSession:
     agents: asyncio.Queue[Socket | None] = field(default_factory=lambda: asyncio.Queue(1))
     agent_claimed: bool = False
     agent_ws: web.WebSocketResponse | None = None
+    stats: RelayStats | None = None  # byte counters while live, for the console's list
     finished: asyncio.Event = field(default_factory=asyncio.Event)  # set when the session has ended
 
     def expired(self, ttl: float) -> bool:
@@ -148,9 +154,13 @@ class Broker:
             await old.ws.close(code=4000, message=b"replaced by a newer connection")
         async with self.db.begin() as s:
             values: dict[str, Any] = {"online": True, "last_seen": utcnow(), "control_node": self.node_id}
-            for key in ("hostname", "os"):
+            for key, column, size in (
+                ("hostname", "hostname", 255),
+                ("os", "os", 255),
+                ("version", "agent_version", 64),
+            ):
                 if isinstance(link.info.get(key), str):
-                    values[key] = link.info[key][:255]
+                    values[column] = link.info[key][:size]
             await s.execute(update(Host).where(Host.id == link.host_id).values(**values))
 
     async def agent_seen(self, host_id: str) -> None:

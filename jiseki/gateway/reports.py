@@ -167,7 +167,7 @@ COLUMNS = ("period", "group", "sessions", "hours", "avg_hours", "users", "peak")
 HEADERS = {
     "period": "Period",
     "group": "Group",
-    "sessions": "Sessions",
+    "sessions": "Number of sessions",
     "hours": "Total hours",
     "avg_hours": "Average hours",
     "users": "Distinct users",

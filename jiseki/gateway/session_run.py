@@ -83,6 +83,7 @@ async def run_session(state: GatewayState, pending: PendingSession, viewer: Sock
     await _send(ws, encode(Status(StatusCode.HOST_CONNECTED, "")))
 
     stats = RelayStats()
+    pending.stats = stats  # the console's list of live sessions shows the byte counters
     rules = SessionRules(pending.policy or combine([]), time.monotonic(), utcnow())
 
     async def audit_transfer(direction: str, decision: Decision) -> None:

@@ -57,11 +57,38 @@ class PostgresSignaling:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self, handler: Handler) -> None:
+        self._handler = handler
+        await self._listen()
+
+    async def _listen(self) -> None:
         import asyncpg
 
-        self._handler = handler
         self._conn = await asyncpg.connect(self.dsn)
         await self._conn.add_listener(CHANNEL, self._on_notify)
+        self._conn.add_termination_listener(self._on_lost)
+
+    def _on_lost(self, _conn: Any) -> None:
+        """The database restarted or the link broke: listen again as soon as it is back."""
+        if self._handler is None:
+            return
+        log.warning("lost the LISTEN connection to PostgreSQL; reconnecting")
+        task = asyncio.get_running_loop().create_task(self._reconnect())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reconnect(self) -> None:
+        delay = 0.5
+        while self._handler is not None:
+            try:
+                await self._listen()
+                log.info("listening to PostgreSQL notifications again")
+                return
+            except (OSError, ConnectionError) as exc:
+                log.warning("PostgreSQL not reachable yet (%s); retrying in %.1f s", exc, delay)
+            except Exception as exc:  # asyncpg raises its own error types while the server starts
+                log.warning("PostgreSQL not ready yet (%s); retrying in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         try:
@@ -82,6 +109,7 @@ class PostgresSignaling:
             await s.execute(text("SELECT pg_notify(:channel, :payload)"), {"channel": CHANNEL, "payload": payload})
 
     async def stop(self) -> None:
+        self._handler = None
         if self._conn is not None:
             await self._conn.close()
             self._conn = None

@@ -148,3 +148,25 @@ async def test_a_dead_node_is_cleaned_up_by_the_other(fast_heartbeat: None, clus
             await control.close()
         finally:
             await engine.dispose()
+
+
+async def test_offers_still_travel_after_postgresql_restarts(cluster: Cluster, postgres: object) -> None:
+    async with Browser(cluster.b, cluster.b.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        control = await _agent_on(cluster.a, s)
+        await b.login(cluster.b.staff["alice"])
+        await asyncio.to_thread(postgres.restart)  # type: ignore[attr-defined]
+        await asyncio.sleep(3.0)  # the nodes notice and listen again
+        for _ in range(20):  # the first request after a restart may meet a dead pooled connection
+            try:
+                status, created = await b.request_session("pc-1")
+            except aiohttp.ClientError:
+                status = 0
+            if status == 201:
+                break
+            await asyncio.sleep(0.5)
+        assert status == 201
+        viewer = await b.viewer_socket(created)
+        offer = json.loads((await control.receive(timeout=10)).data)
+        assert offer["type"] == "offer" and offer["session"] == created["session"]
+        await viewer.close()
+        await control.close()

@@ -86,9 +86,10 @@ def test_csv_accepts_japanese_headers_and_shift_jis() -> None:
 def test_csv_errors_name_the_line() -> None:
     rows, errors = parse_staff_csv("login_id,display_name,role\nok1,A,staff\nbad id,B,staff\nok2,C,boss\n")
     assert [r.login_id for r in rows] == ["ok1"]
-    assert str(errors[0]).startswith("line 3: login_id 'bad id'")
-    assert str(errors[1]).startswith("line 4: role 'boss'")
-    assert parse_staff_csv("name,dept\nx,y\n")[1][0].message.startswith("missing column(s): login_id")
+    assert str(errors[0]).startswith("line 3: The login ID “bad id” is not valid")
+    assert str(errors[1]).startswith("line 4: The role “boss” is unknown")
+    assert errors[1].record == ("ok2", "C", "boss")  # the cells, for the console's preview
+    assert parse_staff_csv("name,dept\nx,y\n")[1][0].message.startswith("Missing column(s): login_id")
     with pytest.raises(ValueError, match="neither UTF-8 nor Shift_JIS"):
         decode_csv(b"\xff\xfe\xfa\x80\x81")
 

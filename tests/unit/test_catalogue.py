@@ -11,12 +11,14 @@ from jiseki.i18n import catalogue
 
 ROOT = Path(__file__).resolve().parents[2] / "jiseki"
 _CALL = re.compile(r"""\b_\(\s*(["'])((?:\\.|(?!\1).)+)\1""")
+_NOOP = re.compile(r"""\bN_\(\s*(["'])((?:\\.|(?!\1).)+)\1""")  # ids translated where they are shown
 
 
 def used_msgids() -> set[str]:
     found: set[str] = set(VIEWER_STRINGS.values())
     for path in list(ROOT.rglob("*.html")) + list(ROOT.rglob("*.py")):
-        for match in _CALL.finditer(path.read_text("utf-8")):
+        source = path.read_text("utf-8")
+        for match in [*_CALL.finditer(source), *_NOOP.finditer(source)]:
             found.add(match.group(2).encode().decode("unicode_escape").encode("latin-1").decode("utf-8"))
     # Messages held in tables and passed to _() indirectly.
     from jiseki.gateway.web import auth_pages

@@ -38,3 +38,24 @@ async def record(db: async_sessionmaker[AsyncSession], kind: str, outcome: str, 
     """Write one event in its own transaction."""
     async with db.begin() as s:
         s.add(event(kind, outcome, **fields))
+
+
+def change(
+    kind: str,
+    *,
+    actor: str | None,
+    subject: str | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    address: str | None = None,
+    **details: Any,
+) -> AuditEvent:
+    """An administrator's change: only the fields that differ, as they were and as they are now.
+
+    `before` is None for something created, `after` None for something removed. Callers pass
+    plain values only (never password hashes, secrets, tokens or certificate files).
+    """
+    if before is not None and after is not None:
+        keys = [k for k in after if before.get(k) != after.get(k)]
+        before, after = {k: before.get(k) for k in keys}, {k: after[k] for k in keys}
+    return event(kind, "ok", actor=actor, subject=subject, address=address, before=before, after=after, **details)

@@ -1,41 +1,54 @@
 """Parse a staff CSV (pure): one row per staff member, with a per-row error report.
 
 Header names may be English or Japanese. Excel in Japan often saves CSV as Shift_JIS (CP932), so
-that is accepted when the file is not UTF-8.
+that is accepted when the file is not UTF-8. Messages are catalogue ids with values, so the console
+shows them in the reader's language and the CLI in English.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from jiseki.i18n import N_
 
 from .accounts import ROLES, valid_login_id
 
 MAX_ROWS = 20_000
 MAX_BYTES = 5 * 1024 * 1024
 
+LOGIN_ID_HEADERS = ("login_id", "id", "ログインid", "職員id", "職員番号", "ユーザーid")
 _HEADERS = {
-    "login_id": ("login_id", "id", "ログインid", "職員id", "職員番号", "ユーザーid"),
+    "login_id": LOGIN_ID_HEADERS,
     "display_name": ("display_name", "name", "氏名", "名前", "表示名"),
     "department": ("department", "所属", "所属課", "部署"),
     "role": ("role", "権限", "役割", "ロール"),
 }
 
 
-class _Reader(Iterator[list[str]], Protocol):
+class Reader(Iterator[list[str]], Protocol):
     line_num: int
 
 
-_ROLE_NAMES = {
+ROLE_NAMES = {
     "職員": "staff",
     "利用者": "staff",
     "ヘルプデスク": "helpdesk",
     "管理者": "admin",
     "監査担当者": "auditor",
 }
+
+
+class CsvFileError(ValueError):
+    """The file as a whole cannot be read."""
+
+    def __init__(self, msgid: str, **values: Any) -> None:
+        super().__init__(msgid.format(**values))
+        self.msgid = msgid
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -50,7 +63,13 @@ class StaffRow:
 @dataclass(frozen=True)
 class RowError:
     line: int
-    message: str
+    msgid: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    record: tuple[str, ...] = ()  # the row's cells, for the console's preview
+
+    @property
+    def message(self) -> str:
+        return self.msgid.format(**self.values)
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
@@ -58,68 +77,131 @@ class RowError:
 
 def decode_csv(data: bytes) -> str:
     if len(data) > MAX_BYTES:
-        raise ValueError(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB")
+        raise CsvFileError(N_("The file is larger than {mb} MB."), mb=MAX_BYTES // (1024 * 1024))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         try:
             return data.decode("cp932")
         except UnicodeDecodeError:
-            raise ValueError("the file is neither UTF-8 nor Shift_JIS text") from None
+            raise CsvFileError(N_("The file is neither UTF-8 nor Shift_JIS text.")) from None
 
 
-def parse_staff_csv(text: str) -> tuple[list[StaffRow], list[RowError]]:
+def read_records(
+    text: str, headers: Mapping[str, tuple[str, ...]], required: tuple[str, ...]
+) -> tuple[Iterator[tuple[int, list[str]]], dict[str, int], list[RowError]]:
+    """(numbered records after the header, column of each known field, file-level errors)."""
     reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        return _parse(reader)
-    except csv.Error as exc:
-        return [], [RowError(reader.line_num or 1, f"the CSV is malformed ({exc}); nothing was imported")]
-
-
-def _parse(reader: _Reader) -> tuple[list[StaffRow], list[RowError]]:
     try:
         header = next(reader)
     except StopIteration:
-        return [], [RowError(1, "the file is empty")]
+        return iter(()), {}, [RowError(1, N_("The file is empty."))]
+    except csv.Error as exc:
+        return iter(()), {}, [RowError(1, N_("The CSV file is malformed ({error}); nothing was read."), {"error": exc})]
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
         key = name.strip().lower()
-        for field, names in _HEADERS.items():
-            if key in names:
-                columns[field] = index
-    missing = [f for f in ("login_id", "display_name") if f not in columns]
+        for name_of_field, names in headers.items():
+            if key in names and name_of_field not in columns:
+                columns[name_of_field] = index
+    missing = [f for f in required if f not in columns]
     if missing:
-        return [], [RowError(1, f"missing column(s): {', '.join(missing)} (header: {', '.join(header)})")]
-    rows: list[StaffRow] = []
-    errors: list[RowError] = []
-    seen: dict[str, int] = {}
-    for number, record in enumerate(reader, start=2):
+        error = RowError(
+            1,
+            N_("Missing column(s): {columns}. The first line has: {header}."),
+            {"columns": ", ".join(missing), "header": ", ".join(header)[:300]},
+        )
+        return iter(()), columns, [error]
+    return _numbered(reader), columns, []
+
+
+def _numbered(reader: Reader) -> Iterator[tuple[int, list[str]]]:
+    number = 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield -(reader.line_num or number + 1), [str(exc)]  # negative: a malformed line
+            return
+        number += 1
         if number - 1 > MAX_ROWS:
-            errors.append(RowError(number, f"more than {MAX_ROWS} rows; the rest was not read"))
+            yield 0, []  # zero: too many rows
+            return
+        yield number, record
+
+
+def cell_of(columns: Mapping[str, int], record: list[str], name: str) -> str:
+    i = columns.get(name)
+    return record[i].strip() if i is not None and i < len(record) else ""
+
+
+def structural_error(number: int, record: list[str]) -> RowError | None:
+    """The error for the markers `_numbered` yields instead of a row, if this is one."""
+    if number < 0:
+        return RowError(
+            -number,
+            N_("The CSV file is malformed ({error}); nothing was read."),
+            {"error": record[0] if record else ""},
+        )
+    if number == 0:
+        return RowError(MAX_ROWS + 2, N_("More than {n} rows; the rest was not read."), {"n": MAX_ROWS})
+    return None
+
+
+def parse_staff_csv(text: str) -> tuple[list[StaffRow], list[RowError]]:
+    records, columns, errors = read_records(text, _HEADERS, ("login_id", "display_name"))
+    rows: list[StaffRow] = []
+    seen: dict[str, int] = {}
+    for number, record in records:
+        marker = structural_error(number, record)
+        if marker is not None:
+            if number < 0:  # a malformed file imports nothing
+                return [], [marker]
+            errors.append(marker)
             break
         if not any(cell.strip() for cell in record):
             continue
-
-        def cell(field: str, record: list[str] = record) -> str:
-            i = columns.get(field)
-            return record[i].strip() if i is not None and i < len(record) else ""
-
-        login_id, name, department = cell("login_id"), cell("display_name"), cell("department")
-        role_text = cell("role") or "staff"
-        role = _ROLE_NAMES.get(role_text, role_text.lower())
-        problems = []
+        login_id, name = cell_of(columns, record, "login_id"), cell_of(columns, record, "display_name")
+        department = cell_of(columns, record, "department")
+        role_text = cell_of(columns, record, "role") or "staff"
+        role = ROLE_NAMES.get(role_text, role_text.lower())
+        cells = tuple(c[:300] for c in record[:20])
+        problems: list[RowError] = []
         if not valid_login_id(login_id):
-            problems.append(f"login_id {login_id!r} must be 1-64 letters, digits or . _ - @")
+            problems.append(
+                RowError(
+                    number,
+                    N_("The login ID “{value}” is not valid: use 1-64 letters, digits or . _ - @."),
+                    {"value": login_id[:80]},
+                    cells,
+                )
+            )
         if not name or len(name) > 255:
-            problems.append("display_name must be 1-255 characters")
+            problems.append(RowError(number, N_("The name must be 1-255 characters."), {}, cells))
         if len(department) > 255:
-            problems.append("department must be at most 255 characters")
+            problems.append(RowError(number, N_("The department must be at most 255 characters."), {}, cells))
         if role not in ROLES:
-            problems.append(f"role {role_text!r} must be one of {', '.join(ROLES)}")
+            problems.append(
+                RowError(
+                    number,
+                    N_("The role “{value}” is unknown: use staff, helpdesk, admin or auditor."),
+                    {"value": role_text[:40]},
+                    cells,
+                )
+            )
         if login_id in seen:
-            problems.append(f"login_id {login_id!r} already appears on line {seen[login_id]}")
+            problems.append(
+                RowError(
+                    number,
+                    N_("The login ID “{value}” already appears on line {line}."),
+                    {"value": login_id, "line": seen[login_id]},
+                    cells,
+                )
+            )
         if problems:
-            errors.extend(RowError(number, p) for p in problems)
+            errors.extend(problems)
             continue
         seen[login_id] = number
         rows.append(StaffRow(number, login_id, name, department, role))

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -40,6 +51,8 @@ class Host(Base):
     """An office PC with an agent: identified by its agent certificate's fingerprint."""
 
     __tablename__ = "hosts"
+    # (name, id): the console's list pages through PCs in this order without sorting (0003).
+    __table_args__ = (Index("ix_hosts_name", "name", "id"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))
@@ -52,6 +65,10 @@ class Host(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     host_group_id: Mapped[int | None] = mapped_column(ForeignKey("host_groups.id"), index=True)
     control_node: Mapped[str | None] = mapped_column(String(64), index=True)  # node holding its control channel
+    # 0003: shown in the console and the portal; `locked` and `signed_in_user` come from the agent.
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    agent_version: Mapped[str | None] = mapped_column(String(64))
+    signed_in_user: Mapped[str | None] = mapped_column(String(255))
 
 
 class Session(Base):
@@ -61,10 +78,10 @@ class Session(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     host_id: Mapped[str] = mapped_column(ForeignKey("hosts.id"), index=True)
-    state: Mapped[str] = mapped_column(String(16))  # requested / live / ended
+    state: Mapped[str] = mapped_column(String(16), index=True)  # requested / live / ended
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
-    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
     end_reason: Mapped[str | None] = mapped_column(String(32))
     viewer_address: Mapped[str | None] = mapped_column(String(64))
     bytes_to_viewer: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -73,6 +90,11 @@ class Session(Base):
     user_id: Mapped[str | None] = mapped_column(String(64), index=True)
     terminal_id: Mapped[str | None] = mapped_column(String(64))
     node_id: Mapped[str | None] = mapped_column(String(64), index=True)  # node relaying it
+    # 0003: an administrator ended the session; the staff member sees the message on My PCs and
+    # cannot start a new session to this PC before `reconnect_after`.
+    end_message: Mapped[str | None] = mapped_column(String(255))
+    ended_by: Mapped[str | None] = mapped_column(String(64))
+    reconnect_after: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
 # ---- trust: certificates, terminals, staff, enrollment (migration 0002) ----------------------
@@ -120,6 +142,7 @@ class User(Base):
     """A staff account. `id` is the login id."""
 
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_display_name", "display_name", "id"),)  # 0003: the staff list by name
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(255))
@@ -136,6 +159,7 @@ class User(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    language: Mapped[str | None] = mapped_column(String(8))  # 0003: ja / en; None = the default
 
 
 class Assignment(Base):
@@ -188,8 +212,8 @@ class AuditEvent(Base):
     ts: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     kind: Mapped[str] = mapped_column(String(48), index=True)
     outcome: Mapped[str] = mapped_column(String(16))  # ok / denied / error
-    actor: Mapped[str | None] = mapped_column(String(64))
-    subject: Mapped[str | None] = mapped_column(String(128))
+    actor: Mapped[str | None] = mapped_column(String(64), index=True)
+    subject: Mapped[str | None] = mapped_column(String(128), index=True)
     address: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[str | None] = mapped_column(Text)
     # Set by the sealer (audit/store.py): the record's place in the hash chain.
@@ -212,6 +236,7 @@ class PolicyRow(Base):
     """Session rules for one department or one host group; NULL means "not set here"."""
 
     __tablename__ = "policies"
+    __table_args__ = (UniqueConstraint("scope", "target_id", name="uq_policies_scope_target"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     scope: Mapped[str] = mapped_column(String(16))  # department / host_group
@@ -282,3 +307,21 @@ class Node(Base):
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     draining: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class StagedImport(Base):
+    """An uploaded CSV between its preview and the administrator's confirmation (0003).
+
+    Kept in the database, not in memory, so the confirmation may reach any gateway node. Staff and
+    assignment CSVs hold no secrets; rows expire after an hour and are deleted when confirmed.
+    """
+
+    __tablename__ = "staged_imports"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # staff / assignments
+    actor: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)

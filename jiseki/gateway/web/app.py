@@ -7,7 +7,8 @@ from importlib import resources
 from aiohttp import web
 
 from ..state import GatewayState
-from . import auth_pages, enroll, pages, recordings, sockets
+from . import auth_pages, enroll, pages, preferences, recordings, sockets
+from .console import routes as console
 from .guards import STATE, make_guards
 from .security import add_security_headers
 
@@ -15,7 +16,7 @@ MAX_REQUEST_BODY = 64 * 1024
 
 
 def build_app(state: GatewayState) -> web.Application:
-    app = web.Application(middlewares=make_guards(state), client_max_size=MAX_REQUEST_BODY)
+    app = web.Application(middlewares=make_guards(state, console.UPLOAD_LIMITS), client_max_size=MAX_REQUEST_BODY)
     app[STATE] = state
     app.on_response_prepare.append(add_security_headers)
     static_dir = resources.files("jiseki.web").joinpath("static")
@@ -30,6 +31,7 @@ def build_app(state: GatewayState) -> web.Application:
             web.post("/password", auth_pages.password_submit),
             web.post("/logout", auth_pages.logout),
             web.post("/logout/all", auth_pages.logout_everywhere),
+            web.post("/language", preferences.set_language),
             web.get("/view/{host_id}", pages.viewer_page),
             web.post("/api/sessions", pages.create_session),
             web.get("/sessions/{session_id}/viewer", sockets.viewer_socket),
@@ -39,6 +41,7 @@ def build_app(state: GatewayState) -> web.Application:
             web.post("/enroll", enroll.enroll),
             web.get("/recordings/{session_id}", recordings.player_page),
             web.get("/recordings/{session_id}/data", recordings.recording_data),
+            *console.routes(),
             web.get("/healthz", pages.healthz),
             # The key table is one file in the protocol package, shared with the viewer.
             web.get("/static/core/keycodes.json", pages.key_table),

@@ -13,7 +13,7 @@ import hmac
 import ipaddress
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
 from sqlalchemy import update
@@ -26,7 +26,7 @@ from ..certs import CertStatus
 from ..db.models import Terminal, utcnow
 from ..state import GatewayState
 from .keys import SESSION, STATE, TERMINAL, TerminalIdentity
-from .render import render
+from .render import render, translator
 from .security import LANG_COOKIE, peer_certificate_der
 
 __all__ = ["SESSION", "STATE", "TERMINAL", "TerminalIdentity", "make_guards", "require_user"]
@@ -75,8 +75,12 @@ def _allowed(address: str | None, networks: tuple[str, ...]) -> bool:
     return any(ip in ipaddress.ip_network(n) for n in networks)
 
 
-def make_guards(state: GatewayState) -> list[Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]]:
+def make_guards(
+    state: GatewayState, body_limits: Mapping[str, int] | None = None
+) -> list[Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]]:
+    """The middlewares; `body_limits` raises the request size for the few upload routes (by path)."""
     refusals = _RateLimitedRecorder()
+    body_limits = dict(body_limits or {})
     terminal_seen: dict[str, float] = {}
 
     @web.middleware
@@ -125,6 +129,9 @@ def make_guards(state: GatewayState) -> list[Callable[[web.Request, Handler], Aw
         if route_class(request.path) != "staff":
             return await handler(request)
         terminal: TerminalIdentity = request[TERMINAL]
+        limit = body_limits.get(request.path)
+        if limit is not None and request.method == "POST":
+            request = request.clone(client_max_size=limit)
         async with state.db.begin() as s:
             loaded = await websessions.load(
                 s, state.config.auth, request.cookies.get(websessions.COOKIE), terminal.id, utcnow()
@@ -152,7 +159,15 @@ def make_guards(state: GatewayState) -> list[Callable[[web.Request, Handler], Aw
 async def _csrf_ok(request: web.Request, loaded: websessions.LoadedSession | None) -> bool:
     given = request.headers.get(CSRF_HEADER)
     if given is None and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.post()
+        try:
+            form = await request.post()
+        except web.HTTPRequestEntityTooLarge:
+            _ = translator(request)
+            raise web.HTTPRequestEntityTooLarge(
+                max_size=request.client_max_size,
+                actual_size=request.content_length or 0,
+                text=_("The request is too large. Files may be at most 5 MB."),
+            ) from None
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
     # The login form is shown before any session exists, so it carries the pre-login token.

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from importlib import resources
 
 from aiohttp import web
+from sqlalchemy import func, select
 
 from .. import audit
-from ..broker import HostUnavailable
-from ..db.models import Host, Terminal, utcnow
+from ..broker import EndReason, HostUnavailable
+from ..db.models import Host, Session, Terminal, utcnow
 from ..hosts import hosts_of, is_assigned, valid_host_id
 from ..policies_db import effective_for
 from ..policy import time_denial
@@ -47,10 +49,11 @@ VIEWER_STRINGS = {
     "ended.hours": "The connection ended at the end of the allowed hours.",
     "ended.days": "Connections are not allowed on this day.",
     "ended.takeover": "The connection was taken over by a newer login to this office PC.",
-    "ended.admin": "An administrator ended the connection.",
+    "ended.admin": "An administrator ended the connection. The reason is shown on My office PCs.",
     "ended.network": "The connection was lost and could not be resumed.",
     "ended.policy_change": "The connection ended because the rules for this office PC changed.",
     "ended.in_use": "This office PC is in use in another session.",
+    "ended.account_disabled": "This account was disabled. Please contact the helpdesk.",
     "warning.idle": "No input: the connection will end in {s} s. Move the mouse to stay connected.",
     "warning.max_length": "The connection reaches its maximum length in {s} s.",
     "warning.hours": "The allowed hours end: the connection will end in {s} s.",
@@ -59,13 +62,67 @@ VIEWER_STRINGS = {
 }
 
 
+NOTICE_HOURS = 24  # how long an administrator's reason for ending a session stays on My PCs
+
+
+def host_state(host: Host, in_use: bool) -> str:
+    """offline / in_use / locked / online, in that order of precedence."""
+    if not host.online:
+        return "offline"
+    if in_use:
+        return "in_use"
+    return "locked" if host.locked else "online"
+
+
 async def my_pcs(request: web.Request) -> web.Response:
+    """The staff member's PCs with their state; from the database, so any gateway node answers alike."""
     state = request.app[STATE]
     loaded = require_user(request)
+    now = utcnow()
     async with state.db() as s:
         hosts = await hosts_of(s, loaded.user.id)
-    in_use = {p.host_id for p in state.broker.live.values()}
-    return render(request, "portal.html", hosts=hosts, online=set(state.broker.agents), in_use=in_use)
+        ids = [h.id for h in hosts]
+        live = set(
+            (
+                await s.execute(select(Session.host_id).where(Session.host_id.in_(ids), Session.state == "live"))
+            ).scalars()
+        )
+        notices = list(
+            (
+                await s.execute(
+                    select(Session)
+                    .where(
+                        Session.user_id == loaded.user.id,
+                        Session.end_message.is_not(None),
+                        Session.ended_at > now - dt.timedelta(hours=NOTICE_HOURS),
+                    )
+                    .order_by(Session.ended_at.desc())
+                    .limit(5)
+                )
+            ).scalars()
+        )
+    names = {h.id: h.name for h in hosts}
+    template = "_portal_hosts.html" if request.query.get("fragment") else "portal.html"
+    return render(
+        request,
+        template,
+        hosts=hosts,
+        states={h.id: host_state(h, h.id in live) for h in hosts},
+        notices=[(n, names.get(n.host_id, n.host_id)) for n in notices],
+        now=now,
+    )
+
+
+async def _reconnect_hold(user_id: str, host_id: str, request: web.Request) -> dt.datetime | None:
+    """Until when an administrator's end of a session keeps this user from reconnecting to this PC."""
+    async with request.app[STATE].db() as s:
+        return (
+            await s.execute(
+                select(func.max(Session.reconnect_after)).where(
+                    Session.user_id == user_id, Session.host_id == host_id, Session.reconnect_after > utcnow()
+                )
+            )
+        ).scalar_one_or_none()
 
 
 async def _assigned_host(request: web.Request, user_id: str, host_id: str) -> Host | None:
@@ -130,6 +187,8 @@ async def create_session(request: web.Request) -> web.Response:
             reason="not_assigned",
         )
         return _json_error(404, "unknown_host", request, "This office PC is not registered.")
+    if await _reconnect_hold(loaded.user.id, host_id, request) is not None:
+        return _json_error(409, EndReason.ADMIN, request, VIEWER_STRINGS["ended.admin"])
     async with state.db() as s:
         policy = await effective_for(s, loaded.user.id, host_id)
     denial = time_denial(policy, utcnow())

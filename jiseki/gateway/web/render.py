@@ -8,8 +8,9 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from jiseki.i18n import format_jst, gettext
+from jiseki.i18n import format_jst, format_number, gettext
 
+from .console.permissions import has_console
 from .keys import SESSION
 from .security import request_language
 
@@ -20,6 +21,7 @@ def _env() -> jinja2.Environment:
         loader=jinja2.PackageLoader("jiseki.web", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
     env.filters["jst"] = format_jst
+    env.filters["num"] = format_number
     return env
 
 
@@ -37,6 +39,12 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     loaded = request.get(SESSION)
     context.setdefault("csrf_token", loaded.row.csrf_token if loaded is not None else "")
     context.setdefault("user", loaded.user if loaded is not None and loaded.row.stage == "full" else None)
+    user = context["user"]
+    context.setdefault("console_access", user is not None and has_console(user.role))
+    context.setdefault("logged_in", loaded is not None)
+    # This page's address without `lang`, for the language form to return to.
+    query = [(k, v) for k, v in request.query.items() if k not in ("lang", "done", "fragment")]
+    context.setdefault("here", str(request.rel_url.with_query(query)) if query else request.path)
     html = (
         _env()
         .get_template(template)

@@ -6,7 +6,9 @@ import ssl
 
 from aiohttp import web
 
-from jiseki.i18n import pick_language
+from jiseki.i18n import LANGUAGES, pick_language
+
+from .keys import SESSION
 
 LANG_COOKIE = "jiseki_lang"
 
@@ -31,7 +33,14 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
 
 
 def request_language(request: web.Request) -> str:
-    return pick_language(request.query.get("lang") or request.cookies.get(LANG_COOKIE))
+    """`?lang=` for this page, else the logged-in user's preference, else the cookie, else Japanese."""
+    requested = request.query.get("lang")
+    if requested in LANGUAGES:
+        return requested
+    loaded = request.get(SESSION)
+    if loaded is not None and loaded.user.language in LANGUAGES:
+        return str(loaded.user.language)
+    return pick_language(request.cookies.get(LANG_COOKIE))
 
 
 def peer_certificate_der(request: web.Request) -> bytes | None:

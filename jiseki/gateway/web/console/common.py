@@ -1,0 +1,236 @@
+"""What every console page shares: the permission check, form fields, paging, rendering."""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+from multidict import MultiDictProxy
+
+from jiseki.i18n import N_
+
+from ... import audit
+from ...admin import AdminError
+from ...auth import websessions
+from ..guards import STATE, require_user
+from ..render import render, translator
+from .labels import KINDS, ROLE_LABELS
+from .permissions import Action, allowed, grantable_roles, has_console
+
+PAGE_SIZE = 50
+MAX_PAGE = 100_000
+
+# Messages shown after a redirect (`?done=key`): fixed texts only, nothing from the request.
+DONE = {
+    "updated": N_("The changes were saved."),
+    "unchanged": N_("Nothing was changed."),
+    "unlocked": N_("The account was unlocked."),
+    "totp_reset": N_("The one-time code was reset. The staff member sets up the authenticator app at the next login."),
+    "disabled": N_("The account was disabled and signed out everywhere."),
+    "enabled": N_("The account was enabled."),
+    "assigned": N_("The office PC was assigned."),
+    "unassigned": N_("The assignment was removed."),
+    "revoked": N_("The certificate was revoked. Connections using it are closed within seconds."),
+    "token_cancelled": N_("The enrollment token was cancelled."),
+    "ended": N_("The session was ended. The staff member sees your reason."),
+    "already_ended": N_("The session had already ended."),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The console user behind a request."""
+
+    id: str
+    role: str
+    address: str | None
+
+    def can(self, action: Action) -> bool:
+        return allowed(self.role, action)
+
+
+def require(request: web.Request, action: Action) -> Actor:
+    """The logged-in console user, if their role allows `action`; a 403 page otherwise.
+
+    Refusals of changes are recorded: a crafted request by a role without the right shows up in the
+    audit log.
+    """
+    loaded: websessions.LoadedSession = require_user(request)
+    user = loaded.user
+    actor = Actor(user.id, user.role, request.remote)
+    if has_console(user.role) and allowed(user.role, action):
+        return actor
+    raise Forbidden(action)
+
+
+class Forbidden(Exception):
+    def __init__(self, action: Action | str) -> None:
+        super().__init__(str(action))
+        self.action = str(action)
+
+
+async def forbidden_response(request: web.Request, exc: Forbidden) -> web.Response:
+    state = request.app[STATE]
+    loaded = require_user(request)
+    if request.method != "GET":
+        await audit.record(
+            state.db,
+            "console_refused",
+            "denied",
+            actor=loaded.user.id,
+            address=request.remote,
+            path=request.path[:200],
+            action=exc.action,
+            role=loaded.user.role,
+        )
+    return render(request, "console/forbidden.html", status=403, console_access=has_console(loaded.user.role))
+
+
+class FormError(Exception):
+    """A field the browser's own checks would have refused (so the request was crafted): 400."""
+
+
+async def form_of(request: web.Request) -> MultiDictProxy[Any]:
+    return await request.post()
+
+
+def text(form: MultiDictProxy[Any], name: str, max_len: int, *, required: bool = False) -> str:
+    value = form.get(name, "")
+    if not isinstance(value, str):
+        raise FormError(name)
+    value = value.strip()
+    if len(value) > max_len or (required and not value):
+        raise FormError(name)
+    return value
+
+
+def choice(form: MultiDictProxy[Any], name: str, options: Sequence[str], default: str | None = None) -> str:
+    value = form.get(name, default)
+    if value not in options:
+        raise FormError(name)
+    return str(value)
+
+
+def query_text(request: web.Request, name: str, max_len: int = 100) -> str:
+    return request.query.get(name, "").strip()[:max_len]
+
+
+def query_choice(request: web.Request, name: str, options: Sequence[str]) -> str:
+    value = request.query.get(name, "")
+    return value if value in options else ""
+
+
+@dataclass(frozen=True)
+class Paging:
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.size))
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.size
+
+    @property
+    def first_item(self) -> int:
+        return 0 if self.total == 0 else self.offset + 1
+
+    @property
+    def last_item(self) -> int:
+        return min(self.total, self.offset + self.size)
+
+
+def page_number(request: web.Request) -> int:
+    try:
+        number = int(request.query.get("page", "1"))
+    except ValueError:
+        return 1
+    return min(max(number, 1), MAX_PAGE)
+
+
+def paging(request: web.Request, total: int, size: int = PAGE_SIZE) -> Paging:
+    number = page_number(request)
+    pages = max(1, math.ceil(total / size))
+    return Paging(min(number, pages), size, total)
+
+
+def page_url(request: web.Request, number: int) -> str:
+    """This list's URL with its filters, at page `number`."""
+    params = [(k, v) for k, v in request.query.items() if k not in ("page", "done", "lang")]
+    params.append(("page", str(number)))
+    return f"{request.path}?{urlencode(params)}"
+
+
+def done_redirect(location: str, key: str) -> web.HTTPSeeOther:
+    assert key in DONE
+    sep = "&" if "?" in location else "?"
+    return web.HTTPSeeOther(f"{location}{sep}done={key}")
+
+
+def error_text(request: web.Request, exc: AdminError) -> str:
+    return translator(request)(exc.msgid, **exc.values)
+
+
+def render_console(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    """A console page: the navigation, the permission check for buttons, the message after a redirect."""
+    loaded = require_user(request)
+    role = loaded.user.role
+    done = DONE.get(request.query.get("done", ""))
+    return render(
+        request,
+        template,
+        status=status,
+        role=role,
+        can=lambda action: allowed(role, Action(action)),
+        grantable=grantable_roles(role),
+        role_labels=ROLE_LABELS,
+        event_kinds=KINDS,
+        done=done,
+        page_url=lambda number: page_url(request, number),
+        policies_url=policies_url(request),
+        **context,
+    )
+
+
+def policies_url(request: web.Request) -> str | None:
+    """The groups-and-policies page (another issue) appears in the menu once its route exists."""
+    for resource in request.app.router.resources():
+        if resource.canonical == "/admin/policies":
+            return "/admin/policies"
+    return None
+
+
+Handler = Callable[[web.Request, Actor], Awaitable[web.StreamResponse]]
+
+
+def page(action: Action) -> Callable[[Handler], Callable[[web.Request], Awaitable[web.StreamResponse]]]:
+    """A console handler that needs `action`; gets the Actor; refusals and bad forms become pages."""
+
+    def wrap(handler: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        @functools.wraps(handler)
+        async def run(request: web.Request) -> web.StreamResponse:
+            try:
+                return await handler(request, require(request, action))
+            except Forbidden as exc:
+                return await forbidden_response(request, exc)
+            except FormError:
+                _ = translator(request)
+                return render(
+                    request,
+                    "console/message.html",
+                    status=400,
+                    title=_("The request was not understood."),
+                    message=_("A field was missing or too long. Please go back and try again."),
+                )
+
+        return run
+
+    return wrap

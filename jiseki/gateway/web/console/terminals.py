@@ -1,0 +1,270 @@
+"""Registered telework terminals: list, register (PKCS#12 once, or a CSR), reissue, revoke."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+from urllib.parse import quote
+
+from aiohttp import web
+from aiohttp.web_request import FileField
+from multidict import MultiDictProxy
+from sqlalchemy import ColumnElement, func, or_, select
+
+from jiseki.i18n import N_
+
+from ... import admin
+from ...admin import AdminError
+from ...db.models import AuditEvent, Certificate, Session, Terminal, User
+from ...terminals import valid_terminal_id
+from ..guards import STATE
+from .audit_log import view_of
+from .common import (
+    Actor,
+    FormError,
+    done_redirect,
+    error_text,
+    form_of,
+    page,
+    paging,
+    query_choice,
+    query_text,
+    render_console,
+    text,
+)
+from .permissions import Action
+from .staff import search_terms
+
+MAX_CSR = 16 * 1024
+STATES = ("active", "revoked")
+
+
+def terminal_url(terminal_id: str) -> str:
+    return "/admin/terminal/" + quote(terminal_id, safe="")
+
+
+@page(Action.VIEW)
+async def terminal_list(request: web.Request, actor: Actor) -> web.Response:
+    q = query_text(request, "q")
+    status = query_choice(request, "state", STATES)
+    conds: list[ColumnElement[bool]] = []
+    if q:
+        conds.append(
+            or_(
+                *(
+                    c
+                    for t in search_terms(q)
+                    for c in (Terminal.id.icontains(t, autoescape=True), Terminal.name.icontains(t, autoescape=True))
+                )
+            )
+        )
+    if status:
+        conds.append(Terminal.state == status)
+    async with request.app[STATE].db() as s:
+        total = int((await s.execute(select(func.count()).select_from(Terminal).where(*conds))).scalar_one())
+        pg = paging(request, total)
+        rows = (
+            await s.execute(
+                select(Terminal, Certificate.not_after)
+                .outerjoin(Certificate, Certificate.fingerprint == Terminal.cert_fingerprint)
+                .where(*conds)
+                .order_by(Terminal.id)
+                .limit(pg.size)
+                .offset(pg.offset)
+            )
+        ).all()
+    return render_console(
+        request,
+        "console/terminal_list.html",
+        rows=rows,
+        paging=pg,
+        q=q,
+        state_filter=status,
+        terminal_url=terminal_url,
+    )
+
+
+@page(Action.TERMINAL_MANAGE)
+async def new_terminal(request: web.Request, actor: Actor) -> web.Response:
+    return render_console(request, "console/terminal_new.html", values={"method": "pkcs12"}, error=None)
+
+
+def _csr_of(form: MultiDictProxy[Any]) -> bytes:
+    field = form.get("csr_file")
+    if isinstance(field, FileField):
+        data = field.file.read(MAX_CSR + 1)
+        if data:
+            if len(data) > MAX_CSR:
+                raise FormError("csr_file")
+            return data
+    pasted = form.get("csr_text", "")
+    if not isinstance(pasted, str) or len(pasted) > MAX_CSR:
+        raise FormError("csr_text")
+    return pasted.strip().encode()
+
+
+async def _issue(
+    request: web.Request, actor: Actor, terminal_id: str, name: str, method: str, csr: bytes, reissue: bool
+) -> web.Response:
+    """Issue and answer with the one-time page: the file travels in this response only."""
+    state = request.app[STATE]
+    async with state.db.begin() as s:
+        if method == "pkcs12":
+            bundle = await admin.issue_terminal_pkcs12(
+                s,
+                state.ca,
+                terminal_id,
+                name,
+                state.terminal_lifetime,
+                actor.id,
+                reissue=reissue,
+                address=actor.address,
+            )
+            payload, mime, suffix, password = bundle.p12, "application/x-pkcs12", "p12", bundle.password
+        else:
+            chain = await admin.issue_terminal_csr(
+                s,
+                state.ca,
+                terminal_id,
+                name,
+                csr,
+                state.terminal_lifetime,
+                actor.id,
+                reissue=reissue,
+                address=actor.address,
+            )
+            payload, mime, suffix, password = chain, "application/x-pem-file", "cer", None
+    state.watcher.poke()  # a superseded certificate's connections close now
+    return render_console(
+        request,
+        "console/terminal_issued.html",
+        terminal_id=terminal_id,
+        name=name,
+        method=method,
+        password=password,
+        filename=f"{terminal_id}.{suffix}",
+        download=f"data:{mime};base64,{base64.b64encode(payload).decode()}",
+        reissue=reissue,
+        terminal_url=terminal_url(terminal_id),
+    )
+
+
+@page(Action.TERMINAL_MANAGE)
+async def register_terminal(request: web.Request, actor: Actor) -> web.Response:
+    form = await form_of(request)
+    values = {
+        "terminal_id": text(form, "terminal_id", 64, required=True),
+        "name": text(form, "name", 255, required=True),
+        "method": text(form, "method", 8, required=True),
+    }
+    if values["method"] not in ("pkcs12", "csr"):
+        raise FormError("method")
+    csr = _csr_of(form) if values["method"] == "csr" else b""
+    try:
+        if values["method"] == "csr" and not csr:
+            raise AdminError(N_("Please choose the CSR file or paste it."))
+        return await _issue(request, actor, values["terminal_id"], values["name"], values["method"], csr, False)
+    except AdminError as exc:
+        return render_console(
+            request, "console/terminal_new.html", status=400, values=values, error=error_text(request, exc)
+        )
+
+
+async def _terminal(request: web.Request) -> Terminal:
+    terminal_id = request.match_info["terminal_id"]
+    async with request.app[STATE].db() as s:
+        row = await s.get(Terminal, terminal_id) if valid_terminal_id(terminal_id) else None
+    if row is None:
+        raise web.HTTPNotFound(text="no such terminal")
+    return row
+
+
+@page(Action.VIEW)
+async def terminal_page(request: web.Request, actor: Actor) -> web.Response:
+    return await _render_terminal(request, actor, await _terminal(request))
+
+
+async def _render_terminal(
+    request: web.Request, actor: Actor, row: Terminal, *, status: int = 200, error: str | None = None
+) -> web.Response:
+    async with request.app[STATE].db() as s:
+        certificates = list(
+            (
+                await s.execute(
+                    select(Certificate)
+                    .where(Certificate.kind == "terminal", Certificate.owner_id == row.id)
+                    .order_by(Certificate.issued_at.desc())
+                    .limit(20)
+                )
+            ).scalars()
+        )
+        sessions = (
+            await s.execute(
+                select(
+                    Session.id,
+                    Session.user_id,
+                    User.display_name,
+                    Session.host_id,
+                    Session.started_at,
+                    Session.ended_at,
+                    Session.end_reason,
+                )
+                .outerjoin(User, User.id == Session.user_id)
+                .where(Session.terminal_id == row.id)
+                .order_by(Session.created_at.desc())
+                .limit(10)
+            )
+        ).all()
+        events = []
+        if actor.can(Action.VIEW_AUDIT):
+            events = list(
+                (
+                    await s.execute(
+                        select(AuditEvent).where(AuditEvent.subject == row.id).order_by(AuditEvent.id.desc()).limit(20)
+                    )
+                ).scalars()
+            )
+    return render_console(
+        request,
+        "console/terminal.html",
+        status=status,
+        terminal=row,
+        certificates=certificates,
+        sessions=sessions,
+        events=[view_of(e) for e in events],
+        error=error,
+        terminal_url=terminal_url(row.id),
+    )
+
+
+@page(Action.TERMINAL_MANAGE)
+async def reissue_terminal(request: web.Request, actor: Actor) -> web.Response:
+    row = await _terminal(request)
+    form = await form_of(request)
+    method = text(form, "method", 8, required=True)
+    if method not in ("pkcs12", "csr"):
+        raise FormError("method")
+    name = text(form, "name", 255) or row.name
+    csr = _csr_of(form) if method == "csr" else b""
+    try:
+        if method == "csr" and not csr:
+            raise AdminError(N_("Please choose the CSR file or paste it."))
+        return await _issue(request, actor, row.id, name, method, csr, True)
+    except AdminError as exc:
+        return await _render_terminal(request, actor, row, status=400, error=error_text(request, exc))
+
+
+@page(Action.TERMINAL_MANAGE)
+async def revoke_terminal(request: web.Request, actor: Actor) -> web.Response:
+    row = await _terminal(request)
+    form = await form_of(request)
+    state = request.app[STATE]
+    try:
+        async with state.db.begin() as s:
+            await admin.revoke_terminal(
+                s, row.id, text(form, "reason", admin.MAX_REASON), actor.id, address=actor.address
+            )
+    except AdminError as exc:
+        return await _render_terminal(request, actor, row, status=400, error=error_text(request, exc))
+    state.watcher.poke()  # close the terminal's live connections now rather than at the next poll
+    raise done_redirect(terminal_url(row.id), "revoked")

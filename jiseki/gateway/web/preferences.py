@@ -1,0 +1,33 @@
+"""The reader's language: a per-user preference in the database, a cookie before login."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import update
+
+from jiseki.i18n import LANGUAGES
+
+from ..db.models import User
+from .guards import SESSION, STATE
+from .security import LANG_COOKIE
+
+
+def _local_path(value: object) -> str:
+    """Only a path on this site: no scheme, no host, no `//` (an open redirect otherwise)."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value[:512]
+    return "/"
+
+
+async def set_language(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    lang = form.get("lang")
+    if lang not in LANGUAGES:
+        raise web.HTTPBadRequest(text="unknown language")
+    loaded = request.get(SESSION)
+    if loaded is not None:
+        async with request.app[STATE].db.begin() as s:
+            await s.execute(update(User).where(User.id == loaded.user.id).values(language=lang))
+    response = web.HTTPSeeOther(_local_path(form.get("next")))
+    response.set_cookie(LANG_COOKIE, str(lang), secure=True, httponly=True, samesite="Strict", path="/")
+    raise response
