@@ -19,6 +19,9 @@ from .messages import (
     Hello,
     ImageOp,
     Key,
+    KeyboardLayout,
+    LayoutKey,
+    Locks,
     Message,
     Monitor,
     MsgType,
@@ -46,6 +49,8 @@ _CLASSES: dict[MsgType, type] = {
     MsgType.WHEEL: Wheel,
     MsgType.REFRESH: Refresh,
     MsgType.TEXT: Text,
+    MsgType.KEYBOARD_LAYOUT: KeyboardLayout,
+    MsgType.LOCKS: Locks,
 }
 _TYPE_OF = {cls: t for t, cls in _CLASSES.items()}
 _OPS: dict[OpType, type] = {OpType.COPY: CopyOp, OpType.FILL: FillOp, OpType.IMAGE: ImageOp}
@@ -95,4 +100,6 @@ def from_json(d: dict[str, Any]) -> Message:
         kwargs["rgba"] = bytes.fromhex(kwargs["rgba"])
     elif mtype == MsgType.STATUS:
         kwargs["code"] = StatusCode[kwargs["code"]]
+    elif mtype == MsgType.KEYBOARD_LAYOUT:
+        kwargs["keys"] = tuple(LayoutKey(**k) for k in kwargs["keys"])
     return _CLASSES[mtype](**kwargs)  # type: ignore[no-any-return]

@@ -20,6 +20,7 @@ class MsgType(IntEnum):
     CURSOR_SHAPE = 0x12
     CURSOR_POS = 0x13
     STATUS = 0x14
+    KEYBOARD_LAYOUT = 0x18  # numbered away from 0x15.. to leave those to display messages
     # viewer -> agent
     ACK = 0x20
     KEY = 0x21
@@ -27,6 +28,7 @@ class MsgType(IntEnum):
     WHEEL = 0x23
     REFRESH = 0x24
     TEXT = 0x25
+    LOCKS = 0x28
 
 
 class OpType(IntEnum):
@@ -58,6 +60,13 @@ BUTTON_BACK = 0x08
 BUTTON_FORWARD = 0x10
 
 WHEEL_NOTCH = 120  # WHEEL deltas are in 1/120 of a notch, like Windows' WHEEL_DELTA.
+
+# Lock bits (LOCKS.known and LOCKS.state).
+LOCK_CAPS = 0x01
+LOCK_NUM = 0x02
+LOCK_SCROLL = 0x04
+LOCK_KANA = 0x08
+LOCK_ALL = LOCK_CAPS | LOCK_NUM | LOCK_SCROLL | LOCK_KANA
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,11 +202,65 @@ class Text:
     text: str
 
 
-Message = Hello | Desktop | Update | CursorShape | CursorPos | Status | Ack | Key | Pointer | Wheel | Refresh | Text
+@dataclass(frozen=True, slots=True)
+class LayoutKey:
+    usage_id: int  # on the keyboard page (0x07), e.g. 0x2F for the key right of P
+    codepoint: int  # the character the key types without modifiers on the host
+
+
+@dataclass(frozen=True, slots=True)
+class KeyboardLayout:
+    """The host's active keyboard layout: a name for people and what the writing keys type."""
+
+    name: str
+    keys: tuple[LayoutKey, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Locks:
+    """Lock states of the terminal: bits of `state` count only where `known` has them."""
+
+    known: int
+    state: int
+
+
+Message = (
+    Hello
+    | Desktop
+    | Update
+    | CursorShape
+    | CursorPos
+    | Status
+    | KeyboardLayout
+    | Ack
+    | Key
+    | Pointer
+    | Wheel
+    | Refresh
+    | Text
+    | Locks
+)
 
 AGENT_TO_VIEWER = frozenset(
-    {MsgType.HELLO, MsgType.DESKTOP, MsgType.UPDATE, MsgType.CURSOR_SHAPE, MsgType.CURSOR_POS, MsgType.STATUS}
+    {
+        MsgType.HELLO,
+        MsgType.DESKTOP,
+        MsgType.UPDATE,
+        MsgType.CURSOR_SHAPE,
+        MsgType.CURSOR_POS,
+        MsgType.STATUS,
+        MsgType.KEYBOARD_LAYOUT,
+    }
 )
 VIEWER_TO_AGENT = frozenset(
-    {MsgType.HELLO, MsgType.ACK, MsgType.KEY, MsgType.POINTER, MsgType.WHEEL, MsgType.REFRESH, MsgType.TEXT}
+    {
+        MsgType.HELLO,
+        MsgType.ACK,
+        MsgType.KEY,
+        MsgType.POINTER,
+        MsgType.WHEEL,
+        MsgType.REFRESH,
+        MsgType.TEXT,
+        MsgType.LOCKS,
+    }
 )

@@ -20,6 +20,9 @@ from jiseki.protocol import (
     Hello,
     ImageOp,
     Key,
+    KeyboardLayout,
+    LayoutKey,
+    Locks,
     Monitor,
     Pointer,
     Refresh,
@@ -68,6 +71,15 @@ VALID = {
     "refresh": Refresh(),
     "text_ascii": Text("hello"),
     "text_japanese": Text("日本語テスト ¥_"),
+    "keyboard_layout_jp": KeyboardLayout(
+        "jp106/jp",
+        (LayoutKey(0x04, ord("a")), LayoutKey(0x2F, ord("@")), LayoutKey(0x87, ord("\\")), LayoutKey(0x89, ord("\\"))),
+    ),
+    "keyboard_layout_unknown": KeyboardLayout("", ()),
+    "keyboard_layout_astral": KeyboardLayout("日本語 (JIS)", (LayoutKey(0xE7, 0x10FFFF),)),
+    "locks_caps_on": Locks(0x07, 0x01),
+    "locks_none_known": Locks(0, 0),
+    "locks_all": Locks(0x0F, 0x0F),
 }
 
 # (name, hex, direction): bytes that must be refused with a ProtocolError.
@@ -91,6 +103,20 @@ INVALID = [
     ("cursor_hotspot_outside", "12000100010001000000000000", "any"),
     ("update_from_viewer", "110000000100" + "00", "viewer"),
     ("key_from_agent", "210007000401", "agent"),
+    ("locks_unknown_bit", "281000", "any"),
+    ("locks_state_not_known", "280102", "any"),
+    ("locks_truncated", "2801", "any"),
+    ("locks_from_agent", "280101", "agent"),
+    ("layout_from_viewer", "180000", "viewer"),
+    ("layout_keys_not_ascending", "1800" + "02" + "2f00000040" + "0400000061", "any"),
+    ("layout_key_twice", "1800" + "02" + "0400000061" + "0400000061", "any"),
+    ("layout_surrogate", "1800" + "01" + "040000d800", "any"),
+    ("layout_codepoint_too_big", "1800" + "01" + "0400110000", "any"),
+    ("layout_control_character", "1800" + "01" + "040000000a", "any"),
+    ("layout_name_control", "1801" + "1b" + "00", "any"),
+    ("layout_name_too_long", "1841" + "61" * 65 + "00", "any"),
+    ("layout_too_many_keys", "1800" + "81" + "".join(f"{i:02x}00000061" for i in range(129)), "any"),
+    ("layout_keys_past_end", "1800" + "02" + "0400000061", "any"),
 ]
 
 
