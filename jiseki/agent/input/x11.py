@@ -97,17 +97,18 @@ class X11Input:
     def text(self, text: str) -> None:
         # Characters must not be changed by what is held: release our modifiers meanwhile, and
         # Caps Lock (which upper-cases letters) too.
-        modifiers = [kc for kc in self._held_keys if kc - EVDEV_TO_X in _MODIFIER_EVDEV]
-        for keycode in modifiers:
-            xtest.fake_input(self._d, X.KeyRelease, keycode)
+        # (Caps Lock first: on JIS it is toggled with Shift+英数, and a Shift we hold counts.)
         caps = bool(self._keymap.lock_state() & LOCK_CAPS) and any(c.lower() == c != c.upper() for c in text)
         if caps:
             self.set_locks(LOCK_CAPS, 0)
+        modifiers = [kc for kc in self._held_keys if kc - EVDEV_TO_X in _MODIFIER_EVDEV]
+        for keycode in modifiers:
+            xtest.fake_input(self._d, X.KeyRelease, keycode)
         self._typer.type(text)
-        if caps:
-            self.set_locks(LOCK_CAPS, LOCK_CAPS)
         for keycode in modifiers:
             xtest.fake_input(self._d, X.KeyPress, keycode)
+        if caps:
+            self.set_locks(LOCK_CAPS, LOCK_CAPS)
         self._d.flush()
 
     def _tap(self, keycode: int, with_shift: bool) -> None:
