@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from Xlib import XK, X, display
+from Xlib.ext import record
+from Xlib.protocol import rq
 
 from jiseki.demo.desktop import VirtualDesktop
 from jiseki.demo.processes import ProcessGroup
@@ -58,7 +60,9 @@ def keysym_name(keysym: int) -> str:
 
 
 class Recorder:
-    """A window that takes the keyboard focus and records what arrives, on a thread of its own."""
+    """Records every key and button event the X server processes (the RECORD extension: what the
+    host receives, even keys a window manager grabs, like openbox's Print), and shows a window
+    that takes the keyboard focus so that test keys land nowhere else."""
 
     def __init__(self, display_name: str, x: int = 0, y: int = 0, w: int = 400, h: int = 300) -> None:
         self.d = display.Display(display_name)
@@ -72,35 +76,63 @@ class Recorder:
             screen.root_depth,
             background_pixel=screen.white_pixel,
             override_redirect=True,  # the window manager leaves it where it is
-            event_mask=X.KeyPressMask | X.KeyReleaseMask | X.ButtonPressMask | X.StructureNotifyMask,
+            event_mask=X.KeyPressMask | X.ButtonPressMask,
         )
         self.window.map()
         self.d.sync()
         self.events: list[XEvent] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._record_d = display.Display(display_name)
+        self._context = self.d.record_create_context(
+            0,
+            [record.AllClients],
+            [
+                {
+                    "core_requests": (0, 0),
+                    "core_replies": (0, 0),
+                    "ext_requests": (0, 0, 0, 0),
+                    "ext_replies": (0, 0, 0, 0),
+                    "delivered_events": (0, 0),
+                    "device_events": (X.KeyPress, X.ButtonRelease),
+                    "errors": (0, 0),
+                    "client_started": False,
+                    "client_died": False,
+                }
+            ],
+        )
+        self.d.sync()
         self._thread = threading.Thread(target=self._run, name="x-recorder", daemon=True)
         self._thread.start()
 
     def focus(self) -> None:
-        self.window.raise_window()
-        self.window.set_input_focus(X.RevertToParent, X.CurrentTime)
-        self.d.sync()
+        with self._lock:
+            self.window.raise_window()
+            self.window.set_input_focus(X.RevertToParent, X.CurrentTime)
+            self.d.sync()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            with self._lock:
-                while self.d.pending_events():
-                    e = self.d.next_event()
-                    if e.type in (X.KeyPress, X.KeyRelease):
-                        kind = "press" if e.type == X.KeyPress else "release"
-                        keysym = self.d.keycode_to_keysym(e.detail, 0)
-                        self.events.append(XEvent(kind, e.detail, e.state, keysym))
-                    elif e.type == X.ButtonPress:
-                        self.events.append(XEvent("button", e.detail, e.state, 0))
-            time.sleep(0.005)
+        self._record_d.record_enable_context(self._context, self._on_record)  # returns when disabled
+
+    def _on_record(self, reply: object) -> None:
+        if reply.category != record.FromServer or reply.client_swapped or not reply.data:  # type: ignore[attr-defined]
+            return
+        data = reply.data  # type: ignore[attr-defined]
+        while len(data):
+            event, data = rq.EventField(None).parse_binary_value(data, self._record_d.display, None, None)
+            if event.type in (X.KeyPress, X.KeyRelease):
+                kind = "press" if event.type == X.KeyPress else "release"
+                keysym = self._record_d.keycode_to_keysym(event.detail, 0)
+                with self._lock:
+                    self.events.append(XEvent(kind, event.detail, event.state, keysym))
+            elif event.type == X.ButtonPress:
+                with self._lock:
+                    self.events.append(XEvent("button", event.detail, event.state, 0))
 
     def take(self) -> list[XEvent]:
+        with self._lock:
+            # The server sends recorded data when it flushes its output; a round trip makes it do so.
+            self.d.sync()
+        time.sleep(0.005)
         with self._lock:
             out, self.events = self.events, []
         return out
@@ -123,8 +155,12 @@ class Recorder:
         return [i * 8 + b for i, byte in enumerate(bitmap) for b in range(8) if byte >> b & 1]
 
     def close(self) -> None:
-        self._stop.set()
+        with self._lock:
+            self.d.record_disable_context(self._context)
+            self.d.sync()
         self._thread.join(5)
         with self._lock:
+            self.d.record_free_context(self._context)
             self.window.destroy()
             self.d.close()
+        self._record_d.close()
