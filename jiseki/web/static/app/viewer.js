@@ -74,11 +74,22 @@ function fitCanvas(input) {
   const region = monitor >= 0 && regions[monitor] ? regions[monitor] : { x: 0, y: 0, w: canvas.width, h: canvas.height };
   const r = stage.getBoundingClientRect();
   const v = fitView(r, window.devicePixelRatio || 1, { width: canvas.width, height: canvas.height }, region);
-  Object.assign(view.style, { left: `${v.box.left}px`, top: `${v.box.top}px`, width: `${v.box.width}px`, height: `${v.box.height}px` });
+  Object.assign(view.style, {
+    left: `${v.box.left}px`, top: `${v.box.top}px`, width: `${v.box.width}px`, height: `${v.box.height}px`, transform: '',
+  });
   Object.assign(canvas.style, {
     left: `${v.canvas.left}px`, top: `${v.canvas.top}px`, width: `${v.canvas.width}px`, height: `${v.canvas.height}px`,
     imageRendering: v.crisp ? 'pixelated' : 'auto',
   });
+  if (v.crisp) {
+    // Layout rounds positions to 1/64 px, which is not a device pixel at 1.25 or 1.5: move the
+    // box the rest of the way with a transform, so that 1:1 really is 1:1.
+    const dpr = window.devicePixelRatio || 1;
+    const placed = view.getBoundingClientRect();
+    const dx = (Math.round(placed.left * dpr) - placed.left * dpr) / dpr;
+    const dy = (Math.round(placed.top * dpr) - placed.top * dpr) / dpr;
+    if (Math.abs(dx) > 1e-4 || Math.abs(dy) > 1e-4) view.style.transform = `translate(${dx}px, ${dy}px)`;
+  }
   input.region = region;
   Object.assign(stats.view, { crisp: v.crisp, scale: v.scale, monitor });
 }
@@ -302,6 +313,8 @@ async function main() {
   });
   reconnectBtn.addEventListener('click', () => { attempt = 0; connect(input); });
   window.addEventListener('resize', () => fitCanvas(input));
+  // The toolbar may wrap or unwrap (status texts change): the stage moves without a window resize.
+  new ResizeObserver(() => fitCanvas(input)).observe(stage);
   showStats();
   input.focus(null);
   connect(input);
