@@ -13,7 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 pkgs=(xvfb openbox xterm less fonts-noto-cjk fonts-dejavu-core x11-xkb-utils ca-certificates)
 if [ "$mode" = "test" ]; then
   pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify)
-  pkgs+=(fcitx5 fcitx5-mozc fcitx5-frontend-gtk3 dbus dbus-x11 x11-xserver-utils)
+  pkgs+=(fcitx5 fcitx5-mozc fcitx5-frontend-gtk3 dbus x11-xserver-utils)  # a real IME; xrandr
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 fi
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
