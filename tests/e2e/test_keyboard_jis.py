@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from Xlib import X
+from Xlib.ext import xtest
 
 from jiseki.agent.input.hid_evdev import evdev_code
 from jiseki.demo.run import DemoStack
@@ -388,3 +390,54 @@ def wait_host_pointer(display: str, x: int, y: int) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"host pointer at {location!r}, expected {(x, y)}")
+
+
+def host_locks(recorder: Recorder) -> int:
+    """The host's Caps Lock (1) and Num Lock (2) as its X server has them now."""
+    with recorder._lock:
+        mask = recorder.d.screen().root.query_pointer().mask
+    return (1 if mask & X.LockMask else 0) | (2 if mask & X.Mod2Mask else 0)
+
+
+def set_host_locks_on(recorder: Recorder) -> None:
+    """Caps Lock (Shift+英数 on JIS) and Num Lock on, as if someone had left them on at the desk."""
+    with recorder._lock:
+        d = recorder.d
+        for kind, keycode in ((X.KeyPress, 50), (X.KeyPress, 66), (X.KeyRelease, 66), (X.KeyRelease, 50)):
+            xtest.fake_input(d, kind, keycode)
+        xtest.fake_input(d, X.KeyPress, 77)
+        xtest.fake_input(d, X.KeyRelease, 77)
+        d.sync()
+
+
+def test_lock_states_follow_the_terminal_at_start_and_on_focus(  # type: ignore[no-untyped-def]
+    browser, jis_stack: DemoStack, recorder: Recorder
+) -> None:
+    set_host_locks_on(recorder)
+    assert host_locks(recorder) == 3
+    context, page, _keep = open_page(browser, jis_stack)
+    try:
+        # The terminal has Caps Lock and Num Lock off: its first input event brings the host along.
+        page.mouse.move(*page_point(page, 200, 150))
+        deadline = time.monotonic() + 10
+        while host_locks(recorder) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert host_locks(recorder) == 0
+        assert page.evaluate("window.jisekiStats.input.locks") == 1
+        # Locks changed at the desk while the viewer's window was in the background...
+        keys = Keys(context, page)
+        keys.cdp.send("Emulation.setFocusEmulationEnabled", {"enabled": False})
+        other = context.new_page()
+        other.bring_to_front()
+        set_host_locks_on(recorder)
+        # ... are synced again with the first event after the window is back in front.
+        page.bring_to_front()
+        page.focus("#screen")
+        keys.tap("ShiftLeft", "Shift", 16)
+        deadline = time.monotonic() + 10
+        while host_locks(recorder) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert host_locks(recorder) == 0
+        assert page.evaluate("window.jisekiStats.input.locks") == 2
+    finally:
+        context.close()
