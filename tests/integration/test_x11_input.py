@@ -108,6 +108,15 @@ def test_autorepeat_comes_from_the_terminal_only(host: Host) -> None:
     assert [kind for kind, _, _ in presses(got)] == ["press", "release", "press", "release", "press", "release"]
     control = host.recorder.d.get_keyboard_control()
     assert control.auto_repeats[38 // 8] >> (38 % 8) & 1, "the key's own repeat setting was not restored"
+    # X never repeats modifiers: the terminal's repeated Shift key-downs are not turned into taps.
+    shift = USAGE["ShiftLeft"]
+    for _ in range(3):
+        host.sink.key(shift, True)
+    host.sink.key(shift, False)
+    got = host.recorder.wait_for(lambda ev: len(presses(ev)) >= 2)
+    time.sleep(0.3)
+    got += host.recorder.take()
+    assert [kind for kind, _, _ in presses(got)] == ["press", "release"]
 
 
 def test_release_all_leaves_nothing_down(host: Host) -> None:

@@ -62,9 +62,11 @@ class X11Input:
 
     def _press(self, keycode: int) -> None:
         if keycode in self._held_keys:
-            # A repeat from the terminal: release and press, as the X server's own repeat looks.
-            xtest.fake_input(self._d, X.KeyRelease, keycode)
-            xtest.fake_input(self._d, X.KeyPress, keycode)
+            # A repeat from the terminal: release and press, as the X server's own repeat looks --
+            # but only for keys X repeats at all (not modifiers: an IME may take Shift taps as commands).
+            if keycode in self._repeat_off:
+                xtest.fake_input(self._d, X.KeyRelease, keycode)
+                xtest.fake_input(self._d, X.KeyPress, keycode)
             return
         if keycode not in self._repeat_off and self._server_repeats(keycode):
             self._d.change_keyboard_control(key=keycode, auto_repeat_mode=X.AutoRepeatModeOff)

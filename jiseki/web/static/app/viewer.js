@@ -70,7 +70,7 @@ let regions = [];
 
 function fitCanvas(input) {
   if (!canvas.width || !canvas.height) return;
-  const monitor = Number(monitorSelect.value ?? -1);
+  const monitor = monitorSelect.value === '' ? -1 : Number(monitorSelect.value);
   const region = monitor >= 0 && regions[monitor] ? regions[monitor] : { x: 0, y: 0, w: canvas.width, h: canvas.height };
   const r = stage.getBoundingClientRect();
   const v = fitView(r, window.devicePixelRatio || 1, { width: canvas.width, height: canvas.height }, region);
