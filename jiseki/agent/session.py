@@ -19,6 +19,7 @@ import aiohttp
 from jiseki.protocol import (
     PROTOCOL_VERSION,
     Ack,
+    Clipboard,
     Desktop,
     Hello,
     Key,
@@ -35,9 +36,12 @@ from jiseki.protocol import (
 )
 
 from .capture.base import Capture
+from .clipboard.base import HostClipboard
+from .clipboard.sync import CLIPBOARD_POLL, ClipboardSync
 from .encode.stream import DisplayStream
 from .input.base import InputSink
 from .input.text import refusal
+from .policy import AgentPolicy
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +58,14 @@ class DisplaySession:
         max_fps: int,
         max_unacked: int,
         jpeg_quality: int,
+        policy: AgentPolicy | None = None,
+        clipboard: HostClipboard | None = None,
     ) -> None:
         self.ws = ws
         self.capture = capture
         self.sink = sink
+        self.policy = policy or AgentPolicy()
+        self.clipboard = ClipboardSync(clipboard, self.policy) if clipboard is not None else None
         self.interval = 1.0 / max_fps
         self.stream = DisplayStream(capture.width, capture.height, max_unacked=max_unacked, jpeg_quality=jpeg_quality)
         self._wake = asyncio.Event()
@@ -119,6 +127,8 @@ class DisplaySession:
             self.stream.on_ack(msg)
             if blocked:
                 self._wake.set()
+        elif isinstance(msg, Key | Pointer | Wheel | Text | Locks) and self.policy.view_only:
+            return  # the gateway drops input in view-only sessions; so does the agent
         elif isinstance(msg, Key):
             self._inject(self.sink.key, msg.usage, msg.down)
         elif isinstance(msg, Pointer):
@@ -137,12 +147,25 @@ class DisplaySession:
             task = asyncio.create_task(self._send_layout_if_changed())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+        elif isinstance(msg, Clipboard):
+            if self.clipboard is not None:
+                self.clipboard.from_viewer(msg.text)
         elif isinstance(msg, Refresh):
             self.stream.request_refresh()
             self._wake.set()
         elif isinstance(msg, Hello):
             if msg.version != PROTOCOL_VERSION:
                 raise ProtocolError(f"viewer speaks protocol version {msg.version}")
+
+    async def _clipboard_loop(self) -> None:
+        """Send the office PC's clipboard to the terminal when it changes (if the policy allows)."""
+        if self.clipboard is None or not self.policy.clipboard_to_terminal:
+            return
+        while not self.ws.closed:
+            text = await asyncio.to_thread(self.clipboard.changed_text)
+            if text is not None:
+                await self.ws.send_bytes(encode(Clipboard(text)))
+            await asyncio.sleep(CLIPBOARD_POLL)
 
     async def _receive_loop(self) -> None:
         async for msg in self.ws:
@@ -157,15 +180,17 @@ class DisplaySession:
         )
         await self._send_layout_if_changed()
         sender = asyncio.create_task(self._send_loop())
+        watcher = asyncio.create_task(self._clipboard_loop())
         try:
             await self._receive_loop()
         except ProtocolError as exc:
             log.warning("session ended: invalid data from the viewer (%s)", exc)
         finally:
             sender.cancel()
+            watcher.cancel()
             for task in self._tasks:
                 task.cancel()
-            await asyncio.gather(sender, *self._tasks, return_exceptions=True)
+            await asyncio.gather(sender, watcher, *self._tasks, return_exceptions=True)
             self._input.shutdown(wait=True, cancel_futures=True)
             self.sink.release_all()  # no key stays held on the host after the session
             self._executor.shutdown(wait=True)

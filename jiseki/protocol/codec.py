@@ -12,9 +12,11 @@ from collections.abc import Iterable
 from .errors import ProtocolError
 from .messages import (
     AGENT_TO_VIEWER,
+    CLIPBOARD_TEXT,
     LOCK_ALL,
     VIEWER_TO_AGENT,
     Ack,
+    Clipboard,
     Codec,
     CopyOp,
     CursorPos,
@@ -46,7 +48,8 @@ MAX_COORD = 16384  # any x + w or y + h must stay within this
 MAX_MONITORS = 16
 MAX_OPS = 8192
 MAX_AGENT_MESSAGE = 32 * 1024 * 1024  # one UPDATE may carry a full 4K frame of JPEG
-MAX_VIEWER_MESSAGE = 4096
+MAX_CLIPBOARD_BYTES = 1024 * 1024  # hard cap; the session policy usually allows far less
+MAX_VIEWER_MESSAGE = MAX_CLIPBOARD_BYTES + 16  # only CLIPBOARD can be this large; every other type is tiny
 MAX_TEXT_BYTES = 1024
 MAX_STATUS_BYTES = 256
 MAX_CURSOR = 256  # cursor width/height
@@ -71,6 +74,7 @@ _WHEEL = struct.Struct(">hh")
 _TEXT = struct.Struct(">H")
 _LAYOUT_KEY = struct.Struct(">BI")
 _LOCKS = struct.Struct(">BB")
+_CLIPBOARD = struct.Struct(">BI")
 
 
 # ---- encoding -----------------------------------------------------------------------------
@@ -182,6 +186,11 @@ def _encode_parts(msg: Message) -> Iterable[bytes | memoryview]:
     elif isinstance(msg, Locks):
         _check_locks(msg.known, msg.state)
         yield _U8.pack(MsgType.LOCKS) + _LOCKS.pack(msg.known, msg.state)
+    elif isinstance(msg, Clipboard):
+        data = msg.text.encode()
+        if len(data) > MAX_CLIPBOARD_BYTES:
+            raise ProtocolError("clipboard text too long")
+        yield _U8.pack(MsgType.CLIPBOARD) + _CLIPBOARD.pack(CLIPBOARD_TEXT, len(data)) + data
     else:
         raise ProtocolError(f"cannot encode {type(msg).__name__}")
 
@@ -346,6 +355,13 @@ def _decode_body(mtype: MsgType, r: _Reader) -> Message:
         known, state = r.unpack(_LOCKS)
         _check_locks(known, state)
         return Locks(known, state)
+    if mtype == MsgType.CLIPBOARD:
+        fmt, length = r.unpack(_CLIPBOARD)
+        if fmt != CLIPBOARD_TEXT:
+            raise ProtocolError(f"unknown clipboard format {fmt}")
+        if length > MAX_CLIPBOARD_BYTES:
+            raise ProtocolError("clipboard text too long")
+        return Clipboard(_utf8(r.take(length)))
     raise ProtocolError(f"unhandled message type {mtype.name}")  # pragma: no cover
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from .messages import (
     Ack,
+    Clipboard,
     Codec,
     CopyOp,
     CursorPos,
@@ -51,6 +52,7 @@ _CLASSES: dict[MsgType, type] = {
     MsgType.TEXT: Text,
     MsgType.KEYBOARD_LAYOUT: KeyboardLayout,
     MsgType.LOCKS: Locks,
+    MsgType.CLIPBOARD: Clipboard,
 }
 _TYPE_OF = {cls: t for t, cls in _CLASSES.items()}
 _OPS: dict[OpType, type] = {OpType.COPY: CopyOp, OpType.FILL: FillOp, OpType.IMAGE: ImageOp}

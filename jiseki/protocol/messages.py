@@ -29,6 +29,8 @@ class MsgType(IntEnum):
     REFRESH = 0x24
     TEXT = 0x25
     LOCKS = 0x28
+    # both directions (only where the session's policy allows; the gateway enforces it)
+    CLIPBOARD = 0x30
 
 
 class OpType(IntEnum):
@@ -50,6 +52,7 @@ class StatusCode(IntEnum):
     HOST_CONNECTED = 2
     HOST_OFFLINE = 3
     SESSION_ENDED = 4
+    WARNING = 5  # detail "<reason>:<seconds left>", e.g. "idle:60"; the session ends unless ...
 
 
 # Pointer button bits (POINTER.buttons).
@@ -224,6 +227,14 @@ class Locks:
     state: int
 
 
+CLIPBOARD_TEXT = 1  # the only clipboard format: UTF-8 text
+
+
+@dataclass(frozen=True, slots=True)
+class Clipboard:
+    text: str
+
+
 Message = (
     Hello
     | Desktop
@@ -239,6 +250,7 @@ Message = (
     | Refresh
     | Text
     | Locks
+    | Clipboard
 )
 
 AGENT_TO_VIEWER = frozenset(
@@ -250,6 +262,7 @@ AGENT_TO_VIEWER = frozenset(
         MsgType.CURSOR_POS,
         MsgType.STATUS,
         MsgType.KEYBOARD_LAYOUT,
+        MsgType.CLIPBOARD,
     }
 )
 VIEWER_TO_AGENT = frozenset(
@@ -262,5 +275,6 @@ VIEWER_TO_AGENT = frozenset(
         MsgType.REFRESH,
         MsgType.TEXT,
         MsgType.LOCKS,
+        MsgType.CLIPBOARD,
     }
 )

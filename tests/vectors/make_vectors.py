@@ -11,6 +11,7 @@ from pathlib import Path
 
 from jiseki.protocol import (
     Ack,
+    Clipboard,
     Codec,
     CopyOp,
     CursorPos,
@@ -80,6 +81,9 @@ VALID = {
     "locks_caps_on": Locks(0x07, 0x01),
     "locks_none_known": Locks(0, 0),
     "locks_all": Locks(0x0F, 0x0F),
+    "clipboard_empty": Clipboard(""),
+    "clipboard_text": Clipboard("議事録\r\nline 2\t✓"),
+    "status_warning": Status(StatusCode.WARNING, "idle:60"),
 }
 
 # (name, hex, direction): bytes that must be refused with a ProtocolError.
@@ -117,6 +121,10 @@ INVALID = [
     ("layout_name_too_long", "1841" + "61" * 65 + "00", "any"),
     ("layout_too_many_keys", "1800" + "81" + "".join(f"{i:02x}00000061" for i in range(129)), "any"),
     ("layout_keys_past_end", "1800" + "02" + "0400000061", "any"),
+    ("clipboard_unknown_format", "30" + "02" + "00000001" + "41", "any"),
+    ("clipboard_length_past_end", "30" + "01" + "00000005" + "41", "any"),
+    ("clipboard_bad_utf8", "30" + "01" + "00000002" + "c328", "any"),
+    ("clipboard_over_limit", "30" + "01" + "00100001", "any"),
 ]
 
 

@@ -4,6 +4,8 @@
 import { PROTOCOL_VERSION, decodeFromAgent, encode } from '../core/protocol.js';
 import { Display } from '../core/display.js';
 import { InputCapture } from '../core/input.js';
+import { Compositor, japanTime, updateBounds } from '../core/compositor.js';
+import { ClipboardShare } from './clipboard.js';
 import { layoutDifferences } from '../core/layout.js';
 import { fitView, monitorRegions } from '../core/view.js';
 
@@ -13,6 +15,7 @@ const strings = JSON.parse(document.getElementById('i18n').textContent);
 const t = (key, vars = {}) => (strings[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
 
 const hostId = document.body.dataset.host;
+const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 const canvas = document.getElementById('screen');
 const stateEl = document.getElementById('state');
 const statsEl = document.getElementById('stats');
@@ -38,7 +41,17 @@ const stats = {
 };
 window.jisekiStats = stats;
 
-const display = new Display(canvas);
+// With a watermark, updates draw into an offscreen framebuffer and the compositor shows it with the
+// watermark in the very same pixels; without one, updates draw straight into the visible canvas.
+const wm = document.body.dataset;
+const framebuffer = wm.wmUser ? document.createElement('canvas') : canvas;
+const watermarkText = () => t('watermark', { user: wm.wmUser, terminal: wm.wmTerminal, time: japanTime() });
+const compositor = wm.wmUser ? new Compositor(canvas, framebuffer, watermarkText) : null;
+window.jisekiFramebuffer = framebuffer; // what the office PC sent, for tests and diagnostics
+const display = new Display(framebuffer);
+const noticeEl = document.getElementById('notice');
+let noticeTimer = null;
+let clipboard = null;
 let ws = null;
 let userClosed = false;
 let attempt = 0;
@@ -173,13 +186,18 @@ function onMessage(data, input) {
       if (msg.code === 'WAITING_FOR_HOST') setState('waiting');
       else if (msg.code === 'HOST_CONNECTED') { setState('connected'); attempt = 0; input.setEnabled(true); }
       else if (msg.code === 'SESSION_ENDED' || msg.code === 'HOST_OFFLINE') stats.endReason = msg.detail;
+      else if (msg.code === 'WARNING') showWarning(msg.detail);
       break;
     case 'DESKTOP':
       display.resize(msg.width, msg.height);
+      if (compositor) compositor.resize(msg.width, msg.height);
       setMonitors(msg, input);
       break;
     case 'KEYBOARD_LAYOUT':
       checkLayout(msg);
+      break;
+    case 'CLIPBOARD':
+      if (clipboard) clipboard.fromHost(msg.text);
       break;
     case 'UPDATE': {
       stats.updates++;
@@ -187,6 +205,7 @@ function onMessage(data, input) {
       drawChain = drawChain
         .then(() => display.apply(msg))
         .then(() => {
+          if (compositor) compositor.present(updateBounds(msg));
           stats.framesDrawn++;
           stats.lastSeq = msg.seq;
           send({ type: 'ACK', seq: msg.seq, decode_ms: Math.round(performance.now() - started) });
@@ -209,10 +228,14 @@ async function connect(input) {
   try {
     const response = await fetch('/api/sessions', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken },
       body: JSON.stringify({ host_id: hostId }),
       cache: 'no-store',
     });
+    if (response.status === 401) {
+      location.assign('/login'); // the login expired: nothing to retry here
+      return;
+    }
     const body = await response.json();
     if (!response.ok) {
       stats.endReason = body.error;
@@ -251,6 +274,18 @@ async function connect(input) {
   };
 }
 
+function showWarning(detail) {
+  const [reason, seconds] = detail.split(':');
+  noticeEl.textContent = t(`warning.${reason}`, { s: seconds });
+  noticeEl.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { noticeEl.hidden = true; }, Number(seconds) * 1000 || 10000);
+}
+
+function hideIdleWarning() {
+  if (!noticeEl.hidden) noticeEl.hidden = true;
+}
+
 function scheduleReconnect(input) {
   const delay = RECONNECT_DELAYS[Math.min(attempt, RECONNECT_DELAYS.length - 1)];
   attempt++;
@@ -287,12 +322,12 @@ async function main() {
   reconnectBtn.textContent = t('reconnect');
   keyTable = await loadKeyTable();
   const toolbar = document.querySelector('.bar');
-  const notices = document.getElementById('notices');
+  const tips = document.getElementById('tips');
   const input = new InputCapture(canvas, textField, keyTable.usages, send, {
     windows: /^win/i.test(platform()),
     mac: /mac|iphone|ipad/i.test(platform()),
     onEscapeHold: () => { if (document.fullscreenElement) document.exitFullscreen(); },
-    ignoreTarget: (el) => toolbar.contains(el) || notices.contains(el),
+    ignoreTarget: (el) => toolbar.contains(el) || tips.contains(el),
   });
   stats.input = input.stats;
   modeSelect.addEventListener('change', () => {
@@ -315,6 +350,11 @@ async function main() {
   window.addEventListener('resize', () => fitCanvas(input));
   // The toolbar may wrap or unwrap (status texts change): the stage moves without a window resize.
   new ResizeObserver(() => fitCanvas(input)).observe(stage);
+  window.addEventListener('keydown', hideIdleWarning);
+  canvas.addEventListener('pointermove', hideIdleWarning);
+  clipboard = new ClipboardShare(document.body.dataset.clipboard ?? 'none', send);
+  window.addEventListener('focus', () => clipboard.onFocus());
+  if (compositor) setInterval(() => compositor.tick(), 5000);
   showStats();
   input.focus(null);
   connect(input);

@@ -9,6 +9,7 @@ export const MsgType = Object.freeze({
   KEYBOARD_LAYOUT: 0x18,
   ACK: 0x20, KEY: 0x21, POINTER: 0x22, WHEEL: 0x23, REFRESH: 0x24, TEXT: 0x25,
   LOCKS: 0x28,
+  CLIPBOARD: 0x30,
 });
 const TYPE_NAMES = Object.fromEntries(Object.entries(MsgType).map(([k, v]) => [v, k]));
 
@@ -16,13 +17,15 @@ export const OpType = Object.freeze({ COPY: 0x01, FILL: 0x02, IMAGE: 0x03 });
 export const Codec = Object.freeze({ JPEG: 1, WEBP: 2, PNG: 3 });
 const CODEC_NAMES = Object.fromEntries(Object.entries(Codec).map(([k, v]) => [v, k]));
 export const CODEC_MIME = Object.freeze({ JPEG: 'image/jpeg', WEBP: 'image/webp', PNG: 'image/png' });
-export const StatusCode = Object.freeze({ WAITING_FOR_HOST: 1, HOST_CONNECTED: 2, HOST_OFFLINE: 3, SESSION_ENDED: 4 });
+export const StatusCode = Object.freeze({
+  WAITING_FOR_HOST: 1, HOST_CONNECTED: 2, HOST_OFFLINE: 3, SESSION_ENDED: 4, WARNING: 5,
+});
 const STATUS_NAMES = Object.fromEntries(Object.entries(StatusCode).map(([k, v]) => [v, k]));
 
 export const AGENT_TO_VIEWER = new Set([
-  'HELLO', 'DESKTOP', 'UPDATE', 'CURSOR_SHAPE', 'CURSOR_POS', 'STATUS', 'KEYBOARD_LAYOUT',
+  'HELLO', 'DESKTOP', 'UPDATE', 'CURSOR_SHAPE', 'CURSOR_POS', 'STATUS', 'KEYBOARD_LAYOUT', 'CLIPBOARD',
 ]);
-export const VIEWER_TO_AGENT = new Set(['HELLO', 'ACK', 'KEY', 'POINTER', 'WHEEL', 'REFRESH', 'TEXT', 'LOCKS']);
+export const VIEWER_TO_AGENT = new Set(['HELLO', 'ACK', 'KEY', 'POINTER', 'WHEEL', 'REFRESH', 'TEXT', 'LOCKS', 'CLIPBOARD']);
 
 // Lock bits of LOCKS.known / LOCKS.state.
 export const Lock = Object.freeze({ CAPS: 0x01, NUM: 0x02, SCROLL: 0x04, KANA: 0x08 });
@@ -32,7 +35,9 @@ export const MAX_COORD = 16384;
 export const MAX_MONITORS = 16;
 export const MAX_OPS = 8192;
 export const MAX_AGENT_MESSAGE = 32 * 1024 * 1024;
-export const MAX_VIEWER_MESSAGE = 4096;
+export const MAX_CLIPBOARD_BYTES = 1024 * 1024;
+export const MAX_VIEWER_MESSAGE = MAX_CLIPBOARD_BYTES + 16;
+export const CLIPBOARD_TEXT = 1;
 export const MAX_TEXT_BYTES = 1024;
 export const MAX_STATUS_BYTES = 256;
 export const MAX_CURSOR = 256;
@@ -185,6 +190,12 @@ function decodeBody(type, r) {
       checkLocks(known, state);
       return { type, known, state };
     }
+    case 'CLIPBOARD': {
+      const format = r.u8(), length = r.u32();
+      if (format !== CLIPBOARD_TEXT) throw new ProtocolError(`unknown clipboard format ${format}`);
+      if (length > MAX_CLIPBOARD_BYTES) throw new ProtocolError('clipboard text too long');
+      return { type, text: utf8(r.take(length)) };
+    }
     default: throw new ProtocolError(`unhandled message type ${type}`);
   }
 }
@@ -305,6 +316,12 @@ export function encode(msg) {
       break;
     }
     case 'LOCKS': checkLocks(msg.known, msg.state); w.u8(msg.known); w.u8(msg.state); break;
+    case 'CLIPBOARD': {
+      const text = utf8Encoder.encode(msg.text);
+      if (text.length > MAX_CLIPBOARD_BYTES) throw new ProtocolError('clipboard text too long');
+      w.u8(CLIPBOARD_TEXT); w.u32(text.length); w.raw(text);
+      break;
+    }
     default: throw new ProtocolError(`cannot encode ${msg.type}`);
   }
   return w.result();

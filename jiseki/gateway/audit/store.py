@@ -1,0 +1,176 @@
+"""The audit trail in the database: sealing new records into the chain, verifying it, purging old
+records while keeping it verifiable, and reading records for export.
+
+Records are written by many code paths inside their own transactions (`audit.event`); the sealer
+then appends them to the chain in one place, in the order it finds them. On PostgreSQL an advisory
+lock makes sure only one node seals at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ..db.models import AuditAnchor, AuditEvent, utcnow
+from . import event
+from .chain import GENESIS, ChainRecord, VerifyResult, record_hash, verify
+
+log = logging.getLogger(__name__)
+
+SEAL_BATCH = 1000
+SEAL_INTERVAL = 1.0
+_PG_LOCK = 0x6A69_7365  # "jise"
+
+
+async def _anchor(s: AsyncSession) -> AuditAnchor:
+    anchor = await s.get(AuditAnchor, 1)
+    if anchor is None:
+        anchor = AuditAnchor(id=1, last_seq=0, last_hash=GENESIS, purged_count=0)
+        s.add(anchor)
+        await s.flush()
+    return anchor
+
+
+async def seal(db: async_sessionmaker[AsyncSession]) -> int:
+    """Append unsealed records to the chain; returns how many were sealed."""
+    sealed = 0
+    while True:
+        async with db.begin() as s:
+            if s.bind.dialect.name == "postgresql":
+                await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
+            last = (
+                await s.execute(
+                    select(AuditEvent.seq, AuditEvent.hash)
+                    .where(AuditEvent.seq.is_not(None))
+                    .order_by(AuditEvent.seq.desc())
+                    .limit(1)
+                )
+            ).first()
+            if last is None:
+                anchor = await _anchor(s)
+                seq, prev = anchor.last_seq, anchor.last_hash
+            else:
+                seq, prev = int(last[0]), str(last[1])
+            rows = (
+                (
+                    await s.execute(
+                        select(AuditEvent).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id).limit(SEAL_BATCH)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for row in rows:
+                seq += 1
+                row.seq, row.prev_hash = seq, prev
+                row.hash = record_hash(
+                    seq, row.id, row.ts, row.kind, row.outcome, row.actor, row.subject, row.address, row.details, prev
+                )
+                prev = row.hash
+            sealed += len(rows)
+        if len(rows) < SEAL_BATCH:
+            return sealed
+
+
+async def _sealed(
+    db: async_sessionmaker[AsyncSession], after_seq: int, until: dt.datetime | None = None
+) -> AsyncIterator[ChainRecord]:
+    """Sealed records in chain order, read in batches (the trail may hold millions)."""
+    last = after_seq
+    while True:
+        async with db() as s:
+            query = select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(SEAL_BATCH)
+            rows = (await s.execute(query)).scalars().all()
+        if not rows:
+            return
+        for r in rows:
+            if until is not None and r.ts >= until:
+                return
+            yield ChainRecord(
+                r.id,
+                int(r.seq or 0),
+                r.ts,
+                r.kind,
+                r.outcome,
+                r.actor,
+                r.subject,
+                r.address,
+                r.details,
+                r.prev_hash or "",
+                r.hash or "",
+            )
+        last = int(rows[-1].seq or 0)
+
+
+async def verify_chain(db: async_sessionmaker[AsyncSession]) -> VerifyResult:
+    await seal(db)
+    async with db.begin() as s:
+        anchor = await _anchor(s)
+        anchor_seq, anchor_hash = anchor.last_seq, anchor.last_hash
+    records = [r async for r in _sealed(db, anchor_seq)]
+    return verify(records, anchor_seq, anchor_hash)
+
+
+async def records_between(
+    db: async_sessionmaker[AsyncSession], start: dt.datetime | None, end: dt.datetime | None
+) -> AsyncIterator[ChainRecord]:
+    await seal(db)
+    async for r in _sealed(db, 0):
+        if start is not None and r.ts < start:
+            continue
+        if end is not None and r.ts >= end:
+            continue
+        yield r
+
+
+async def purge_before(db: async_sessionmaker[AsyncSession], cutoff: dt.datetime, actor: str | None) -> int:
+    """Delete the chain's oldest records (those before `cutoff`), keeping the chain verifiable:
+    the last deleted record's seq and hash become the anchor the remaining chain starts from."""
+    await seal(db)
+    async with db.begin() as s:
+        anchor = await _anchor(s)
+        # Only a prefix of the chain can go: stop at the first record that is not old enough.
+        first_young = (
+            await s.execute(
+                select(func.min(AuditEvent.seq)).where(AuditEvent.seq.is_not(None), AuditEvent.ts >= cutoff)
+            )
+        ).scalar()
+        limit_seq = (
+            (int(first_young) - 1)
+            if first_young is not None
+            else (await s.execute(select(func.max(AuditEvent.seq)))).scalar()
+        )
+        if limit_seq is None or limit_seq <= anchor.last_seq:
+            count = 0
+        else:
+            last = (await s.execute(select(AuditEvent.hash).where(AuditEvent.seq == limit_seq))).scalar_one()
+            result = await s.execute(delete(AuditEvent).where(AuditEvent.seq <= limit_seq))
+            count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            anchor.last_seq, anchor.last_hash = int(limit_seq), str(last)
+            anchor.purged_count += count
+            anchor.purged_at = utcnow()
+        s.add(
+            event(
+                "audit_purged", "ok", actor=actor, cutoff=cutoff.isoformat(), deleted=count, anchor_seq=anchor.last_seq
+            )
+        )
+    await seal(db)
+    return count
+
+
+async def run_sealer(
+    db: async_sessionmaker[AsyncSession], after_seal: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Background task of a gateway node: seal new records about once a second."""
+    while True:
+        try:
+            if await seal(db) and after_seal is not None:
+                await after_seal()
+        except Exception:
+            log.exception("sealing the audit trail failed")
+        await asyncio.sleep(SEAL_INTERVAL)

@@ -1,0 +1,284 @@
+"""The audit trail: hash chain, tamper detection, purge with anchor, export, syslog to a real listener."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime as dt
+import io
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from jiseki.config import AuditConfig, Config, GatewayConfig
+from jiseki.gateway import audit
+from jiseki.gateway.audit.chain import ChainRecord
+from jiseki.gateway.audit.export import write_csv, write_jsonl
+from jiseki.gateway.audit.store import purge_before, records_between, seal, verify_chain
+from jiseki.gateway.audit.syslog import Destination, SyslogForwarder, format_rfc5424
+from jiseki.gateway.db.models import utcnow
+from jiseki.gateway.state import GatewayState, open_state
+
+KINDS = ("login", "device_refused", "session_start", "session_end", "clipboard")
+
+
+@pytest.fixture
+async def state(tmp_path: Path) -> AsyncIterator[GatewayState]:
+    config = Config(gateway=GatewayConfig(data_dir=tmp_path / "gw"))
+    st = await open_state(config)
+    for i in range(30):
+        await audit.record(
+            st.db,
+            KINDS[i % len(KINDS)],
+            "ok" if i % 3 else "denied",
+            actor=f"k{i:03d}",
+            subject="pc-1",
+            address="10.0.0.7",
+            n=i,
+            note='日本語 "quoted" ]',
+        )
+    await seal(st.db)
+    yield st
+    await st.engine.dispose()
+
+
+def _db(st: GatewayState) -> sqlite3.Connection:
+    return sqlite3.connect(st.config.gateway.data_dir / "jiseki.db")
+
+
+async def test_untouched_chain_verifies(state: GatewayState) -> None:
+    result = await verify_chain(state.db)
+    assert result.ok and result.checked == 30
+
+
+@pytest.mark.parametrize("row", [1, 12, 30])
+async def test_editing_a_row_breaks_the_chain_at_that_row(state: GatewayState, row: int) -> None:
+    with _db(state) as db:
+        db.execute("UPDATE audit_events SET actor = 'someone-else' WHERE seq = ?", (row,))
+    result = await verify_chain(state.db)
+    assert not result.ok and result.first_bad_seq == row and "edited" in result.problem
+
+
+async def test_deleting_a_row_is_named(state: GatewayState) -> None:
+    with _db(state) as db:
+        db.execute("DELETE FROM audit_events WHERE seq = 17")
+    result = await verify_chain(state.db)
+    assert not result.ok and result.first_bad_seq == 18 and "17..17 are missing" in result.problem
+
+
+async def test_reordering_rows_is_detected(state: GatewayState) -> None:
+    with _db(state) as db:
+        db.execute("UPDATE audit_events SET seq = -1 WHERE seq = 5")
+        db.execute("UPDATE audit_events SET seq = 5 WHERE seq = 6")
+        db.execute("UPDATE audit_events SET seq = 6 WHERE seq = -1")
+    result = await verify_chain(state.db)
+    assert not result.ok and result.first_bad_seq == 5
+
+
+async def test_editing_the_time_or_recomputing_one_hash_is_detected(state: GatewayState) -> None:
+    with _db(state) as db:
+        # An attacker who edits a row and recomputes *its* hash still breaks the next link.
+        r = db.execute(
+            "SELECT id, seq, ts, kind, outcome, actor, subject, address, details, prev_hash FROM "
+            "audit_events WHERE seq = 9"
+        ).fetchone()
+    from jiseki.gateway.audit.chain import record_hash
+    from jiseki.gateway.db.models import AuditEvent
+
+    async with state.db.begin() as s:
+        row = await s.get(AuditEvent, r[0])
+        assert row is not None
+        row.details = json.dumps({"n": 999})
+        row.hash = record_hash(
+            row.seq or 0,
+            row.id,
+            row.ts,
+            row.kind,
+            row.outcome,
+            row.actor,
+            row.subject,
+            row.address,
+            row.details,
+            row.prev_hash or "",
+        )
+    result = await verify_chain(state.db)
+    assert not result.ok and result.first_bad_seq == 10 and "previous record" in result.problem
+
+
+async def test_purge_keeps_the_chain_verifiable(state: GatewayState) -> None:
+    with _db(state) as db:
+        db.execute("UPDATE audit_events SET ts = '2020-01-01 00:00:00.000000' WHERE seq <= 10")
+    deleted = await purge_before(state.db, dt.datetime(2021, 1, 1, tzinfo=dt.UTC), "test")
+    assert deleted == 10
+    result = await verify_chain(state.db)
+    assert result.ok and result.checked == 21  # 20 left + the purge's own record
+    with _db(state) as db:
+        db.execute("DELETE FROM audit_events WHERE seq = 11")  # the first after the anchor
+    assert not (await verify_chain(state.db)).ok
+
+
+async def test_export_csv_for_excel_and_jsonl(state: GatewayState) -> None:
+    records = [r async for r in records_between(state.db, None, None)]
+    out = io.StringIO(newline="")
+    assert write_csv(records, out) == 30
+    text = out.getvalue()
+    assert text.startswith("\ufeff") and "\r\n" in text
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert rows[0]["seq"] == "1" and rows[0]["time_jst"].endswith("+09:00")
+    assert "日本語" in rows[0]["details"]
+    lines = io.StringIO()
+    write_jsonl(records[:3], lines)
+    first = json.loads(lines.getvalue().splitlines()[0])
+    assert first["details"]["n"] == 0 and len(first["hash"]) == 64
+
+
+async def test_export_cli_by_date_and_verify_cli(state: GatewayState, tmp_path: Path) -> None:
+    config = tmp_path / "j.toml"
+    config.write_text(f'[gateway]\ndata_dir = "{state.config.gateway.data_dir}"\n', "utf-8")
+    today = dt.datetime.now(dt.timezone(dt.timedelta(hours=9))).date()
+    out = tmp_path / "audit.csv"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "jiseki", *args, "--config", str(config)], capture_output=True, text=True
+        )
+
+    result = run(
+        "audit",
+        "export",
+        "--from",
+        today.isoformat(),
+        "--to",
+        (today + dt.timedelta(days=1)).isoformat(),
+        "--out",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(out.read_text("utf-8-sig").splitlines()) == 31
+    assert run("audit", "verify").returncode == 0
+    with _db(state) as db:
+        db.execute("UPDATE audit_events SET outcome = 'denied' WHERE seq = 3")  # it was "ok"
+    result = run("audit", "verify")
+    assert result.returncode == 3 and "seq 3" in result.stdout and "BROKEN" in result.stdout
+    assert run("audit", "export", "--from", "yesterday").returncode == 1
+
+
+RFC5424 = re.compile(
+    r"^<(\d{1,3})>1 (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z) (\S+) jiseki - (\S{1,32}) "
+    r'\[jiseki@32473( [a-z]+="(?:[^"\\\]]|\\.)*")+\]( \ufeff.*)?$'
+)
+
+
+def test_rfc5424_format() -> None:
+    record = ChainRecord(
+        5,
+        7,
+        dt.datetime(2026, 11, 27, 0, 30, tzinfo=dt.UTC),
+        "login",
+        "denied",
+        "k001",
+        None,
+        "10.0.0.7",
+        json.dumps({"reason": 'a "b" ]c'}),
+        "0" * 64,
+        "f" * 64,
+    )
+    line = format_rfc5424(record, "gw-01").decode()
+    assert RFC5424.match(line), line
+    assert line.startswith('<132>1 2026-11-27T00:30:00.000000Z gw-01 jiseki - login [jiseki@32473 seq="7"')
+    assert 'outcome="denied"' in line and "\\]c" not in line.split("\ufeff")[1]
+
+
+async def test_syslog_tcp_listener_receives_every_record(state: GatewayState) -> None:
+    received: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:  # octet-counting framing: "<length> <message>"
+            head = await reader.readuntil(b" ") if not reader.at_eof() else b""
+            if not head:
+                break
+            received.append(await reader.readexactly(int(head)))
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    forwarder = SyslogForwarder(state.db, Destination.parse(f"tcp://127.0.0.1:{port}"), "gw-01")
+    try:
+        assert await forwarder.forward() == 30
+        await audit.record(state.db, "logout", "ok", actor="k001")
+        await seal(state.db)
+        assert await forwarder.forward() == 1  # only the new one
+        for _ in range(50):
+            if len(received) == 31:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        forwarder.close()
+        server.close()
+    assert len(received) == 31
+    assert all(RFC5424.match(m.decode()) for m in received)
+    assert b"logout" in received[-1]
+
+
+async def test_syslog_udp_listener(state: GatewayState) -> None:
+    loop = asyncio.get_running_loop()
+    got: list[bytes] = []
+
+    class Listener(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: object) -> None:
+            got.append(data)
+
+    transport, _ = await loop.create_datagram_endpoint(Listener, local_addr=("127.0.0.1", 0))
+    port = transport.get_extra_info("sockname")[1]
+    forwarder = SyslogForwarder(state.db, Destination.parse(f"udp://127.0.0.1:{port}"), "gw-01")
+    try:
+        assert await forwarder.forward() == 30
+        for _ in range(50):
+            if len(got) == 30:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        forwarder.close()
+        transport.close()
+    assert len(got) == 30 and all(RFC5424.match(g.decode()) for g in got)
+
+
+def test_syslog_url_validation() -> None:
+    assert Destination.parse("tls://siem.pref.lg.jp").port == 6514
+    with pytest.raises(ValueError, match="udp://host:514"):
+        Destination.parse("http://siem")
+    from jiseki.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=r"audit\.syslog_url"):
+        parse_config({"audit": {"syslog_url": "ftp://x"}})
+    assert AuditConfig().retention_days == 0
+
+
+async def test_events_are_sealed_by_the_running_gateway(tmp_path: Path) -> None:
+    from jiseki.gateway.server import serve
+    from tests.conftest import free_port
+
+    config = Config(gateway=GatewayConfig(port=free_port(), data_dir=tmp_path / "gw"))
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(config, stop))
+    await asyncio.sleep(1.0)
+    st = await open_state(config)
+    try:
+        await audit.record(st.db, "login", "ok", actor="k001")
+        for _ in range(40):
+            with sqlite3.connect(tmp_path / "gw" / "jiseki.db") as db:
+                if db.execute("SELECT count(*) FROM audit_events WHERE hash IS NULL").fetchone()[0] == 0:
+                    break
+            await asyncio.sleep(0.1)
+        with sqlite3.connect(tmp_path / "gw" / "jiseki.db") as db:
+            assert db.execute("SELECT count(*) FROM audit_events WHERE hash IS NULL").fetchone()[0] == 0
+        assert utcnow()
+    finally:
+        await st.engine.dispose()
+        stop.set()
+        await task
