@@ -14,7 +14,7 @@ from jiseki.demo.run import DemoStack
 from tests.conftest import free_port
 from tests.xhost import set_layout
 
-from .conftest import needs_desktop, wait_for_agent
+from .conftest import login, needs_desktop, terminal_context, wait_for_agent
 from .hostime import HostIME, ime_available
 from .keys import Keys
 from .test_keyboard_jis import file_appears, open_page
@@ -48,7 +48,9 @@ def test_host_mozc_converts_keys_typed_in_the_viewer(browser, ime_stack: tuple[D
     stack, ime = ime_stack
     output = ime.workdir / "typed.txt"
     proc, _title = ime.xterm(output, "60x8+300+640")
-    context, page, _keep = open_page(browser, stack, windows=True)
+    context = terminal_context(browser, stack)
+    login(context.new_page(), stack)
+    page = open_page(context, stack, windows=True)
     try:
         time.sleep(0.5)
         page.mouse.click(*page_point(page, 500, 700))  # into the IME xterm: the window manager focuses it

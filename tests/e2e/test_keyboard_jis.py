@@ -24,7 +24,7 @@ from jiseki.protocol.keycodes import dom_code_to_usage
 from tests.conftest import free_port
 from tests.xhost import Recorder, XEvent, set_layout
 
-from .conftest import needs_desktop, wait_for_agent, xdotool
+from .conftest import login, needs_desktop, terminal_context, wait_for_agent, xdotool
 from .keys import Keys, emulate_windows
 from .test_viewer import page_point, wait_for
 
@@ -52,6 +52,17 @@ def jis_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoStack]:
             print(log.read_text(errors="replace")[-4000:])
 
 
+@pytest.fixture(scope="module")
+def jis_context(browser, jis_stack: DemoStack):  # type: ignore[no-untyped-def]
+    """A registered terminal's browser, logged in once for the module; tests open their own pages."""
+    context = terminal_context(browser, jis_stack)
+    page = context.new_page()
+    login(page, jis_stack)
+    page.close()
+    yield context
+    context.close()
+
+
 @pytest.fixture
 def recorder(jis_stack: DemoStack) -> Iterator[Recorder]:
     # At the top left of the office PC's screen, above the demo's windows.
@@ -61,16 +72,16 @@ def recorder(jis_stack: DemoStack) -> Iterator[Recorder]:
     rec.close()
 
 
-def open_page(browser: Any, stack: DemoStack, *, windows: bool = False, **context_args: Any) -> tuple[Any, Any, Any]:
-    args = {"ignore_https_errors": True, "viewport": {"width": 1920, "height": 1200}, **context_args}
-    context = browser.new_context(**args)
+def open_page(context: Any, stack: DemoStack, *, windows: bool = False, width: int = 1920, height: int = 1200) -> Any:
+    """A viewer page in the logged-in context; `windows`: the page believes it runs on Windows."""
     page = context.new_page()
-    keep = emulate_windows(context, page) if windows else None
+    page.keep_alive = emulate_windows(context, page) if windows else None  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": width, "height": height})
     page.goto(stack.viewer_url)
     wait_for(page, "window.jisekiStats && window.jisekiStats.state === 'connected'")
     wait_for(page, "window.jisekiStats.framesDrawn > 0")
     page.focus("#screen")
-    return context, page, keep
+    return page
 
 
 def keys_of(events: list[XEvent]) -> list[tuple[str, int]]:
@@ -94,10 +105,12 @@ def expected_x(messages: list[list[Any]]) -> list[tuple[str, int]]:
     return out
 
 
-def test_every_jis_key_through_the_viewer(browser, jis_stack: DemoStack, recorder: Recorder) -> None:  # type: ignore[no-untyped-def]
-    context, page, _keep = open_page(browser, jis_stack, windows=True)
+def test_every_jis_key_through_the_viewer(  # type: ignore[no-untyped-def]
+    jis_context, jis_stack: DemoStack, recorder: Recorder
+) -> None:
+    page = open_page(jis_context, jis_stack, windows=True)
     try:
-        keys = Keys(context, page)
+        keys = Keys(jis_context, page)
         for k in JIS:
             # As Windows delivers them: the Japanese IM keys come without a keyup.
             keys.down(k["code"], k["key"], k["keyCode"], location=k["location"])
@@ -113,14 +126,16 @@ def test_every_jis_key_through_the_viewer(browser, jis_stack: DemoStack, recorde
         keys.tap("NumLock", "NumLock", 144)  # the table switched the host's Num Lock on
         recorder.wait_for(lambda ev: len(keys_of(ev)) >= 2)
     finally:
-        context.close()
+        page.close()
 
 
 @pytest.mark.parametrize("windows", [True, False], ids=["windows", "other"])
-def test_quirk_sequences_through_the_viewer(browser, jis_stack: DemoStack, recorder: Recorder, windows: bool) -> None:  # type: ignore[no-untyped-def]
-    context, page, _keep = open_page(browser, jis_stack, windows=windows)
+def test_quirk_sequences_through_the_viewer(  # type: ignore[no-untyped-def]
+    jis_context, jis_stack: DemoStack, recorder: Recorder, windows: bool
+) -> None:
+    page = open_page(jis_context, jis_stack, windows=windows)
     try:
-        keys = Keys(context, page)
+        keys = Keys(jis_context, page)
         for n, seq in enumerate(s for s in QUIRKS if s["windows"] == windows):
             recorder.take()
             for event in seq["events"]:
@@ -133,7 +148,7 @@ def test_quirk_sequences_through_the_viewer(browser, jis_stack: DemoStack, recor
             assert keys_of(got)[:-2] == expected, seq["name"]
         assert recorder.keys_down() == []
     finally:
-        context.close()
+        page.close()
 
 
 def file_appears(path: Path, timeout: float = 15.0) -> str:
@@ -151,13 +166,13 @@ def focus_terminal(page: Any) -> None:
     time.sleep(0.3)
 
 
-def test_jis_characters_typed_in_an_xterm(browser, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
-    context, page, _keep = open_page(browser, jis_stack, windows=True)
+def test_jis_characters_typed_in_an_xterm(jis_context, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    page = open_page(jis_context, jis_stack, windows=True)
     name = "jiseki_" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
     target = Path("/tmp") / name
     try:
         focus_terminal(page)
-        keys = Keys(context, page)
+        keys = Keys(jis_context, page)
         keys.type_jis(f"cat > /tmp/{name}")
         keys.enter()
         time.sleep(0.5)
@@ -169,12 +184,12 @@ def test_jis_characters_typed_in_an_xterm(browser, jis_stack: DemoStack) -> None
         keys.ctrl("d")
         assert file_appears(target) == typed + "\\\n"
     finally:
-        context.close()
+        page.close()
         target.unlink(missing_ok=True)
 
 
-def test_text_mode_types_composed_japanese(browser, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
-    context, page, _keep = open_page(browser, jis_stack, windows=True)
+def test_text_mode_types_composed_japanese(jis_context, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    page = open_page(jis_context, jis_stack, windows=True)
     name = "jiseki_" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
     target = Path("/tmp") / name
     try:
@@ -187,7 +202,7 @@ def test_text_mode_types_composed_japanese(browser, jis_stack: DemoStack) -> Non
         page.keyboard.press("Enter")
         time.sleep(0.5)
         # The terminal's IME composes, then commits.
-        cdp = context.new_cdp_session(page)
+        cdp = jis_context.new_cdp_session(page)
         for text in ("にほんごのにゅうりょくてすと", "日本語の入力テスト"):
             cdp.send("Input.imeSetComposition", {"text": text, "selectionStart": len(text), "selectionEnd": len(text)})
         cdp.send("Input.insertText", {"text": "日本語の入力テスト"})
@@ -197,42 +212,48 @@ def test_text_mode_types_composed_japanese(browser, jis_stack: DemoStack) -> Non
         assert file_appears(target) == "日本語の入力テスト、ｶﾀｶﾅ、①\n"
         assert page.evaluate("window.jisekiStats.input.texts") >= 2
     finally:
-        context.close()
+        page.close()
         target.unlink(missing_ok=True)
 
 
-def test_held_keys_are_released_on_blur_and_on_disconnect(browser, jis_stack: DemoStack, recorder: Recorder) -> None:  # type: ignore[no-untyped-def]
-    context, page, _keep = open_page(browser, jis_stack)
+def test_held_keys_are_released_on_blur_and_on_disconnect(  # type: ignore[no-untyped-def]
+    jis_context, jis_stack: DemoStack, recorder: Recorder
+) -> None:
+    page = open_page(jis_context, jis_stack)
     other = None
     try:
-        keys = Keys(context, page)
+        keys = Keys(jis_context, page)
         keys.down("ShiftLeft", "Shift", 16, modifiers=8)
         keys.down("KeyA", "A", 65, modifiers=8)
         recorder.wait_for(lambda ev: len(keys_of(ev)) >= 2)
         assert {X_KEYCODE["ShiftLeft"], X_KEYCODE["KeyA"]} <= set(recorder.keys_down())
         # Another window comes to the front: the viewer's window loses the focus (a real blur).
         keys.cdp.send("Emulation.setFocusEmulationEnabled", {"enabled": False})
-        other = context.new_page()
+        other = jis_context.new_page()
         other.bring_to_front()
         got = recorder.wait_for(lambda ev: len(keys_of(ev)) >= 2)
         assert sorted(keys_of(got)) == [("release", X_KEYCODE["KeyA"]), ("release", X_KEYCODE["ShiftLeft"])]
         assert recorder.keys_down() == []
     finally:
-        context.close()
+        page.close()
+        if other is not None:
+            other.close()
     # Disconnect: keys held when the page goes away are released by the agent.
-    context, page, _keep = open_page(browser, jis_stack)
-    keys = Keys(context, page)
+    page = open_page(jis_context, jis_stack)
+    keys = Keys(jis_context, page)
     keys.down("ControlRight", "Control", 17, location=2)
     keys.down("KeyZ", "z", 90)
     recorder.wait_for(lambda ev: len(keys_of(ev)) >= 2)
-    context.close()
+    page.close()
     got = recorder.wait_for(lambda ev: len(keys_of(ev)) >= 2, timeout=20)
     assert sorted(keys_of(got)) == sorted([("release", X_KEYCODE["ControlRight"]), ("release", X_KEYCODE["KeyZ"])])
     assert recorder.keys_down() == []
 
 
-def test_wheel_totals_equal_the_notches_the_host_receives(browser, jis_stack: DemoStack, recorder: Recorder) -> None:  # type: ignore[no-untyped-def]
-    context, page, _keep = open_page(browser, jis_stack)
+def test_wheel_totals_equal_the_notches_the_host_receives(  # type: ignore[no-untyped-def]
+    jis_context, jis_stack: DemoStack, recorder: Recorder
+) -> None:
+    page = open_page(jis_context, jis_stack)
     try:
         page.mouse.move(*page_point(page, 200, 150))  # over the recorder window on the office PC
         time.sleep(0.3)
@@ -259,20 +280,20 @@ def test_wheel_totals_equal_the_notches_the_host_receives(browser, jis_stack: De
         units = 40 * 120 + 300 * 3.7 * 120 / 100 - 25 * 120 - 400 * 0.9 * 120 / 53 + 7 * 120
         assert abs(sent - units) < 1
     finally:
-        context.close()
+        page.close()
 
 
 def test_full_screen_locks_the_keyboard_and_hold_escape_leaves(  # type: ignore[no-untyped-def]
-    browser, jis_stack: DemoStack, recorder: Recorder
+    jis_context, jis_stack: DemoStack, recorder: Recorder
 ) -> None:
-    context, page, _keep = open_page(browser, jis_stack)
+    page = open_page(jis_context, jis_stack)
     try:
         page.click("#fullscreen")
         wait_for(page, "window.jisekiStats.keyboard.fullscreen && window.jisekiStats.keyboard.locked")
         assert page.is_visible("#fullscreen-hint")
         assert "Escキーを長押しすると全画面表示を終了します" in page.inner_text("#fullscreen-hint")
         assert page.inner_text("#fullscreen") == "全画面表示を終了"
-        keys = Keys(context, page)
+        keys = Keys(jis_context, page)
         recorder.focus()
         recorder.take()
         # Browser shortcuts go to the office PC: Ctrl+W closes nothing here.
@@ -304,11 +325,11 @@ def test_full_screen_locks_the_keyboard_and_hold_escape_leaves(  # type: ignore[
             ("release", "Control_L"),
         ]
     finally:
-        context.close()
+        page.close()
 
 
-def test_layout_mismatch_is_told_once(browser, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
-    context, page, _keep = open_page(browser, jis_stack)
+def test_layout_mismatch_is_told_once(jis_context, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    page = open_page(jis_context, jis_stack)
     try:
         # Headless Chromium's layout map is a US one; the office PC is JIS.
         assert page.evaluate("navigator.keyboard.getLayoutMap().then(m => m.get('BracketLeft'))") == "["
@@ -328,32 +349,34 @@ def test_layout_mismatch_is_told_once(browser, jis_stack: DemoStack) -> None:  #
         time.sleep(0.5)
         assert not page.is_visible("#layout-notice")
     finally:
-        context.close()
+        page.close()
 
 
-def test_no_layout_notice_when_the_layouts_agree(browser, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+def test_no_layout_notice_when_the_layouts_agree(  # type: ignore[no-untyped-def]
+    jis_context, jis_stack: DemoStack
+) -> None:
     set_layout(jis_stack.desktop.display, "pc105", "us")
     try:
-        context, page, _keep = open_page(browser, jis_stack)
+        page = open_page(jis_context, jis_stack)
         try:
             wait_for(page, "window.jisekiStats.keyboard.hostLayout === 'pc105/us'")
             time.sleep(0.5)
             assert not page.evaluate("window.jisekiStats.keyboard.layoutNotice")
             assert not page.is_visible("#layout-notice")
         finally:
-            context.close()
+            page.close()
     finally:
         set_layout(jis_stack.desktop.display, "jp106", "jp")
 
 
-def test_host_pointer_in_a_chosen_monitor(browser, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+def test_host_pointer_in_a_chosen_monitor(jis_context, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
     display = jis_stack.desktop.display
     xrandr = ["xrandr", "--display", display]
 
     subprocess.run([*xrandr, "--setmonitor", "left", "960/254x1080/286+0+0", "screen"], check=True, timeout=30)
     subprocess.run([*xrandr, "--setmonitor", "right", "960/254x1080/286+960+0", "none"], check=True, timeout=30)
     try:
-        context, page, _keep = open_page(browser, jis_stack)
+        page = open_page(jis_context, jis_stack)
         try:
             wait_for(page, "window.jisekiStats.view.monitors === 2")
             assert page.is_visible("#monitor")
@@ -369,7 +392,7 @@ def test_host_pointer_in_a_chosen_monitor(browser, jis_stack: DemoStack) -> None
             page.mouse.click(left + 0.5, top + 600.5)
             wait_host_pointer(display, 960, 600)
         finally:
-            context.close()
+            page.close()
     finally:
         subprocess.run([*xrandr, "--delmonitor", "left"], check=False, timeout=30)
         subprocess.run([*xrandr, "--delmonitor", "right"], check=False, timeout=30)
@@ -411,11 +434,11 @@ def set_host_locks_on(recorder: Recorder) -> None:
 
 
 def test_lock_states_follow_the_terminal_at_start_and_on_focus(  # type: ignore[no-untyped-def]
-    browser, jis_stack: DemoStack, recorder: Recorder
+    jis_context, jis_stack: DemoStack, recorder: Recorder
 ) -> None:
     set_host_locks_on(recorder)
     assert host_locks(recorder) == 3
-    context, page, _keep = open_page(browser, jis_stack)
+    page = open_page(jis_context, jis_stack)
     try:
         # The terminal has Caps Lock and Num Lock off: its first input event brings the host along.
         page.mouse.move(*page_point(page, 200, 150))
@@ -425,9 +448,9 @@ def test_lock_states_follow_the_terminal_at_start_and_on_focus(  # type: ignore[
         assert host_locks(recorder) == 0
         assert page.evaluate("window.jisekiStats.input.locks") == 1
         # Locks changed at the desk while the viewer's window was in the background...
-        keys = Keys(context, page)
+        keys = Keys(jis_context, page)
         keys.cdp.send("Emulation.setFocusEmulationEnabled", {"enabled": False})
-        other = context.new_page()
+        other = jis_context.new_page()
         other.bring_to_front()
         set_host_locks_on(recorder)
         # ... are synced again with the first event after the window is back in front.
@@ -439,5 +462,6 @@ def test_lock_states_follow_the_terminal_at_start_and_on_focus(  # type: ignore[
             time.sleep(0.05)
         assert host_locks(recorder) == 0
         assert page.evaluate("window.jisekiStats.input.locks") == 2
+        other.close()
     finally:
-        context.close()
+        page.close()

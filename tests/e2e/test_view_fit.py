@@ -1,9 +1,11 @@
 """End to end, high-DPI terminals: at devicePixelRatio 1.25, 1.5 and 2 the office PC's pixels are shown
 1:1 on device pixels when the window has room (compared with the host's own screen, pixel by
-pixel, in a device-scale screenshot), and scaled smoothly to fit when it has not."""
+pixel, in a screenshot of device pixels against the canvas's own pixels), and scaled smoothly to
+fit when it has not."""
 
 from __future__ import annotations
 
+import base64
 import io
 import math
 import time
@@ -15,28 +17,37 @@ from PIL import Image
 
 from jiseki.demo.run import DemoStack
 
-from .conftest import grab_screen, needs_desktop, xdotool
+from .conftest import needs_desktop, xdotool
 from .test_keyboard_jis import rect_of
-from .test_viewer import page_point, wait_for, wait_until_rest
+from .test_viewer import canvas_pixels, page_point, wait_for, wait_until_rest
 
 pytestmark = [pytest.mark.e2e, needs_desktop]
 
 
-def open_at(browser: Any, stack: DemoStack, width: int, height: int, dpr: float) -> tuple[Any, Any]:
-    context = browser.new_context(
-        ignore_https_errors=True, viewport={"width": width, "height": height}, device_scale_factor=dpr
-    )
+def open_at(context: Any, stack: DemoStack, width: int, height: int, dpr: float) -> tuple[Any, Any]:
+    """A viewer page in the logged-in context, on a terminal of the given size and devicePixelRatio."""
     page = context.new_page()
+    cdp = context.new_cdp_session(page)
+    metrics = {"width": width, "height": height, "deviceScaleFactor": dpr, "mobile": False}
+    cdp.send("Emulation.setDeviceMetricsOverride", metrics)
     page.goto(stack.viewer_url)
     wait_for(page, "window.jisekiStats && window.jisekiStats.state === 'connected'")
     wait_for(page, "window.jisekiStats.framesDrawn > 0")
-    return context, page
+    return page, cdp
+
+
+def device_screenshot(cdp: Any, rect: list[float]) -> np.ndarray:
+    """The screen as the terminal's device pixels show it, in the CSS rectangle `rect`."""
+    left, top, width, height = rect
+    clip = {"x": left, "y": top, "width": width, "height": height, "scale": 1}
+    shot = cdp.send("Page.captureScreenshot", {"format": "png", "clip": clip})
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(shot["data"]))).convert("RGB"))
 
 
 @pytest.mark.parametrize("dpr", [1.25, 1.5, 2.0])
-def test_crisp_one_to_one_pixels_at_high_dpi(browser, stack: DemoStack, dpr: float) -> None:  # type: ignore[no-untyped-def]
+def test_crisp_one_to_one_pixels_at_high_dpi(staff_context, stack: DemoStack, dpr: float) -> None:  # type: ignore[no-untyped-def]
     # Room for 1920x1080 device pixels below the toolbar.
-    context, page = open_at(browser, stack, math.ceil(1920 / dpr) + 30, math.ceil(1080 / dpr) + 100, dpr)
+    page, cdp = open_at(staff_context, stack, math.ceil(1920 / dpr) + 30, math.ceil(1080 / dpr) + 100, dpr)
     try:
         wait_until_rest(page)
         assert page.evaluate("window.jisekiStats.view.crisp")
@@ -44,22 +55,22 @@ def test_crisp_one_to_one_pixels_at_high_dpi(browser, stack: DemoStack, dpr: flo
         assert (round(width * dpr, 6), round(height * dpr, 6)) == (1920, 1080)
         for v in (left * dpr, top * dpr):
             assert abs(v - round(v)) < 1e-3, f"not on a device pixel: {v}"
-        png = page.screenshot(clip={"x": left, "y": top, "width": width, "height": height}, scale="device")
-        seen = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
-        host = grab_screen(stack.desktop.display)
-        assert seen.shape == host.shape == (1080, 1920, 3)
-        diff = np.abs(seen.astype(np.int16) - host.astype(np.int16)).max(axis=2)
+        seen = device_screenshot(cdp, [left, top, width, height])
+        # The canvas's own pixels: the office PC's screen (and the policy's watermark, drawn into them).
+        shown = canvas_pixels(page, "document.getElementById('screen')")
+        assert seen.shape == shown.shape == (1080, 1920, 3)
+        diff = np.abs(seen.astype(np.int16) - shown.astype(np.int16)).max(axis=2)
         exact = float((diff == 0).mean())
         # Measured with Chromium's software raster (no GPU here): 100 % at 2; at 1.5 the last column
         # and at 1.25 every fifth device column/row are taken from the neighbouring pixel where
         # glyph edges meet (99.86 %). Smooth scaling instead would leave only ~95 % exact.
-        assert exact > 0.995, f"only {exact:.4%} of device pixels equal the host's at devicePixelRatio {dpr}"
+        assert exact > 0.995, f"only {exact:.4%} of device pixels equal the canvas's at devicePixelRatio {dpr}"
     finally:
-        context.close()
+        page.close()
 
 
-def test_small_window_scales_smoothly_and_points_right(browser, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
-    context, page = open_at(browser, stack, 1000, 700, 1.5)  # 1500x1050 device pixels: too small for 1920x1080
+def test_small_window_scales_smoothly_and_points_right(staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    page, _cdp = open_at(staff_context, stack, 1000, 700, 1.5)  # 1500x1050 device pixels: too small for 1920x1080
     try:
         assert not page.evaluate("window.jisekiStats.view.crisp")
         _left, _top, width, height = rect_of(page, "#screen")
@@ -78,4 +89,4 @@ def test_small_window_scales_smoothly_and_points_right(browser, stack: DemoStack
             time.sleep(0.1)
         raise AssertionError(f"host pointer at {location!r}")
     finally:
-        context.close()
+        page.close()
