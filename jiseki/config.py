@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -33,6 +34,20 @@ class GatewayConfig:
     ca_passphrase: str = ""
     terminal_cert_days: int = 730
     agent_cert_days: int = 825
+    # Several nodes share one PostgreSQL database: each needs its own id and the URL at which agents
+    # and viewers reach *this* node directly (the agent's data channel goes straight to it).
+    node_id: str = ""  # empty: the host name
+    public_url: str = ""  # empty: https://<host>:<port>
+    drain_seconds: int = 30  # on SIGTERM: how long live sessions may continue before they are ended
+    resume_grace_seconds: int = 60  # a session whose link broke waits this long to be resumed
+
+    @property
+    def effective_node_id(self) -> str:
+        return self.node_id or socket.gethostname()[:64]
+
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url or f"https://{self.host}:{self.port}"
 
     @property
     def effective_database_url(self) -> str:
@@ -122,6 +137,13 @@ def _https_url(key: str, value: Any) -> str:
     return text.rstrip("/")
 
 
+def _node_id(key: str, value: Any) -> str:
+    text = _str(key, value)
+    if text and not (len(text) <= 64 and all(c.isalnum() or c in "._-" for c in text)):
+        raise ConfigError(f"{key}: use letters, digits, '.', '_' and '-' (at most 64), got {text!r}")
+    return text
+
+
 def _networks(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise ConfigError(f'{key}: must be a list of networks such as "10.20.0.0/16", got {value!r}')
@@ -157,6 +179,10 @@ _GATEWAY_KEYS = {
     "agent_networks": _networks,
     "ca_passphrase": lambda k, v: _str(k, v),
     "terminal_cert_days": lambda k, v: _int(k, v, 1, 3650),
+    "node_id": lambda k, v: _node_id(k, v),
+    "public_url": lambda k, v: _https_url(k, v) if v else "",
+    "drain_seconds": lambda k, v: _int(k, v, 0, 3600),
+    "resume_grace_seconds": lambda k, v: _int(k, v, 0, 3600),
     "agent_cert_days": lambda k, v: _int(k, v, 1, 3650),
 }
 _AGENT_KEYS = {

@@ -12,7 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 pkgs=(xvfb openbox xterm less fonts-noto-cjk fonts-dejavu-core x11-xkb-utils ca-certificates libnss3-tools xclip xinput)
 if [ "$mode" = "test" ]; then
-  pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify xclip i3lock xinput)
+  pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify xclip i3lock xinput postgresql)
   pkgs+=(fcitx5 fcitx5-mozc fcitx5-frontend-gtk3 dbus x11-xserver-utils)  # a real IME; xrandr
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 fi

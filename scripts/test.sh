@@ -5,4 +5,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
 .venv/bin/ruff check jiseki tests bench
 .venv/bin/python -m pytest -q "$@"
+if [ "$#" -eq 0 ]; then
+  # The database-backed integration tests again, on a throwaway PostgreSQL server.
+  JISEKI_TEST_DB=postgresql .venv/bin/python -m pytest -q tests/integration
+fi
 node --test tests/js/

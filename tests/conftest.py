@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from collections.abc import Iterator
+
+import pytest
 
 
 def free_port() -> int:
@@ -41,3 +45,23 @@ def expired_client_cert(ca, out, kind: str, ident: str):  # type: ignore[no-unty
     write_private(out / f"{ident}.crt", cert_pem(cert) + cert_pem(ca.issuing_cert))
     write_private(out / f"{ident}.key", key_pem(key))
     return out / f"{ident}.crt", out / f"{ident}.key", cert
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[object]:
+    """A private PostgreSQL server for this test run (skipped when not installed, except in CI)."""
+    from tests.pg import PostgresServer
+
+    try:
+        server = PostgresServer()
+    except RuntimeError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+def engine_under_test() -> str:
+    """JISEKI_TEST_DB=postgresql runs the database-backed tests on PostgreSQL instead of SQLite."""
+    return os.environ.get("JISEKI_TEST_DB", "sqlite")

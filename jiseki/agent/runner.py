@@ -16,6 +16,7 @@ import socket
 import ssl
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -33,18 +34,28 @@ from .session import DisplaySession
 log = logging.getLogger(__name__)
 
 PING_INTERVAL = 15.0
-BACKOFF_FIRST = 1.0
-BACKOFF_MAX = 60.0
+BACKOFF_FIRST = 10.0  # the first retry lands anywhere in 10 s: 4,300 agents come back ~430 per second
+BACKOFF_MAX = 120.0
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
 _TICKET = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 
 
 def backoff_delays(first: float = BACKOFF_FIRST, cap: float = BACKOFF_MAX) -> Any:
-    """Full-jitter exponential backoff: uniform(0, min(cap, first * 2**n))."""
+    """Full-jitter exponential backoff: uniform(0.5, min(cap, first * 2**n)) seconds."""
     n = 0
     while True:
-        yield random.uniform(first / 2, min(cap, first * 2**n))
+        yield random.uniform(0.5, min(cap, first * 2**n))
         n += 1
+
+
+def _node_url(value: object) -> str | None:
+    """An https://host[:port] from an offer, or None (then the configured gateway URL is used)."""
+    if not isinstance(value, str) or not value or len(value) > 255:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") or parts.query:
+        return None
+    return value.rstrip("/")
 
 
 class Agent:
@@ -125,10 +136,15 @@ class Agent:
             if self._session_task is not None and not self._session_task.done():
                 self._session_task.cancel()  # one session at a time: the newest one wins
             policy = parse_agent_policy(message.get("policy"))
-            self._session_task = asyncio.create_task(self._session(http, sid, ticket, policy))
+            node_url = _node_url(message.get("url"))
+            self._session_task = asyncio.create_task(self._session(http, sid, ticket, policy, node_url))
 
-    async def _session(self, http: aiohttp.ClientSession, sid: str, ticket: str, policy: AgentPolicy) -> None:
-        url = f"{self.config.gateway_url}/sessions/{sid}/agent"
+    async def _session(
+        self, http: aiohttp.ClientSession, sid: str, ticket: str, policy: AgentPolicy, node_url: str | None = None
+    ) -> None:
+        # The offer names the gateway node that holds the viewer; the data channel goes straight there
+        # (the TLS check against the pinned CA still decides whether it is a real node).
+        url = f"{node_url or self.config.gateway_url}/sessions/{sid}/agent"
         capture = self.make_capture()
         sink = self.make_input()
         if policy.curtain:

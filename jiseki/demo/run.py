@@ -27,7 +27,8 @@ def write_config(path: Path, gateway: GatewayConfig, agent: AgentConfig) -> None
     path.write_text(
         "# Written by `jiseki demo`; see docs/configuration.md for every setting.\n"
         "[gateway]\n"
-        f'host = "{gateway.host}"\nport = {gateway.port}\ndata_dir = "{gateway.data_dir}"\nserver_names = [{names}]\n\n'
+        f'host = "{gateway.host}"\nport = {gateway.port}\ndata_dir = "{gateway.data_dir}"\nserver_names = [{names}]\n'
+        "drain_seconds = 2\n\n"
         "[agent]\n"
         f'gateway_url = "{agent.gateway_url}"\ncert_dir = "{agent.cert_dir}"\n'
         + (f"lock_command = {json.dumps(list(agent.lock_command))}\n" if agent.lock_command else ""),

@@ -12,17 +12,19 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from jiseki.protocol import Status, StatusCode, encode
 
 from .db.models import Host, Session, utcnow
 from .policy import Effective
+from .signaling import LocalSignaling, Signaling
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,9 @@ class AgentLink:
         await self.ws.send_str(json.dumps(message, separators=(",", ":")))
 
 
+Socket = tuple[web.WebSocketResponse, asyncio.Event]
+
+
 @dataclass
 class PendingSession:
     """A session from its request until it ends; the ticket binds user, terminal and host."""
@@ -85,9 +90,14 @@ class PendingSession:
     viewer_socket: web.WebSocketResponse | None = None
     policy: Effective | None = None
     forced_reason: str | None = None  # set when the gateway ends the session (revocation, logout)
-    agent_socket: asyncio.Future[web.WebSocketResponse] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    viewer_address: str | None = None
+    resume_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # Sockets attached to the session (the first one and any that resume it), each with the event
+    # that lets its handler return once the session is done with it.
+    viewers: asyncio.Queue[Socket | None] = field(default_factory=lambda: asyncio.Queue(1))
+    agents: asyncio.Queue[Socket | None] = field(default_factory=lambda: asyncio.Queue(1))
+    agent_claimed: bool = False
+    agent_ws: web.WebSocketResponse | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)  # set when the session has ended
 
     def expired(self, ttl: float) -> bool:
@@ -98,10 +108,33 @@ def _ticket_ok(expected: str, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(expected.encode(), given.encode())
 
 
+AliveNodes = Callable[[], Awaitable[Container[str]]]
+
+
+async def _only_me() -> Container[str]:
+    return ()
+
+
 class Broker:
-    def __init__(self, db: async_sessionmaker, ticket_seconds: float = 15.0) -> None:  # type: ignore[type-arg]
+    """Sessions on this node. With several nodes, the agent's control channel may be held by another
+    node: offers and "close" requests travel by `signaling`, and the agent dials this node directly."""
+
+    def __init__(
+        self,
+        db: async_sessionmaker,  # type: ignore[type-arg]
+        ticket_seconds: float = 15.0,
+        node_id: str = "local",
+        public_url: str = "",
+        signaling: Signaling | None = None,
+        alive_nodes: AliveNodes = _only_me,
+    ) -> None:
         self.db = db
         self.ticket_seconds = ticket_seconds
+        self.node_id = node_id
+        self.public_url = public_url
+        self.signaling: Signaling = signaling or LocalSignaling(node_id)
+        self.alive_nodes = alive_nodes
+        self.draining = False
         self.agents: dict[str, AgentLink] = {}
         self.pending: dict[str, PendingSession] = {}
         self.live: dict[str, PendingSession] = {}
@@ -114,7 +147,7 @@ class Broker:
         if old is not None and old.ws is not link.ws:
             await old.ws.close(code=4000, message=b"replaced by a newer connection")
         async with self.db.begin() as s:
-            values: dict[str, Any] = {"online": True, "last_seen": utcnow()}
+            values: dict[str, Any] = {"online": True, "last_seen": utcnow(), "control_node": self.node_id}
             for key in ("hostname", "os"):
                 if isinstance(link.info.get(key), str):
                     values[key] = link.info[key][:255]
@@ -129,7 +162,11 @@ class Broker:
             return  # a newer connection already replaced this one
         del self.agents[link.host_id]
         async with self.db.begin() as s:
-            await s.execute(update(Host).where(Host.id == link.host_id).values(online=False, last_seen=utcnow()))
+            await s.execute(
+                update(Host)
+                .where(Host.id == link.host_id, Host.control_node == self.node_id)  # not if it moved on
+                .values(online=False, last_seen=utcnow(), control_node=None)
+            )
 
     # ---- sessions -----------------------------------------------------------------------
 
@@ -145,18 +182,36 @@ class Broker:
         """The caller has checked that `user_id` may use `host_id` now. One live session per PC:
         a second one is refused or takes over, as the policy says."""
         self._expire()
+        if self.draining:
+            raise HostUnavailable(EndReason.GATEWAY_SHUTDOWN)
+        async with self.db() as s:
+            host = await s.get(Host, host_id)
+            alive = await self.alive_nodes()
+            elsewhere = [
+                (sid, node)
+                for sid, node in (
+                    await s.execute(
+                        select(Session.id, Session.node_id).where(
+                            Session.host_id == host_id,
+                            Session.state.in_(("requested", "live")),
+                            Session.node_id != self.node_id,
+                        )
+                    )
+                ).all()
+                if node in alive
+            ]
+        if host is None:
+            raise HostUnavailable("unknown_host")
+        if host_id not in self.agents and not (host.online and host.control_node in alive):
+            raise HostUnavailable(EndReason.HOST_OFFLINE)
         current = [p for p in (*self.live.values(), *self.pending.values()) if p.host_id == host_id]
-        if current:
+        if current or elsewhere:
             if policy is None or policy.conflict == "refuse":
                 raise HostUnavailable(EndReason.IN_USE)
             for other in current:
                 await self.close_session(other, EndReason.TAKEOVER)
-        async with self.db() as s:
-            host = await s.get(Host, host_id)
-        if host is None:
-            raise HostUnavailable("unknown_host")
-        if host_id not in self.agents:
-            raise HostUnavailable(EndReason.HOST_OFFLINE)
+            for sid, node in elsewhere:
+                await self._signal(node, {"type": "close_session", "session": sid, "reason": EndReason.TAKEOVER})
         pending = PendingSession(
             id=secrets.token_hex(16),
             host_id=host_id,
@@ -167,6 +222,7 @@ class Broker:
             agent_ticket=secrets.token_urlsafe(32),
             ticket_ttl=self.ticket_seconds,
             policy=policy,
+            viewer_address=viewer_address,
         )
         self.pending[pending.id] = pending
         async with self.db.begin() as s:
@@ -178,6 +234,7 @@ class Broker:
                     viewer_address=viewer_address,
                     user_id=user_id,
                     terminal_id=terminal_id,
+                    node_id=self.node_id,
                 )
             )
         return pending
@@ -197,26 +254,64 @@ class Broker:
         return pending
 
     async def offer(self, pending: PendingSession) -> None:
+        """Tell the agent (through whichever node holds its control channel) to dial this node."""
+        offer = {
+            "policy": pending.policy.for_agent() if pending.policy is not None else {},
+            "type": "offer",
+            "session": pending.id,
+            "ticket": pending.agent_ticket,
+            "path": f"/sessions/{pending.id}/agent",
+            "url": self.public_url,
+        }
         link = self.agents.get(pending.host_id)
-        if link is None:
+        if link is not None:
+            await link.send(offer)
+            return
+        async with self.db() as s:
+            host = await s.get(Host, pending.host_id)
+        if host is None or not host.online or not host.control_node:
             raise HostUnavailable(EndReason.HOST_OFFLINE)
-        await link.send(
-            {
-                "policy": pending.policy.for_agent() if pending.policy is not None else {},
-                "type": "offer",
-                "session": pending.id,
-                "ticket": pending.agent_ticket,
-                "path": f"/sessions/{pending.id}/agent",
-            }
-        )
+        await self._signal(host.control_node, {"type": "offer", "host": pending.host_id, "offer": offer})
+
+    async def _signal(self, node: str, message: dict[str, Any]) -> None:
+        try:
+            await self.signaling.send(node, message)
+        except (ConnectionError, OSError, ValueError) as exc:
+            log.warning("signal to node %s failed: %s", node, exc)
+            raise HostUnavailable(EndReason.HOST_OFFLINE) from None
+
+    async def handle_signal(self, message: dict[str, Any]) -> None:
+        """A message from another node (or this one, with a single node)."""
+        kind = message.get("type")
+        if kind == "offer" and isinstance(message.get("offer"), dict):
+            link = self.agents.get(str(message.get("host")))
+            if link is not None:
+                await link.send(message["offer"])
+        elif kind == "close_session":
+            pending = self.live.get(str(message.get("session"))) or self.pending.get(str(message.get("session")))
+            if pending is not None:
+                await self.close_session(pending, str(message.get("reason", EndReason.TAKEOVER))[:32])
 
     def claim_agent(self, session_id: str, ticket: str | None, host_id: str, fingerprint: str) -> PendingSession | None:
-        pending = self.pending.get(session_id)
-        if pending is None or pending.host_id != host_id or pending.agent_socket.done():
+        """The agent's ticket: first within AGENT_TICKET_TTL, then again to resume while the session lives."""
+        pending = self.pending.get(session_id) or self.live.get(session_id)
+        if pending is None or pending.host_id != host_id or not _ticket_ok(pending.agent_ticket, ticket):
             return None
-        if pending.expired(AGENT_TICKET_TTL) or not _ticket_ok(pending.agent_ticket, ticket):
+        if not pending.agent_claimed and pending.expired(AGENT_TICKET_TTL):
             return None
+        if pending.agent_claimed and (pending.id not in self.live or pending.agent_fingerprint != fingerprint):
+            return None
+        pending.agent_claimed = True
         pending.agent_fingerprint = fingerprint
+        return pending
+
+    def claim_resume(self, session_id: str, token: str | None, user_id: str, terminal_id: str) -> PendingSession | None:
+        """A viewer coming back to its live session: same user, same terminal, the session's resume token."""
+        pending = self.live.get(session_id)
+        if pending is None or pending.user_id != user_id or pending.terminal_id != terminal_id:
+            return None
+        if not _ticket_ok(pending.resume_token, token):
+            return None
         return pending
 
     async def mark_live(self, pending: PendingSession) -> None:
@@ -228,8 +323,6 @@ class Broker:
     async def end(self, session_id: str, reason: str, to_viewer: int = 0, to_agent: int = 0, updates: int = 0) -> None:
         pending = self.pending.pop(session_id, None) or self.live.pop(session_id, None)
         if pending is not None:
-            if not pending.agent_socket.done():
-                pending.agent_socket.cancel()
             pending.finished.set()
         async with self.db.begin() as s:
             await s.execute(
@@ -273,15 +366,7 @@ class Broker:
             except (ConnectionError, RuntimeError):
                 pass
             await viewer.close(code=4003, message=reason.encode())
-        elif not pending.agent_socket.done():
-            pending.agent_socket.cancel()
-
-    async def end_all_sessions_at_startup(self) -> None:
-        """A restarted node holds no sockets: sessions it left open are over."""
-        async with self.db.begin() as s:
-            await s.execute(
-                update(Session)
-                .where(Session.state != "ended")
-                .values(state="ended", ended_at=utcnow(), end_reason=EndReason.GATEWAY_SHUTDOWN)
-            )
-            await s.execute(update(Host).values(online=False))
+        else:  # suspended or not yet paired: wake the runner that waits for a socket
+            for queue in (pending.viewers, pending.agents):
+                if queue.empty():
+                    queue.put_nowait(None)

@@ -15,7 +15,19 @@ from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
-from jiseki.protocol import ProtocolError, Status, StatusCode, Update, decode_from_agent, decode_from_viewer, encode
+from jiseki.protocol import (
+    Ack,
+    Desktop,
+    Key,
+    KeyboardLayout,
+    ProtocolError,
+    Status,
+    StatusCode,
+    Update,
+    decode_from_agent,
+    decode_from_viewer,
+    encode,
+)
 from jiseki.protocol.messages import Message
 
 from .broker import EndReason
@@ -27,12 +39,21 @@ from .rules import Decision, SessionRules, Verdict
 AuditHook = Callable[[str, Decision], Awaitable[None]]
 
 
+AGENT_LOST = "agent_lost"  # the agent's link broke (not a clean close): the session may resume
+
+
 @dataclass
 class RelayStats:
     to_viewer: int = 0
     to_agent: int = 0
     updates: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
+    # What the gateway must know to suspend and resume a session (session_run.py).
+    held_keys: set[int] = field(default_factory=set)
+    last_update_seq: int = 0
+    last_ack_seq: int = 0
+    last_desktop: bytes | None = None
+    last_layout: bytes | None = None  # the office PC's keyboard layout, for a resumed viewer
 
 
 async def _pump(
@@ -65,8 +86,9 @@ async def _pump(
         await dst.send_bytes(data)
         if tap is not None:
             await tap(data)
-    if direction == "to_host" and src.close_code not in _CLEAN_CLOSE:
-        return EndReason.NETWORK  # the viewer's link broke; it did not close the session
+    if src.close_code not in _CLEAN_CLOSE:
+        # The link broke; nobody closed the session.
+        return EndReason.NETWORK if direction == "to_host" else AGENT_LOST
     return closed_reason
 
 
@@ -92,12 +114,21 @@ async def relay(
             stats.to_viewer += n
             if isinstance(parsed, Update):
                 stats.updates += 1
+                stats.last_update_seq = parsed.seq
+            elif isinstance(parsed, Desktop):
+                stats.last_desktop = encode(parsed)
+            elif isinstance(parsed, KeyboardLayout):
+                stats.last_layout = encode(parsed)
         return decision
 
     def to_agent(n: int, parsed: Message) -> Decision:
         decision = rules.from_viewer(parsed, time.monotonic()) if rules is not None else _FORWARD
         if decision.verdict is Verdict.FORWARD:
             stats.to_agent += n
+            if isinstance(parsed, Key):
+                (stats.held_keys.add if parsed.down else stats.held_keys.discard)(parsed.usage)
+            elif isinstance(parsed, Ack):
+                stats.last_ack_seq = parsed.seq
         return decision
 
     tasks = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import signal
@@ -11,10 +12,12 @@ import socket
 from aiohttp import web
 
 from jiseki.config import Config
+from jiseki.protocol import Status, StatusCode, encode
 
 from . import recordings_db
 from .audit.store import purge_before, run_sealer
 from .audit.syslog import Destination, SyslogForwarder
+from .broker import EndReason
 from .db.models import utcnow
 from .state import GatewayState, open_state
 from .web.app import build_app
@@ -26,28 +29,73 @@ RETENTION_INTERVAL = 6 * 3600.0
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     state = await open_state(config)
-    await state.broker.end_all_sessions_at_startup()
+    await state.nodes.register()
+    await state.broker.signaling.start(state.broker.handle_signal)
     state.watcher.callbacks.append(state.broker.close_for_fingerprint)
-    background = [asyncio.create_task(state.watcher.run()), *_audit_tasks(config, state)]
+    background = [
+        asyncio.create_task(state.watcher.run()),
+        asyncio.create_task(state.nodes.run()),
+        *_audit_tasks(config, state),
+    ]
     app = build_app(state)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
     gw = config.gateway
     site = web.TCPSite(runner, gw.host, gw.port, ssl_context=state.ca.server_ssl_context(), reuse_address=True)
     await site.start()
-    log.info("gateway listening on https://%s:%d", gw.host, gw.port)
+    log.info(
+        "gateway node %s listening on https://%s:%d (reached at %s)",
+        state.nodes.node_id,
+        gw.host,
+        gw.port,
+        state.nodes.url,
+    )
     stop = stop or asyncio.Event()
+    graceful = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)  # Ctrl+C: stop now
+
+    def terminate() -> None:  # SIGTERM (systemd, a rolling restart): drain first
+        graceful.set()
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGTERM, terminate)
     try:
         await stop.wait()
+        await drain(state, gw.drain_seconds if graceful.is_set() else 0)
     finally:
         log.info("gateway stopping")
         for task in background:
             task.cancel()
+        await state.broker.signaling.stop()
+        await state.nodes.deregister()
         await runner.cleanup()
         await state.engine.dispose()
+
+
+async def drain(state: GatewayState, seconds: float) -> None:
+    """Graceful stop: take no new sessions, warn the viewers, let sessions end for a while, then end
+    the rest and send the agents to another node (they reconnect through the load balancer)."""
+    broker = state.broker
+    broker.draining = True
+    await state.nodes.set_draining()
+    sessions = list(broker.live.values())
+    if sessions and seconds > 0:
+        log.info("draining %d live session(s) for up to %.0f s", len(sessions), seconds)
+        for pending in sessions:
+            if pending.viewer_socket is not None and not pending.viewer_socket.closed:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await pending.viewer_socket.send_bytes(
+                        encode(Status(StatusCode.WARNING, f"gateway_shutdown:{int(seconds)}"))
+                    )
+        waits = [asyncio.create_task(p.finished.wait()) for p in sessions]
+        await asyncio.wait(waits, timeout=seconds)
+        for task in waits:
+            task.cancel()
+    for pending in list(broker.live.values()) + list(broker.pending.values()):
+        await broker.close_session(pending, EndReason.GATEWAY_SHUTDOWN)
+    for link in list(broker.agents.values()):
+        await link.ws.close(code=1012, message=b"gateway restarting")  # 1012: service restart
 
 
 def _audit_tasks(config: Config, state: GatewayState) -> list[asyncio.Task[None]]:

@@ -15,7 +15,9 @@ from .auth.totp import SecretBox
 from .broker import Broker
 from .certs import CertificateChecker, RevocationWatcher
 from .db.engine import make_engine, sessionmaker, upgrade_to_head
+from .nodes import NodeRegistry
 from .pki import CertificateAuthority
+from .signaling import LocalSignaling, PostgresSignaling, Signaling, asyncpg_dsn
 
 ENROLL_FAILURES_PER_WINDOW = 10
 ENROLL_WINDOW_SECONDS = 600
@@ -33,6 +35,7 @@ class GatewayState:
     box: SecretBox
     password_policy: PasswordPolicy
     login_throttle: AddressThrottle
+    nodes: NodeRegistry
     enroll_throttle: AddressThrottle = field(
         default_factory=lambda: AddressThrottle(ENROLL_FAILURES_PER_WINDOW, ENROLL_WINDOW_SECONDS)
     )
@@ -57,15 +60,27 @@ async def open_state(config: Config) -> GatewayState:
     db = sessionmaker(engine)
     checker = CertificateChecker(db)
     auth = config.auth
+    nodes = NodeRegistry(db, gw.effective_node_id, gw.effective_public_url)
+    signaling: Signaling = (
+        PostgresSignaling(nodes.node_id, asyncpg_dsn(gw.effective_database_url), db)
+        if engine.dialect.name == "postgresql"
+        else LocalSignaling(nodes.node_id)
+    )
+
+    async def alive() -> set[str]:
+        return set(await nodes.alive()) | {nodes.node_id}
+
+    broker = Broker(db, auth.ticket_seconds, nodes.node_id, nodes.url, signaling, alive)
     return GatewayState(
         config=config,
         ca=ca,
         engine=engine,
         db=db,
-        broker=Broker(db, auth.ticket_seconds),
+        broker=broker,
         checker=checker,
         watcher=RevocationWatcher(db, checker),
         box=SecretBox(gw.data_dir / "secrets" / "totp.key"),
         password_policy=PasswordPolicy(auth.password_min_length, auth.password_min_classes),
         login_throttle=AddressThrottle(auth.address_max_failures, auth.address_window_seconds),
+        nodes=nodes,
     )

@@ -25,7 +25,7 @@ from jiseki.gateway.pki import CertificateAuthority, client_ssl_context, write_p
 from jiseki.gateway.server import serve
 from jiseki.gateway.state import open_state
 from jiseki.gateway.terminals import _upsert
-from tests.conftest import free_port
+from tests.conftest import engine_under_test, free_port
 
 PASSWORD = "Correct-Horse-7-Battery"
 
@@ -103,8 +103,31 @@ def auth_config() -> AuthConfig:
 
 
 @pytest.fixture
-async def gateway(tmp_path: Path, auth_config: AuthConfig) -> AsyncIterator[RunningGateway]:
-    gw = GatewayConfig(host="127.0.0.1", port=free_port(), data_dir=tmp_path / "gw")
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Empty: the embedded SQLite file; with JISEKI_TEST_DB=postgresql, a fresh PostgreSQL database."""
+    if engine_under_test() != "postgresql":
+        return ""
+    return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture
+def gateway_options() -> dict[str, object]:
+    """Extra GatewayConfig values; a test module overrides this fixture to change them."""
+    return {}
+
+
+@pytest.fixture
+async def gateway(
+    tmp_path: Path, auth_config: AuthConfig, database_url: str, gateway_options: dict[str, object]
+) -> AsyncIterator[RunningGateway]:
+    gw = GatewayConfig(
+        host="127.0.0.1",
+        port=free_port(),
+        data_dir=tmp_path / "gw",
+        database_url=database_url,
+        drain_seconds=1,
+        **gateway_options,  # type: ignore[arg-type]
+    )
     config = Config(gateway=gw, auth=auth_config)
     staff = await provision(config, tmp_path)
     stop = asyncio.Event()

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from jiseki.gateway import rules as rules_module
+from jiseki.gateway import session_run as session_run_module
 from jiseki.gateway.db.engine import make_engine, sessionmaker
 from jiseki.gateway.db.models import AuditEvent
 from jiseki.gateway.hosts import unassign
 from jiseki.gateway.policies_db import set_host_group, set_policy
 from jiseki.gateway.policy import JST
-from jiseki.gateway.web import sockets as sockets_module
 from jiseki.protocol import (
     Clipboard,
     Key,
@@ -227,7 +227,7 @@ def _later_code(gw: RunningGateway) -> str:
 
 
 async def test_unassigning_ends_a_live_session(gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sockets_module, "POLICY_RECHECK", 1.0)
+    monkeypatch.setattr(session_run_module, "POLICY_RECHECK", 1.0)
     async with Browser(gateway, gateway.terminal_ssl()) as b, aiohttp.ClientSession() as s:
         control = await _control(gateway, s)
         await b.login(gateway.staff["alice"])

@@ -190,7 +190,7 @@ async def test_lockout_after_failures_then_clears_by_time_and_by_admin(gateway: 
         assert status == 403 and "ロック" in page
         status, _page, _r = await b.login(alice)  # right credentials, still locked
         assert status == 403
-        await asyncio.sleep(2.2)  # lockout_seconds = 2 in this test
+        await asyncio.sleep(8.5)  # lockout_seconds = 8 in this test
         assert (await b.login(alice))[0] == 303
     async with Browser(gateway, gateway.terminal_ssl()) as b:
         for _ in range(3):
@@ -287,7 +287,8 @@ async def test_ticket_expires_in_seconds(gateway: RunningGateway) -> None:
 
 @pytest.fixture
 def auth_config() -> AuthConfig:
-    return AuthConfig(lockout_threshold=3, lockout_seconds=2, address_max_failures=1000, ticket_seconds=2)
+    # A lockout long enough that a slow, loaded machine still sees it, short enough to wait for.
+    return AuthConfig(lockout_threshold=3, lockout_seconds=8, address_max_failures=1000, ticket_seconds=2)
 
 
 # ---- CSRF and logout ------------------------------------------------------------------------

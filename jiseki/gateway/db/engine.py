@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 
@@ -31,14 +32,22 @@ def alembic_config() -> AlembicConfig:
     return cfg
 
 
+_MIGRATION_LOCK = 0x6A69_7365_0001
+# Alembic keeps its running context in module globals: one migration at a time in this process.
+_in_process = asyncio.Lock()
+
+
 def _upgrade(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Several nodes may start together: the first migrates, the others wait and find nothing to do.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.upgrade(cfg, "head")
 
 
 async def upgrade_to_head(engine: AsyncEngine) -> None:
-    async with engine.begin() as conn:
+    async with _in_process, engine.begin() as conn:
         await conn.run_sync(_upgrade)
 
 

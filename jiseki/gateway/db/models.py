@@ -51,6 +51,7 @@ class Host(Base):
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     host_group_id: Mapped[int | None] = mapped_column(ForeignKey("host_groups.id"), index=True)
+    control_node: Mapped[str | None] = mapped_column(String(64), index=True)  # node holding its control channel
 
 
 class Session(Base):
@@ -71,6 +72,7 @@ class Session(Base):
     updates: Mapped[int] = mapped_column(Integer, default=0)
     user_id: Mapped[str | None] = mapped_column(String(64), index=True)
     terminal_id: Mapped[str | None] = mapped_column(String(64))
+    node_id: Mapped[str | None] = mapped_column(String(64), index=True)  # node relaying it
 
 
 # ---- trust: certificates, terminals, staff, enrollment (migration 0002) ----------------------
@@ -268,3 +270,15 @@ class Recording(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     deleted_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Node(Base):
+    """A gateway node: alive while its heartbeat is recent."""
+
+    __tablename__ = "nodes"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    draining: Mapped[bool] = mapped_column(Boolean, default=False)

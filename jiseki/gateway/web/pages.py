@@ -170,7 +170,9 @@ async def create_session(request: web.Request) -> web.Response:
         session=pending.id,
         terminal=terminal.id,
     )
-    return web.json_response({"session": pending.id, "ticket": pending.viewer_ticket}, status=201)
+    return web.json_response(
+        {"session": pending.id, "ticket": pending.viewer_ticket, "resume": pending.resume_token}, status=201
+    )
 
 
 async def key_table(_request: web.Request) -> web.Response:

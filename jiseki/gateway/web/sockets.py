@@ -5,24 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from jiseki.protocol import Status, StatusCode, encode
 from jiseki.protocol.codec import MAX_AGENT_MESSAGE, MAX_VIEWER_MESSAGE
 
-from .. import audit, recordings_db
-from ..broker import AgentLink, Broker, EndReason, HostUnavailable, PendingSession
+from .. import audit
+from ..broker import AgentLink
 from ..certs import CertCheck, CertStatus
-from ..db.models import utcnow
-from ..hosts import is_assigned
-from ..policies_db import effective_for
-from ..policy import combine, time_denial
-from ..relay import RelayStats, close_both, close_viewer, relay
-from ..rules import Decision, End, SessionRules, Verdict, Warn
-from ..state import GatewayState
+from ..session_run import run_session
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity
 from .security import peer_certificate_der, same_origin
 
@@ -30,7 +22,6 @@ log = logging.getLogger(__name__)
 
 MAX_CONTROL_MESSAGE = 64 * 1024
 HEARTBEAT = 20.0  # WebSocket ping interval; a dead link is noticed within two of these
-AGENT_JOIN_TIMEOUT = 15.0
 
 
 def _ws(max_msg_size: int) -> web.WebSocketResponse:
@@ -57,6 +48,7 @@ async def _agent_identity(request: web.Request) -> CertCheck:
 
 
 async def viewer_socket(request: web.Request) -> web.StreamResponse:
+    """A new session (with the one-time ticket) or a viewer coming back to one (with its resume token)."""
     state = request.app[STATE]
     broker = state.broker
     loaded = request.get(SESSION)
@@ -65,9 +57,12 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="cross-origin WebSocket refused")
     if loaded is None or loaded.row.stage != "full":
         raise web.HTTPForbidden(text="login required")
-    pending = broker.claim_viewer(
-        request.match_info["session_id"], request.query.get("ticket"), loaded.user.id, terminal.id
-    )
+    session_id = request.match_info["session_id"]
+    resume = request.query.get("resume")
+    if resume is not None:
+        pending = broker.claim_resume(session_id, resume, loaded.user.id, terminal.id)
+    else:
+        pending = broker.claim_viewer(session_id, request.query.get("ticket"), loaded.user.id, terminal.id)
     if pending is None:
         await audit.record(
             state.db,
@@ -75,111 +70,32 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
             "denied",
             actor=loaded.user.id,
             address=request.remote,
-            session=request.match_info["session_id"][:64],
+            session=session_id[:64],
+            resume=resume is not None,
         )
         raise web.HTTPForbidden(text="invalid or expired session ticket")
     ws = _ws(MAX_VIEWER_MESSAGE)
     await ws.prepare(request)
-    pending.viewer_socket = ws
-    await ws.send_bytes(encode(Status(StatusCode.WAITING_FOR_HOST, "")))
-    try:
-        await broker.offer(pending)
-        agent_ws = await asyncio.wait_for(asyncio.shield(pending.agent_socket), AGENT_JOIN_TIMEOUT)
-    except HostUnavailable as exc:
-        await _end_unpaired(broker, pending, ws, exc.reason)
-        return ws
-    except (TimeoutError, asyncio.CancelledError):
-        await _end_unpaired(broker, pending, ws, pending.forced_reason or EndReason.HOST_TIMEOUT)
-        return ws
-    await broker.mark_live(pending)
-    await audit.record(
-        state.db,
-        "session_start",
-        "ok",
-        actor=pending.user_id,
-        subject=pending.host_id,
-        address=request.remote,
-        session=pending.id,
-        terminal=pending.terminal_id,
-    )
-    await ws.send_bytes(encode(Status(StatusCode.HOST_CONNECTED, "")))
-    stats = RelayStats()
-    reason = EndReason.GATEWAY_SHUTDOWN
-    rules = SessionRules(pending.policy or combine([]), time.monotonic(), utcnow())
-
-    async def audit_transfer(direction: str, decision: Decision) -> None:
-        outcome = "denied" if decision.verdict is Verdict.DROP else "ok"
-        kind = "clipboard" if decision.clipboard else "message_dropped"
-        details = {"direction": direction, **(decision.clipboard or {})}  # metadata only, never content
-        await audit.record(
-            state.db,
-            kind,
-            outcome,
-            actor=pending.user_id,
-            subject=pending.host_id,
-            session=pending.id,
-            reason=decision.reason or None,
-            **details,
-        )
-
-    helpers = [asyncio.create_task(_enforce_time(state, pending, ws, rules))]
-    recorder = recordings_db.start(state.config, pending) if rules.policy.record else None
-    if recorder is not None:
-        helpers.append(asyncio.create_task(recordings_db.keyframes(agent_ws)))
-    try:
-        reason = await relay(ws, agent_ws, stats, rules, audit_transfer, recorder)
-    finally:
-        for task in helpers:
-            task.cancel()
-        if recorder is not None:
-            await recordings_db.finish(state.db, pending, recorder)
-        reason = pending.forced_reason or reason
-        await broker.end(pending.id, reason, stats.to_viewer, stats.to_agent, stats.updates)
-        await audit.record(
-            state.db,
-            "session_end",
-            "ok",
-            actor=pending.user_id,
-            subject=pending.host_id,
-            session=pending.id,
-            reason=reason,
-            bytes_to_viewer=stats.to_viewer,
-        )
-        await close_both(ws, agent_ws, reason)
+    released = asyncio.Event()
+    if resume is None:
+        # The session outlives this socket (it may resume on another one): it runs in its own task.
+        runner = asyncio.create_task(run_session(state, pending, (ws, released)))
+        _RUNNING.add(runner)
+        runner.add_done_callback(_RUNNING.discard)
+    else:
+        current = pending.viewer_socket
+        if current is not None and not current.closed:
+            await current.close(code=4001, message=b"resumed elsewhere")  # a half-open old link
+        try:
+            await asyncio.wait_for(pending.viewers.put((ws, released)), 10)
+        except TimeoutError:
+            await ws.close(code=4002, message=b"could not resume")
+            return ws
+    await released.wait()
     return ws
 
 
-POLICY_RECHECK = 30.0  # seconds between re-reading the session's policy and assignment
-
-
-async def _enforce_time(
-    state: GatewayState, pending: PendingSession, ws: web.WebSocketResponse, rules: SessionRules
-) -> None:
-    """Warn, then end the session when its idle, length or hours limit is reached; follow policy changes."""
-    next_check = time.monotonic() + POLICY_RECHECK
-    while not ws.closed:
-        await asyncio.sleep(1.0)
-        now = time.monotonic()
-        if now >= next_check:
-            next_check = now + POLICY_RECHECK
-            async with state.db() as s:
-                assigned = await is_assigned(s, pending.user_id, pending.host_id)
-                policy = await effective_for(s, pending.user_id, pending.host_id)
-            if not assigned or time_denial(policy, utcnow()) is not None or policy.view_only != rules.policy.view_only:
-                await state.broker.close_session(pending, EndReason.POLICY_CHANGE)
-                return
-            rules.update_policy(policy, now, utcnow())
-        action = rules.tick(now)
-        if isinstance(action, Warn):
-            await ws.send_bytes(encode(Status(StatusCode.WARNING, f"{action.reason}:{action.seconds}")))
-        elif isinstance(action, End):
-            await state.broker.close_session(pending, action.reason)
-            return
-
-
-async def _end_unpaired(broker: Broker, pending: PendingSession, ws: web.WebSocketResponse, reason: str) -> None:
-    await broker.end(pending.id, reason)
-    await close_viewer(ws, reason)
+_RUNNING: set[asyncio.Task[None]] = set()
 
 
 async def agent_data_socket(request: web.Request) -> web.StreamResponse:
@@ -193,9 +109,17 @@ async def agent_data_socket(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="invalid or expired session ticket")
     ws = _ws(MAX_AGENT_MESSAGE)
     await ws.prepare(request)
-    pending.agent_socket.set_result(ws)
-    # The viewer's handler runs the relay; returning from here would close the socket early.
-    await pending.finished.wait()
+    released = asyncio.Event()
+    current = pending.agent_ws
+    if current is not None and not current.closed:
+        await current.close(code=4001, message=b"resumed elsewhere")
+    try:
+        await asyncio.wait_for(pending.agents.put((ws, released)), 10)
+    except TimeoutError:
+        await ws.close(code=4002, message=b"could not resume")
+        return ws
+    # The session's runner relays; returning from here would close the socket early.
+    await released.wait()
     return ws
 
 

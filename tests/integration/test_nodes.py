@@ -1,0 +1,150 @@
+"""Two gateway nodes on one PostgreSQL: offers travel by LISTEN/NOTIFY, the agent dials the viewer's
+node, a dead node is cleaned up after."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from jiseki.config import AuthConfig, Config, GatewayConfig
+from jiseki.gateway import nodes as nodes_module
+from jiseki.gateway.db.engine import make_engine, sessionmaker
+from jiseki.gateway.db.models import Host, Session
+from jiseki.gateway.pki import CertificateAuthority
+from jiseki.gateway.server import serve
+from jiseki.protocol import Desktop, Monitor, StatusCode, decode_from_agent, encode
+from tests.conftest import free_port
+
+from .conftest import Browser, RunningGateway, provision
+
+
+class Cluster:
+    def __init__(
+        self,
+        a: RunningGateway,
+        b: RunningGateway,
+        stops: dict[str, asyncio.Event],
+        tasks: dict[str, asyncio.Task[None]],
+    ) -> None:
+        self.a, self.b, self.stops, self.tasks = a, b, stops, tasks
+
+
+async def _wait_listening(port: int) -> None:
+    for _ in range(200):
+        try:
+            _r, w = await asyncio.open_connection("127.0.0.1", port)
+            w.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path, postgres: object) -> AsyncIterator[Cluster]:
+    url = postgres.new_database()  # type: ignore[attr-defined]
+    shared = tmp_path / "shared"  # CA, TOTP key: shared by every node (docs/deployment.md)
+    base = GatewayConfig(data_dir=shared, database_url=url, drain_seconds=1)
+    configs = {}
+    for name in ("node-a", "node-b"):
+        port = free_port()
+        configs[name] = Config(
+            gateway=replace(base, port=port, node_id=name, public_url=f"https://127.0.0.1:{port}"),
+            auth=AuthConfig(address_max_failures=1000),
+        )
+    staff = await provision(configs["node-a"], tmp_path)
+    stops = {n: asyncio.Event() for n in configs}
+    tasks = {n: asyncio.create_task(serve(c, stops[n])) for n, c in configs.items()}
+    for c in configs.values():
+        await _wait_listening(c.gateway.port)
+    ca = CertificateAuthority(shared / "pki")
+    gw = {n: RunningGateway(c, c.gateway.effective_public_url, tmp_path, ca, staff) for n, c in configs.items()}
+    try:
+        yield Cluster(gw["node-a"], gw["node-b"], stops, tasks)
+    finally:
+        for n in configs:
+            stops[n].set()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+
+
+async def _agent_on(gw: RunningGateway, s: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse:
+    control = await s.ws_connect(gw.url + "/agent/control", ssl=gw.agent_ssl())
+    await control.send_str(json.dumps({"type": "hello", "hostname": "desk-01"}))
+    engine = make_engine(gw.db_url())
+    try:
+        for _ in range(100):  # until the node has recorded the agent as online
+            async with sessionmaker(engine)() as db:
+                host = await db.get(Host, "pc-1")
+            if host is not None and host.online:
+                return control
+            await asyncio.sleep(0.1)
+    finally:
+        await engine.dispose()
+    raise AssertionError("the agent did not come online")
+
+
+async def test_viewer_on_b_reaches_agent_held_by_a(cluster: Cluster) -> None:
+    async with Browser(cluster.b, cluster.b.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        control = await _agent_on(cluster.a, s)  # the agent's control channel is on node A
+        await b.login(cluster.b.staff["alice"])  # the staff member is on node B
+        status, created = await b.request_session("pc-1")
+        assert status == 201, created
+        viewer = await b.viewer_socket(created)
+        assert decode_from_agent((await viewer.receive(timeout=5)).data).code == StatusCode.WAITING_FOR_HOST
+        offer = json.loads((await control.receive(timeout=5)).data)  # relayed by NOTIFY from B through A
+        assert offer["type"] == "offer" and offer["url"] == cluster.b.url
+        agent = await s.ws_connect(f"{offer['url']}{offer['path']}?ticket={offer['ticket']}", ssl=cluster.a.agent_ssl())
+        assert decode_from_agent((await viewer.receive(timeout=5)).data).code == StatusCode.HOST_CONNECTED
+        desktop = Desktop(640, 480, (Monitor(0, 0, 640, 480),))
+        await agent.send_bytes(encode(desktop))
+        assert decode_from_agent((await viewer.receive(timeout=5)).data) == desktop  # relayed by node B only
+        engine = make_engine(cluster.a.db_url())
+        try:
+            async with sessionmaker(engine)() as db:
+                row = await db.get(Session, created["session"])
+                host = await db.get(Host, "pc-1")
+            assert row is not None and row.node_id == "node-b" and row.state == "live"
+            assert host is not None and host.control_node == "node-a"
+        finally:
+            await engine.dispose()
+        await viewer.close()
+        await control.close()
+
+
+@pytest.fixture
+def fast_heartbeat(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set before the nodes start, so every heartbeat follows the short timing."""
+    import datetime as dt
+
+    monkeypatch.setattr(nodes_module, "DEAD_AFTER", dt.timedelta(seconds=2))
+    monkeypatch.setattr(nodes_module, "HEARTBEAT_INTERVAL", 0.5)
+
+
+async def test_a_dead_node_is_cleaned_up_by_the_other(fast_heartbeat: None, cluster: Cluster) -> None:
+    async with aiohttp.ClientSession() as s:
+        control = await _agent_on(cluster.a, s)  # keep the socket: a dropped one closes
+        engine = make_engine(cluster.a.db_url())
+        try:
+            db = sessionmaker(engine)
+            async with db() as sess:
+                assert (await sess.get(Host, "pc-1")).online  # type: ignore[union-attr]
+            # Node A "dies": its heartbeat stops (a frozen process; kill -9 looks the same to node B).
+            cluster.tasks["node-a"].cancel()
+            for _ in range(100):
+                async with db() as sess:
+                    host = await sess.get(Host, "pc-1")
+                    alive = (await sess.execute(select(Session))).all()
+                if host is not None and not host.online:
+                    break
+                await asyncio.sleep(0.2)
+            assert host is not None and not host.online and host.control_node is None
+            assert alive == [] or all(r[0].state == "ended" for r in alive)
+            await control.close()
+        finally:
+            await engine.dispose()
