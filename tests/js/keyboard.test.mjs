@@ -73,6 +73,7 @@ test('keyCode 229 is never turned into a key, even through the Windows virtual-k
   assert.equal(physicalCode(event({ code: '', key: 'Process', keyCode: 229 })), null);
   assert.equal(physicalCode(event({ code: '', key: 'Unidentified', keyCode: 243 })), 'Backquote');
   assert.equal(physicalCode(event({ code: 'KeyA', key: 'Process', keyCode: 229 })), 'KeyA');
+  assert.equal(physicalCode(event({ code: '', key: 'toString', keyCode: 0 })), null); // own keys only
 });
 
 test('unknown codes are left to the browser', () => {

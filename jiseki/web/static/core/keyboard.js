@@ -45,8 +45,10 @@ const LOCK_CODES = new Set(['CapsLock', 'NumLock', 'ScrollLock']);
 /** The physical key (a DOM code) of an event, or null when it has none we can trust. */
 export function physicalCode(ev) {
   if (ev.code && ev.code !== 'Unidentified') return ev.code;
-  if (ev.key in CODE_BY_KEY) return CODE_BY_KEY[ev.key];
-  if (ev.keyCode !== IME_PROCESS_KEYCODE && ev.keyCode in CODE_BY_WINDOWS_VK) return CODE_BY_WINDOWS_VK[ev.keyCode];
+  if (Object.hasOwn(CODE_BY_KEY, ev.key)) return CODE_BY_KEY[ev.key];
+  if (ev.keyCode !== IME_PROCESS_KEYCODE && Object.hasOwn(CODE_BY_WINDOWS_VK, ev.keyCode)) {
+    return CODE_BY_WINDOWS_VK[ev.keyCode];
+  }
   return null;
 }
 
