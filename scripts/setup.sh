@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what jiseki needs on Debian 12: apt packages, then a Python venv in .venv.
 # Usage: scripts/setup.sh run   (what `jiseki demo` needs)
-#        scripts/setup.sh test  (plus Chromium, xdotool, Node.js and the VNC peer for benchmarks)
+#        scripts/setup.sh test  (plus Chromium, xdotool, Node.js, the VNC peer for benchmarks and a real
+#                                Japanese IME, fcitx5 + mozc, for the keyboard tests)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
@@ -12,6 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 pkgs=(xvfb openbox xterm less fonts-noto-cjk fonts-dejavu-core x11-xkb-utils ca-certificates libnss3-tools xclip xinput)
 if [ "$mode" = "test" ]; then
   pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify xclip i3lock xinput postgresql)
+  pkgs+=(fcitx5 fcitx5-mozc fcitx5-frontend-gtk3 dbus x11-xserver-utils)  # a real IME; xrandr
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 fi
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)

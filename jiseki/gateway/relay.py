@@ -19,6 +19,7 @@ from jiseki.protocol import (
     Ack,
     Desktop,
     Key,
+    KeyboardLayout,
     ProtocolError,
     Status,
     StatusCode,
@@ -52,6 +53,7 @@ class RelayStats:
     last_update_seq: int = 0
     last_ack_seq: int = 0
     last_desktop: bytes | None = None
+    last_layout: bytes | None = None  # the office PC's keyboard layout, for a resumed viewer
 
 
 async def _pump(
@@ -115,6 +117,8 @@ async def relay(
                 stats.last_update_seq = parsed.seq
             elif isinstance(parsed, Desktop):
                 stats.last_desktop = encode(parsed)
+            elif isinstance(parsed, KeyboardLayout):
+                stats.last_layout = encode(parsed)
         return decision
 
     def to_agent(n: int, parsed: Message) -> Decision:

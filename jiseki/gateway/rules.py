@@ -11,12 +11,12 @@ import hashlib
 from dataclasses import dataclass
 from enum import Enum
 
-from jiseki.protocol import Clipboard, Key, Pointer, Text, Wheel
+from jiseki.protocol import Clipboard, Key, Locks, Pointer, Text, Wheel
 from jiseki.protocol.messages import Message
 
 from .policy import Effective, seconds_until_window_end
 
-INPUT_TYPES = (Key, Pointer, Wheel, Text)
+INPUT_TYPES = (Key, Pointer, Wheel, Text, Locks)  # LOCKS toggles the office PC's lock keys
 WARN_BEFORE = 60.0  # seconds of warning before a timed end (less when the limit itself is short)
 MINUTE = 60.0  # seconds per policy minute (tests shorten it)
 

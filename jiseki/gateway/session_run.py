@@ -193,6 +193,8 @@ async def _release_keys(agent_ws: web.WebSocketResponse, stats: RelayStats) -> N
 async def _resume_viewer(ws: web.WebSocketResponse, agent_ws: web.WebSocketResponse, stats: RelayStats) -> None:
     if stats.last_desktop is not None:
         await _send(ws, stats.last_desktop)  # the layout first: the new page has an empty canvas
+    if stats.last_layout is not None:
+        await _send(ws, stats.last_layout)  # and the keyboard layout, for the new page's mismatch check
     await _send(ws, encode(Status(StatusCode.HOST_CONNECTED, "")))
     await _send(agent_ws, encode(Refresh()))  # then a full picture
 

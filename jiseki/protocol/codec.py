@@ -13,6 +13,7 @@ from .errors import ProtocolError
 from .messages import (
     AGENT_TO_VIEWER,
     CLIPBOARD_TEXT,
+    LOCK_ALL,
     VIEWER_TO_AGENT,
     Ack,
     Clipboard,
@@ -25,6 +26,9 @@ from .messages import (
     Hello,
     ImageOp,
     Key,
+    KeyboardLayout,
+    LayoutKey,
+    Locks,
     Message,
     Monitor,
     MsgType,
@@ -49,6 +53,8 @@ MAX_VIEWER_MESSAGE = MAX_CLIPBOARD_BYTES + 16  # only CLIPBOARD can be this larg
 MAX_TEXT_BYTES = 1024
 MAX_STATUS_BYTES = 256
 MAX_CURSOR = 256  # cursor width/height
+MAX_LAYOUT_NAME_BYTES = 64
+MAX_LAYOUT_KEYS = 128
 
 _U8 = struct.Struct(">B")
 _HELLO = struct.Struct(">HI")
@@ -66,10 +72,34 @@ _KEY = struct.Struct(">IB")
 _POINTER = struct.Struct(">HHB")
 _WHEEL = struct.Struct(">hh")
 _TEXT = struct.Struct(">H")
+_LAYOUT_KEY = struct.Struct(">BI")
+_LOCKS = struct.Struct(">BB")
 _CLIPBOARD = struct.Struct(">BI")
 
 
 # ---- encoding -----------------------------------------------------------------------------
+
+
+def _check_layout_name(name: str) -> None:
+    if any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in name):
+        raise ProtocolError("control character in a layout name")
+
+
+def _check_layout_keys(keys: tuple[LayoutKey, ...]) -> None:
+    if len(keys) > MAX_LAYOUT_KEYS:
+        raise ProtocolError("too many keys in a keyboard layout")
+    last = -1
+    for key in keys:
+        if key.usage_id <= last:
+            raise ProtocolError("layout keys must be in ascending usage order, each once")
+        last = key.usage_id
+        if not 0x20 <= key.codepoint <= 0x10FFFF or 0xD800 <= key.codepoint <= 0xDFFF:
+            raise ProtocolError(f"layout character out of range: {key.codepoint:#x}")
+
+
+def _check_locks(known: int, state: int) -> None:
+    if known & ~LOCK_ALL or state & ~known:
+        raise ProtocolError("lock bits out of range")
 
 
 def _check_rect(x: int, y: int, w: int, h: int) -> None:
@@ -144,6 +174,18 @@ def _encode_parts(msg: Message) -> Iterable[bytes | memoryview]:
         if not text or len(text) > MAX_TEXT_BYTES:
             raise ProtocolError("text empty or too long")
         yield _U8.pack(MsgType.TEXT) + _TEXT.pack(len(text)) + text
+    elif isinstance(msg, KeyboardLayout):
+        name = msg.name.encode()
+        if len(name) > MAX_LAYOUT_NAME_BYTES:
+            raise ProtocolError("layout name too long")
+        _check_layout_name(msg.name)
+        _check_layout_keys(msg.keys)
+        yield _U8.pack(MsgType.KEYBOARD_LAYOUT) + _U8.pack(len(name)) + name + _U8.pack(len(msg.keys))
+        for key in msg.keys:
+            yield _LAYOUT_KEY.pack(key.usage_id, key.codepoint)
+    elif isinstance(msg, Locks):
+        _check_locks(msg.known, msg.state)
+        yield _U8.pack(MsgType.LOCKS) + _LOCKS.pack(msg.known, msg.state)
     elif isinstance(msg, Clipboard):
         data = msg.text.encode()
         if len(data) > MAX_CLIPBOARD_BYTES:
@@ -297,6 +339,22 @@ def _decode_body(mtype: MsgType, r: _Reader) -> Message:
         if not 1 <= length <= MAX_TEXT_BYTES:
             raise ProtocolError("text empty or too long")
         return Text(_utf8(r.take(length)))
+    if mtype == MsgType.KEYBOARD_LAYOUT:
+        (name_length,) = r.unpack(_U8)
+        if name_length > MAX_LAYOUT_NAME_BYTES:
+            raise ProtocolError("layout name too long")
+        name = _utf8(r.take(name_length))
+        _check_layout_name(name)
+        (count,) = r.unpack(_U8)
+        if count > MAX_LAYOUT_KEYS:
+            raise ProtocolError("too many keys in a keyboard layout")
+        keys = tuple(LayoutKey(*r.unpack(_LAYOUT_KEY)) for _ in range(count))
+        _check_layout_keys(keys)
+        return KeyboardLayout(name, keys)
+    if mtype == MsgType.LOCKS:
+        known, state = r.unpack(_LOCKS)
+        _check_locks(known, state)
+        return Locks(known, state)
     if mtype == MsgType.CLIPBOARD:
         fmt, length = r.unpack(_CLIPBOARD)
         if fmt != CLIPBOARD_TEXT:

@@ -20,6 +20,9 @@ from .messages import (
     Hello,
     ImageOp,
     Key,
+    KeyboardLayout,
+    LayoutKey,
+    Locks,
     Message,
     Monitor,
     MsgType,
@@ -47,6 +50,8 @@ _CLASSES: dict[MsgType, type] = {
     MsgType.WHEEL: Wheel,
     MsgType.REFRESH: Refresh,
     MsgType.TEXT: Text,
+    MsgType.KEYBOARD_LAYOUT: KeyboardLayout,
+    MsgType.LOCKS: Locks,
     MsgType.CLIPBOARD: Clipboard,
 }
 _TYPE_OF = {cls: t for t, cls in _CLASSES.items()}
@@ -97,4 +102,6 @@ def from_json(d: dict[str, Any]) -> Message:
         kwargs["rgba"] = bytes.fromhex(kwargs["rgba"])
     elif mtype == MsgType.STATUS:
         kwargs["code"] = StatusCode[kwargs["code"]]
+    elif mtype == MsgType.KEYBOARD_LAYOUT:
+        kwargs["keys"] = tuple(LayoutKey(**k) for k in kwargs["keys"])
     return _CLASSES[mtype](**kwargs)  # type: ignore[no-any-return]

@@ -20,6 +20,7 @@ class MsgType(IntEnum):
     CURSOR_SHAPE = 0x12
     CURSOR_POS = 0x13
     STATUS = 0x14
+    KEYBOARD_LAYOUT = 0x18  # numbered away from 0x15.. to leave those to display messages
     # viewer -> agent
     ACK = 0x20
     KEY = 0x21
@@ -27,6 +28,7 @@ class MsgType(IntEnum):
     WHEEL = 0x23
     REFRESH = 0x24
     TEXT = 0x25
+    LOCKS = 0x28
     # both directions (only where the session's policy allows; the gateway enforces it)
     CLIPBOARD = 0x30
 
@@ -61,6 +63,13 @@ BUTTON_BACK = 0x08
 BUTTON_FORWARD = 0x10
 
 WHEEL_NOTCH = 120  # WHEEL deltas are in 1/120 of a notch, like Windows' WHEEL_DELTA.
+
+# Lock bits (LOCKS.known and LOCKS.state).
+LOCK_CAPS = 0x01
+LOCK_NUM = 0x02
+LOCK_SCROLL = 0x04
+LOCK_KANA = 0x08
+LOCK_ALL = LOCK_CAPS | LOCK_NUM | LOCK_SCROLL | LOCK_KANA
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +205,28 @@ class Text:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class LayoutKey:
+    usage_id: int  # on the keyboard page (0x07), e.g. 0x2F for the key right of P
+    codepoint: int  # the character the key types without modifiers on the host
+
+
+@dataclass(frozen=True, slots=True)
+class KeyboardLayout:
+    """The host's active keyboard layout: a name for people and what the writing keys type."""
+
+    name: str
+    keys: tuple[LayoutKey, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Locks:
+    """Lock states of the terminal: bits of `state` count only where `known` has them."""
+
+    known: int
+    state: int
+
+
 CLIPBOARD_TEXT = 1  # the only clipboard format: UTF-8 text
 
 
@@ -204,7 +235,23 @@ class Clipboard:
     text: str
 
 
-Message = Hello | Desktop | Update | CursorShape | CursorPos | Status | Ack | Key | Pointer | Wheel | Refresh | Text
+Message = (
+    Hello
+    | Desktop
+    | Update
+    | CursorShape
+    | CursorPos
+    | Status
+    | KeyboardLayout
+    | Ack
+    | Key
+    | Pointer
+    | Wheel
+    | Refresh
+    | Text
+    | Locks
+    | Clipboard
+)
 
 AGENT_TO_VIEWER = frozenset(
     {
@@ -214,6 +261,7 @@ AGENT_TO_VIEWER = frozenset(
         MsgType.CURSOR_SHAPE,
         MsgType.CURSOR_POS,
         MsgType.STATUS,
+        MsgType.KEYBOARD_LAYOUT,
         MsgType.CLIPBOARD,
     }
 )
@@ -226,6 +274,7 @@ VIEWER_TO_AGENT = frozenset(
         MsgType.WHEEL,
         MsgType.REFRESH,
         MsgType.TEXT,
+        MsgType.LOCKS,
         MsgType.CLIPBOARD,
     }
 )

@@ -139,19 +139,19 @@ def test_click_moves_host_pointer(staff_context, stack: DemoStack, width: int, h
 def test_viewer_reconnects_by_itself_after_the_agent_drops(staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
     page = open_viewer(staff_context, stack)
     try:
-        sessions = page.evaluate("window.jisekiStats.sessions")
+        frames = page.evaluate("window.jisekiStats.framesDrawn")
         agent = next(p for name, p in stack.group.procs if name == "agent")
         agent.terminate()
         agent.wait(10)
-        wait_for(page, "window.jisekiStats.state === 'reconnecting'", timeout=10)
-        assert page.evaluate("window.jisekiStats.endReason") in ("host_disconnected", "host_offline")
+        # Since session resume, a broken agent link suspends the session (the viewer waits for the
+        # office PC) for the grace period before it ends and the viewer reconnects by itself.
+        wait_for(page, "['waiting', 'reconnecting'].includes(window.jisekiStats.state)", timeout=10)
         text = page.inner_text("#state")
-        assert "再接続" in text  # shown in words, in Japanese
+        assert "自席PC" in text  # shown in words, in Japanese
         stack.group.procs = [(n, p) for n, p in stack.group.procs if p is not agent]
         stack.start_agent()
-        wait_for(page, "window.jisekiStats.state === 'connected'", timeout=40)
-        assert page.evaluate("window.jisekiStats.sessions") > sessions
-        wait_for(page, f"window.jisekiStats.framesDrawn > 0 && window.jisekiStats.sessions > {sessions}")
+        wait_for(page, "window.jisekiStats.state === 'connected'", timeout=120)
+        wait_for(page, f"window.jisekiStats.framesDrawn > {frames}", timeout=30)
     finally:
         page.close()
 

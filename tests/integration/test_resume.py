@@ -18,6 +18,8 @@ from jiseki.protocol import (
     Desktop,
     ImageOp,
     Key,
+    KeyboardLayout,
+    LayoutKey,
     Monitor,
     Refresh,
     StatusCode,
@@ -145,4 +147,22 @@ async def test_agent_link_drops_and_the_agent_comes_back(gateway: RunningGateway
         assert decode_from_agent((await viewer.receive(timeout=5)).data) == desktop
         assert (await _session_row(gateway, created["session"])).state == "live"
         await viewer.close()
+        await control.close()
+
+
+async def test_a_resumed_viewer_gets_the_office_pcs_keyboard_layout_again(gateway: RunningGateway) -> None:
+    async with Browser(gateway, gateway.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        control, created, viewer, agent, _offer, desktop = await _start(b, gateway, s)
+        layout = KeyboardLayout("jp106/jp", (LayoutKey(0x2F, ord("@")),))
+        await agent.send_bytes(encode(layout))
+        assert decode_from_agent((await viewer.receive(timeout=5)).data) == layout
+        _cut(viewer)
+        for _ in range(2):  # Shift released and the lost update acknowledged, as in the test above
+            await agent.receive(timeout=45)
+        url = f"{gateway.url}/sessions/{created['session']}/viewer?resume={created['resume']}"
+        resumed = await b.http.ws_connect(url, headers={"Origin": gateway.url}, ssl=b.ssl)
+        assert decode_from_agent((await resumed.receive(timeout=5)).data) == desktop
+        assert decode_from_agent((await resumed.receive(timeout=5)).data) == layout
+        assert decode_from_agent((await resumed.receive(timeout=5)).data).code == StatusCode.HOST_CONNECTED
+        await resumed.close()
         await control.close()

@@ -10,12 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jiseki.protocol import (
+    LOCK_ALL,
+    LOCK_CAPS,
     Ack,
     Codec,
     CopyOp,
     FillOp,
     ImageOp,
     Key,
+    KeyboardLayout,
+    LayoutKey,
+    Locks,
+    MsgType,
     Pointer,
     ProtocolError,
     Update,
@@ -25,7 +31,13 @@ from jiseki.protocol import (
     decode_from_viewer,
     encode,
 )
-from jiseki.protocol.codec import MAX_AGENT_MESSAGE, MAX_COORD, MAX_VIEWER_MESSAGE
+from jiseki.protocol.codec import (
+    MAX_AGENT_MESSAGE,
+    MAX_COORD,
+    MAX_LAYOUT_KEYS,
+    MAX_LAYOUT_NAME_BYTES,
+    MAX_VIEWER_MESSAGE,
+)
 from jiseki.protocol.jsonform import from_json, to_json
 
 VECTORS = Path(__file__).parent.parent / "vectors"
@@ -98,7 +110,7 @@ def test_any_bytes_give_a_message_or_protocol_error(data: bytes) -> None:
         assert encode(msg) == data  # whatever parses re-encodes to the same bytes
 
 
-_type_byte = st.sampled_from([0x01, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x30])
+_type_byte = st.sampled_from([0x01, 0x10, 0x11, 0x12, 0x13, 0x14, 0x18, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x28, 0x30])
 
 
 @settings(max_examples=3000, deadline=None)
@@ -130,3 +142,55 @@ def test_update_round_trip(rects: list, seq: int) -> None:
     ops = tuple(ImageOp(x, y, w, h, Codec.WEBP, payload) for x, y, w, h, payload in rects)
     msg = Update(seq, ops)
     assert decode_from_agent(encode(msg)) == msg
+
+
+# ---- keyboard messages (issue 8): KEYBOARD_LAYOUT and LOCKS -------------------------------
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.integers(0, 255), st.binary(max_size=700))
+def test_keyboard_layout_parser_with_random_body(name_length: int, body: bytes) -> None:
+    data = bytes([MsgType.KEYBOARD_LAYOUT, name_length]) + body
+    for parse in (decode, decode_from_agent):
+        try:
+            msg = parse(data)
+        except ProtocolError:
+            continue
+        assert isinstance(msg, KeyboardLayout)
+        assert encode(msg) == data
+
+
+_codepoints = st.integers(0x20, 0x10FFFF).filter(lambda c: not 0xD800 <= c <= 0xDFFF)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(st.characters(min_codepoint=0x20, blacklist_categories=("Cs", "Cc")), max_size=20),
+    st.dictionaries(st.integers(0, 255), _codepoints, max_size=MAX_LAYOUT_KEYS),
+)
+def test_keyboard_layout_round_trip(name: str, keys: dict[int, int]) -> None:
+    if len(name.encode()) > MAX_LAYOUT_NAME_BYTES:
+        name = name[:10]
+    msg = KeyboardLayout(name, tuple(LayoutKey(u, c) for u, c in sorted(keys.items())))
+    assert decode_from_agent(encode(msg)) == msg
+
+
+@given(st.integers(0, 255), st.integers(0, 255))
+def test_locks_accepts_exactly_the_known_bits(known: int, state: int) -> None:
+    data = bytes([MsgType.LOCKS, known, state])
+    valid = known & ~LOCK_ALL == 0 and state & ~known == 0
+    if valid:
+        assert decode_from_viewer(data) == Locks(known, state)
+        assert encode(Locks(known, state)) == data
+    else:
+        with pytest.raises(ProtocolError):
+            decode_from_viewer(data)
+        with pytest.raises(ProtocolError):
+            encode(Locks(known, state))
+
+
+def test_keyboard_messages_travel_one_way_only() -> None:
+    with pytest.raises(ProtocolError):
+        decode_from_agent(encode(Locks(LOCK_CAPS, LOCK_CAPS)))
+    with pytest.raises(ProtocolError):
+        decode_from_viewer(encode(KeyboardLayout("us", ())))

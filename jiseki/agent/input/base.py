@@ -4,12 +4,37 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from jiseki.protocol import WHEEL_NOTCH
+from jiseki.protocol import WHEEL_NOTCH, KeyboardLayout
+
+# Keyboard-page usage ids of the writing-system keys whose characters KEYBOARD_LAYOUT reports:
+# letters, digits, the punctuation block, and the ISO / JIS extra keys.
+LAYOUT_PROBE_IDS: tuple[int, ...] = (
+    *range(0x04, 0x28),  # KeyA..KeyZ, Digit1..Digit0
+    *range(0x2D, 0x32),  # Minus, Equal, BracketLeft, BracketRight, Backslash
+    *range(0x33, 0x39),  # Semicolon, Quote, Backquote, Comma, Period, Slash
+    0x64,  # IntlBackslash
+    0x87,  # IntlRo (ろ)
+    0x89,  # IntlYen (¥)
+)
 
 
 class InputSink(Protocol):
     def key(self, usage: int, down: bool) -> None:
-        """Press or release the physical key with this USB HID usage (page << 16 | id)."""
+        """Press or release the physical key with this USB HID usage (page << 16 | id).
+
+        A press of a key that is already down is an autorepeat."""
+        ...
+
+    def text(self, text: str) -> None:
+        """Type composed text as Unicode characters (already checked by `text.refusal`)."""
+        ...
+
+    def set_locks(self, known: int, state: int) -> None:
+        """Make the host's lock keys (LOCK_* bits set in `known`) match `state`."""
+        ...
+
+    def layout(self) -> KeyboardLayout | None:
+        """The host's active keyboard layout, or None if it cannot be read."""
         ...
 
     def pointer(self, x: int, y: int, buttons: int) -> None:

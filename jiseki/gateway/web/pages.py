@@ -59,6 +59,14 @@ VIEWER_STRINGS = {
     "warning.hours": "The allowed hours end: the connection will end in {s} s.",
     "watermark": "{user} · {terminal} · {time}",
     "stats": "{fps} fps · {kbps} kbit/s",
+    "fullscreen": "Full screen",
+    "fullscreen_exit": "Exit full screen",
+    "layout_mismatch": (
+        "The keyboard layout of this terminal differs from the office PC's ({layout}). Physical keys type "
+        "what the office PC's layout puts on them; if characters come out wrong, switch the keyboard to text."
+    ),
+    "monitor_all": "All monitors",
+    "monitor_n": "Monitor {n} ({w}×{h})",
 }
 
 

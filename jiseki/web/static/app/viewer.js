@@ -6,6 +6,8 @@ import { Display } from '../core/display.js';
 import { InputCapture } from '../core/input.js';
 import { Compositor, japanTime, updateBounds } from '../core/compositor.js';
 import { ClipboardShare } from './clipboard.js';
+import { layoutDifferences } from '../core/layout.js';
+import { fitView, monitorRegions } from '../core/view.js';
 
 const RECONNECT_DELAYS = [1, 2, 4, 8, 10]; // seconds
 
@@ -19,9 +21,24 @@ const stateEl = document.getElementById('state');
 const statsEl = document.getElementById('stats');
 const disconnectBtn = document.getElementById('disconnect');
 const reconnectBtn = document.getElementById('reconnect');
+const stage = document.getElementById('stage');
+const view = document.getElementById('view');
+const textField = document.getElementById('ime');
+const modeSelect = document.getElementById('kbd-mode');
+const monitorControl = document.getElementById('monitor-control');
+const monitorSelect = document.getElementById('monitor');
+const fullscreenBtn = document.getElementById('fullscreen');
+const fullscreenHint = document.getElementById('fullscreen-hint');
+const cadBtn = document.getElementById('cad');
+const layoutNotice = document.getElementById('layout-notice');
 
 // Figures for the toolbar, and for tests and benchmarks that read them from the page.
-const stats = { state: 'idle', framesDrawn: 0, updates: 0, bytes: 0, lastSeq: 0, endReason: null, sessions: 0 };
+const stats = {
+  state: 'idle', framesDrawn: 0, updates: 0, bytes: 0, lastSeq: 0, endReason: null, sessions: 0,
+  keyboard: { mode: 'physical', hostLayout: null, layoutNotice: false, fullscreen: false, locked: false },
+  view: { crisp: false, scale: 1, monitor: -1, monitors: 0 },
+  input: null,
+};
 window.jisekiStats = stats;
 
 // With a watermark, updates draw into an offscreen framebuffer and the compositor shows it with the
@@ -54,15 +71,111 @@ function send(msg) {
 async function loadKeyTable() {
   const response = await fetch('/static/core/keycodes.json', { cache: 'no-store' });
   const doc = await response.json();
-  return new Map(Object.entries(doc.codes).map(([code, id]) => [code, (doc.page << 16) | id]));
+  return {
+    usages: new Map(Object.entries(doc.codes).map(([code, id]) => [code, (doc.page << 16) | id])),
+    codeOfUsageId: new Map(Object.entries(doc.codes).map(([code, id]) => [id, code])),
+  };
 }
 
-function fitCanvas() {
+// ---- picture placement: crisp 1:1 device pixels when there is room, one monitor or all -----
+
+let regions = [];
+
+function fitCanvas(input) {
   if (!canvas.width || !canvas.height) return;
-  const stage = canvas.parentElement.getBoundingClientRect();
-  const scale = Math.min(stage.width / canvas.width, stage.height / canvas.height);
-  canvas.style.width = `${Math.floor(canvas.width * scale)}px`;
-  canvas.style.height = `${Math.floor(canvas.height * scale)}px`;
+  const monitor = monitorSelect.value === '' ? -1 : Number(monitorSelect.value);
+  const region = monitor >= 0 && regions[monitor] ? regions[monitor] : { x: 0, y: 0, w: canvas.width, h: canvas.height };
+  const r = stage.getBoundingClientRect();
+  const v = fitView(r, window.devicePixelRatio || 1, { width: canvas.width, height: canvas.height }, region);
+  Object.assign(view.style, {
+    left: `${v.box.left}px`, top: `${v.box.top}px`, width: `${v.box.width}px`, height: `${v.box.height}px`, transform: '',
+  });
+  Object.assign(canvas.style, {
+    left: `${v.canvas.left}px`, top: `${v.canvas.top}px`, width: `${v.canvas.width}px`, height: `${v.canvas.height}px`,
+    imageRendering: v.crisp ? 'pixelated' : 'auto',
+  });
+  if (v.crisp) {
+    // Layout rounds positions to 1/64 px, which is not a device pixel at 1.25 or 1.5: move the
+    // box the rest of the way with a transform, so that 1:1 really is 1:1.
+    const dpr = window.devicePixelRatio || 1;
+    const placed = view.getBoundingClientRect();
+    const dx = (Math.round(placed.left * dpr) - placed.left * dpr) / dpr;
+    const dy = (Math.round(placed.top * dpr) - placed.top * dpr) / dpr;
+    if (Math.abs(dx) > 1e-4 || Math.abs(dy) > 1e-4) view.style.transform = `translate(${dx}px, ${dy}px)`;
+  }
+  input.region = region;
+  Object.assign(stats.view, { crisp: v.crisp, scale: v.scale, monitor });
+}
+
+function watchDevicePixelRatio(input) {
+  // Moving the window to another screen or zooming changes devicePixelRatio: fit again.
+  const query = window.matchMedia(`(resolution: ${window.devicePixelRatio}dppx)`);
+  query.addEventListener('change', () => { fitCanvas(input); watchDevicePixelRatio(input); }, { once: true });
+}
+
+function setMonitors(msg, input) {
+  regions = monitorRegions(msg);
+  const previous = monitorSelect.value;
+  monitorSelect.replaceChildren(new Option(t('monitor_all'), '-1'));
+  regions.forEach((r, i) => monitorSelect.append(new Option(t('monitor_n', { n: i + 1, w: r.w, h: r.h }), String(i))));
+  monitorSelect.value = [...monitorSelect.options].some((o) => o.value === previous) ? previous : '-1';
+  monitorControl.hidden = regions.length < 2;
+  stats.view.monitors = regions.length;
+  fitCanvas(input);
+}
+
+// ---- keyboard layout: tell the user once when the terminal's differs from the office PC's ---
+
+let keyTable = null;
+
+async function checkLayout(msg) {
+  stats.keyboard.hostLayout = msg.name;
+  if (stats.keyboard.layoutNotice || !navigator.keyboard?.getLayoutMap) return;
+  let map;
+  try {
+    map = await navigator.keyboard.getLayoutMap();
+  } catch {
+    return; // not allowed here (e.g. in a frame): say nothing rather than guess
+  }
+  if (layoutDifferences(map, msg, keyTable.codeOfUsageId).length === 0) return;
+  stats.keyboard.layoutNotice = true;
+  document.getElementById('layout-text').textContent = t('layout_mismatch', { layout: msg.name || '?' });
+  layoutNotice.hidden = false;
+}
+
+// ---- full screen with the keyboard locked, so Ctrl+W, Alt+Tab, Esc, Windows go to the PC ----
+
+async function toggleFullscreen() {
+  if (document.fullscreenElement) {
+    await document.exitFullscreen();
+    return;
+  }
+  await document.documentElement.requestFullscreen({ navigationUI: 'hide' });
+  if (navigator.keyboard?.lock) {
+    try {
+      await navigator.keyboard.lock();
+      stats.keyboard.locked = true;
+    } catch {
+      stats.keyboard.locked = false; // the browser keeps its shortcuts; everything else still works
+    }
+  }
+}
+
+let hintTimer = null;
+
+function onFullscreenChange(input) {
+  const on = Boolean(document.fullscreenElement);
+  stats.keyboard.fullscreen = on;
+  fullscreenBtn.textContent = t(on ? 'fullscreen_exit' : 'fullscreen');
+  clearTimeout(hintTimer);
+  fullscreenHint.hidden = !on;
+  if (on) hintTimer = setTimeout(() => { fullscreenHint.hidden = true; }, 8000);
+  else {
+    navigator.keyboard?.unlock?.();
+    stats.keyboard.locked = false;
+  }
+  input.focus(null);
+  fitCanvas(input);
 }
 
 function onMessage(data, input) {
@@ -78,7 +191,10 @@ function onMessage(data, input) {
     case 'DESKTOP':
       display.resize(msg.width, msg.height);
       if (compositor) compositor.resize(msg.width, msg.height);
-      fitCanvas();
+      setMonitors(msg, input);
+      break;
+    case 'KEYBOARD_LAYOUT':
+      checkLayout(msg);
       break;
     case 'CLIPBOARD':
       if (clipboard) clipboard.fromHost(msg.text);
@@ -197,11 +313,33 @@ function showStats() {
   }, 1000);
 }
 
+function platform() {
+  return navigator.userAgentData?.platform || navigator.platform || '';
+}
+
 async function main() {
   disconnectBtn.textContent = t('disconnect');
   reconnectBtn.textContent = t('reconnect');
-  const usages = await loadKeyTable();
-  const input = new InputCapture(canvas, usages, send);
+  keyTable = await loadKeyTable();
+  const toolbar = document.querySelector('.bar');
+  const tips = document.getElementById('tips');
+  const input = new InputCapture(canvas, textField, keyTable.usages, send, {
+    windows: /^win/i.test(platform()),
+    mac: /mac|iphone|ipad/i.test(platform()),
+    onEscapeHold: () => { if (document.fullscreenElement) document.exitFullscreen(); },
+    ignoreTarget: (el) => toolbar.contains(el) || tips.contains(el),
+  });
+  stats.input = input.stats;
+  modeSelect.addEventListener('change', () => {
+    input.setMode(modeSelect.value);
+    stats.keyboard.mode = input.mode;
+  });
+  monitorSelect.addEventListener('change', () => { fitCanvas(input); input.focus(null); });
+  fullscreenBtn.addEventListener('click', () => toggleFullscreen().catch((err) => console.warn('full screen', err)));
+  document.addEventListener('fullscreenchange', () => onFullscreenChange(input));
+  cadBtn.addEventListener('click', () => { input.sendCtrlAltDel(); input.focus(null); });
+  document.getElementById('layout-close').addEventListener('click', () => { layoutNotice.hidden = true; input.focus(null); });
+  watchDevicePixelRatio(input);
   disconnectBtn.addEventListener('click', () => {
     userClosed = true;
     clearTimeout(reconnectTimer);
@@ -209,14 +347,16 @@ async function main() {
     else { setState('disconnected'); reconnectBtn.hidden = false; disconnectBtn.hidden = true; }
   });
   reconnectBtn.addEventListener('click', () => { attempt = 0; connect(input); });
-  window.addEventListener('resize', fitCanvas);
+  window.addEventListener('resize', () => fitCanvas(input));
+  // The toolbar may wrap or unwrap (status texts change): the stage moves without a window resize.
+  new ResizeObserver(() => fitCanvas(input)).observe(stage);
   window.addEventListener('keydown', hideIdleWarning);
   canvas.addEventListener('pointermove', hideIdleWarning);
   clipboard = new ClipboardShare(document.body.dataset.clipboard ?? 'none', send);
   window.addEventListener('focus', () => clipboard.onFocus());
   if (compositor) setInterval(() => compositor.tick(), 5000);
   showStats();
-  canvas.focus();
+  input.focus(null);
   connect(input);
 }
 

@@ -1,10 +1,14 @@
-// Keyboard and mouse capture: physical keys by KeyboardEvent.code (mapped to USB HID usages),
-// pointer position in desktop pixels, wheel in 1/120 notch. Sends protocol messages via `send`.
+// Keyboard and mouse capture: the DOM wiring. What events mean is decided by pure modules
+// (keyboard.js, textinput.js, wheel.js); this file only listens, asks them and sends.
+//
+// Keyboard modes: 'physical' (default) sends physical keys, so the office PC's own layout and IME
+// apply; 'text' lets this terminal's IME compose in a hidden text field and sends what it commits.
+
+import { ALTGR_WINDOW_MS, EscapeHold, KeyMapper, LockSync, ctrlAltDel } from './keyboard.js';
+import { committedByInput, textMessages, textModeAction } from './textinput.js';
+import { WheelMapper } from './wheel.js';
 
 const BUTTON_BITS = [[1, 0x01], [4, 0x02], [2, 0x04], [8, 0x08], [16, 0x10]]; // DOM buttons -> protocol
-const WHEEL_NOTCH = 120;
-const PIXELS_PER_NOTCH = 100; // Chromium on Windows reports 100 px per wheel notch
-const LINES_PER_NOTCH = 3;
 
 function protocolButtons(domButtons) {
   let mask = 0;
@@ -12,25 +16,42 @@ function protocolButtons(domButtons) {
   return mask;
 }
 
-function clampI16(v) {
-  return Math.max(-32768, Math.min(32767, Math.round(v)));
-}
-
 export class InputCapture {
-  constructor(canvas, usages, send) {
+  /**
+   * canvas: the screen; textField: the hidden <textarea> of text mode; usages: Map DOM code -> usage;
+   * send(msg): sends one protocol message; options: { windows, mac, onEscapeHold, ignoreTarget(el) }.
+   */
+  constructor(canvas, textField, usages, send, options = {}) {
     this.canvas = canvas;
-    this.usages = usages; // Map: DOM code -> usage
+    this.textField = textField;
+    this.usages = usages;
     this.send = send;
-    this.held = new Set(); // usages pressed and not yet released
+    this.options = options;
+    this.mapper = new KeyMapper(usages, { windows: Boolean(options.windows) });
+    this.locks = new LockSync({ mac: Boolean(options.mac) });
+    this.escape = new EscapeHold();
+    this.wheelMapper = new WheelMapper();
+    this.mode = 'physical';
     this.enabled = false;
+    this.region = null; // { x, y, w, h }: the part of the desktop on screen (one monitor, or all)
+    this.timer = null;
+    this.stats = { keys: 0, texts: 0, locks: 0, wheel: this.wheelMapper.sent };
     this.listeners = [];
-    this.on(window, 'keydown', (e) => this.key(e, true));
-    this.on(window, 'keyup', (e) => this.key(e, false));
-    this.on(window, 'blur', () => this.releaseAll());
+    this.on(window, 'keydown', (e) => this.keydown(e));
+    this.on(window, 'keyup', (e) => this.keyup(e));
+    this.on(window, 'blur', () => { this.releaseAll(); this.locks.reset(); });
+    this.on(window, 'focus', () => this.locks.reset());
     this.on(document, 'visibilitychange', () => { if (document.hidden) this.releaseAll(); });
+    this.on(window, 'pagehide', () => this.releaseAll());
+    this.on(textField, 'compositionend', (e) => this.commit(e.data ?? ''));
+    this.on(textField, 'input', (e) => this.input(e));
     this.on(canvas, 'pointermove', (e) => this.pointer(e));
-    this.on(canvas, 'pointerdown', (e) => { canvas.focus(); canvas.setPointerCapture(e.pointerId); this.pointer(e); });
-    this.on(canvas, 'pointerup', (e) => this.pointer(e));
+    this.on(canvas, 'pointerdown', (e) => { canvas.setPointerCapture(e.pointerId); this.focus(e); this.pointer(e); });
+    this.on(canvas, 'pointerup', (e) => {
+      this.pointer(e);
+      // The browser may have moved the focus to the canvas after pointerdown: text mode wants it back.
+      if (this.mode === 'text' && document.activeElement !== this.textField) this.focus(e);
+    });
     this.on(canvas, 'wheel', (e) => this.wheel(e), { passive: false });
     this.on(canvas, 'contextmenu', (e) => e.preventDefault());
   }
@@ -40,47 +61,120 @@ export class InputCapture {
     this.listeners.push([target, type, fn, options]);
   }
 
-  key(e, down) {
+  out(messages) {
     if (!this.enabled) return;
-    const usage = this.usages.get(e.code);
-    if (usage === undefined) return;
-    e.preventDefault();
-    if (down) this.held.add(usage);
-    else if (!this.held.delete(usage)) return;
-    this.send({ type: 'KEY', usage, down });
+    for (const msg of messages) {
+      if (msg.type === 'KEY') this.stats.keys++;
+      else if (msg.type === 'TEXT') this.stats.texts++;
+      else if (msg.type === 'LOCKS') this.stats.locks++;
+      this.send(msg);
+    }
   }
 
-  /** Release on the host every key we pressed (window blur, tab hidden, disconnect). */
+  syncLocks(e, isKeyEvent) {
+    const msg = this.locks.observe(e, isKeyEvent);
+    if (msg) this.out([msg]);
+  }
+
+  /** Put the keyboard focus where the current mode listens; in text mode, at the pointer (IME window). */
+  focus(e) {
+    if (this.mode === 'text') {
+      if (e) {
+        const stage = this.textField.offsetParent?.getBoundingClientRect() ?? { left: 0, top: 0 };
+        this.textField.style.left = `${e.clientX - stage.left}px`;
+        this.textField.style.top = `${e.clientY - stage.top}px`;
+      }
+      this.textField.focus({ preventScroll: true });
+    } else {
+      this.canvas.focus({ preventScroll: true });
+    }
+  }
+
+  keydown(e) {
+    if (!this.enabled || this.options.ignoreTarget?.(e.target)) return;
+    this.syncLocks(e, true);
+    if (this.escape.observe(e, true)) this.options.onEscapeHold?.();
+    if (this.mode === 'text') {
+      const action = textModeAction(e);
+      if (action === 'ime') return; // this terminal's IME is at work
+      if (action === 'text') {
+        if (document.activeElement !== this.textField) this.textField.focus({ preventScroll: true });
+        return; // the character arrives through the text field as TEXT
+      }
+    }
+    const { messages, handled } = this.mapper.keydown(e);
+    if (handled) e.preventDefault();
+    this.out(messages);
+    if (this.mapper.waiting) {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.out(this.mapper.timer(performance.now())), ALTGR_WINDOW_MS + 5);
+    }
+  }
+
+  keyup(e) {
+    if (!this.enabled) return;
+    this.escape.observe(e, false);
+    const { messages, handled } = this.mapper.keyup(e);
+    if (handled && messages.length) e.preventDefault();
+    this.out(messages);
+  }
+
+  commit(text) {
+    this.out(textMessages(text));
+    this.textField.value = '';
+  }
+
+  input(e) {
+    if (e.isComposing) return;
+    const text = committedByInput(e);
+    if (text) this.out(textMessages(text));
+    this.textField.value = '';
+  }
+
+  /** Release on the host every key we pressed (window blur, tab hidden, mode change, disconnect). */
   releaseAll() {
-    if (this.enabled) for (const usage of this.held) this.send({ type: 'KEY', usage, down: false });
-    this.held.clear();
+    clearTimeout(this.timer);
+    this.out(this.mapper.releaseAll());
+  }
+
+  sendCtrlAltDel() {
+    this.releaseAll();
+    this.out(ctrlAltDel(this.usages));
   }
 
   position(e) {
     const rect = this.canvas.getBoundingClientRect();
     const x = Math.floor(((e.clientX - rect.left) * this.canvas.width) / rect.width);
     const y = Math.floor(((e.clientY - rect.top) * this.canvas.height) / rect.height);
-    return [Math.max(0, Math.min(this.canvas.width - 1, x)), Math.max(0, Math.min(this.canvas.height - 1, y))];
+    const r = this.region ?? { x: 0, y: 0, w: this.canvas.width, h: this.canvas.height };
+    return [Math.max(r.x, Math.min(r.x + r.w - 1, x)), Math.max(r.y, Math.min(r.y + r.h - 1, y))];
   }
 
   pointer(e) {
     if (!this.enabled) return;
     e.preventDefault();
+    this.syncLocks(e, false);
     const [x, y] = this.position(e);
-    this.send({ type: 'POINTER', x, y, buttons: protocolButtons(e.buttons) });
+    this.out([{ type: 'POINTER', x, y, buttons: protocolButtons(e.buttons) }]);
   }
 
   wheel(e) {
     if (!this.enabled) return;
     e.preventDefault();
-    let scale = (WHEEL_NOTCH / PIXELS_PER_NOTCH);
-    if (e.deltaMode === WheelEvent.DOM_DELTA_LINE) scale = WHEEL_NOTCH / LINES_PER_NOTCH;
-    else if (e.deltaMode === WheelEvent.DOM_DELTA_PAGE) scale = WHEEL_NOTCH * 3;
-    this.send({ type: 'WHEEL', dx: clampI16(e.deltaX * scale), dy: clampI16(e.deltaY * scale) });
+    this.out(this.wheelMapper.add(e));
+  }
+
+  setMode(mode) {
+    if (mode === this.mode) return;
+    this.releaseAll();
+    this.mode = mode;
+    this.textField.value = '';
+    this.focus(null);
   }
 
   setEnabled(enabled) {
     if (!enabled) this.releaseAll();
     this.enabled = enabled;
+    if (enabled) this.locks.reset();
   }
 }

@@ -6,7 +6,9 @@ export const PROTOCOL_VERSION = 1;
 export const MsgType = Object.freeze({
   HELLO: 0x01,
   DESKTOP: 0x10, UPDATE: 0x11, CURSOR_SHAPE: 0x12, CURSOR_POS: 0x13, STATUS: 0x14,
+  KEYBOARD_LAYOUT: 0x18,
   ACK: 0x20, KEY: 0x21, POINTER: 0x22, WHEEL: 0x23, REFRESH: 0x24, TEXT: 0x25,
+  LOCKS: 0x28,
   CLIPBOARD: 0x30,
 });
 const TYPE_NAMES = Object.fromEntries(Object.entries(MsgType).map(([k, v]) => [v, k]));
@@ -20,8 +22,14 @@ export const StatusCode = Object.freeze({
 });
 const STATUS_NAMES = Object.fromEntries(Object.entries(StatusCode).map(([k, v]) => [v, k]));
 
-export const AGENT_TO_VIEWER = new Set(['HELLO', 'DESKTOP', 'UPDATE', 'CURSOR_SHAPE', 'CURSOR_POS', 'STATUS', 'CLIPBOARD']);
-export const VIEWER_TO_AGENT = new Set(['HELLO', 'ACK', 'KEY', 'POINTER', 'WHEEL', 'REFRESH', 'TEXT', 'CLIPBOARD']);
+export const AGENT_TO_VIEWER = new Set([
+  'HELLO', 'DESKTOP', 'UPDATE', 'CURSOR_SHAPE', 'CURSOR_POS', 'STATUS', 'KEYBOARD_LAYOUT', 'CLIPBOARD',
+]);
+export const VIEWER_TO_AGENT = new Set(['HELLO', 'ACK', 'KEY', 'POINTER', 'WHEEL', 'REFRESH', 'TEXT', 'LOCKS', 'CLIPBOARD']);
+
+// Lock bits of LOCKS.known / LOCKS.state.
+export const Lock = Object.freeze({ CAPS: 0x01, NUM: 0x02, SCROLL: 0x04, KANA: 0x08 });
+const LOCK_ALL = 0x0f;
 
 export const MAX_COORD = 16384;
 export const MAX_MONITORS = 16;
@@ -33,6 +41,8 @@ export const CLIPBOARD_TEXT = 1;
 export const MAX_TEXT_BYTES = 1024;
 export const MAX_STATUS_BYTES = 256;
 export const MAX_CURSOR = 256;
+export const MAX_LAYOUT_NAME_BYTES = 64;
+export const MAX_LAYOUT_KEYS = 128;
 
 export class ProtocolError extends Error {}
 
@@ -64,6 +74,30 @@ class Reader {
 
 function utf8(bytes) {
   try { return utf8Decoder.decode(bytes); } catch { throw new ProtocolError('text is not valid UTF-8'); }
+}
+
+function checkLayoutName(name) {
+  for (const ch of name) {
+    const cp = ch.codePointAt(0);
+    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) throw new ProtocolError('control character in a layout name');
+  }
+}
+
+function checkLayoutKeys(keys) {
+  if (keys.length > MAX_LAYOUT_KEYS) throw new ProtocolError('too many keys in a keyboard layout');
+  let last = -1;
+  for (const key of keys) {
+    if (key.usage_id <= last) throw new ProtocolError('layout keys must be in ascending usage order, each once');
+    last = key.usage_id;
+    const cp = key.codepoint;
+    if (cp < 0x20 || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+      throw new ProtocolError(`layout character out of range: ${cp}`);
+    }
+  }
+}
+
+function checkLocks(known, state) {
+  if ((known & ~LOCK_ALL) !== 0 || (state & ~known) !== 0) throw new ProtocolError('lock bits out of range');
 }
 
 function decodeOp(r) {
@@ -138,6 +172,23 @@ function decodeBody(type, r) {
       const length = r.u16();
       if (length < 1 || length > MAX_TEXT_BYTES) throw new ProtocolError('text empty or too long');
       return { type, text: utf8(r.take(length)) };
+    }
+    case 'KEYBOARD_LAYOUT': {
+      const nameLength = r.u8();
+      if (nameLength > MAX_LAYOUT_NAME_BYTES) throw new ProtocolError('layout name too long');
+      const name = utf8(r.take(nameLength));
+      checkLayoutName(name);
+      const count = r.u8();
+      if (count > MAX_LAYOUT_KEYS) throw new ProtocolError('too many keys in a keyboard layout');
+      const keys = [];
+      for (let i = 0; i < count; i++) keys.push({ usage_id: r.u8(), codepoint: r.u32() });
+      checkLayoutKeys(keys);
+      return { type, name, keys };
+    }
+    case 'LOCKS': {
+      const known = r.u8(), state = r.u8();
+      checkLocks(known, state);
+      return { type, known, state };
     }
     case 'CLIPBOARD': {
       const format = r.u8(), length = r.u32();
@@ -255,6 +306,16 @@ export function encode(msg) {
       w.u16(text.length); w.raw(text);
       break;
     }
+    case 'KEYBOARD_LAYOUT': {
+      const name = utf8Encoder.encode(msg.name);
+      if (name.length > MAX_LAYOUT_NAME_BYTES) throw new ProtocolError('layout name too long');
+      checkLayoutName(msg.name);
+      checkLayoutKeys(msg.keys);
+      w.u8(name.length); w.raw(name); w.u8(msg.keys.length);
+      for (const key of msg.keys) { w.u8(key.usage_id); w.u32(key.codepoint); }
+      break;
+    }
+    case 'LOCKS': checkLocks(msg.known, msg.state); w.u8(msg.known); w.u8(msg.state); break;
     case 'CLIPBOARD': {
       const text = utf8Encoder.encode(msg.text);
       if (text.length > MAX_CLIPBOARD_BYTES) throw new ProtocolError('clipboard text too long');

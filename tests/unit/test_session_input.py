@@ -1,0 +1,98 @@
+"""The agent session's handling of keyboard messages: hostile TEXT refused, order kept, floods ended."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+
+from jiseki.agent import session as session_module
+from jiseki.agent.session import DisplaySession
+from jiseki.protocol import LOCK_CAPS, Key, KeyboardLayout, Locks, Monitor, ProtocolError, Text, encode
+
+
+class FakeCapture:
+    width = 64
+    height = 32
+
+    def grab(self) -> np.ndarray:
+        return np.zeros((32, 64, 4), np.uint8)
+
+    def monitors(self) -> list[Monitor]:
+        return [Monitor(0, 0, 64, 32)]
+
+    def close(self) -> None:
+        pass
+
+
+class RecordingSink:
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.calls: list[tuple[str, Any]] = []
+        self.gate = gate
+
+    def _record(self, name: str, *args: Any) -> None:
+        if self.gate is not None:
+            self.gate.wait(10)
+        self.calls.append((name, *args))
+
+    def key(self, usage: int, down: bool) -> None:
+        self._record("key", usage, down)
+
+    def text(self, text: str) -> None:
+        self._record("text", text)
+
+    def set_locks(self, known: int, state: int) -> None:
+        self._record("locks", known, state)
+
+    def layout(self) -> KeyboardLayout | None:
+        return None
+
+    def pointer(self, x: int, y: int, buttons: int) -> None:
+        self._record("pointer", x, y, buttons)
+
+    def wheel(self, dx: int, dy: int) -> None:
+        self._record("wheel", dx, dy)
+
+    def release_all(self) -> None:
+        self.calls.append(("release_all",))
+
+    def close(self) -> None:
+        pass
+
+
+def make_session(sink: RecordingSink) -> DisplaySession:
+    return DisplaySession(None, FakeCapture(), sink, max_fps=30, max_unacked=2, jpeg_quality=80)  # type: ignore[arg-type]
+
+
+async def test_text_with_control_characters_is_refused_and_the_rest_keeps_its_order() -> None:
+    sink = RecordingSink()
+    s = make_session(sink)
+    s._handle(encode(Key(0x00070004, True)))
+    s._handle(encode(Text("rm -rf ~\n")))  # would run a command: refused as a whole
+    s._handle(encode(Text("日本語")))
+    s._handle(encode(Locks(LOCK_CAPS, 0)))
+    s._handle(encode(Key(0x00070004, False)))
+    s._input.shutdown(wait=True)
+    assert sink.calls == [
+        ("key", 0x00070004, True),
+        ("text", "日本語"),
+        ("locks", LOCK_CAPS, 0),
+        ("key", 0x00070004, False),
+    ]
+    for task in s._tasks:
+        task.cancel()
+
+
+async def test_a_flood_of_input_ends_the_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(session_module, "MAX_PENDING_INPUT", 8)
+    gate = threading.Event()
+    sink = RecordingSink(gate)
+    s = make_session(sink)
+    with pytest.raises(ProtocolError):
+        for _ in range(20):
+            s._handle(encode(Key(0x00070004, True)))
+    gate.set()
+    s._input.shutdown(wait=True)
+    assert 8 <= len(sink.calls) <= 9
