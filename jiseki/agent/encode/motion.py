@@ -1,0 +1,179 @@
+"""Scroll and window-move detection between the viewer's picture and a new frame (pure numpy).
+
+Vertical shifts (scrolling) are found by hashing the rows of the changed area's column span and
+voting for the offset that maps old rows onto new ones; 2-D shifts (a dragged window) by looking
+up a few distinctive pixel runs of the new frame in the old one. Every candidate is verified with
+numpy before it becomes a `COPY`, so a wrong guess costs time, never a wrong picture.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+import xxhash
+
+from jiseki.protocol import CopyOp, Rect
+
+MIN_COPY_ROWS = 16  # a copy smaller than this is not worth the detour
+MIN_COPY_PIXELS = 64 * 64
+MAX_HASH_REPEATS = 2  # rows whose hash occurs more often (blank lines) do not vote
+MIN_VOTES = 4
+ANCHOR_WIDTH = 48  # pixels in one anchor run (2-D search)
+ANCHORS = 24
+SEARCH_ROWS = 400  # how far (rows) a 2-D move may go in one frame
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """Pixels of `src` in the old picture are now at (src.x + dx, src.y + dy)."""
+
+    src: Rect
+    dx: int
+    dy: int
+
+    def op(self) -> CopyOp:
+        return CopyOp(self.src.x, self.src.y, self.src.w, self.src.h, self.src.x + self.dx, self.src.y + self.dy)
+
+
+def row_hashes(frame: np.ndarray, box: Rect) -> list[int]:
+    """xxh3 of each row's pixels inside `box` (each row slice is contiguous: ~0.5 µs per row)."""
+    x0, x1 = box.x, box.x + box.w
+    return [xxhash.xxh3_64_intdigest(frame[y, x0:x1]) for y in range(box.y, box.y + box.h)]
+
+
+def vote_vertical(old_hashes: list[int], new_hashes: list[int]) -> list[tuple[int, int, int]]:
+    """Candidate vertical offsets (dy, votes, seed row), best first, from rows that changed.
+
+    A new row votes for dy = y_new - y_old for each old row with the same hash; hashes seen more
+    than MAX_HASH_REPEATS times in the old area (blank or ruled lines) carry no information. The
+    seed is one voting row (index into the lists): a distinctive row known to match."""
+    where: dict[int, list[int]] = {}
+    for y, h in enumerate(old_hashes):
+        rows = where.setdefault(h, [])
+        if len(rows) <= MAX_HASH_REPEATS:
+            rows.append(y)
+    votes: Counter[int] = Counter()
+    seeds: dict[int, int] = {}
+    for y, h in enumerate(new_hashes):
+        if h == old_hashes[y]:
+            continue
+        rows = where.get(h)
+        if rows is None or len(rows) > MAX_HASH_REPEATS:
+            continue
+        for y_old in rows:
+            votes[y - y_old] += 1
+            seeds.setdefault(y - y_old, y)
+    return [(dy, n, seeds[dy]) for dy, n in votes.most_common(3) if n >= MIN_VOTES and dy != 0]
+
+
+def _run_at(flags: np.ndarray, i: int) -> tuple[int, int]:
+    """(start, end) of the run of True in a 1-D boolean array that contains index i; (i, i) if none."""
+    if not flags[i]:
+        return i, i
+    false = np.flatnonzero(~flags)
+    before = false[false < i]
+    after = false[false > i]
+    return (int(before[-1]) + 1 if before.size else 0), (int(after[0]) if after.size else flags.size)
+
+
+def matching_rect(old: np.ndarray, new: np.ndarray, box: Rect, dx: int, dy: int, seed: tuple[int, int]) -> Rect | None:
+    """A large rectangle R inside `box` (destination), containing the destination point `seed`,
+    with new[R] == old[R - (dx, dy)]; None if it would be too small to be worth a COPY.
+
+    Grown from the seed: the run of matching columns on the seed row, then the rows matching on
+    all those columns, then the columns matching on all those rows, and once more. The result is
+    exact by construction: every pixel in it was compared."""
+    h, w = new.shape[:2]
+    # Destination area whose source also lies on the screen.
+    x0, x1 = max(box.x, dx), min(box.x + box.w, w + dx)
+    y0, y1 = max(box.y, dy), min(box.y + box.h, h + dy)
+    sx, sy = seed[0] - x0, seed[1] - y0
+    if x1 - x0 < 1 or y1 - y0 < MIN_COPY_ROWS or not (0 <= sx < x1 - x0 and 0 <= sy < y1 - y0):
+        return None
+    a = new[y0:y1, x0:x1].view(np.uint32)[..., 0]
+    b = old[y0 - dy : y1 - dy, x0 - dx : x1 - dx].view(np.uint32)[..., 0]
+    mask = a == b
+    c0, c1 = _run_at(mask[sy], sx)
+    if c1 == c0:
+        return None
+    r0 = r1 = sy
+    for _ in range(2):
+        r0, r1 = _run_at(mask[:, c0:c1].all(axis=1), sy)
+        c0, c1 = _run_at(mask[r0:r1].all(axis=0), sx)
+    r0, r1 = _run_at(mask[:, c0:c1].all(axis=1), sy)
+    rect = Rect(x0 + c0, y0 + r0, c1 - c0, r1 - r0)
+    if rect.h < MIN_COPY_ROWS or rect.w * rect.h < MIN_COPY_PIXELS:
+        return None
+    return rect
+
+
+def _anchor_votes(
+    old_bytes: bytearray, new: np.ndarray, box: Rect, rows: np.ndarray
+) -> dict[tuple[int, int], list[tuple[int, int]]]:
+    """2-D offsets -> the anchor points (destination) voting for them.
+
+    An anchor is a short, varied run of pixels of a changed row of `new`; it is looked up in the
+    old picture's bytes (CPython's substring search, no copy) within SEARCH_ROWS rows."""
+    h, w = new.shape[:2]
+    stride = w * 4
+    votes: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    if rows.size == 0:
+        return votes
+    ys = rows[np.linspace(0, rows.size - 1, num=min(ANCHORS, rows.size)).astype(int)]
+    aw = min(ANCHOR_WIDTH, box.w)
+    for y in ys.tolist():
+        line = new[y, box.x : box.x + box.w].view(np.uint32)[:, 0]
+        # The most varied stretch of the row: runs of one colour would match anywhere.
+        changes = np.flatnonzero(line[1:] != line[:-1])
+        if changes.size < 6:
+            continue
+        xa = box.x + int(min(max(0, changes[changes.size // 2] - aw // 2), box.w - aw))
+        pattern = new[y, xa : xa + aw].tobytes()
+        lo = max(0, y - SEARCH_ROWS) * stride
+        hi = min(h, y + SEARCH_ROWS + 1) * stride
+        found = 0
+        pos = old_bytes.find(pattern, lo, hi)
+        while pos >= 0 and found < 4:
+            if pos % 4 == 0:
+                yo, xo = divmod(pos // 4, w)
+                if xo + aw <= w and (xo, yo) != (xa, y):
+                    votes.setdefault((xa - xo, y - yo), []).append((xa, y))
+                    found += 1
+            pos = old_bytes.find(pattern, pos + 1, hi)
+    return votes
+
+
+def find_moves(old: np.ndarray, new: np.ndarray, box: Rect, old_bytes: bytearray | None = None) -> list[Move]:
+    """At most one verified move that explains a large part of the change inside `box`.
+
+    `old_bytes` is the old picture's buffer (for the 2-D search without copying 8 MB); without it
+    only vertical shifts are looked for."""
+    if box.h < MIN_COPY_ROWS or box.w * box.h < MIN_COPY_PIXELS:
+        return []
+    old_h = row_hashes(old, box)
+    new_h = row_hashes(new, box)
+    for dy, _votes, seed in vote_vertical(old_h, new_h):
+        rect = matching_rect(old, new, box, 0, dy, (box.x, box.y + seed))
+        if rect is not None:
+            return [Move(Rect(rect.x, rect.y - dy, rect.w, rect.h), 0, dy)]
+    if old_bytes is None:
+        return []
+    changed = np.flatnonzero(np.array(old_h) != np.array(new_h)) + box.y
+    ranked = sorted(_anchor_votes(old_bytes, new, box, changed).items(), key=lambda kv: -len(kv[1]))
+    for (dx, dy), seeds in ranked[:3]:
+        if len(seeds) < 3:
+            break
+        for seed in seeds[:3]:
+            rect = matching_rect(old, new, box, dx, dy, seed)
+            if rect is not None:
+                return [Move(Rect(rect.x - dx, rect.y - dy, rect.w, rect.h), dx, dy)]
+    return []
+
+
+def apply_move(picture: np.ndarray, move: Move) -> None:
+    """What the viewer's COPY does, on a numpy picture (source read before the destination is written)."""
+    s = move.src
+    block = picture[s.y : s.y + s.h, s.x : s.x + s.w].copy()
+    picture[s.y + move.dy : s.y + move.dy + s.h, s.x + move.dx : s.x + move.dx + s.w] = block
