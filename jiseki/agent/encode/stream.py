@@ -78,6 +78,10 @@ class DisplayStream:
     def request_refresh(self) -> None:
         self._refresh = True
 
+    @property
+    def refresh_pending(self) -> bool:
+        return self._refresh
+
     def on_ack(self, ack: Ack, now: float = 0.0) -> None:
         """ACKs arrive in order; one for seq N also covers everything before N."""
         self.flow.on_ack(ack.seq, ack.decode_ms, now)

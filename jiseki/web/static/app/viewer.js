@@ -3,6 +3,7 @@
 
 import { PROTOCOL_VERSION, decodeFromAgent, encode } from '../core/protocol.js';
 import { Display } from '../core/display.js';
+import { cursorStyle } from '../core/cursor.js';
 import { InputCapture } from '../core/input.js';
 
 const RECONNECT_DELAYS = [1, 2, 4, 8, 10]; // seconds
@@ -73,12 +74,16 @@ function onMessage(data, input) {
         .then(() => {
           stats.framesDrawn++;
           stats.lastSeq = msg.seq;
+          if (stats.onFrame) stats.onFrame(performance.now()); // benchmarks: key -> echo latency
           send({ type: 'ACK', seq: msg.seq, decode_ms: Math.round(performance.now() - started) });
         });
       break;
     }
+    case 'CURSOR_SHAPE':
+      canvas.style.cursor = cursorStyle(msg);
+      break;
     default:
-      break; // HELLO, cursor messages: nothing to do yet
+      break; // HELLO; CURSOR_POS: the local pointer is the one shown
   }
 }
 
