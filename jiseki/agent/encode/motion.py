@@ -21,8 +21,10 @@ MIN_COPY_PIXELS = 64 * 64
 MAX_HASH_REPEATS = 2  # rows whose hash occurs more often (blank lines) do not vote
 MIN_VOTES = 4
 ANCHOR_WIDTH = 48  # pixels in one anchor run (2-D search)
-ANCHORS = 24
-SEARCH_ROWS = 400  # how far (rows) a 2-D move may go in one frame
+ANCHORS = 12
+ANCHOR_VOTES = 3  # anchors that must agree before a 2-D candidate is verified
+SEARCH_ROWS = 200  # how far (rows) a 2-D move may go in one frame
+MIN_2D_SIDE = 128  # smaller changed areas are not searched in 2-D (each lookup scans megabytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +141,11 @@ def _anchor_votes(
             if pos % 4 == 0:
                 yo, xo = divmod(pos // 4, w)
                 if xo + aw <= w and (xo, yo) != (xa, y):
-                    votes.setdefault((xa - xo, y - yo), []).append((xa, y))
+                    seeds = votes.setdefault((xa - xo, y - yo), [])
+                    seeds.append((xa, y))
                     found += 1
+                    if len(seeds) >= ANCHOR_VOTES:
+                        return votes  # enough agreement: verify this one before searching more
             pos = old_bytes.find(pattern, pos + 1, hi)
     return votes
 
@@ -158,12 +163,12 @@ def find_moves(old: np.ndarray, new: np.ndarray, box: Rect, old_bytes: bytearray
         rect = matching_rect(old, new, box, 0, dy, (box.x, box.y + seed))
         if rect is not None:
             return [Move(Rect(rect.x, rect.y - dy, rect.w, rect.h), 0, dy)]
-    if old_bytes is None:
+    if old_bytes is None or box.w < MIN_2D_SIDE or box.h < MIN_2D_SIDE:
         return []
     changed = np.flatnonzero(np.array(old_h) != np.array(new_h)) + box.y
     ranked = sorted(_anchor_votes(old_bytes, new, box, changed).items(), key=lambda kv: -len(kv[1]))
     for (dx, dy), seeds in ranked[:3]:
-        if len(seeds) < 3:
+        if len(seeds) < ANCHOR_VOTES:
             break
         for seed in seeds[:3]:
             rect = matching_rect(old, new, box, dx, dy, seed)

@@ -82,23 +82,21 @@ def components(tiles: np.ndarray) -> list[Rect]:
     """Bounding boxes (in tiles) of the 8-connected groups of changed tiles.
 
     Separate areas (a scrolling window and a clock) are then examined for moves one by one."""
-    seen = np.zeros_like(tiles)
+    todo = {(int(y), int(x)) for y, x in zip(*np.nonzero(tiles), strict=True)}
     boxes = []
-    rows_t, cols_t = tiles.shape
-    for ty, tx in zip(*np.nonzero(tiles), strict=True):
-        if seen[ty, tx]:
-            continue
-        stack = [(int(ty), int(tx))]
-        seen[ty, tx] = True
-        y0 = y1 = int(ty)
-        x0 = x1 = int(tx)
+    while todo:
+        start = todo.pop()
+        stack = [start]
+        y0 = y1 = start[0]
+        x0 = x1 = start[1]
         while stack:
             y, x = stack.pop()
             y0, y1, x0, x1 = min(y0, y), max(y1, y), min(x0, x), max(x1, x)
-            for ny in range(max(0, y - 1), min(rows_t, y + 2)):
-                for nx in range(max(0, x - 1), min(cols_t, x + 2)):
-                    if tiles[ny, nx] and not seen[ny, nx]:
-                        seen[ny, nx] = True
+            for ny in (y - 1, y, y + 1):
+                for nx in (x - 1, x, x + 1):
+                    if (ny, nx) in todo:
+                        todo.discard((ny, nx))
                         stack.append((ny, nx))
         boxes.append(Rect(x0, y0, x1 - x0 + 1, y1 - y0 + 1))
+    boxes.sort(key=lambda r: (r.y, r.x))
     return boxes
