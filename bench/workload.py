@@ -54,11 +54,11 @@ class Workload:
 
     def start(self, scroll_seconds: float) -> None:
         self.seconds = scroll_seconds
+        args = [str(self.script), str(self.trigger), str(scroll_seconds), str(SAMPLE)]
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": self.desktop.env()}
         self._group.start(
             "workload",
-            ["xterm", *XTERM_FONT, "-geometry", "100x45+20+20", "-title", "workload", "-e", sys.executable]
-            + [str(self.script), str(self.trigger), str(scroll_seconds), str(SAMPLE)],
+            ["xterm", *XTERM_FONT, "-geometry", "100x45+20+20", "-title", "workload", "-e", sys.executable, *args],
             **quiet,
         )
         self._group.start(

@@ -8,7 +8,6 @@ numpy before it becomes a `COPY`, so a wrong guess costs time, never a wrong pic
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,29 +44,62 @@ def row_hashes(frame: np.ndarray, box: Rect) -> list[int]:
     return [xxhash.xxh3_64_intdigest(frame[y, x0:x1]) for y in range(box.y, box.y + box.h)]
 
 
+class RowHashCache:
+    """Row hashes of the last frame, kept for the next one.
+
+    After an update the viewer's picture equals the frame just encoded, so the hashes computed
+    for the new side of one frame are the old side's hashes of the next (for the same columns)."""
+
+    def __init__(self) -> None:
+        self._span: tuple[int, int] | None = None
+        self._rows: dict[int, int] = {}
+
+    def old_hashes(self, old: np.ndarray, box: Rect) -> list[int]:
+        if self._span != (box.x, box.w):
+            return row_hashes(old, box)
+        rows, x0, x1 = self._rows, box.x, box.x + box.w
+        out = []
+        for y in range(box.y, box.y + box.h):
+            h = rows.get(y)
+            out.append(xxhash.xxh3_64_intdigest(old[y, x0:x1]) if h is None else h)
+        return out
+
+    def remember(self, box: Rect, new_hashes: list[int]) -> None:
+        self._span = (box.x, box.w)
+        self._rows = dict(zip(range(box.y, box.y + box.h), new_hashes, strict=True))
+
+    def clear(self) -> None:
+        self._span = None
+        self._rows = {}
+
+
 def vote_vertical(old_hashes: list[int], new_hashes: list[int]) -> list[tuple[int, int, int]]:
     """Candidate vertical offsets (dy, votes, seed row), best first, from rows that changed.
 
     A new row votes for dy = y_new - y_old for each old row with the same hash; hashes seen more
     than MAX_HASH_REPEATS times in the old area (blank or ruled lines) carry no information. The
     seed is one voting row (index into the lists): a distinctive row known to match."""
-    where: dict[int, list[int]] = {}
-    for y, h in enumerate(old_hashes):
-        rows = where.setdefault(h, [])
-        if len(rows) <= MAX_HASH_REPEATS:
-            rows.append(y)
-    votes: Counter[int] = Counter()
-    seeds: dict[int, int] = {}
-    for y, h in enumerate(new_hashes):
-        if h == old_hashes[y]:
-            continue
-        rows = where.get(h)
-        if rows is None or len(rows) > MAX_HASH_REPEATS:
-            continue
-        for y_old in rows:
-            votes[y - y_old] += 1
-            seeds.setdefault(y - y_old, y)
-    return [(dy, n, seeds[dy]) for dy, n in votes.most_common(3) if n >= MIN_VOTES and dy != 0]
+    old = np.array(old_hashes, dtype=np.uint64)
+    new = np.array(new_hashes, dtype=np.uint64)
+    changed = np.flatnonzero(old != new)
+    if changed.size == 0:
+        return []
+    order = np.argsort(old, kind="stable")
+    uniq, first, counts = np.unique(old[order], return_index=True, return_counts=True)
+    wanted = new[changed]
+    k = np.minimum(np.searchsorted(uniq, wanted), uniq.size - 1)
+    ok = (uniq[k] == wanted) & (counts[k] <= MAX_HASH_REPEATS)
+    ys, k = changed[ok], k[ok]
+    dys = [ys - order[first[k]]]
+    second = counts[k] > 1
+    dys.append(ys[second] - order[first[k[second]] + 1])
+    all_dy = np.concatenate(dys)
+    all_y = np.concatenate([ys, ys[second]])
+    if all_dy.size == 0:
+        return []
+    values, index, n = np.unique(all_dy, return_index=True, return_counts=True)
+    best = np.argsort(-n, kind="stable")[:3]
+    return [(int(values[i]), int(n[i]), int(all_y[index[i]])) for i in best if n[i] >= MIN_VOTES and values[i] != 0]
 
 
 def _run_at(flags: np.ndarray, i: int) -> tuple[int, int]:
@@ -150,15 +182,23 @@ def _anchor_votes(
     return votes
 
 
-def find_moves(old: np.ndarray, new: np.ndarray, box: Rect, old_bytes: bytearray | None = None) -> list[Move]:
+def find_moves(
+    old: np.ndarray,
+    new: np.ndarray,
+    box: Rect,
+    old_bytes: bytearray | None = None,
+    cache: RowHashCache | None = None,
+) -> list[Move]:
     """At most one verified move that explains a large part of the change inside `box`.
 
     `old_bytes` is the old picture's buffer (for the 2-D search without copying 8 MB); without it
-    only vertical shifts are looked for."""
+    only vertical shifts are looked for. `cache` carries row hashes from one frame to the next."""
     if box.h < MIN_COPY_ROWS or box.w * box.h < MIN_COPY_PIXELS:
         return []
-    old_h = row_hashes(old, box)
+    old_h = cache.old_hashes(old, box) if cache is not None else row_hashes(old, box)
     new_h = row_hashes(new, box)
+    if cache is not None:
+        cache.remember(box, new_h)
     for dy, _votes, seed in vote_vertical(old_h, new_h):
         rect = matching_rect(old, new, box, 0, dy, (box.x, box.y + seed))
         if rect is not None:

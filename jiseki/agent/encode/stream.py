@@ -20,9 +20,9 @@ from jiseki.protocol import Ack, Codec, CopyOp, ImageOp, Op, Rect, Update
 
 from .codecs import encode_rect
 from .flow import SEQ_MODULO, FlowControl, FlowSettings
-from .motion import apply_move, find_moves
+from .motion import RowHashCache, apply_move, find_moves
 from .rects import split_rect, tiles_to_rects
-from .tiles import TILE, all_tiles, changed_box, changed_tiles, components
+from .tiles import TILE, Diff, all_tiles, components
 
 __all__ = ["SEQ_MODULO", "DisplayStream"]
 
@@ -67,6 +67,7 @@ class DisplayStream:
         self._lossy_any = False
         self._refresh = True
         self._last_change = float("-inf")
+        self._hashes = RowHashCache()
 
     @property
     def in_flight(self) -> int:
@@ -101,9 +102,9 @@ class DisplayStream:
         if self._refresh:
             self._refresh = False
             self._last_change = now
-            return self._emit(self._encode_tiles(frame, all_tiles(self.height, self.width), tight=False), now)
-        tiles = changed_tiles(self.reference, frame, box=hint)
-        if not tiles.any():
+            return self._emit(self._encode_tiles(frame, all_tiles(self.height, self.width)), now)
+        diff = Diff(self.reference, frame, hint)
+        if not diff.any():
             refine = self.refine_at()
             if refine is not None and now >= refine:
                 return self._emit(self._refine(frame), now)
@@ -111,18 +112,18 @@ class DisplayStream:
         self._last_change = now
         ops: list[Op] = []
         if self.detect_moves:
-            ops.extend(self._moves(frame, tiles))
+            ops.extend(self._moves(frame, diff))
             if ops:
-                tiles = changed_tiles(self.reference, frame, box=hint)
-        ops.extend(self._encode_tiles(frame, tiles, tight=True))
+                diff = Diff(self.reference, frame, hint)  # what is left after the copies
+        ops.extend(self._encode_tiles(frame, diff.tiles(), diff))
         return self._emit(ops, now)
 
     # ---- parts -----------------------------------------------------------------------------
 
-    def _moves(self, frame: np.ndarray, tiles: np.ndarray) -> list[CopyOp]:
+    def _moves(self, frame: np.ndarray, diff: Diff) -> list[CopyOp]:
         """Find, verify and apply to the reference the scrolls and window moves in each changed area."""
         ops = []
-        for comp in components(tiles):
+        for comp in components(diff.tiles()):
             if comp.w * comp.h < 2:
                 continue
             area = Rect(
@@ -131,21 +132,25 @@ class DisplayStream:
                 min(self.width, (comp.x + comp.w) * TILE) - comp.x * TILE,
                 min(self.height, (comp.y + comp.h) * TILE) - comp.y * TILE,
             )
-            box = changed_box(self.reference, frame, area)
+            box = diff.box(area)
             if box is None:
                 continue
-            for move in find_moves(self.reference, frame, box, self._ref_buf):
+            for move in find_moves(self.reference, frame, box, self._ref_buf, self._hashes):
                 apply_move(self.reference, move)
-                apply_move(self.lossy, move)
+                if self._lossy_any:
+                    apply_move(self.lossy, move)
                 ops.append(move.op())
         return ops
 
-    def _encode_tiles(self, frame: np.ndarray, tiles: np.ndarray, *, tight: bool, lossless: bool = False) -> list[Op]:
+    def _encode_tiles(
+        self, frame: np.ndarray, tiles: np.ndarray, diff: Diff | None = None, *, lossless: bool = False
+    ) -> list[Op]:
+        """Encode the tiles' area in pieces; with `diff`, each piece shrunk to its changed pixels."""
         ops: list[Op] = []
         quality = self.flow.quality
         for r in tiles_to_rects(tiles, self.width, self.height):
             for piece in split_rect(r):
-                rect = changed_box(self.reference, frame, piece) if tight else piece
+                rect = diff.box(piece) if diff is not None else piece
                 if rect is None:
                     continue
                 op = encode_rect(frame, rect, quality, lossless=lossless)
@@ -161,7 +166,7 @@ class DisplayStream:
         tiles = mask_tiles(self.lossy)
         self.lossy[:] = False
         self._lossy_any = False
-        return self._encode_tiles(frame, tiles, tight=False, lossless=True)
+        return self._encode_tiles(frame, tiles, lossless=True)
 
     def _emit(self, ops: list[Op], now: float) -> Update | None:
         if not ops:

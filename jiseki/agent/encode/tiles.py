@@ -100,3 +100,54 @@ def components(tiles: np.ndarray) -> list[Rect]:
         boxes.append(Rect(x0, y0, x1 - x0 + 1, y1 - y0 + 1))
     boxes.sort(key=lambda r: (r.y, r.x))
     return boxes
+
+
+class Diff:
+    """Which pixels differ between two frames inside a (tile-aligned) area, computed once.
+
+    The tile map, the exact box of a changed area and the exact box of each piece to encode are
+    all read from this one mask, instead of comparing the frames again for each question."""
+
+    def __init__(self, prev: np.ndarray, cur: np.ndarray, box: Rect | None = None, tile: int = TILE) -> None:
+        h, w = cur.shape[:2]
+        self.tile = tile
+        self.shape = (-(-h // tile), -(-w // tile))
+        span = tile_span(box, tile) if box is not None else Rect(0, 0, self.shape[1], self.shape[0])
+        self.span = span
+        self.x0, self.y0 = span.x * tile, span.y * tile
+        x1, y1 = min(w, (span.x + span.w) * tile), min(h, (span.y + span.h) * tile)
+        a = prev[self.y0 : y1, self.x0 : x1].view(np.uint32)[..., 0]
+        b = cur[self.y0 : y1, self.x0 : x1].view(np.uint32)[..., 0]
+        self.mask = a != b
+
+    def any(self) -> bool:
+        return bool(self.mask.any())
+
+    def tiles(self) -> np.ndarray:
+        """Boolean map (tile rows, tile columns) of the whole frame; True where a pixel differs."""
+        t, span = self.tile, self.span
+        result = np.zeros(self.shape, dtype=bool)
+        mh, mw = self.mask.shape
+        padded = self.mask
+        if mh != span.h * t or mw != span.w * t:
+            padded = np.zeros((span.h * t, span.w * t), dtype=bool)
+            padded[:mh, :mw] = self.mask
+        result[span.y : span.y + span.h, span.x : span.x + span.w] = padded.reshape(span.h, t, span.w, t).any(
+            axis=(1, 3)
+        )
+        return result
+
+    def box(self, rect: Rect) -> Rect | None:
+        """The exact bounding box of the differing pixels inside `rect` (which lies in the area)."""
+        x, y = rect.x - self.x0, rect.y - self.y0
+        part = self.mask[max(0, y) : y + rect.h, max(0, x) : x + rect.w]
+        rows = np.flatnonzero(part.any(axis=1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(part[rows[0] : rows[-1] + 1].any(axis=0))
+        return Rect(
+            self.x0 + max(0, x) + int(cols[0]),
+            self.y0 + max(0, y) + int(rows[0]),
+            int(cols[-1] - cols[0]) + 1,
+            int(rows[-1] - rows[0]) + 1,
+        )
