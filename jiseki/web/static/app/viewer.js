@@ -23,6 +23,7 @@ const stats = { state: 'idle', framesDrawn: 0, updates: 0, bytes: 0, lastSeq: 0,
 window.jisekiStats = stats;
 
 const display = new Display(canvas);
+stats.ops = display.counts;
 let ws = null;
 let userClosed = false;
 let attempt = 0;
