@@ -67,11 +67,22 @@ class DisplaySession:
         # wait here and are applied on the event loop thread afterwards (no shared mutation).
         self._encoding = False
         self._acks: list[tuple[Ack, float]] = []
+        self._stats = {"looks": 0, "updates": 0, "bytes": 0, "grab_cpu": 0.0, "encode_cpu": 0.0}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
 
     def _grab_and_encode(self, hint: Rect | None, now: float) -> bytes | None:
-        update = self.stream.next_update(self.capture.grab(), now, hint)
-        return encode(update) if update is not None else None
+        started = time.thread_time()
+        frame = self.capture.grab(hint)
+        grabbed = time.thread_time()
+        update = self.stream.next_update(frame, now, hint)
+        data = encode(update) if update is not None else None
+        self._stats["grab_cpu"] += grabbed - started
+        self._stats["encode_cpu"] += time.thread_time() - grabbed
+        self._stats["looks"] += 1
+        if data is not None:
+            self._stats["updates"] += 1
+            self._stats["bytes"] += len(data)
+        return data
 
     async def _send_cursor(self) -> None:
         shape = self.capture.cursor()
@@ -81,6 +92,12 @@ class DisplaySession:
             y = min(max(shape.y, 0), self.capture.height - 1)
             await self.ws.send_bytes(encode(CursorPos(x, y)))
 
+    def _on_window_system(self) -> None:
+        # Read the events now: a readable descriptor left unread would wake the loop again at once
+        # (level-triggered), spinning it while it is meant to sleep.
+        self.capture.pending()
+        self._wake.set()
+
     def _due(self, hint: list[Rect] | None, now: float) -> bool:
         refine = self.stream.refine_at()
         return hint is None or bool(hint) or self.stream.refresh_pending or (refine is not None and now >= refine)
@@ -89,7 +106,7 @@ class DisplaySession:
         loop = asyncio.get_running_loop()
         fd = self.capture.fileno()
         if fd is not None:
-            loop.add_reader(fd, self._wake.set)
+            loop.add_reader(fd, self._on_window_system)
         try:
             while not self.ws.closed:
                 started = time.monotonic()
@@ -175,6 +192,15 @@ class DisplaySession:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
             self.sink.release_all()  # no key stays held on the host after the session
+            st = self._stats
+            log.info(
+                "display: %d looks, %d updates, %d bytes; CPU s: grab %.2f, encode %.2f",
+                st["looks"],
+                st["updates"],
+                st["bytes"],
+                st["grab_cpu"],
+                st["encode_cpu"],
+            )
             self._executor.shutdown(wait=True)
             if not self.ws.closed:
                 await self.ws.close()

@@ -27,10 +27,12 @@ class Capture(Protocol):
     width: int
     height: int
 
-    def grab(self) -> np.ndarray:
+    def grab(self, area: Rect | None = None) -> np.ndarray:
         """The whole desktop as a (height, width, 4) uint8 BGRA array.
 
-        The array may share memory with the backend: it is valid until the next grab()."""
+        With `area`, only that part is read again from the screen (the rest is what the last grab
+        saw there: the caller passes the damaged area, outside which nothing was drawn). The array
+        may share memory with the backend: it is valid until the next grab()."""
         ...
 
     def monitors(self) -> list[Monitor]: ...

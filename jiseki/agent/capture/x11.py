@@ -20,10 +20,21 @@ class X11Capture:
         self.width = int(whole["width"])
         self.height = int(whole["height"])
         self._events = X11Events(display)
+        self._frame: np.ndarray | None = None
 
-    def grab(self) -> np.ndarray:
-        shot = self._mss.grab(self._area)
-        return np.frombuffer(shot.raw, dtype=np.uint8).reshape(self.height, self.width, 4)
+    def grab(self, area: Rect | None = None) -> np.ndarray:
+        if area is None or self._frame is None:
+            shot = self._mss.grab(self._area)
+            self._frame = np.frombuffer(shot.raw, dtype=np.uint8).reshape(self.height, self.width, 4).copy()
+            return self._frame
+        # Only the damaged area: XShmGetImage of 800x200 costs ~0.15 ms against ~1.8 ms for 1080p.
+        x0, y0 = max(0, area.x), max(0, area.y)
+        x1, y1 = min(self.width, area.x + area.w), min(self.height, area.y + area.h)
+        if x1 > x0 and y1 > y0:
+            box = {"left": self._area["left"] + x0, "top": self._area["top"] + y0, "width": x1 - x0, "height": y1 - y0}
+            shot = self._mss.grab(box)
+            self._frame[y0:y1, x0:x1] = np.frombuffer(shot.raw, dtype=np.uint8).reshape(y1 - y0, x1 - x0, 4)
+        return self._frame
 
     def monitors(self) -> list[Monitor]:
         result = []
