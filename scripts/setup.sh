@@ -12,6 +12,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 pkgs=(xvfb openbox xterm less fonts-noto-cjk fonts-dejavu-core x11-xkb-utils ca-certificates)
 if [ "$mode" = "test" ]; then
   pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify)
+  pkgs+=(tigervnc-standalone-server) # second peer of bench/display_bench.py (Xvnc)
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 fi
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
