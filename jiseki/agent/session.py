@@ -192,14 +192,15 @@ class DisplaySession:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
             self.sink.release_all()  # no key stays held on the host after the session
-            st = self._stats
+            st, flow = self._stats, self.stream.flow
             log.info(
-                "display: %d looks, %d updates, %d bytes; CPU s: grab %.2f, encode %.2f",
-                st["looks"],
-                st["updates"],
-                st["bytes"],
-                st["grab_cpu"],
-                st["encode_cpu"],
+                "display: %d looks, %d updates, %d bytes; CPU s: grab %.2f, encode %.2f; "
+                "flow: base rtt %.0f ms, last %.0f ms, quality %d, interval %.0f ms",
+                *(st[k] for k in ("looks", "updates", "bytes", "grab_cpu", "encode_cpu")),
+                flow.base_rtt() * 1000,
+                flow.last_rtt * 1000,
+                flow.quality,
+                flow.interval * 1000,
             )
             self._executor.shutdown(wait=True)
             if not self.ws.closed:

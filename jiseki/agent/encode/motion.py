@@ -182,6 +182,26 @@ def _anchor_votes(
     return votes
 
 
+def _hash_run(
+    old: np.ndarray, new: np.ndarray, box: Rect, old_h: list[int], new_h: list[int], dy: int, seed: int
+) -> Rect | None:
+    """The rows around `seed` whose whole width inside `box` moved by dy, by their hashes, then
+    compared pixel by pixel (cheaper than matching_rect's mask when a whole area scrolled)."""
+    n = len(new_h)
+    lo, hi = seed, seed + 1
+    while lo - 1 >= max(0, dy) and new_h[lo - 1] == old_h[lo - 1 - dy]:
+        lo -= 1
+    while hi < min(n, n + dy) and new_h[hi] == old_h[hi - dy]:
+        hi += 1
+    if hi - lo < MIN_COPY_ROWS or box.w * (hi - lo) < MIN_COPY_PIXELS:
+        return None
+    x0, x1 = box.x, box.x + box.w
+    y0, y1 = box.y + lo, box.y + hi
+    if not np.array_equal(new[y0:y1, x0:x1], old[y0 - dy : y1 - dy, x0:x1]):
+        return None  # a hash collision: let the pixel mask decide
+    return Rect(x0, y0, box.w, hi - lo)
+
+
 def find_moves(
     old: np.ndarray,
     new: np.ndarray,
@@ -200,7 +220,9 @@ def find_moves(
     if cache is not None:
         cache.remember(box, new_h)
     for dy, _votes, seed in vote_vertical(old_h, new_h):
-        rect = matching_rect(old, new, box, 0, dy, (box.x, box.y + seed))
+        rect = _hash_run(old, new, box, old_h, new_h, dy, seed) or matching_rect(
+            old, new, box, 0, dy, (box.x, box.y + seed)
+        )
         if rect is not None:
             return [Move(Rect(rect.x, rect.y - dy, rect.w, rect.h), 0, dy)]
     if old_bytes is None or box.w < MIN_2D_SIDE or box.h < MIN_2D_SIDE:

@@ -113,8 +113,6 @@ class DisplayStream:
         ops: list[Op] = []
         if self.detect_moves:
             ops.extend(self._moves(frame, diff))
-            if ops:
-                diff = Diff(self.reference, frame, hint)  # what is left after the copies
         ops.extend(self._encode_tiles(frame, diff.tiles(), diff))
         return self._emit(ops, now)
 
@@ -137,6 +135,8 @@ class DisplayStream:
                 continue
             for move in find_moves(self.reference, frame, box, self._ref_buf, self._hashes):
                 apply_move(self.reference, move)
+                # Verified: the destination now equals the frame. Elsewhere the reference is unchanged.
+                diff.clear(Rect(move.src.x + move.dx, move.src.y + move.dy, move.src.w, move.src.h))
                 if self._lossy_any:
                     apply_move(self.lossy, move)
                 ops.append(move.op())

@@ -137,6 +137,11 @@ class Diff:
         )
         return result
 
+    def clear(self, rect: Rect) -> None:
+        """Mark `rect` as equal (after a verified COPY made the reference match the frame there)."""
+        x, y = rect.x - self.x0, rect.y - self.y0
+        self.mask[max(0, y) : max(0, y + rect.h), max(0, x) : max(0, x + rect.w)] = False
+
     def box(self, rect: Rect) -> Rect | None:
         """The exact bounding box of the differing pixels inside `rect` (which lies in the area)."""
         x, y = rect.x - self.x0, rect.y - self.y0
