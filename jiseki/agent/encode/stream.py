@@ -20,7 +20,7 @@ from jiseki.protocol import Ack, Codec, CopyOp, ImageOp, Op, Rect, Update
 
 from .codecs import encode_rect
 from .flow import SEQ_MODULO, FlowControl, FlowSettings
-from .motion import RowHashCache, apply_move, find_moves
+from .motion import Move, RowHashCache, apply_move, find_moves
 from .rects import split_rect, tiles_to_rects
 from .tiles import TILE, Diff, all_tiles, components
 
@@ -31,6 +31,10 @@ OP_OVERHEAD = 16  # bytes of an operation's header, for the in-flight byte count
 
 def _op_size(op: Op) -> int:
     return OP_OVERHEAD + (len(op.payload) if isinstance(op, ImageOp) else 0)
+
+
+def _area(moves: list[Move]) -> int:
+    return sum(m.src.w * m.src.h for m in moves)
 
 
 def mask_tiles(mask: np.ndarray, tile: int = TILE) -> np.ndarray:
@@ -133,12 +137,20 @@ class DisplayStream:
             box = diff.box(area)
             if box is None:
                 continue
-            for move in find_moves(self.reference, frame, box, self._ref_buf, self._hashes):
+            moves = find_moves(self.reference, frame, box, self._ref_buf, self._hashes)
+            if _area(moves) * 2 < box.w * box.h:
+                # Windows side by side that change in the same rows: look at each one's columns.
+                groups = diff.column_groups(box)
+                if len(groups) > 1:
+                    alt = [m for g in groups for m in find_moves(self.reference, frame, g, self._ref_buf)]
+                    if _area(alt) > _area(moves):
+                        moves = alt
+            for move in moves:
                 apply_move(self.reference, move)
-                # Verified: the destination now equals the frame. Elsewhere the reference is unchanged.
-                diff.clear(Rect(move.src.x + move.dx, move.src.y + move.dy, move.src.w, move.src.h))
                 if self._lossy_any:
                     apply_move(self.lossy, move)
+                # Verified: the destination now equals the frame. Elsewhere the reference is unchanged.
+                diff.clear(Rect(move.src.x + move.dx, move.src.y + move.dy, move.src.w, move.src.h))
                 ops.append(move.op())
         return ops
 

@@ -137,6 +137,24 @@ class Diff:
         )
         return result
 
+    def column_groups(self, rect: Rect, min_gap: int = 8) -> list[Rect]:
+        """Exact boxes of the changed pixels in `rect`, split where at least `min_gap` columns did
+        not change at all: two windows side by side that change in the same rows."""
+        x, y = rect.x - self.x0, rect.y - self.y0
+        cols = self.mask[max(0, y) : y + rect.h, max(0, x) : x + rect.w].any(axis=0)
+        changed = np.flatnonzero(cols)
+        if changed.size == 0:
+            return []
+        breaks = np.flatnonzero(np.diff(changed) > min_gap)
+        starts = np.concatenate(([changed[0]], changed[breaks + 1]))
+        ends = np.concatenate((changed[breaks], [changed[-1]])) + 1
+        boxes = []
+        for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+            box = self.box(Rect(self.x0 + max(0, x) + a, rect.y, b - a, rect.h))
+            if box is not None:
+                boxes.append(box)
+        return boxes
+
     def clear(self, rect: Rect) -> None:
         """Mark `rect` as equal (after a verified COPY made the reference match the frame there)."""
         x, y = rect.x - self.x0, rect.y - self.y0
