@@ -26,9 +26,13 @@ class GatewayConfig:
     data_dir: Path = Path("/var/lib/jiseki")
     server_names: tuple[str, ...] = ("localhost", "127.0.0.1")
     database_url: str = ""  # empty: SQLite file in data_dir
-    # Until staff login exists a single access token guards the viewer. Prefer the
-    # JISEKI_ACCESS_TOKEN environment variable to keep it out of files.
-    access_token: str = ""
+    # Source networks allowed to reach staff routes / agent routes; empty allows any.
+    staff_networks: tuple[str, ...] = ()
+    agent_networks: tuple[str, ...] = ()
+    # Encrypts the CA keys. Prefer the JISEKI_CA_PASSPHRASE environment variable to keep it out of files.
+    ca_passphrase: str = ""
+    terminal_cert_days: int = 730
+    agent_cert_days: int = 825
 
     @property
     def effective_database_url(self) -> str:
@@ -43,12 +47,27 @@ class AgentConfig:
     max_fps: int = 30
     jpeg_quality: int = 80
     max_unacked: int = 2
+    lock_command: tuple[str, ...] = ()  # empty: the first desktop locker found (loginctl, xdg-screensaver, ...)
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    password_min_length: int = 12
+    password_min_classes: int = 3  # of: lower case, upper case, digits, symbols
+    lockout_threshold: int = 5  # failed logins in a row before the account locks
+    lockout_seconds: int = 900
+    address_max_failures: int = 30  # failed logins from one address within the window
+    address_window_seconds: int = 600
+    session_idle_seconds: int = 1800
+    session_max_seconds: int = 12 * 3600
+    ticket_seconds: int = 15  # a viewer's session ticket must be used within this time
 
 
 @dataclass(frozen=True)
 class Config:
     gateway: GatewayConfig = field(default_factory=GatewayConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    auth: AuthConfig = field(default_factory=AuthConfig)
 
 
 def _int(key: str, value: Any, lo: int, hi: int) -> int:
@@ -93,6 +112,24 @@ def _https_url(key: str, value: Any) -> str:
     return text.rstrip("/")
 
 
+def _networks(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f'{key}: must be a list of networks such as "10.20.0.0/16", got {value!r}')
+    result = []
+    for i, item in enumerate(value):
+        try:
+            result.append(str(ipaddress.ip_network(_str(f"{key}[{i}]", item, allow_empty=False), strict=False)))
+        except ValueError:
+            raise ConfigError(f'{key}[{i}]: {item!r} is not a network (CIDR) such as "10.20.0.0/16"') from None
+    return tuple(result)
+
+
+def _command(key: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f'{key}: must be a command as a list of strings, e.g. ["xdg-screensaver", "lock"]')
+    return tuple(value)
+
+
 def _db_url(key: str, value: Any) -> str:
     text = _str(key, value)
     if text and not text.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql+psycopg://")):
@@ -106,7 +143,11 @@ _GATEWAY_KEYS = {
     "data_dir": _path,
     "server_names": _names,
     "database_url": _db_url,
-    "access_token": lambda k, v: _str(k, v),
+    "staff_networks": _networks,
+    "agent_networks": _networks,
+    "ca_passphrase": lambda k, v: _str(k, v),
+    "terminal_cert_days": lambda k, v: _int(k, v, 1, 3650),
+    "agent_cert_days": lambda k, v: _int(k, v, 1, 3650),
 }
 _AGENT_KEYS = {
     "gateway_url": _https_url,
@@ -115,6 +156,18 @@ _AGENT_KEYS = {
     "max_fps": lambda k, v: _int(k, v, 1, 120),
     "jpeg_quality": lambda k, v: _int(k, v, 10, 100),
     "max_unacked": lambda k, v: _int(k, v, 1, 16),
+    "lock_command": lambda k, v: _command(k, v),
+}
+_AUTH_KEYS = {
+    "password_min_length": lambda k, v: _int(k, v, 8, 128),
+    "password_min_classes": lambda k, v: _int(k, v, 1, 4),
+    "lockout_threshold": lambda k, v: _int(k, v, 1, 100),
+    "lockout_seconds": lambda k, v: _int(k, v, 1, 7 * 86400),
+    "address_max_failures": lambda k, v: _int(k, v, 1, 100000),
+    "address_window_seconds": lambda k, v: _int(k, v, 1, 86400),
+    "session_idle_seconds": lambda k, v: _int(k, v, 60, 86400),
+    "session_max_seconds": lambda k, v: _int(k, v, 300, 7 * 86400),
+    "ticket_seconds": lambda k, v: _int(k, v, 2, 120),
 }
 
 
@@ -134,15 +187,16 @@ def _section(name: str, raw: Any, validators: dict[str, Any], cls: type) -> Any:
 
 def parse_config(raw: dict[str, Any]) -> Config:
     for key in raw:
-        if key not in ("gateway", "agent"):
-            raise ConfigError(f"{key}: unknown section (known: agent, gateway)")
+        if key not in ("gateway", "agent", "auth"):
+            raise ConfigError(f"{key}: unknown section (known: agent, auth, gateway)")
     config = Config(
         gateway=_section("gateway", raw.get("gateway"), _GATEWAY_KEYS, GatewayConfig),
         agent=_section("agent", raw.get("agent"), _AGENT_KEYS, AgentConfig),
+        auth=_section("auth", raw.get("auth"), _AUTH_KEYS, AuthConfig),
     )
-    token = os.environ.get("JISEKI_ACCESS_TOKEN")
-    if token:
-        config = replace(config, gateway=replace(config.gateway, access_token=token))
+    passphrase = os.environ.get("JISEKI_CA_PASSPHRASE")
+    if passphrase:
+        config = replace(config, gateway=replace(config.gateway, ca_passphrase=passphrase))
     return config
 
 

@@ -6,8 +6,10 @@ needed. Message ids are the English texts; `ja` holds the translations.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 from importlib import resources
+from zoneinfo import ZoneInfo
 
 from babel.messages.pofile import read_po
 
@@ -31,3 +33,13 @@ def gettext(lang: str, msgid: str) -> str:
 
 def pick_language(requested: str | None) -> str:
     return requested if requested in LANGUAGES else DEFAULT_LANGUAGE
+
+
+JST = ZoneInfo("Asia/Tokyo")
+
+
+def format_jst(value: dt.datetime | None, empty: str = "—") -> str:
+    """Japan time for tables and exports: `2026-11-27 09:30`."""
+    if value is None:
+        return empty
+    return value.astimezone(JST).strftime("%Y-%m-%d %H:%M")

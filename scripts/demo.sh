@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh run
-exec .venv/bin/jiseki demo "$@"
+exec .venv/bin/jiseki demo --install-certificate "$@"

@@ -9,9 +9,9 @@ mode="${1:-run}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
-pkgs=(xvfb openbox xterm less fonts-noto-cjk fonts-dejavu-core x11-xkb-utils ca-certificates)
+pkgs=(xvfb openbox xterm less fonts-noto-cjk fonts-dejavu-core x11-xkb-utils ca-certificates libnss3-tools xclip xinput)
 if [ "$mode" = "test" ]; then
-  pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify)
+  pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify xclip i3lock xinput)
   pkgs+=(tigervnc-standalone-server) # second peer of bench/display_bench.py (Xvnc)
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 fi

@@ -9,3 +9,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def expired_client_cert(ca, out, kind: str, ident: str):  # type: ignore[no-untyped-def]
+    """(cert path, key path, certificate): a client certificate of `ca` whose validity ended yesterday."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    from jiseki.gateway.pki import cert_pem, key_pem, write_private
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{kind}:{ident}")]))
+        .issuer_name(ca.issuing_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=30))
+        .not_valid_after(now - dt.timedelta(days=1))
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(f"urn:jiseki:{kind}:{ident}")]), critical=False
+        )
+        .sign(ca._issuing_key, hashes.SHA256())
+    )
+    write_private(out / f"{ident}.crt", cert_pem(cert) + cert_pem(ca.issuing_cert))
+    write_private(out / f"{ident}.key", key_pem(key))
+    return out / f"{ident}.crt", out / f"{ident}.key", cert

@@ -24,7 +24,10 @@ from jiseki.config import AgentConfig
 from jiseki.gateway.pki import client_ssl_context
 
 from .capture.base import Capture
+from .clipboard.base import HostClipboard
+from .host.base import HostControl, NoHostControl
 from .input.base import InputSink
+from .policy import AgentPolicy, parse_agent_policy
 from .session import DisplaySession
 
 log = logging.getLogger(__name__)
@@ -46,11 +49,18 @@ def backoff_delays(first: float = BACKOFF_FIRST, cap: float = BACKOFF_MAX) -> An
 
 class Agent:
     def __init__(
-        self, config: AgentConfig, make_capture: Callable[[], Capture], make_input: Callable[[], InputSink]
+        self,
+        config: AgentConfig,
+        make_capture: Callable[[], Capture],
+        make_input: Callable[[], InputSink],
+        host: HostControl | None = None,
+        make_clipboard: Callable[[], HostClipboard | None] = lambda: None,
     ) -> None:
         self.config = config
         self.make_capture = make_capture
         self.make_input = make_input
+        self.host: HostControl = host or NoHostControl()
+        self.make_clipboard = make_clipboard
         self.ssl: ssl.SSLContext = client_ssl_context(
             config.cert_dir / "ca.crt", config.cert_dir / "agent.crt", config.cert_dir / "agent.key"
         )
@@ -114,12 +124,17 @@ class Agent:
                 return
             if self._session_task is not None and not self._session_task.done():
                 self._session_task.cancel()  # one session at a time: the newest one wins
-            self._session_task = asyncio.create_task(self._session(http, sid, ticket))
+            policy = parse_agent_policy(message.get("policy"))
+            self._session_task = asyncio.create_task(self._session(http, sid, ticket, policy))
 
-    async def _session(self, http: aiohttp.ClientSession, sid: str, ticket: str) -> None:
+    async def _session(self, http: aiohttp.ClientSession, sid: str, ticket: str, policy: AgentPolicy) -> None:
         url = f"{self.config.gateway_url}/sessions/{sid}/agent"
         capture = self.make_capture()
         sink = self.make_input()
+        if policy.curtain:
+            log.info(
+                "curtain on: %s", ", ".join(await asyncio.to_thread(self.host.set_curtain, True)) or "nothing possible"
+            )
         try:
             async with http.ws_connect(
                 url, params={"ticket": ticket}, ssl=self.ssl, compress=0, heartbeat=30.0, max_msg_size=4096
@@ -132,10 +147,25 @@ class Agent:
                     max_fps=self.config.max_fps,
                     max_unacked=self.config.max_unacked,
                     jpeg_quality=self.config.jpeg_quality,
+                    policy=policy,
+                    clipboard=self._clipboard(policy),
                 ).run()
         except (aiohttp.ClientError, OSError) as exc:
             log.warning("session %s failed: %s", sid, exc)
         finally:
             sink.close()
             capture.close()
+            if policy.curtain:
+                await asyncio.to_thread(self.host.set_curtain, False)
+            if policy.lock_on_end:
+                await asyncio.to_thread(self.host.lock)
             log.info("session %s ended", sid)
+
+    def _clipboard(self, policy: AgentPolicy) -> HostClipboard | None:
+        if not (policy.clipboard_to_host or policy.clipboard_to_terminal):
+            return None
+        try:
+            return self.make_clipboard()
+        except RuntimeError as exc:
+            log.warning("clipboard unavailable: %s", exc)
+            return None

@@ -18,6 +18,7 @@ import aiohttp
 from jiseki.protocol import (
     PROTOCOL_VERSION,
     Ack,
+    Clipboard,
     CursorPos,
     CursorShape,
     Desktop,
@@ -33,9 +34,12 @@ from jiseki.protocol import (
 )
 
 from .capture.base import Capture
+from .clipboard.base import HostClipboard
+from .clipboard.sync import CLIPBOARD_POLL, ClipboardSync
 from .encode.flow import FlowControl, FlowSettings
 from .encode.stream import DisplayStream
 from .input.base import InputSink
+from .policy import AgentPolicy
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +60,14 @@ class DisplaySession:
         max_fps: int,
         max_unacked: int,
         jpeg_quality: int,
+        policy: AgentPolicy | None = None,
+        clipboard: HostClipboard | None = None,
     ) -> None:
         self.ws = ws
         self.capture = capture
         self.sink = sink
+        self.policy = policy or AgentPolicy()
+        self.clipboard = ClipboardSync(clipboard, self.policy) if clipboard is not None else None
         flow = FlowControl(FlowSettings(max_updates=max_unacked, quality_max=jpeg_quality, interval_min=1.0 / max_fps))
         self.stream = DisplayStream(capture.width, capture.height, flow=flow)
         self._wake = asyncio.Event()
@@ -159,18 +167,33 @@ class DisplaySession:
             self._acks.append((msg, time.monotonic()))
             if not self._encoding:
                 self._apply_acks()
+        elif isinstance(msg, Key | Pointer | Wheel) and self.policy.view_only:
+            return  # the gateway drops input in view-only sessions; so does the agent
         elif isinstance(msg, Key):
             self.sink.key(msg.usage, msg.down)
         elif isinstance(msg, Pointer):
             self.sink.pointer(msg.x, msg.y, msg.buttons)
         elif isinstance(msg, Wheel):
             self.sink.wheel(msg.dx, msg.dy)
+        elif isinstance(msg, Clipboard):
+            if self.clipboard is not None:
+                self.clipboard.from_viewer(msg.text)
         elif isinstance(msg, Refresh):
             self.stream.request_refresh()
             self._wake.set()
         elif isinstance(msg, Hello):
             if msg.version != PROTOCOL_VERSION:
                 raise ProtocolError(f"viewer speaks protocol version {msg.version}")
+
+    async def _clipboard_loop(self) -> None:
+        """Send the office PC's clipboard to the terminal when it changes (if the policy allows)."""
+        if self.clipboard is None or not self.policy.clipboard_to_terminal:
+            return
+        while not self.ws.closed:
+            text = await asyncio.to_thread(self.clipboard.changed_text)
+            if text is not None:
+                await self.ws.send_bytes(encode(Clipboard(text)))
+            await asyncio.sleep(CLIPBOARD_POLL)
 
     async def _receive_loop(self) -> None:
         async for msg in self.ws:
@@ -184,13 +207,15 @@ class DisplaySession:
             encode(Desktop(self.capture.width, self.capture.height, tuple(self.capture.monitors())))
         )
         sender = asyncio.create_task(self._send_loop())
+        watcher = asyncio.create_task(self._clipboard_loop())
         try:
             await self._receive_loop()
         except ProtocolError as exc:
             log.warning("session ended: invalid data from the viewer (%s)", exc)
         finally:
             sender.cancel()
-            await asyncio.gather(sender, return_exceptions=True)
+            watcher.cancel()
+            await asyncio.gather(sender, watcher, return_exceptions=True)
             self.sink.release_all()  # no key stays held on the host after the session
             st, flow = self._stats, self.stream.flow
             log.info(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
-import secrets
 import signal
 import socket
+import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,13 +15,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from jiseki.config import AgentConfig, GatewayConfig
+from jiseki.config import AgentConfig, Config, GatewayConfig
 
 from .desktop import VirtualDesktop, missing_programs
 from .processes import ProcessGroup
-
-DEMO_HOST_ID = "demo-pc"
-DEMO_HOST_NAME = "デモ自席PC (demo office PC)"
+from .provision import DEMO_HOST_ID, DemoCredentials, provision
 
 
 def write_config(path: Path, gateway: GatewayConfig, agent: AgentConfig) -> None:
@@ -30,21 +29,10 @@ def write_config(path: Path, gateway: GatewayConfig, agent: AgentConfig) -> None
         "[gateway]\n"
         f'host = "{gateway.host}"\nport = {gateway.port}\ndata_dir = "{gateway.data_dir}"\nserver_names = [{names}]\n\n'
         "[agent]\n"
-        f'gateway_url = "{agent.gateway_url}"\ncert_dir = "{agent.cert_dir}"\n',
+        f'gateway_url = "{agent.gateway_url}"\ncert_dir = "{agent.cert_dir}"\n'
+        + (f"lock_command = {json.dumps(list(agent.lock_command))}\n" if agent.lock_command else ""),
         "utf-8",
     )
-
-
-async def prepare(gateway: GatewayConfig, agent_dir: Path) -> None:
-    """Create the CA and register the demo PC with a fresh agent certificate."""
-    from jiseki.gateway.hosts import register_host
-    from jiseki.gateway.server import open_state
-
-    state = await open_state(gateway)
-    try:
-        await register_host(state.ca, state.broker.db, DEMO_HOST_ID, DEMO_HOST_NAME, agent_dir)
-    finally:
-        await state.engine.dispose()
 
 
 def wait_for_port(host: str, port: int, timeout: float) -> bool:
@@ -62,15 +50,18 @@ class DemoStack:
     """Virtual desktop + gateway + agent as child processes; used by `jiseki demo` and the tests."""
 
     def __init__(
-        self, data_dir: Path, port: int, *, quiet: bool = False, desktop: VirtualDesktop | None = None
+        self, data_dir: Path, port: int, *, quiet: bool = False, desktop: VirtualDesktop | None = None,
+        lock_command: tuple[str, ...] = (),
     ) -> None:
         self.data_dir = data_dir.resolve()
         self.port = port
         self.quiet = quiet
         self.gateway = GatewayConfig(host="127.0.0.1", port=port, data_dir=self.data_dir / "gateway")
-        self.agent = AgentConfig(gateway_url=f"https://127.0.0.1:{port}", cert_dir=self.data_dir / "agent")
+        self.agent = AgentConfig(
+            gateway_url=f"https://127.0.0.1:{port}", cert_dir=self.data_dir / "agent", lock_command=lock_command
+        )
         self.config_path = self.data_dir / "jiseki.toml"
-        self.token = secrets.token_urlsafe(24)
+        self.credentials: DemoCredentials | None = None
         self.group = ProcessGroup()
         # A desktop passed in is already running (benchmarks); otherwise the stack starts its own.
         self.own_desktop = desktop is None
@@ -82,7 +73,7 @@ class DemoStack:
 
     @property
     def viewer_url(self) -> str:
-        return f"{self.base_url}/view/{DEMO_HOST_ID}?token={self.token}"
+        return f"{self.base_url}/view/{DEMO_HOST_ID}"
 
     def _output(self) -> dict[str, Any]:
         if not self.quiet:
@@ -95,7 +86,8 @@ class DemoStack:
         write_config(self.config_path, self.gateway, self.agent)
         # In a thread of its own: the caller may already run an event loop (tests, Playwright).
         with ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, prepare(self.gateway, self.agent.cert_dir)).result()
+            config = Config(gateway=self.gateway, agent=self.agent)
+            self.credentials = pool.submit(asyncio.run, provision(config, self.data_dir)).result()
         if self.own_desktop:
             self.desktop.start_x()
             self.desktop.start_desktop()
@@ -103,7 +95,7 @@ class DemoStack:
         self.group.start(
             "gateway",
             [*py, "gateway", "--config", str(self.config_path)],
-            env={**os.environ, "JISEKI_ACCESS_TOKEN": self.token},
+            env=dict(os.environ),
             **self._output(),
         )
         if not wait_for_port("127.0.0.1", self.port, 20.0):
@@ -120,7 +112,16 @@ class DemoStack:
         self.group.stop_all()
 
 
-def run_demo(data_dir: Path, port: int) -> int:
+def _print_code_when_it_changes(secret: str, last: str) -> str:
+    from jiseki.gateway.auth.totp import code_at
+
+    code = code_at(secret, time.time())
+    if code != last:
+        print(f"  one-time code / ワンタイムパスワード: {code}", flush=True)
+    return code
+
+
+def run_demo(data_dir: Path, port: int, install_certificate: bool = False) -> int:
     missing = missing_programs()
     if missing:
         print(
@@ -143,21 +144,38 @@ def run_demo(data_dir: Path, port: int) -> int:
         except RuntimeError as exc:
             print(f"jiseki demo: {exc}", file=sys.stderr)
             return 1
+        creds = stack.credentials
+        assert creds is not None
         root_ca = stack.gateway.data_dir / "pki" / "root-ca.crt"
+        setup_lines: list[str] = []
+        if install_certificate:
+            from .browser_setup import install
+
+            try:
+                setup_lines = install(root_ca, Path(creds.terminal_p12), creds.p12_password, stack.base_url)
+            except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+                setup_lines = [f"could not set up the browser: {exc}"]
         print(
             "\n"
             f"  jiseki demo is running: virtual office PC on display {stack.desktop.display}\n\n"
-            f"  Open in Chromium:  {stack.viewer_url}\n\n"
-            f"  (The gateway's certificate comes from the demo's own CA: {root_ca};\n"
-            "   import it into the browser, or accept the warning once.)\n"
-            "  Press Ctrl+C to stop everything.\n",
+            f"  Open in Chromium:   {stack.base_url}/\n"
+            f"  Login ID:           {creds.login_id}\n"
+            f"  Password:           {creds.password}\n"
+            "  One-time code:      printed below every 30 s (the demo plays the authenticator app)\n\n"
+            "  The browser must present the demo terminal's certificate (a home PC without one is refused):\n"
+            f"    {creds.terminal_p12}  (import password {creds.p12_password})\n"
+            f"    CA to trust: {root_ca}\n"
+            + "".join(f"    - {line}\n" for line in setup_lines)
+            + "  Press Ctrl+C to stop everything.\n",
             flush=True,
         )
+        last_code = ""
         while not stopping:
             exited = stack.group.first_exited()
             if exited is not None:
                 print(f"jiseki demo: {exited[0]} exited with status {exited[1]}; stopping", file=sys.stderr)
                 return 1
+            last_code = _print_code_when_it_changes(creds.totp_secret, last_code)
             time.sleep(0.2)
         return 0
     finally:

@@ -19,11 +19,14 @@ from aiohttp import web
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from jiseki.protocol import Status, StatusCode, encode
+
 from .db.models import Host, Session, utcnow
+from .policy import Effective
 
 log = logging.getLogger(__name__)
 
-TICKET_TTL = 30.0  # seconds a viewer or agent has to present its ticket
+AGENT_TICKET_TTL = 30.0  # seconds an agent has to answer an offer
 
 
 class EndReason:
@@ -35,6 +38,16 @@ class EndReason:
     HOST_TIMEOUT = "host_timeout"
     PROTOCOL_ERROR = "protocol_error"
     GATEWAY_SHUTDOWN = "gateway_shutdown"
+    CERTIFICATE_REVOKED = "certificate_revoked"
+    LOGGED_OUT = "logged_out"
+    IDLE = "idle"
+    MAX_LENGTH = "max_length"
+    HOURS = "hours"
+    TAKEOVER = "takeover"
+    ADMIN = "admin"
+    NETWORK = "network"
+    POLICY_CHANGE = "policy_change"
+    IN_USE = "in_use"
 
 
 class HostUnavailable(Exception):
@@ -47,6 +60,7 @@ class HostUnavailable(Exception):
 class AgentLink:
     host_id: str
     ws: web.WebSocketResponse
+    fingerprint: str
     info: dict[str, Any] = field(default_factory=dict)
 
     async def send(self, message: dict[str, Any]) -> None:
@@ -55,19 +69,29 @@ class AgentLink:
 
 @dataclass
 class PendingSession:
+    """A session from its request until it ends; the ticket binds user, terminal and host."""
+
     id: str
     host_id: str
+    user_id: str
+    terminal_id: str
+    terminal_fingerprint: str
     viewer_ticket: str
     agent_ticket: str
+    ticket_ttl: float
     created: float = field(default_factory=time.monotonic)
     viewer_claimed: bool = False
+    agent_fingerprint: str | None = None
+    viewer_socket: web.WebSocketResponse | None = None
+    policy: Effective | None = None
+    forced_reason: str | None = None  # set when the gateway ends the session (revocation, logout)
     agent_socket: asyncio.Future[web.WebSocketResponse] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
     finished: asyncio.Event = field(default_factory=asyncio.Event)  # set when the session has ended
 
-    def expired(self) -> bool:
-        return time.monotonic() - self.created > TICKET_TTL
+    def expired(self, ttl: float) -> bool:
+        return time.monotonic() - self.created > ttl
 
 
 def _ticket_ok(expected: str, given: str | None) -> bool:
@@ -75,8 +99,9 @@ def _ticket_ok(expected: str, given: str | None) -> bool:
 
 
 class Broker:
-    def __init__(self, db: async_sessionmaker) -> None:  # type: ignore[type-arg]
+    def __init__(self, db: async_sessionmaker, ticket_seconds: float = 15.0) -> None:  # type: ignore[type-arg]
         self.db = db
+        self.ticket_seconds = ticket_seconds
         self.agents: dict[str, AgentLink] = {}
         self.pending: dict[str, PendingSession] = {}
         self.live: dict[str, PendingSession] = {}
@@ -108,8 +133,24 @@ class Broker:
 
     # ---- sessions -----------------------------------------------------------------------
 
-    async def create_session(self, host_id: str, viewer_address: str | None) -> PendingSession:
+    async def create_session(
+        self,
+        host_id: str,
+        user_id: str,
+        terminal_id: str,
+        terminal_fingerprint: str,
+        viewer_address: str | None,
+        policy: Effective | None = None,
+    ) -> PendingSession:
+        """The caller has checked that `user_id` may use `host_id` now. One live session per PC:
+        a second one is refused or takes over, as the policy says."""
         self._expire()
+        current = [p for p in (*self.live.values(), *self.pending.values()) if p.host_id == host_id]
+        if current:
+            if policy is None or policy.conflict == "refuse":
+                raise HostUnavailable(EndReason.IN_USE)
+            for other in current:
+                await self.close_session(other, EndReason.TAKEOVER)
         async with self.db() as s:
             host = await s.get(Host, host_id)
         if host is None:
@@ -119,18 +160,36 @@ class Broker:
         pending = PendingSession(
             id=secrets.token_hex(16),
             host_id=host_id,
+            user_id=user_id,
+            terminal_id=terminal_id,
+            terminal_fingerprint=terminal_fingerprint,
             viewer_ticket=secrets.token_urlsafe(32),
             agent_ticket=secrets.token_urlsafe(32),
+            ticket_ttl=self.ticket_seconds,
+            policy=policy,
         )
         self.pending[pending.id] = pending
         async with self.db.begin() as s:
-            s.add(Session(id=pending.id, host_id=host_id, state="requested", viewer_address=viewer_address))
+            s.add(
+                Session(
+                    id=pending.id,
+                    host_id=host_id,
+                    state="requested",
+                    viewer_address=viewer_address,
+                    user_id=user_id,
+                    terminal_id=terminal_id,
+                )
+            )
         return pending
 
-    def claim_viewer(self, session_id: str, ticket: str | None) -> PendingSession | None:
-        """The viewer's ticket works once, within TICKET_TTL."""
+    def claim_viewer(
+        self, session_id: str, ticket: str | None, user_id: str, terminal_id: str
+    ) -> PendingSession | None:
+        """The viewer's ticket works once, within the ticket time, for the same user and terminal."""
         pending = self.pending.get(session_id)
-        if pending is None or pending.viewer_claimed or pending.expired():
+        if pending is None or pending.viewer_claimed or pending.expired(pending.ticket_ttl):
+            return None
+        if pending.user_id != user_id or pending.terminal_id != terminal_id:
             return None
         if not _ticket_ok(pending.viewer_ticket, ticket):
             return None
@@ -143,6 +202,7 @@ class Broker:
             raise HostUnavailable(EndReason.HOST_OFFLINE)
         await link.send(
             {
+                "policy": pending.policy.for_agent() if pending.policy is not None else {},
                 "type": "offer",
                 "session": pending.id,
                 "ticket": pending.agent_ticket,
@@ -150,12 +210,13 @@ class Broker:
             }
         )
 
-    def claim_agent(self, session_id: str, ticket: str | None, host_id: str) -> PendingSession | None:
+    def claim_agent(self, session_id: str, ticket: str | None, host_id: str, fingerprint: str) -> PendingSession | None:
         pending = self.pending.get(session_id)
-        if pending is None or pending.host_id != host_id or pending.agent_socket.done() or pending.expired():
+        if pending is None or pending.host_id != host_id or pending.agent_socket.done():
             return None
-        if not _ticket_ok(pending.agent_ticket, ticket):
+        if pending.expired(AGENT_TICKET_TTL) or not _ticket_ok(pending.agent_ticket, ticket):
             return None
+        pending.agent_fingerprint = fingerprint
         return pending
 
     async def mark_live(self, pending: PendingSession) -> None:
@@ -186,8 +247,34 @@ class Broker:
         log.info("session %s ended: %s (%d bytes to viewer)", session_id, reason, to_viewer)
 
     def _expire(self) -> None:
-        for sid in [sid for sid, p in self.pending.items() if p.expired() and not p.viewer_claimed]:
+        for sid in [sid for sid, p in self.pending.items() if p.expired(p.ticket_ttl) and not p.viewer_claimed]:
             self.pending.pop(sid, None)
+
+    async def close_for_fingerprint(self, fingerprint: str) -> None:
+        """A certificate was revoked: drop the agent's control channel and every session using it."""
+        for link in [link for link in self.agents.values() if link.fingerprint == fingerprint]:
+            await link.ws.close(code=4003, message=b"certificate revoked")
+        for pending in list(self.live.values()) + list(self.pending.values()):
+            if fingerprint in (pending.terminal_fingerprint, pending.agent_fingerprint):
+                await self.close_session(pending, EndReason.CERTIFICATE_REVOKED)
+
+    async def close_user_sessions(self, user_id: str, reason: str) -> None:
+        for pending in list(self.live.values()) + list(self.pending.values()):
+            if pending.user_id == user_id:
+                await self.close_session(pending, reason)
+
+    async def close_session(self, pending: PendingSession, reason: str) -> None:
+        """End a session from outside the relay; the relay sees its sockets close and records `reason`."""
+        pending.forced_reason = reason
+        viewer = pending.viewer_socket
+        if viewer is not None and not viewer.closed:
+            try:
+                await viewer.send_bytes(encode(Status(StatusCode.SESSION_ENDED, reason)))  # the viewer says why
+            except (ConnectionError, RuntimeError):
+                pass
+            await viewer.close(code=4003, message=reason.encode())
+        elif not pending.agent_socket.done():
+            pending.agent_socket.cancel()
 
     async def end_all_sessions_at_startup(self) -> None:
         """A restarted node holds no sockets: sessions it left open are over."""

@@ -17,13 +17,21 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 ROOT_LIFETIME = dt.timedelta(days=3650)
 ISSUING_LIFETIME = dt.timedelta(days=1825)
 SERVER_LIFETIME = dt.timedelta(days=397)
 IDENTITY_PREFIX = "urn:jiseki:"
+CLIENT_KINDS = ("agent", "terminal")
+MAX_CSR_BYTES = 16 * 1024
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME: expired client certificates pass the handshake so that the
+# application can show the "not registered" page and record the attempt; the application checks
+# every leaf's validity period itself (see web/guards.py).
+_NO_CHECK_TIME = 0x200000
 
 
 def _now() -> dt.datetime:
@@ -43,10 +51,15 @@ def _new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+def key_pem(key: ec.EllipticCurvePrivateKey, passphrase: bytes | None = None) -> bytes:
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
+class PKIError(Exception):
+    """A PKI problem an operator can fix (wrong passphrase, bad CSR...); the message says what."""
 
 
 def cert_pem(cert: x509.Certificate) -> bytes:
@@ -112,13 +125,20 @@ class IssuedCert:
     fingerprint: str
     serial: str
     not_after: dt.datetime
+    key: ec.EllipticCurvePrivateKey
+    cert: x509.Certificate
+
+
+def serial_hex(cert: x509.Certificate) -> str:
+    return format(cert.serial_number, "x")
 
 
 class CertificateAuthority:
     """Root + issuing CA loaded from (or created in) `<data_dir>/pki`."""
 
-    def __init__(self, pki_dir: Path) -> None:
+    def __init__(self, pki_dir: Path, passphrase: bytes | None = None) -> None:
         self.dir = pki_dir
+        self._passphrase = passphrase or None
         self.root_cert_path = pki_dir / "root-ca.crt"
         self.issuing_cert_path = pki_dir / "issuing-ca.crt"
         self.server_cert_path = pki_dir / "server.crt"
@@ -127,10 +147,20 @@ class CertificateAuthority:
             self._create()
         self.root_cert = x509.load_pem_x509_certificate(self.root_cert_path.read_bytes())
         self.issuing_cert = x509.load_pem_x509_certificate(self.issuing_cert_path.read_bytes())
-        loaded = serialization.load_pem_private_key((pki_dir / "issuing-ca.key").read_bytes(), None)
+        self._issuing_key = self._load_ca_key(pki_dir / "issuing-ca.key")
+
+    def _load_ca_key(self, path: Path) -> ec.EllipticCurvePrivateKey:
+        data = path.read_bytes()
+        encrypted = b"ENCRYPTED" in data.split(b"\n", 1)[0]
+        if encrypted and not self._passphrase:
+            raise PKIError(f"{path} is encrypted: set JISEKI_CA_PASSPHRASE (or gateway.ca_passphrase)")
+        try:
+            loaded = serialization.load_pem_private_key(data, self._passphrase if encrypted else None)
+        except (ValueError, TypeError):
+            raise PKIError(f"cannot decrypt {path}: wrong CA passphrase") from None
         if not isinstance(loaded, ec.EllipticCurvePrivateKey):
-            raise ValueError("issuing CA key is not an EC key")
-        self._issuing_key = loaded
+            raise PKIError(f"{path} is not an EC key")
+        return loaded
 
     @property
     def root_fingerprint(self) -> str:
@@ -141,8 +171,8 @@ class CertificateAuthority:
         root_key, issuing_key = _new_key(), _new_key()
         root = _ca_cert("jiseki Root CA", root_key, None, root_key, ROOT_LIFETIME, 1)
         issuing = _ca_cert("jiseki Issuing CA", issuing_key, root, root_key, ISSUING_LIFETIME, 0)
-        write_private(self.dir / "root-ca.key", key_pem(root_key))
-        write_private(self.dir / "issuing-ca.key", key_pem(issuing_key))
+        write_private(self.dir / "root-ca.key", key_pem(root_key, self._passphrase))
+        write_private(self.dir / "issuing-ca.key", key_pem(issuing_key, self._passphrase))
         self.issuing_cert_path.write_bytes(cert_pem(issuing))
         # The root is written last: its presence marks a complete CA.
         self.root_cert_path.write_bytes(cert_pem(root))
@@ -150,7 +180,7 @@ class CertificateAuthority:
     def _leaf(
         self,
         common_name: str,
-        key: ec.EllipticCurvePrivateKey,
+        public_key: CertificatePublicKeyTypes,
         lifetime: dt.timedelta,
         eku: x509.ObjectIdentifier,
         sans: list[x509.GeneralName],
@@ -160,7 +190,7 @@ class CertificateAuthority:
             x509.CertificateBuilder()
             .subject_name(_name(common_name))
             .issuer_name(self.issuing_cert.subject)
-            .public_key(key.public_key())
+            .public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + lifetime)
@@ -193,28 +223,72 @@ class CertificateAuthority:
             except ValueError:
                 sans.append(x509.DNSName(name))
         key = _new_key()
-        cert = self._leaf(names[0], key, SERVER_LIFETIME, ExtendedKeyUsageOID.SERVER_AUTH, sans)
+        cert = self._leaf(names[0], key.public_key(), SERVER_LIFETIME, ExtendedKeyUsageOID.SERVER_AUTH, sans)
         write_private(self.server_key_path, key_pem(key))
         self.server_cert_path.write_bytes(cert_pem(cert) + cert_pem(self.issuing_cert))
 
-    def issue_client_cert(self, kind: str, ident: str, lifetime: dt.timedelta) -> IssuedCert:
-        """Key and certificate for an agent or a terminal (the demo's direct path; CSR signing comes later)."""
-        if kind not in ("agent", "terminal"):
+    def sign_client(
+        self, kind: str, ident: str, public_key: CertificatePublicKeyTypes, lifetime: dt.timedelta
+    ) -> x509.Certificate:
+        """A client certificate (EKU clientAuth, SAN urn:jiseki:<kind>:<id>) for a key made elsewhere."""
+        if kind not in CLIENT_KINDS:
             raise ValueError(f"unknown client kind {kind!r}")
-        key = _new_key()
-        cert = self._leaf(
+        return self._leaf(
             f"{kind}:{ident}",
-            key,
+            public_key,
             lifetime,
             ExtendedKeyUsageOID.CLIENT_AUTH,
             [x509.UniformResourceIdentifier(f"{IDENTITY_PREFIX}{kind}:{ident}")],
         )
+
+    def sign_csr(self, kind: str, ident: str, csr_pem: bytes, lifetime: dt.timedelta) -> x509.Certificate:
+        """Sign a CSR made where the key lives (terminal or agent). Only its public key is used:
+        subject and extensions are ours, whatever the CSR asks for."""
+        if len(csr_pem) > MAX_CSR_BYTES:
+            raise PKIError("the CSR is too large")
+        try:
+            csr = x509.load_pem_x509_csr(csr_pem) if b"-----BEGIN" in csr_pem else x509.load_der_x509_csr(csr_pem)
+        except ValueError:
+            raise PKIError("the file is not a certificate signing request (PEM or DER)") from None
+        if not csr.is_signature_valid:
+            raise PKIError("the CSR's signature is invalid")
+        key = csr.public_key()
+        if isinstance(key, rsa.RSAPublicKey):
+            if key.key_size < 2048:
+                raise PKIError(f"RSA keys must have at least 2048 bits (this one has {key.key_size})")
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            if key.curve.name not in ("secp256r1", "secp384r1", "secp521r1"):
+                raise PKIError(f"unsupported elliptic curve {key.curve.name}")
+        else:
+            raise PKIError("only RSA and ECDSA keys are accepted")
+        return self.sign_client(kind, ident, key, lifetime)
+
+    def issue_client_cert(self, kind: str, ident: str, lifetime: dt.timedelta) -> IssuedCert:
+        """Make a key here and certify it (the demo's direct path and PKCS#12 bundles)."""
+        key = _new_key()
+        cert = self.sign_client(kind, ident, key.public_key(), lifetime)
         return IssuedCert(
             key_pem=key_pem(key),
             cert_pem=cert_pem(cert) + cert_pem(self.issuing_cert),
             fingerprint=fingerprint(cert),
-            serial=format(cert.serial_number, "x"),
+            serial=serial_hex(cert),
             not_after=cert.not_valid_after_utc,
+            key=key,
+            cert=cert,
+        )
+
+    def pkcs12(self, issued: IssuedCert, friendly_name: str, password: bytes) -> bytes:
+        """A PKCS#12 bundle (key, certificate, issuing and root CA) for import on a Windows terminal.
+        AES-256 + SHA-256 (PBES2), which Windows 10 1709 and later import."""
+        encryption = (
+            serialization.PrivateFormat.PKCS12.encryption_builder()
+            .kdf_rounds(100_000)
+            .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+            .hmac_hash(hashes.SHA256())
+            .build(password)
+        )
+        return pkcs12.serialize_key_and_certificates(
+            friendly_name.encode(), issued.key, issued.cert, [self.issuing_cert, self.root_cert], encryption
         )
 
     def server_ssl_context(self) -> ssl.SSLContext:
@@ -224,6 +298,7 @@ class CertificateAuthority:
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(self.server_cert_path, self.server_key_path)
         ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.verify_flags |= _NO_CHECK_TIME
         ctx.load_verify_locations(cafile=str(self.root_cert_path))
         ctx.load_verify_locations(cafile=str(self.issuing_cert_path))
         return ctx
@@ -232,7 +307,13 @@ class CertificateAuthority:
 def identity_from_der(der: bytes) -> tuple[str, str] | None:
     """(kind, id) from a client certificate's `urn:jiseki:` SAN URI, or None."""
     try:
-        cert = x509.load_der_x509_certificate(der)
+        return identity_of(x509.load_der_x509_certificate(der))
+    except ValueError:
+        return None
+
+
+def identity_of(cert: x509.Certificate) -> tuple[str, str] | None:
+    try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (ValueError, x509.ExtensionNotFound):
         return None

@@ -8,8 +8,10 @@ down instead of growing a queue here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from aiohttp import WSMsgType, web
 
@@ -17,6 +19,11 @@ from jiseki.protocol import ProtocolError, Status, StatusCode, Update, decode_fr
 from jiseki.protocol.messages import Message
 
 from .broker import EndReason
+from .rules import FORWARD as _FORWARD
+from .rules import Decision, SessionRules, Verdict
+
+# Called for every clipboard transfer (metadata only) and for the first drop of each kind.
+AuditHook = Callable[[str, Decision], Awaitable[None]]
 
 
 @dataclass
@@ -24,6 +31,7 @@ class RelayStats:
     to_viewer: int = 0
     to_agent: int = 0
     updates: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
 
 
 async def _pump(
@@ -31,7 +39,10 @@ async def _pump(
     dst: web.WebSocketResponse,
     parse: Callable[[bytes], Message],
     closed_reason: str,
-    on_message: Callable[[int, Message], None],
+    decide: Callable[[int, Message], Decision],
+    direction: str,
+    stats: RelayStats,
+    audit: AuditHook | None,
 ) -> str:
     async for msg in src:
         if msg.type != WSMsgType.BINARY:
@@ -41,25 +52,56 @@ async def _pump(
             parsed = parse(data)
         except ProtocolError:
             return EndReason.PROTOCOL_ERROR
-        on_message(len(data), parsed)
+        decision = decide(len(data), parsed)
+        if decision.verdict is Verdict.DROP:
+            stats.dropped[decision.reason] += 1
+            if audit is not None and (decision.clipboard or stats.dropped[decision.reason] == 1):
+                await audit(direction, decision)
+            continue
+        if decision.clipboard and audit is not None:
+            await audit(direction, decision)
         await dst.send_bytes(data)
+    if direction == "to_host" and src.close_code not in _CLEAN_CLOSE:
+        return EndReason.NETWORK  # the viewer's link broke; it did not close the session
     return closed_reason
 
 
-async def relay(viewer: web.WebSocketResponse, agent: web.WebSocketResponse, stats: RelayStats) -> str:
-    """Run until either side ends; returns the end reason. The caller closes the sockets."""
+_CLEAN_CLOSE = (1000, 1001)
 
-    def to_viewer(n: int, parsed: Message) -> None:
-        stats.to_viewer += n
-        if isinstance(parsed, Update):
-            stats.updates += 1
 
-    def to_agent(n: int, _parsed: Message) -> None:
-        stats.to_agent += n
+async def relay(
+    viewer: web.WebSocketResponse,
+    agent: web.WebSocketResponse,
+    stats: RelayStats,
+    rules: SessionRules | None = None,
+    audit: AuditHook | None = None,
+) -> str:
+    """Run until either side ends; returns the end reason. The caller closes the sockets.
+
+    With `rules`, the session's policy decides what passes: input in view-only sessions and
+    clipboard transfers the policy forbids are dropped here, whatever the browser sent."""
+
+    def to_viewer(n: int, parsed: Message) -> Decision:
+        decision = rules.from_agent(parsed) if rules is not None else _FORWARD
+        if decision.verdict is Verdict.FORWARD:
+            stats.to_viewer += n
+            if isinstance(parsed, Update):
+                stats.updates += 1
+        return decision
+
+    def to_agent(n: int, parsed: Message) -> Decision:
+        decision = rules.from_viewer(parsed, time.monotonic()) if rules is not None else _FORWARD
+        if decision.verdict is Verdict.FORWARD:
+            stats.to_agent += n
+        return decision
 
     tasks = [
-        asyncio.create_task(_pump(agent, viewer, decode_from_agent, EndReason.HOST_DISCONNECTED, to_viewer)),
-        asyncio.create_task(_pump(viewer, agent, decode_from_viewer, EndReason.VIEWER_CLOSED, to_agent)),
+        asyncio.create_task(
+            _pump(agent, viewer, decode_from_agent, EndReason.HOST_DISCONNECTED, to_viewer, "to_terminal", stats, audit)
+        ),
+        asyncio.create_task(
+            _pump(viewer, agent, decode_from_viewer, EndReason.VIEWER_CLOSED, to_agent, "to_host", stats, audit)
+        ),
     ]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)

@@ -12,8 +12,10 @@ from collections.abc import Iterable
 from .errors import ProtocolError
 from .messages import (
     AGENT_TO_VIEWER,
+    CLIPBOARD_TEXT,
     VIEWER_TO_AGENT,
     Ack,
+    Clipboard,
     Codec,
     CopyOp,
     CursorPos,
@@ -42,7 +44,8 @@ MAX_COORD = 16384  # any x + w or y + h must stay within this
 MAX_MONITORS = 16
 MAX_OPS = 8192
 MAX_AGENT_MESSAGE = 32 * 1024 * 1024  # one UPDATE may carry a full 4K frame of JPEG
-MAX_VIEWER_MESSAGE = 4096
+MAX_CLIPBOARD_BYTES = 1024 * 1024  # hard cap; the session policy usually allows far less
+MAX_VIEWER_MESSAGE = MAX_CLIPBOARD_BYTES + 16  # only CLIPBOARD can be this large; every other type is tiny
 MAX_TEXT_BYTES = 1024
 MAX_STATUS_BYTES = 256
 MAX_CURSOR = 256  # cursor width/height
@@ -63,6 +66,7 @@ _KEY = struct.Struct(">IB")
 _POINTER = struct.Struct(">HHB")
 _WHEEL = struct.Struct(">hh")
 _TEXT = struct.Struct(">H")
+_CLIPBOARD = struct.Struct(">BI")
 
 
 # ---- encoding -----------------------------------------------------------------------------
@@ -140,6 +144,11 @@ def _encode_parts(msg: Message) -> Iterable[bytes | memoryview]:
         if not text or len(text) > MAX_TEXT_BYTES:
             raise ProtocolError("text empty or too long")
         yield _U8.pack(MsgType.TEXT) + _TEXT.pack(len(text)) + text
+    elif isinstance(msg, Clipboard):
+        data = msg.text.encode()
+        if len(data) > MAX_CLIPBOARD_BYTES:
+            raise ProtocolError("clipboard text too long")
+        yield _U8.pack(MsgType.CLIPBOARD) + _CLIPBOARD.pack(CLIPBOARD_TEXT, len(data)) + data
     else:
         raise ProtocolError(f"cannot encode {type(msg).__name__}")
 
@@ -288,6 +297,13 @@ def _decode_body(mtype: MsgType, r: _Reader) -> Message:
         if not 1 <= length <= MAX_TEXT_BYTES:
             raise ProtocolError("text empty or too long")
         return Text(_utf8(r.take(length)))
+    if mtype == MsgType.CLIPBOARD:
+        fmt, length = r.unpack(_CLIPBOARD)
+        if fmt != CLIPBOARD_TEXT:
+            raise ProtocolError(f"unknown clipboard format {fmt}")
+        if length > MAX_CLIPBOARD_BYTES:
+            raise ProtocolError("clipboard text too long")
+        return Clipboard(_utf8(r.take(length)))
     raise ProtocolError(f"unhandled message type {mtype.name}")  # pragma: no cover
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from .messages import (
     Ack,
+    Clipboard,
     Codec,
     CopyOp,
     CursorPos,
@@ -46,6 +47,7 @@ _CLASSES: dict[MsgType, type] = {
     MsgType.WHEEL: Wheel,
     MsgType.REFRESH: Refresh,
     MsgType.TEXT: Text,
+    MsgType.CLIPBOARD: Clipboard,
 }
 _TYPE_OF = {cls: t for t, cls in _CLASSES.items()}
 _OPS: dict[OpType, type] = {OpType.COPY: CopyOp, OpType.FILL: FillOp, OpType.IMAGE: ImageOp}

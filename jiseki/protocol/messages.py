@@ -27,6 +27,8 @@ class MsgType(IntEnum):
     WHEEL = 0x23
     REFRESH = 0x24
     TEXT = 0x25
+    # both directions (only where the session's policy allows; the gateway enforces it)
+    CLIPBOARD = 0x30
 
 
 class OpType(IntEnum):
@@ -48,6 +50,7 @@ class StatusCode(IntEnum):
     HOST_CONNECTED = 2
     HOST_OFFLINE = 3
     SESSION_ENDED = 4
+    WARNING = 5  # detail "<reason>:<seconds left>", e.g. "idle:60"; the session ends unless ...
 
 
 # Pointer button bits (POINTER.buttons).
@@ -193,11 +196,36 @@ class Text:
     text: str
 
 
+CLIPBOARD_TEXT = 1  # the only clipboard format: UTF-8 text
+
+
+@dataclass(frozen=True, slots=True)
+class Clipboard:
+    text: str
+
+
 Message = Hello | Desktop | Update | CursorShape | CursorPos | Status | Ack | Key | Pointer | Wheel | Refresh | Text
 
 AGENT_TO_VIEWER = frozenset(
-    {MsgType.HELLO, MsgType.DESKTOP, MsgType.UPDATE, MsgType.CURSOR_SHAPE, MsgType.CURSOR_POS, MsgType.STATUS}
+    {
+        MsgType.HELLO,
+        MsgType.DESKTOP,
+        MsgType.UPDATE,
+        MsgType.CURSOR_SHAPE,
+        MsgType.CURSOR_POS,
+        MsgType.STATUS,
+        MsgType.CLIPBOARD,
+    }
 )
 VIEWER_TO_AGENT = frozenset(
-    {MsgType.HELLO, MsgType.ACK, MsgType.KEY, MsgType.POINTER, MsgType.WHEEL, MsgType.REFRESH, MsgType.TEXT}
+    {
+        MsgType.HELLO,
+        MsgType.ACK,
+        MsgType.KEY,
+        MsgType.POINTER,
+        MsgType.WHEEL,
+        MsgType.REFRESH,
+        MsgType.TEXT,
+        MsgType.CLIPBOARD,
+    }
 )

@@ -84,3 +84,52 @@ def grab_screen(display: str) -> object:
 
 def data_dir_of(demo: DemoStack) -> Path:
     return demo.data_dir
+
+
+def terminal_context(browser, stack: DemoStack, **options: object):  # type: ignore[no-untyped-def]
+    """A browser context that presents the demo terminal's certificate, as a registered terminal does."""
+    creds = stack.credentials
+    assert creds is not None
+    return browser.new_context(
+        ignore_https_errors=True,
+        client_certificates=[
+            {"origin": stack.base_url, "certPath": creds.terminal_cert, "keyPath": creds.terminal_key}
+        ],
+        **options,
+    )
+
+
+def login(page, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    """Log in as the demo staff member with a fresh one-time code."""
+    import time as _time
+
+    from jiseki.gateway.auth.totp import code_at
+
+    creds = stack.credentials
+    assert creds is not None
+    page.goto(stack.base_url + "/login")
+    page.fill("#login_id", creds.login_id)
+    page.fill("#password", creds.password)
+    # Each code works once: wait for a step no earlier login used.
+    step = int(_time.time() // 30)
+    while step in _USED_STEPS:
+        _time.sleep(0.5)
+        step = int(_time.time() // 30)
+    _USED_STEPS.add(step)
+    page.fill("#code", code_at(creds.totp_secret, step * 30))
+    page.click("button[type=submit]")
+    page.wait_for_url(stack.base_url + "/")
+
+
+_USED_STEPS: set[int] = set()
+
+
+@pytest.fixture(scope="module")
+def staff_context(browser, stack: DemoStack):  # type: ignore[no-untyped-def]
+    """One logged-in terminal browser per module; tests open their own pages in it."""
+    context = terminal_context(browser, stack)
+    page = context.new_page()
+    login(page, stack)
+    page.close()
+    yield context
+    context.close()

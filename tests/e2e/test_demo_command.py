@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -33,29 +35,32 @@ def test_demo_prints_url_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     deadline = time.monotonic() + 60
     lines = []
     assert proc.stdout is not None
-    while time.monotonic() < deadline and url is None:
+    while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
             break
         lines.append(line)
-        match = re.search(r"(https://127\.0\.0\.1:\d+/view/\S+\?token=\S+)", line)
+        match = re.search(r"Open in Chromium:\s+(https://127\.0\.0\.1:\d+/)", line)
         if match:
             url = match.group(1)
+        if "Ctrl+C" in line:
+            break
     assert url is not None, "".join(lines)
     children = psutil.Process(proc.pid).children(recursive=True)
     names = {c.name() for c in children}
     assert {"Xvfb", "openbox", "xterm"} <= names, names
-    # The printed URL works: the token is accepted and moved into a cookie.
-    ctx = ssl.create_default_context(cafile=str(tmp_path / "demo" / "gateway" / "pki" / "root-ca.crt"))
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-            return None
-
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx), NoRedirect)
-    with pytest.raises(urllib.error.HTTPError) as redirect:
-        opener.open(url, timeout=10)
-    assert redirect.value.code == 303
+    # The printed URL works for the registered terminal only.
+    demo = tmp_path / "demo"
+    creds = json.loads((demo / "credentials.json").read_text())
+    ca = str(demo / "gateway" / "pki" / "root-ca.crt")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url + "login", context=ssl.create_default_context(cafile=ca), timeout=10)
+    assert refused.value.code == 403
+    terminal = ssl.create_default_context(cafile=ca)
+    terminal.load_cert_chain(creds["terminal_cert"], creds["terminal_key"])
+    with urllib.request.urlopen(url + "login", context=terminal, timeout=10) as page:
+        assert page.status == 200 and "ログイン" in page.read().decode()
+    assert any(f"Password:           {creds['password']}" in line for line in lines)
 
     proc.send_signal(signal.SIGINT)
     assert proc.wait(30) == 0

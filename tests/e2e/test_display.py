@@ -31,8 +31,8 @@ def assert_exact(page, stack: DemoStack) -> None:  # type: ignore[no-untyped-def
     assert exact.all(), f"{(~exact).sum()} pixels differ, e.g. at {np.argwhere(~exact)[:5].tolist()}"
 
 
-def test_photo_scroll_and_move_end_exact(browser, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
-    context, page = open_viewer(browser, stack)
+def test_photo_scroll_and_move_end_exact(staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    page = open_viewer(staff_context, stack)
     photo = None
     try:
         wait_until_rest(page)
@@ -68,14 +68,14 @@ def test_photo_scroll_and_move_end_exact(browser, stack: DemoStack) -> None:  # 
         if photo is not None:
             photo.terminate()
             photo.wait(5)
-        context.close()
+        page.close()
 
 
-def test_host_cursor_shape_reaches_the_page(browser, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
-    context, page = open_viewer(browser, stack)
+def test_host_cursor_shape_reaches_the_page(staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    page = open_viewer(staff_context, stack)
     try:
         xdotool(stack.desktop.display, "mousemove", "1500", "1000")  # over the root window
         xdotool(stack.desktop.display, "mousemove", "300", "200")  # over the terminal: the I-beam
         wait_for(page, "document.getElementById('screen').style.cursor.startsWith('url(')")
     finally:
-        context.close()
+        page.close()

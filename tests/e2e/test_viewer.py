@@ -25,13 +25,13 @@ _KEYS.update({c: f"Key{c.upper()}" for c in string.ascii_lowercase})
 _KEYS.update({d: f"Digit{d}" for d in string.digits})
 
 
-def open_viewer(browser, stack: DemoStack, width: int = 1920, height: int = 1200):  # type: ignore[no-untyped-def]
-    context = browser.new_context(ignore_https_errors=True, viewport={"width": width, "height": height})
+def open_viewer(context, stack: DemoStack, width: int = 1920, height: int = 1200):  # type: ignore[no-untyped-def]
     page = context.new_page()
+    page.set_viewport_size({"width": width, "height": height})
     page.goto(stack.viewer_url)
     wait_for(page, "window.jisekiStats && window.jisekiStats.state === 'connected'")
     wait_for(page, "window.jisekiStats.framesDrawn > 0")
-    return context, page
+    return page
 
 
 def wait_for(page, expression: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
@@ -44,8 +44,9 @@ def wait_for(page, expression: str, timeout: float = 20.0) -> None:  # type: ign
     raise AssertionError(f"timed out waiting for {expression}; stats: {page.evaluate('window.jisekiStats')}")
 
 
-def canvas_pixels(page) -> np.ndarray:  # type: ignore[no-untyped-def]
-    data_url = page.evaluate("document.getElementById('screen').toDataURL('image/png')")
+def canvas_pixels(page, expression: str = "window.jisekiFramebuffer") -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The pixels of a canvas: by default what the office PC sent (before the watermark)."""
+    data_url = page.evaluate(f"({expression}).toDataURL('image/png')")
     png = base64.b64decode(data_url.split(",", 1)[1])
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
 
@@ -80,8 +81,8 @@ def type_text(page, text: str) -> None:  # type: ignore[no-untyped-def]
         page.keyboard.press(_KEYS[ch])
 
 
-def test_canvas_matches_host_screen(browser, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
-    context, page = open_viewer(browser, stack)
+def test_canvas_matches_host_screen(staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    page = open_viewer(staff_context, stack)
     try:
         wait_until_rest(page)
         seen = canvas_pixels(page)
@@ -93,11 +94,11 @@ def test_canvas_matches_host_screen(browser, stack: DemoStack) -> None:  # type:
         assert exact > 0.999, f"only {exact:.4%} of pixels are exact"
         assert float((diff > 48).mean()) < 0.001
     finally:
-        context.close()
+        page.close()
 
 
-def test_typing_in_page_reaches_host_xterm(browser, stack: DemoStack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    context, page = open_viewer(browser, stack)
+def test_typing_in_page_reaches_host_xterm(staff_context, stack: DemoStack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    page = open_viewer(staff_context, stack)
     try:
         name = "jiseki_" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(10))
         target = Path("/tmp") / name
@@ -113,12 +114,12 @@ def test_typing_in_page_reaches_host_xterm(browser, stack: DemoStack, tmp_path: 
         assert target.read_text() == "hello\n"
         target.unlink()
     finally:
-        context.close()
+        page.close()
 
 
 @pytest.mark.parametrize(("width", "height"), [(1920, 1200), (1280, 800)])
-def test_click_moves_host_pointer(browser, stack: DemoStack, width: int, height: int) -> None:  # type: ignore[no-untyped-def]
-    context, page = open_viewer(browser, stack, width, height)
+def test_click_moves_host_pointer(staff_context, stack: DemoStack, width: int, height: int) -> None:  # type: ignore[no-untyped-def]
+    page = open_viewer(staff_context, stack, width, height)
     try:
         target = (700, 760) if width == 1920 else (1234, 345)
         page.mouse.click(*page_point(page, *target))
@@ -132,11 +133,11 @@ def test_click_moves_host_pointer(browser, stack: DemoStack, width: int, height:
             time.sleep(0.1)
         raise AssertionError(f"host pointer at {location!r}, expected {target}")
     finally:
-        context.close()
+        page.close()
 
 
-def test_viewer_reconnects_by_itself_after_the_agent_drops(browser, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
-    context, page = open_viewer(browser, stack)
+def test_viewer_reconnects_by_itself_after_the_agent_drops(staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    page = open_viewer(staff_context, stack)
     try:
         sessions = page.evaluate("window.jisekiStats.sessions")
         agent = next(p for name, p in stack.group.procs if name == "agent")
@@ -152,4 +153,49 @@ def test_viewer_reconnects_by_itself_after_the_agent_drops(browser, stack: DemoS
         assert page.evaluate("window.jisekiStats.sessions") > sessions
         wait_for(page, f"window.jisekiStats.framesDrawn > 0 && window.jisekiStats.sessions > {sessions}")
     finally:
-        context.close()
+        page.close()
+
+
+def test_watermark_is_drawn_into_the_visible_canvas(staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    page = open_viewer(staff_context, stack)
+    try:
+        wait_until_rest(page)
+        sent = canvas_pixels(page).astype(np.int16)
+        shown = canvas_pixels(page, "document.getElementById('screen')").astype(np.int16)
+        marked = np.abs(shown - sent).max(axis=2) > 8
+        assert 0.005 < marked.mean() < 0.2, f"{marked.mean():.4f} of the pixels carry the watermark"
+        # Tiled: every 420x220 tile of the screen carries some of it.
+        tiles = [
+            marked[y : y + 220, x : x + 420].any() for y in range(0, 1080 - 220, 220) for x in range(0, 1920 - 420, 420)
+        ]
+        assert all(tiles)
+        # Hiding elements with CSS does not take it off: the mark is in the canvas pixels themselves.
+        page.evaluate("document.querySelectorAll('body *:not(canvas)').forEach(e => { e.style.display = 'none'; })")
+        again = canvas_pixels(page, "document.getElementById('screen')").astype(np.int16)
+        assert np.array_equal(again, shown)
+    finally:
+        page.close()
+
+
+def test_viewer_page_stores_nothing(staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    page = open_viewer(staff_context, stack)
+    try:
+        stored = page.evaluate(
+            """async () => ({
+                local: localStorage.length,
+                session: sessionStorage.length,
+                idb: (await indexedDB.databases()).length,
+                workers: (await navigator.serviceWorker.getRegistrations()).length,
+                caches: (await caches.keys()).length,
+            })"""
+        )
+        assert stored == {"local": 0, "session": 0, "idb": 0, "workers": 0, "caches": 0}
+        for path in ("/view/demo-pc", "/static/app/viewer.js", "/static/core/protocol.js"):
+            response = page.request.get(stack.base_url + path)
+            assert response.headers["cache-control"] == "no-store", path
+        # No right-click menu on the picture ("save image as" is not offered).
+        assert page.evaluate(
+            "!document.getElementById('screen').dispatchEvent(new MouseEvent('contextmenu', {cancelable: true}))"
+        )
+    finally:
+        page.close()

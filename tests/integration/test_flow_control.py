@@ -22,27 +22,23 @@ from jiseki.demo.desktop import VirtualDesktop
 from jiseki.demo.processes import ProcessGroup
 from jiseki.protocol import Ack, Update, decode_from_agent, encode
 
-from .conftest import TOKEN, RunningGateway
+from .conftest import Browser, RunningGateway
 
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is required")
 
-COOKIE = {"Cookie": f"jiseki_access={TOKEN}"}
 WINDOW = 2
 
 
-async def open_viewer(s: aiohttp.ClientSession, gw: RunningGateway) -> aiohttp.ClientWebSocketResponse:
-    headers = {**COOKIE, "Origin": gw.url}
+async def open_viewer(b: Browser, gw: RunningGateway) -> aiohttp.ClientWebSocketResponse:
+    assert (await b.login(gw.staff["alice"]))[0] == 303
     deadline = time.monotonic() + 20
     while True:  # until the agent's control channel is up
-        body = {"host_id": "pc-1"}
-        async with s.post(gw.url + "/api/sessions", json=body, headers=headers, ssl=gw.browser_ssl()) as r:
-            if r.status == 201:
-                created = await r.json()
-                break
-            assert time.monotonic() < deadline, await r.text()
+        status, created = await b.request_session("pc-1")
+        if status == 201:
+            break
+        assert time.monotonic() < deadline, created
         await asyncio.sleep(0.2)
-    url = f"{gw.url}/sessions/{created['session']}/viewer?ticket={created['ticket']}"
-    return await s.ws_connect(url, headers=headers, ssl=gw.browser_ssl(), max_msg_size=64 * 1024 * 1024)
+    return await b.viewer_socket(created)
 
 
 async def updates_within(ws: aiohttp.ClientWebSocketResponse, seconds: float) -> list[Update]:
@@ -74,12 +70,12 @@ async def test_viewer_that_stops_acknowledging_gets_only_the_window(gateway: Run
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        config = AgentConfig(gateway_url=gateway.url, cert_dir=gateway.agent_dir, max_unacked=WINDOW)
+        config = AgentConfig(gateway_url=gateway.url, cert_dir=gateway.root / "agents" / "pc-1", max_unacked=WINDOW)
         agent = Agent(config, lambda: X11Capture(desktop.display), lambda: X11Input(desktop.display))
         agent_task = asyncio.create_task(agent.run_forever())
         me = psutil.Process(os.getpid())
-        async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as s:
-            viewer = await open_viewer(s, gateway)
+        async with Browser(gateway, gateway.terminal_ssl()) as b:
+            viewer = await open_viewer(b, gateway)
             first = await updates_within(viewer, 2.0)
             rss_before = me.memory_info().rss
             # No ACK at all: the agent may have at most WINDOW updates in flight, whatever changes.

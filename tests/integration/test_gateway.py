@@ -13,6 +13,7 @@ from sqlalchemy import select
 from jiseki.gateway.db.engine import make_engine, sessionmaker
 from jiseki.gateway.db.models import Host, Session
 from jiseki.gateway.hosts import write_agent_files
+from jiseki.gateway.pki import client_ssl_context
 from jiseki.protocol import (
     Codec,
     Desktop,
@@ -29,55 +30,51 @@ from jiseki.protocol import (
     encode,
 )
 
-from .conftest import TOKEN, RunningGateway, http, issue_other_ca_cert
-
-COOKIE = {"Cookie": f"jiseki_access={TOKEN}"}
+from .conftest import Browser, RunningGateway, issue_other_ca_cert
 
 
-async def test_pages_need_the_access_token(gateway: RunningGateway) -> None:
-    status, _h, body = await http(gateway, "GET", "/view/pc-1")
-    assert status == 403 and "有効なアクセス用リンク" in body
-    status, _h, body = await http(gateway, "GET", "/view/pc-1?token=wrong&lang=en")
-    assert status == 403 and "valid access link" in body
-    status, _h, _b = await http(gateway, "GET", "/static/app/viewer.js")
-    assert status == 403
-    status, headers, _b = await http(gateway, "GET", f"/view/pc-1?token={TOKEN}")
-    assert status == 303
-    assert headers["Location"] == "/view/pc-1"  # the token leaves the address bar
-    cookie = headers["Set-Cookie"]
-    assert "HttpOnly" in cookie and "Secure" in cookie and "SameSite=Strict" in cookie
-    status, headers, body = await http(gateway, "GET", "/view/pc-1", headers=COOKIE)
-    assert status == 200 and 'data-host="pc-1"' in body
-    assert headers["Cache-Control"] == "no-store"
-    assert "script-src 'self'" in headers["Content-Security-Policy"]
-    assert headers["Referrer-Policy"] == "no-referrer"
+async def test_security_headers_on_every_page(gateway: RunningGateway) -> None:
+    async with Browser(gateway, gateway.terminal_ssl()) as b:
+        status, _page, r = await b.get("/login")
+        assert status == 200
+        headers = r.headers
+        assert headers["Cache-Control"] == "no-store"
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Strict-Transport-Security"].startswith("max-age=")
+        assert headers["X-Content-Type-Options"] == "nosniff"
 
 
 async def test_session_api_checks_origin_and_host(gateway: RunningGateway) -> None:
-    body = json.dumps({"host_id": "pc-1"})
-    status, _h, _b = await http(gateway, "POST", "/api/sessions", headers=COOKIE, data=body)
-    assert status == 403  # no Origin: refused
-    origin = {**COOKIE, "Origin": gateway.url, "Content-Type": "application/json"}
-    status, _h, text = await http(gateway, "POST", "/api/sessions", headers=origin, data=body)
-    assert status == 409 and json.loads(text)["error"] == "host_offline"
-    assert json.loads(text)["message"] == "自席PCがオフラインです。"
-    status, _h, text = await http(gateway, "POST", "/api/sessions", headers=origin, data=json.dumps({"host_id": "x"}))
-    assert status == 404
-    status, _h, text = await http(gateway, "POST", "/api/sessions", headers=origin, data="{not json")
-    assert status == 400
+    async with Browser(gateway, gateway.terminal_ssl()) as b:
+        assert (await b.login(gateway.staff["alice"]))[0] == 303
+        csrf = await b.csrf()
+        async with b.http.post(
+            gateway.url + "/api/sessions", json={"host_id": "pc-1"}, ssl=b.ssl, headers={"X-CSRF-Token": csrf}
+        ) as r:
+            assert r.status == 403  # no Origin: refused
+        status, body = await b.request_session("pc-1")
+        assert status == 409 and body["error"] == "host_offline"
+        assert body["message"] == "自席PCがオフラインです。"
+        status, body = await b.request_session("nope")
+        assert status == 404
+        headers = {"Origin": gateway.url, "X-CSRF-Token": csrf, "Content-Type": "application/json"}
+        async with b.http.post(gateway.url + "/api/sessions", data="{not json", ssl=b.ssl, headers=headers) as r:
+            assert r.status == 400
 
 
 async def test_agent_without_certificate_is_refused(gateway: RunningGateway) -> None:
     async with aiohttp.ClientSession() as s:
         with pytest.raises(aiohttp.WSServerHandshakeError) as err:
-            await s.ws_connect(gateway.url + "/agent/control", ssl=gateway.browser_ssl())
+            await s.ws_connect(gateway.url + "/agent/control", ssl=gateway.plain_ssl())
     assert err.value.status == 403
 
 
 async def test_agent_with_certificate_of_another_ca_is_refused(gateway: RunningGateway, tmp_path: Path) -> None:
     rogue = issue_other_ca_cert(tmp_path)
-    ssl_ctx = gateway.browser_ssl()
-    ssl_ctx.load_cert_chain(rogue / "agent.crt", rogue / "agent.key")
+    ssl_ctx = gateway.plain_ssl()
+    ssl_ctx.load_cert_chain(rogue / "client.crt", rogue / "client.key")
     async with aiohttp.ClientSession() as s:
         with pytest.raises((aiohttp.ClientError, OSError)):
             ws = await s.ws_connect(gateway.url + "/agent/control", ssl=ssl_ctx)
@@ -87,41 +84,41 @@ async def test_agent_with_certificate_of_another_ca_is_refused(gateway: RunningG
 async def test_unregistered_or_wrong_kind_certificate_is_refused(gateway: RunningGateway, tmp_path: Path) -> None:
     import datetime as dt
 
+    # Issued by the right CA but never recorded (unknown), and a terminal's certificate used by an agent.
     for kind, ident in (("agent", "pc-unknown"), ("terminal", "pc-1")):
         issued = gateway.ca.issue_client_cert(kind, ident, dt.timedelta(days=1))
         d = tmp_path / f"{kind}-{ident}"
         write_agent_files(d, issued.key_pem, issued.cert_pem, gateway.ca.root_cert_path.read_bytes())
+        ctx = client_ssl_context(d / "ca.crt", d / "agent.crt", d / "agent.key")
         async with aiohttp.ClientSession() as s:
             with pytest.raises(aiohttp.WSServerHandshakeError) as err:
-                await s.ws_connect(gateway.url + "/agent/control", ssl=gateway.agent_ssl(d))
+                await s.ws_connect(gateway.url + "/agent/control", ssl=ctx)
         assert err.value.status == 403
 
 
-async def _viewer_session(s: aiohttp.ClientSession, gw: RunningGateway) -> aiohttp.ClientWebSocketResponse:
-    headers = {**COOKIE, "Origin": gw.url}
-    async with s.post(gw.url + "/api/sessions", json={"host_id": "pc-1"}, headers=headers, ssl=gw.browser_ssl()) as r:
-        assert r.status == 201, await r.text()
-        created = await r.json()
-    bad = f"{gw.url}/sessions/{created['session']}/viewer?ticket=wrong"
+async def _paired(b: Browser, gw: RunningGateway, s: aiohttp.ClientSession):  # type: ignore[no-untyped-def]
+    """alice's viewer and pc-1's agent, paired through the gateway."""
+    control = await s.ws_connect(gw.url + "/agent/control", ssl=gw.agent_ssl())
+    await control.send_str(json.dumps({"type": "hello", "hostname": "desk-01", "os": "Linux"}))
+    await asyncio.sleep(0.2)
+    assert (await b.login(gw.staff["alice"]))[0] == 303
+    status, created = await b.request_session("pc-1")
+    assert status == 201, created
+    bad = dict(created, ticket="wrong")
     with pytest.raises(aiohttp.WSServerHandshakeError):
-        await s.ws_connect(bad, headers=headers, ssl=gw.browser_ssl())
-    url = f"{gw.url}/sessions/{created['session']}/viewer?ticket={created['ticket']}"
-    return await s.ws_connect(url, headers=headers, ssl=gw.browser_ssl())
+        await b.viewer_socket(bad)
+    viewer = await b.viewer_socket(created)
+    assert decode_from_agent((await viewer.receive(timeout=5)).data) == Status(StatusCode.WAITING_FOR_HOST, "")
+    offer = json.loads((await control.receive(timeout=5)).data)
+    assert offer["type"] == "offer"
+    agent = await s.ws_connect(f"{gw.url}{offer['path']}?ticket={offer['ticket']}", ssl=gw.agent_ssl())
+    assert decode_from_agent((await viewer.receive(timeout=5)).data).code == StatusCode.HOST_CONNECTED
+    return control, viewer, agent
 
 
 async def test_pairing_relay_and_end_reason(gateway: RunningGateway) -> None:
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as s:
-        control = await s.ws_connect(gateway.url + "/agent/control", ssl=gateway.agent_ssl())
-        await control.send_str(json.dumps({"type": "hello", "hostname": "desk-01", "os": "Linux"}))
-        await asyncio.sleep(0.2)
-        viewer = await _viewer_session(s, gateway)
-        status = decode_from_agent((await viewer.receive(timeout=5)).data)
-        assert status == Status(StatusCode.WAITING_FOR_HOST, "")
-        offer = json.loads((await control.receive(timeout=5)).data)
-        assert offer["type"] == "offer"
-        data_url = f"{gateway.url}{offer['path']}?ticket={offer['ticket']}"
-        agent = await s.ws_connect(data_url, ssl=gateway.agent_ssl())
-        assert decode_from_agent((await viewer.receive(timeout=5)).data).code == StatusCode.HOST_CONNECTED
+    async with Browser(gateway, gateway.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        control, viewer, agent = await _paired(b, gateway, s)
 
         desktop = Desktop(800, 600, (Monitor(0, 0, 800, 600),))
         update = Update(1, (FillOp(0, 0, 800, 600, 1, 2, 3), ImageOp(0, 0, 4, 4, Codec.WEBP, b"RIFFxxxxWEBP")))
@@ -147,6 +144,7 @@ async def test_pairing_relay_and_end_reason(gateway: RunningGateway) -> None:
         for _ in range(50):  # the gateway records the end right after the viewer is told
             async with sessionmaker(engine)() as db:
                 row = (await db.execute(select(Session))).scalar_one()
+                assert row.user_id == "alice" and row.terminal_id == "term-1"
                 host = await db.get(Host, "pc-1")
             if row.state == "ended":
                 break
@@ -160,15 +158,8 @@ async def test_pairing_relay_and_end_reason(gateway: RunningGateway) -> None:
 
 
 async def test_viewer_may_not_send_display_messages(gateway: RunningGateway) -> None:
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as s:
-        control = await s.ws_connect(gateway.url + "/agent/control", ssl=gateway.agent_ssl())
-        await control.send_str(json.dumps({"type": "hello"}))
-        await asyncio.sleep(0.2)
-        viewer = await _viewer_session(s, gateway)
-        await viewer.receive(timeout=5)
-        offer = json.loads((await control.receive(timeout=5)).data)
-        agent = await s.ws_connect(f"{gateway.url}{offer['path']}?ticket={offer['ticket']}", ssl=gateway.agent_ssl())
-        await viewer.receive(timeout=5)
+    async with Browser(gateway, gateway.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        control, viewer, agent = await _paired(b, gateway, s)
         await viewer.send_bytes(encode(Update(1, ())))  # an UPDATE from the viewer is not allowed
         ended = decode_from_agent((await viewer.receive(timeout=5)).data)
         assert ended == Status(StatusCode.SESSION_ENDED, "protocol_error")

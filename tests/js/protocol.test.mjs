@@ -61,7 +61,7 @@ for (const vector of invalid) {
 test('random bytes give a message or ProtocolError, never another error', () => {
   let seed = 12345;
   const rand = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
-  const kinds = [0x01, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25];
+  const kinds = [0x01, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x30];
   for (let i = 0; i < 20000; i++) {
     const len = rand() % 64;
     const bytes = new Uint8Array(len + 1);

@@ -38,6 +38,7 @@ def test_valid_file(tmp_path: Path) -> None:
         ({"gateway": {"port": True}}, "gateway.port:"),
         ({"gateway": {"colour": 1}}, "gateway.colour: unknown setting"),
         ({"gatway": {}}, "gatway: unknown section"),
+        ({"auth": {"password_min_length": 4}}, "auth.password_min_length: must be an integer from 8 to 128"),
         ({"agent": {"gateway_url": "http://x"}}, "agent.gateway_url: must be an https:// URL"),
         ({"agent": {"jpeg_quality": 5}}, "agent.jpeg_quality: must be an integer from 10 to 100"),
         ({"gateway": {"server_names": []}}, "gateway.server_names: must be a non-empty list"),
@@ -70,6 +71,15 @@ def test_cli_prints_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture
     assert err == "jiseki: configuration error: gateway.port: must be an integer from 1 to 65535, got 0"
 
 
-def test_access_token_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JISEKI_ACCESS_TOKEN", "from-env-0123456789")
-    assert parse_config({}).gateway.access_token == "from-env-0123456789"
+def test_ca_passphrase_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JISEKI_CA_PASSPHRASE", "from-env-0123456789")
+    assert parse_config({}).gateway.ca_passphrase == "from-env-0123456789"
+
+
+def test_networks() -> None:
+    config = parse_config({"gateway": {"staff_networks": ["10.20.0.0/16", "192.168.1.7"]}})
+    assert config.gateway.staff_networks == ("10.20.0.0/16", "192.168.1.7/32")
+    with pytest.raises(ConfigError, match=r"gateway.agent_networks\[0\]: 'x' is not a network"):
+        parse_config({"gateway": {"agent_networks": ["x"]}})
+    with pytest.raises(ConfigError, match=r"auth\.lockout_threshold: must be an integer from 1 to 100"):
+        parse_config({"auth": {"lockout_threshold": 0}})

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from jiseki.protocol import (
     Ack,
+    Clipboard,
     Codec,
     CopyOp,
     CursorPos,
@@ -68,6 +69,9 @@ VALID = {
     "refresh": Refresh(),
     "text_ascii": Text("hello"),
     "text_japanese": Text("日本語テスト ¥_"),
+    "clipboard_empty": Clipboard(""),
+    "clipboard_text": Clipboard("議事録\r\nline 2\t✓"),
+    "status_warning": Status(StatusCode.WARNING, "idle:60"),
 }
 
 # (name, hex, direction): bytes that must be refused with a ProtocolError.
@@ -91,6 +95,10 @@ INVALID = [
     ("cursor_hotspot_outside", "12000100010001000000000000", "any"),
     ("update_from_viewer", "110000000100" + "00", "viewer"),
     ("key_from_agent", "210007000401", "agent"),
+    ("clipboard_unknown_format", "30" + "02" + "00000001" + "41", "any"),
+    ("clipboard_length_past_end", "30" + "01" + "00000005" + "41", "any"),
+    ("clipboard_bad_utf8", "30" + "01" + "00000002" + "c328", "any"),
+    ("clipboard_over_limit", "30" + "01" + "00100001", "any"),
 ]
 
 

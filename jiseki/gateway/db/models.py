@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, TypeDecorator
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -50,6 +50,7 @@ class Host(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     last_seen: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    host_group_id: Mapped[int | None] = mapped_column(ForeignKey("host_groups.id"), index=True)
 
 
 class Session(Base):
@@ -68,3 +69,158 @@ class Session(Base):
     bytes_to_viewer: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_to_agent: Mapped[int] = mapped_column(BigInteger, default=0)
     updates: Mapped[int] = mapped_column(Integer, default=0)
+    user_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    terminal_id: Mapped[str | None] = mapped_column(String(64))
+
+
+# ---- trust: certificates, terminals, staff, enrollment (migration 0002) ----------------------
+
+
+class Certificate(Base):
+    """Every client certificate the CA issued; revocation is checked against this table."""
+
+    __tablename__ = "certificates"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    serial: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # terminal / agent
+    owner_id: Mapped[str] = mapped_column(String(64), index=True)
+    not_before: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    not_after: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), index=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(255))
+
+
+class Terminal(Base):
+    """A registered telework terminal, identified by its certificate."""
+
+    __tablename__ = "terminals"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    cert_fingerprint: Mapped[str | None] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active / revoked
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    last_seen_address: Mapped[str | None] = mapped_column(String(64))
+
+
+class Department(Base):
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class User(Base):
+    """A staff account. `id` is the login id."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(255))
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="staff")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_secret: Mapped[str | None] = mapped_column(String(255))  # encrypted at rest (Fernet)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class Assignment(Base):
+    """Which staff may operate which office PC."""
+
+    __tablename__ = "assignments"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    host_id: Mapped[str] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebSession(Base):
+    """A logged-in browser: bound to one user and one terminal. `id` is the SHA-256 of the cookie."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    terminal_id: Mapped[str] = mapped_column(ForeignKey("terminals.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(16))  # totp_enroll / password / full
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+
+class EnrollmentToken(Base):
+    """A one-time, expiring token that lets one agent obtain its certificate. `id` is the SHA-256."""
+
+    __tablename__ = "enrollment_tokens"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host_id: Mapped[str] = mapped_column(String(64))
+    host_name: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    used_by_address: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditEvent(Base):
+    """Security-relevant events (logins, refusals, enrollment, sessions, admin actions)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(48), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # ok / denied / error
+    actor: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(128))
+    address: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str | None] = mapped_column(Text)
+
+
+# ---- policies (migration 0004) ---------------------------------------------------------------
+
+
+class HostGroup(Base):
+    __tablename__ = "host_groups"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+
+
+class PolicyRow(Base):
+    """Session rules for one department or one host group; NULL means "not set here"."""
+
+    __tablename__ = "policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(16))  # department / host_group
+    target_id: Mapped[int] = mapped_column(Integer)
+    clipboard: Mapped[str | None] = mapped_column(String(16))
+    clipboard_max_bytes: Mapped[int | None] = mapped_column(Integer)
+    view_only: Mapped[bool | None] = mapped_column(Boolean)
+    idle_minutes: Mapped[int | None] = mapped_column(Integer)
+    max_minutes: Mapped[int | None] = mapped_column(Integer)
+    days: Mapped[str | None] = mapped_column(String(64))
+    start: Mapped[str | None] = mapped_column(String(5))
+    end: Mapped[str | None] = mapped_column(String(5))
+    conflict: Mapped[str | None] = mapped_column(String(16))
+    watermark: Mapped[bool | None] = mapped_column(Boolean)
+    lock_on_end: Mapped[bool | None] = mapped_column(Boolean)
+    curtain: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(64))

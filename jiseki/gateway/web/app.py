@@ -6,28 +6,37 @@ from importlib import resources
 
 from aiohttp import web
 
-from ..broker import Broker
-from . import pages, sockets
-from .security import add_security_headers, token_middleware
+from ..state import GatewayState
+from . import auth_pages, enroll, pages, sockets
+from .guards import STATE, make_guards
+from .security import add_security_headers
 
 MAX_REQUEST_BODY = 64 * 1024
 
 
-def build_app(broker: Broker, access_token: str) -> web.Application:
-    if len(access_token) < 16:
-        raise ValueError("the access token must be at least 16 characters")
-    app = web.Application(middlewares=[token_middleware(access_token)], client_max_size=MAX_REQUEST_BODY)
-    app[sockets.BROKER] = broker
+def build_app(state: GatewayState) -> web.Application:
+    app = web.Application(middlewares=make_guards(state), client_max_size=MAX_REQUEST_BODY)
+    app[STATE] = state
     app.on_response_prepare.append(add_security_headers)
     static_dir = resources.files("jiseki.web").joinpath("static")
     app.add_routes(
         [
-            web.get("/", pages.hosts_page),
+            web.get("/", pages.my_pcs),
+            web.get("/login", auth_pages.login_page),
+            web.post("/login", auth_pages.login_submit),
+            web.get("/login/totp", auth_pages.totp_page),
+            web.post("/login/totp", auth_pages.totp_submit),
+            web.get("/password", auth_pages.password_page),
+            web.post("/password", auth_pages.password_submit),
+            web.post("/logout", auth_pages.logout),
+            web.post("/logout/all", auth_pages.logout_everywhere),
             web.get("/view/{host_id}", pages.viewer_page),
             web.post("/api/sessions", pages.create_session),
             web.get("/sessions/{session_id}/viewer", sockets.viewer_socket),
             web.get("/sessions/{session_id}/agent", sockets.agent_data_socket),
             web.get("/agent/control", sockets.agent_control_socket),
+            web.get("/enroll/ca.pem", enroll.ca_certificate),
+            web.post("/enroll", enroll.enroll),
             web.get("/healthz", pages.healthz),
             # The key table is one file in the protocol package, shared with the viewer.
             web.get("/static/core/keycodes.json", pages.key_table),

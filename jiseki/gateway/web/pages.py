@@ -1,22 +1,26 @@
-"""Server-rendered pages (Jinja2) and the small JSON API the viewer uses."""
+"""The staff portal: my office PCs, the viewer page and the session API it calls."""
 
 from __future__ import annotations
 
 import json
-from functools import cache
 from importlib import resources
-from typing import Any
 
-import jinja2
 from aiohttp import web
-from sqlalchemy import select
 
-from jiseki.i18n import gettext
-
+from .. import audit
 from ..broker import HostUnavailable
-from ..db.models import Host
-from .security import request_language, same_origin
-from .sockets import BROKER
+from ..db.models import Host, Terminal, utcnow
+from ..hosts import hosts_of, is_assigned, valid_host_id
+from ..policies_db import effective_for
+from ..policy import time_denial
+from .guards import SESSION, STATE, TERMINAL, TerminalIdentity, require_user
+from .render import render, translator
+from .security import same_origin
+
+_DENIALS = {
+    "days": "Connections are not allowed on this day (policy: {policy}).",
+    "hours": "Connections are not allowed at this time (policy: {policy}).",
+}
 
 # Texts the viewer script shows, by key; values are catalogue message ids (English).
 VIEWER_STRINGS = {
@@ -35,49 +39,76 @@ VIEWER_STRINGS = {
     "ended.gateway_shutdown": "The gateway is restarting.",
     "ended.unknown_host": "This office PC is not registered.",
     "ended.unknown": "The connection ended.",
+    "ended.certificate_revoked": "This terminal's certificate was revoked.",
+    "ended.logged_out": "You logged out.",
+    "ended.login_required": "Please log in again.",
+    "ended.idle": "The connection ended because there was no input for a while.",
+    "ended.max_length": "The connection reached its maximum length.",
+    "ended.hours": "The connection ended at the end of the allowed hours.",
+    "ended.days": "Connections are not allowed on this day.",
+    "ended.takeover": "The connection was taken over by a newer login to this office PC.",
+    "ended.admin": "An administrator ended the connection.",
+    "ended.network": "The connection was lost and could not be resumed.",
+    "ended.policy_change": "The connection ended because the rules for this office PC changed.",
+    "ended.in_use": "This office PC is in use in another session.",
+    "warning.idle": "No input: the connection will end in {s} s. Move the mouse to stay connected.",
+    "warning.max_length": "The connection reaches its maximum length in {s} s.",
+    "warning.hours": "The allowed hours end: the connection will end in {s} s.",
+    "watermark": "{user} · {terminal} · {time}",
     "stats": "{fps} fps · {kbps} kbit/s",
 }
 
 
-@cache
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("jiseki.web", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
+async def my_pcs(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    loaded = require_user(request)
+    async with state.db() as s:
+        hosts = await hosts_of(s, loaded.user.id)
+    in_use = {p.host_id for p in state.broker.live.values()}
+    return render(request, "portal.html", hosts=hosts, online=set(state.broker.agents), in_use=in_use)
 
 
-def render(request: web.Request, template: str, **context: Any) -> web.Response:
-    lang = request_language(request)
-    html = _env().get_template(template).render(lang=lang, _=lambda msgid: gettext(lang, msgid), **context)
-    return web.Response(text=html, content_type="text/html", charset="utf-8")
-
-
-async def hosts_page(request: web.Request) -> web.Response:
-    broker = request.app[BROKER]
-    async with broker.db() as s:
-        hosts = (await s.execute(select(Host).order_by(Host.name))).scalars().all()
-    return render(request, "hosts.html", hosts=hosts, online=set(broker.agents))
+async def _assigned_host(request: web.Request, user_id: str, host_id: str) -> Host | None:
+    """The host if this user may use it; None otherwise (unknown and not assigned look the same)."""
+    state = request.app[STATE]
+    async with state.db() as s:
+        if not valid_host_id(host_id) or not await is_assigned(s, user_id, host_id):
+            return None
+        return await s.get(Host, host_id)
 
 
 async def viewer_page(request: web.Request) -> web.Response:
-    broker = request.app[BROKER]
-    async with broker.db() as s:
-        host = await s.get(Host, request.match_info["host_id"])
+    loaded = require_user(request)
+    host = await _assigned_host(request, loaded.user.id, request.match_info["host_id"])
     if host is None:
-        raise web.HTTPNotFound(text=gettext(request_language(request), "This office PC is not registered."))
-    lang = request_language(request)
-    strings = {key: gettext(lang, msgid) for key, msgid in VIEWER_STRINGS.items()}
-    return render(request, "viewer.html", host=host, strings_json=json.dumps(strings, ensure_ascii=False))
+        raise web.HTTPNotFound(text=translator(request)("This office PC is not registered."))
+    state = request.app[STATE]
+    terminal_id = request[TERMINAL].id
+    async with state.db() as s:
+        policy = await effective_for(s, loaded.user.id, host.id)
+        terminal = await s.get(Terminal, terminal_id)
+    watermark = (
+        {"user": loaded.user.id, "terminal": terminal.name if terminal else terminal_id} if policy.watermark else None
+    )
+    _ = translator(request)
+    strings = {key: _(msgid) for key, msgid in VIEWER_STRINGS.items()}
+    # "<" escaped so that no translation can end the <script> element it is embedded in.
+    strings_json = json.dumps(strings, ensure_ascii=False).replace("<", "\\u003c")
+    return render(
+        request, "viewer.html", host=host, strings_json=strings_json, watermark=watermark, clipboard=policy.clipboard
+    )
 
 
 def _json_error(status: int, reason: str, request: web.Request, msgid: str) -> web.Response:
-    message = gettext(request_language(request), msgid)
+    message = translator(request)(msgid)
     return web.json_response({"error": reason, "message": message}, status=status)
 
 
 async def create_session(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    loaded = request.get(SESSION)
+    if loaded is None or loaded.row.stage != "full":
+        return _json_error(401, "login_required", request, "Please log in again.")
     if not same_origin(request):
         return _json_error(403, "cross_origin", request, "Access denied")
     try:
@@ -87,14 +118,50 @@ async def create_session(request: web.Request) -> web.Response:
     host_id = body.get("host_id") if isinstance(body, dict) else None
     if not isinstance(host_id, str) or not 0 < len(host_id) <= 64:
         return _json_error(400, "bad_request", request, "The request was not understood.")
-    broker = request.app[BROKER]
-    try:
-        pending = await broker.create_session(host_id, request.remote)
-    except HostUnavailable as exc:
-        status = 404 if exc.reason == "unknown_host" else 409
-        return _json_error(
-            status, exc.reason, request, VIEWER_STRINGS.get(f"ended.{exc.reason}", "The connection ended.")
+    terminal: TerminalIdentity = request[TERMINAL]
+    if await _assigned_host(request, loaded.user.id, host_id) is None:
+        await audit.record(
+            state.db,
+            "session_request",
+            "denied",
+            actor=loaded.user.id,
+            subject=host_id,
+            address=request.remote,
+            reason="not_assigned",
         )
+        return _json_error(404, "unknown_host", request, "This office PC is not registered.")
+    async with state.db() as s:
+        policy = await effective_for(s, loaded.user.id, host_id)
+    denial = time_denial(policy, utcnow())
+    if denial is not None:
+        await audit.record(
+            state.db,
+            "session_request",
+            "denied",
+            actor=loaded.user.id,
+            subject=host_id,
+            address=request.remote,
+            reason=denial.reason,
+            policy=denial.policy,
+        )
+        message = translator(request)(_DENIALS[denial.reason], policy=denial.policy)
+        return web.json_response({"error": denial.reason, "message": message}, status=403)
+    try:
+        pending = await state.broker.create_session(
+            host_id, loaded.user.id, terminal.id, terminal.fingerprint, request.remote, policy
+        )
+    except HostUnavailable as exc:
+        return _json_error(409, exc.reason, request, VIEWER_STRINGS.get(f"ended.{exc.reason}", "The connection ended."))
+    await audit.record(
+        state.db,
+        "session_request",
+        "ok",
+        actor=loaded.user.id,
+        subject=host_id,
+        address=request.remote,
+        session=pending.id,
+        terminal=terminal.id,
+    )
     return web.json_response({"session": pending.id, "ticket": pending.viewer_ticket}, status=201)
 
 

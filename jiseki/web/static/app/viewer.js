@@ -5,6 +5,8 @@ import { PROTOCOL_VERSION, decodeFromAgent, encode } from '../core/protocol.js';
 import { Display } from '../core/display.js';
 import { cursorStyle } from '../core/cursor.js';
 import { InputCapture } from '../core/input.js';
+import { Compositor, japanTime, updateBounds } from '../core/compositor.js';
+import { ClipboardShare } from './clipboard.js';
 
 const RECONNECT_DELAYS = [1, 2, 4, 8, 10]; // seconds
 
@@ -12,6 +14,7 @@ const strings = JSON.parse(document.getElementById('i18n').textContent);
 const t = (key, vars = {}) => (strings[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
 
 const hostId = document.body.dataset.host;
+const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
 const canvas = document.getElementById('screen');
 const stateEl = document.getElementById('state');
 const statsEl = document.getElementById('stats');
@@ -22,7 +25,17 @@ const reconnectBtn = document.getElementById('reconnect');
 const stats = { state: 'idle', framesDrawn: 0, updates: 0, bytes: 0, lastSeq: 0, endReason: null, sessions: 0 };
 window.jisekiStats = stats;
 
-const display = new Display(canvas);
+// With a watermark, updates draw into an offscreen framebuffer and the compositor shows it with the
+// watermark in the very same pixels; without one, updates draw straight into the visible canvas.
+const wm = document.body.dataset;
+const framebuffer = wm.wmUser ? document.createElement('canvas') : canvas;
+const watermarkText = () => t('watermark', { user: wm.wmUser, terminal: wm.wmTerminal, time: japanTime() });
+const compositor = wm.wmUser ? new Compositor(canvas, framebuffer, watermarkText) : null;
+window.jisekiFramebuffer = framebuffer; // what the office PC sent, for tests and diagnostics
+const display = new Display(framebuffer);
+const noticeEl = document.getElementById('notice');
+let noticeTimer = null;
+let clipboard = null;
 stats.ops = display.counts;
 let ws = null;
 let userClosed = false;
@@ -62,10 +75,15 @@ function onMessage(data, input) {
       if (msg.code === 'WAITING_FOR_HOST') setState('waiting');
       else if (msg.code === 'HOST_CONNECTED') { setState('connected'); attempt = 0; input.setEnabled(true); }
       else if (msg.code === 'SESSION_ENDED' || msg.code === 'HOST_OFFLINE') stats.endReason = msg.detail;
+      else if (msg.code === 'WARNING') showWarning(msg.detail);
       break;
     case 'DESKTOP':
       display.resize(msg.width, msg.height);
+      if (compositor) compositor.resize(msg.width, msg.height);
       fitCanvas();
+      break;
+    case 'CLIPBOARD':
+      if (clipboard) clipboard.fromHost(msg.text);
       break;
     case 'UPDATE': {
       stats.updates++;
@@ -73,6 +91,7 @@ function onMessage(data, input) {
       drawChain = drawChain
         .then(() => display.apply(msg))
         .then(() => {
+          if (compositor) compositor.present(updateBounds(msg));
           stats.framesDrawn++;
           stats.lastSeq = msg.seq;
           if (stats.onFrame) stats.onFrame(performance.now()); // benchmarks: key -> echo latency
@@ -99,10 +118,14 @@ async function connect(input) {
   try {
     const response = await fetch('/api/sessions', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken },
       body: JSON.stringify({ host_id: hostId }),
       cache: 'no-store',
     });
+    if (response.status === 401) {
+      location.assign('/login'); // the login expired: nothing to retry here
+      return;
+    }
     const body = await response.json();
     if (!response.ok) {
       stats.endReason = body.error;
@@ -139,6 +162,18 @@ async function connect(input) {
       scheduleReconnect(input);
     }
   };
+}
+
+function showWarning(detail) {
+  const [reason, seconds] = detail.split(':');
+  noticeEl.textContent = t(`warning.${reason}`, { s: seconds });
+  noticeEl.hidden = false;
+  clearTimeout(noticeTimer);
+  noticeTimer = setTimeout(() => { noticeEl.hidden = true; }, Number(seconds) * 1000 || 10000);
+}
+
+function hideIdleWarning() {
+  if (!noticeEl.hidden) noticeEl.hidden = true;
 }
 
 function scheduleReconnect(input) {
@@ -181,6 +216,11 @@ async function main() {
   });
   reconnectBtn.addEventListener('click', () => { attempt = 0; connect(input); });
   window.addEventListener('resize', fitCanvas);
+  window.addEventListener('keydown', hideIdleWarning);
+  canvas.addEventListener('pointermove', hideIdleWarning);
+  clipboard = new ClipboardShare(document.body.dataset.clipboard ?? 'none', send);
+  window.addEventListener('focus', () => clipboard.onFocus());
+  if (compositor) setInterval(() => compositor.tick(), 5000);
   showStats();
   canvas.focus();
   connect(input);

@@ -7,6 +7,7 @@ export const MsgType = Object.freeze({
   HELLO: 0x01,
   DESKTOP: 0x10, UPDATE: 0x11, CURSOR_SHAPE: 0x12, CURSOR_POS: 0x13, STATUS: 0x14,
   ACK: 0x20, KEY: 0x21, POINTER: 0x22, WHEEL: 0x23, REFRESH: 0x24, TEXT: 0x25,
+  CLIPBOARD: 0x30,
 });
 const TYPE_NAMES = Object.fromEntries(Object.entries(MsgType).map(([k, v]) => [v, k]));
 
@@ -14,17 +15,21 @@ export const OpType = Object.freeze({ COPY: 0x01, FILL: 0x02, IMAGE: 0x03 });
 export const Codec = Object.freeze({ JPEG: 1, WEBP: 2, PNG: 3 });
 const CODEC_NAMES = Object.fromEntries(Object.entries(Codec).map(([k, v]) => [v, k]));
 export const CODEC_MIME = Object.freeze({ JPEG: 'image/jpeg', WEBP: 'image/webp', PNG: 'image/png' });
-export const StatusCode = Object.freeze({ WAITING_FOR_HOST: 1, HOST_CONNECTED: 2, HOST_OFFLINE: 3, SESSION_ENDED: 4 });
+export const StatusCode = Object.freeze({
+  WAITING_FOR_HOST: 1, HOST_CONNECTED: 2, HOST_OFFLINE: 3, SESSION_ENDED: 4, WARNING: 5,
+});
 const STATUS_NAMES = Object.fromEntries(Object.entries(StatusCode).map(([k, v]) => [v, k]));
 
-export const AGENT_TO_VIEWER = new Set(['HELLO', 'DESKTOP', 'UPDATE', 'CURSOR_SHAPE', 'CURSOR_POS', 'STATUS']);
-export const VIEWER_TO_AGENT = new Set(['HELLO', 'ACK', 'KEY', 'POINTER', 'WHEEL', 'REFRESH', 'TEXT']);
+export const AGENT_TO_VIEWER = new Set(['HELLO', 'DESKTOP', 'UPDATE', 'CURSOR_SHAPE', 'CURSOR_POS', 'STATUS', 'CLIPBOARD']);
+export const VIEWER_TO_AGENT = new Set(['HELLO', 'ACK', 'KEY', 'POINTER', 'WHEEL', 'REFRESH', 'TEXT', 'CLIPBOARD']);
 
 export const MAX_COORD = 16384;
 export const MAX_MONITORS = 16;
 export const MAX_OPS = 8192;
 export const MAX_AGENT_MESSAGE = 32 * 1024 * 1024;
-export const MAX_VIEWER_MESSAGE = 4096;
+export const MAX_CLIPBOARD_BYTES = 1024 * 1024;
+export const MAX_VIEWER_MESSAGE = MAX_CLIPBOARD_BYTES + 16;
+export const CLIPBOARD_TEXT = 1;
 export const MAX_TEXT_BYTES = 1024;
 export const MAX_STATUS_BYTES = 256;
 export const MAX_CURSOR = 256;
@@ -132,6 +137,12 @@ function decodeBody(type, r) {
     case 'TEXT': {
       const length = r.u16();
       if (length < 1 || length > MAX_TEXT_BYTES) throw new ProtocolError('text empty or too long');
+      return { type, text: utf8(r.take(length)) };
+    }
+    case 'CLIPBOARD': {
+      const format = r.u8(), length = r.u32();
+      if (format !== CLIPBOARD_TEXT) throw new ProtocolError(`unknown clipboard format ${format}`);
+      if (length > MAX_CLIPBOARD_BYTES) throw new ProtocolError('clipboard text too long');
       return { type, text: utf8(r.take(length)) };
     }
     default: throw new ProtocolError(`unhandled message type ${type}`);
@@ -242,6 +253,12 @@ export function encode(msg) {
       const text = utf8Encoder.encode(msg.text);
       if (text.length < 1 || text.length > MAX_TEXT_BYTES) throw new ProtocolError('text empty or too long');
       w.u16(text.length); w.raw(text);
+      break;
+    }
+    case 'CLIPBOARD': {
+      const text = utf8Encoder.encode(msg.text);
+      if (text.length > MAX_CLIPBOARD_BYTES) throw new ProtocolError('clipboard text too long');
+      w.u8(CLIPBOARD_TEXT); w.u32(text.length); w.raw(text);
       break;
     }
     default: throw new ProtocolError(`cannot encode ${msg.type}`);

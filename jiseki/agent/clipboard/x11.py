@@ -1,0 +1,40 @@
+"""X11 clipboard (the CLIPBOARD selection) through `xclip`: it serves the selection from its own
+process after we write, which is what X11 needs and what python-xlib alone makes hard."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+MAX_READ = 1024 * 1024
+
+
+class X11Clipboard:
+    def __init__(self, display: str) -> None:
+        if shutil.which("xclip") is None:
+            raise RuntimeError("xclip is not installed (Debian package xclip)")
+        self.env = {**os.environ, "DISPLAY": display}
+
+    def get_text(self) -> str | None:
+        result = subprocess.run(
+            ["xclip", "-selection", "clipboard", "-o", "-t", "UTF8_STRING"],
+            env=self.env,
+            capture_output=True,
+            timeout=5,
+            check=False,
+        )
+        if result.returncode != 0:
+            return None
+        return result.stdout[:MAX_READ].decode("utf-8", errors="replace")
+
+    def set_text(self, text: str) -> None:
+        subprocess.run(
+            ["xclip", "-selection", "clipboard", "-i"],
+            input=text.encode(),
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=5,
+            check=False,
+        )

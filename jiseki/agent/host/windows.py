@@ -1,0 +1,78 @@
+"""Host privacy on Windows, written against the documented Win32 APIs.
+
+- lock: `LockWorkStation` (user32).
+- curtain: a topmost, full-screen black window on every monitor, excluded from screen capture with
+  `SetWindowDisplayAffinity(hwnd, WDA_EXCLUDEFROMCAPTURE)` (Windows 10 2004+), so the local monitor
+  shows black while the capture sees the desktop; plus `BlockInput(TRUE)` so the local keyboard and
+  mouse do nothing (BlockInput needs the agent to run elevated; input injected with SendInput by the
+  agent's own thread still works).
+
+The Win32 calls sit behind the small `Win32Api` protocol; `WindowsHostControl` is tested with a fake
+here (this machine has no Windows), and `User32Api` is the ctypes binding used on Windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+WDA_EXCLUDEFROMCAPTURE = 0x00000011
+
+
+class Win32Api(Protocol):
+    def lock_workstation(self) -> bool: ...
+    def block_input(self, block: bool) -> bool: ...
+    def create_curtain_windows(self) -> list[int]:
+        """One topmost black window per monitor; returns their handles."""
+        ...
+
+    def set_display_affinity(self, hwnd: int, affinity: int) -> bool: ...
+    def destroy_window(self, hwnd: int) -> bool: ...
+
+
+class WindowsHostControl:
+    def __init__(self, api: Win32Api) -> None:
+        self.api = api
+        self._windows: list[int] = []
+        self._blocked = False
+
+    def lock(self) -> bool:
+        return self.api.lock_workstation()
+
+    def set_curtain(self, on: bool) -> list[str]:
+        done: list[str] = []
+        if on:
+            windows = self.api.create_curtain_windows()
+            excluded = [h for h in windows if self.api.set_display_affinity(h, WDA_EXCLUDEFROMCAPTURE)]
+            if len(excluded) != len(windows):
+                # A curtain the capture would see would blank the remote picture too: take it down.
+                for hwnd in windows:
+                    self.api.destroy_window(hwnd)
+                log.warning("capture exclusion unavailable (Windows 10 2004+ needed); no curtain")
+            else:
+                self._windows = windows
+                done.append("monitor_curtained")
+            if self.api.block_input(True):
+                self._blocked = True
+                done.append("input_blocked")
+        else:
+            for hwnd in self._windows:
+                self.api.destroy_window(hwnd)
+            self._windows = []
+            if self._blocked:
+                self.api.block_input(False)
+                self._blocked = False
+            done.append("released")
+        return done
+
+
+def user32_api() -> Win32Api:  # pragma: no cover - Windows only
+    """The ctypes binding; importable everywhere, usable only on Windows."""
+    if sys.platform != "win32":
+        raise OSError("the Win32 host backend needs Windows")
+    from .win32_ctypes import User32Api
+
+    return User32Api()

@@ -1,0 +1,1 @@
+"""Staff authentication: passwords, one-time codes, throttling, web sessions, accounts."""

@@ -1,0 +1,135 @@
+"""Staff accounts: the login decision (password, one-time code, lockout) and account changes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from jiseki.config import AuthConfig
+
+from ..db.models import User
+from . import totp
+from .passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+from .throttle import AddressThrottle
+
+ROLES = ("staff", "helpdesk", "admin", "auditor")
+MAX_LOGIN_ID = 64
+
+
+class LoginResult(Enum):
+    OK = "ok"  # password and code right
+    ENROLL_TOTP = "enroll_totp"  # password right, no one-time code set up yet
+    BAD_CREDENTIALS = "bad_credentials"  # wrong ID, password or code (one message for all)
+    LOCKED = "locked"
+    DISABLED = "disabled"
+    ADDRESS_BLOCKED = "address_blocked"
+
+
+@dataclass
+class LoginOutcome:
+    result: LoginResult
+    user: User | None = None
+    reason: str = ""  # for the audit trail only (never shown: it would tell an attacker which part was wrong)
+
+
+def valid_login_id(login_id: str) -> bool:
+    return 0 < len(login_id) <= MAX_LOGIN_ID and all(c.isalnum() or c in "._-@" for c in login_id)
+
+
+def _fail(user: User, config: AuthConfig, now: dt.datetime) -> bool:
+    """Count a failure; True when this failure locked the account."""
+    user.failed_logins += 1
+    if user.failed_logins >= config.lockout_threshold:
+        user.locked_until = now + dt.timedelta(seconds=config.lockout_seconds)
+        user.failed_logins = 0
+        return True
+    return False
+
+
+async def authenticate(
+    s: AsyncSession,
+    config: AuthConfig,
+    throttle: AddressThrottle,
+    box: totp.SecretBox,
+    login_id: str,
+    password: str,
+    code: str,
+    address: str,
+    now: dt.datetime,
+) -> LoginOutcome:
+    """Decide one login attempt and update the account (failures, lockout, last step) in `s`."""
+    if throttle.blocked(address):
+        return LoginOutcome(LoginResult.ADDRESS_BLOCKED, reason="address_throttled")
+    user = await s.get(User, login_id) if valid_login_id(login_id) else None
+    if user is None:
+        verify_password(DUMMY_HASH, password)  # same cost as a real account
+        throttle.failed(address)
+        return LoginOutcome(LoginResult.BAD_CREDENTIALS, reason="unknown_user")
+    if user.locked_until is not None and user.locked_until > now:
+        throttle.failed(address)
+        return LoginOutcome(LoginResult.LOCKED, user, reason="locked")
+    if not verify_password(user.password_hash, password):
+        throttle.failed(address)
+        locked = _fail(user, config, now)
+        return LoginOutcome(
+            LoginResult.LOCKED if locked else LoginResult.BAD_CREDENTIALS, user, reason="wrong_password"
+        )
+    if user.disabled:
+        return LoginOutcome(LoginResult.DISABLED, user, reason="disabled")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    if not user.totp_enabled or not user.totp_secret:
+        user.failed_logins = 0
+        return LoginOutcome(LoginResult.ENROLL_TOTP, user, reason="totp_not_enrolled")
+    step = totp.verify(box.open(user.totp_secret), code, user.totp_last_step, now.timestamp())
+    if step is None:
+        throttle.failed(address)
+        replay = bool(code.strip()) and totp.verify(box.open(user.totp_secret), code, -1, now.timestamp()) is not None
+        locked = _fail(user, config, now)
+        return LoginOutcome(
+            LoginResult.LOCKED if locked else LoginResult.BAD_CREDENTIALS,
+            user,
+            reason="totp_replay" if replay else "wrong_code",
+        )
+    user.totp_last_step = step
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    return LoginOutcome(LoginResult.OK, user)
+
+
+def confirm_totp(user: User, box: totp.SecretBox, secret: str, code: str, now: dt.datetime) -> bool:
+    """Finish enrolment: the first code proves the authenticator app has the secret."""
+    step = totp.verify(secret, code, -1, now.timestamp())
+    if step is None:
+        return False
+    user.totp_secret = box.seal(secret)
+    user.totp_enabled = True
+    user.totp_last_step = step
+    user.last_login_at = now
+    return True
+
+
+def temporary_password() -> str:
+    """16 characters with all four classes, from an alphabet without look-alikes."""
+    lower, upper, digits, symbols = "abcdefghijkmnpqrstuvwxyz", "ABCDEFGHJKLMNPQRSTUVWXYZ", "23456789", "#%+-=?@"
+    alphabet = lower + upper + digits + symbols
+    while True:
+        pw = "".join(secrets.choice(alphabet) for _ in range(16))
+        if all(any(c in cls for c in pw) for cls in (lower, upper, digits, symbols)):
+            return pw
+
+
+def unlock(user: User) -> None:
+    user.locked_until = None
+    user.failed_logins = 0
+
+
+def reset_totp(user: User) -> None:
+    user.totp_secret = None
+    user.totp_enabled = False
+    user.totp_last_step = 0

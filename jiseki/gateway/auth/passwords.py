@@ -1,0 +1,85 @@
+"""Password policy and argon2id hashing.
+
+Policy problems are returned as catalogue message ids (with values) so the page can show them in
+the user's language.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+MAX_PASSWORD_LENGTH = 256  # argon2 would hash more, but nobody types more; bounds the work per attempt
+
+_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory defaults
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    text = resources.files(__package__).joinpath("common-passwords.txt").read_text("utf-8")
+    return frozenset(line.strip().lower() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+@dataclass(frozen=True)
+class PolicyProblem:
+    msgid: str
+    value: int | None = None
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    min_length: int = 12
+    min_classes: int = 3
+
+    def problems(self, password: str, user_id: str = "") -> list[PolicyProblem]:
+        found = []
+        if len(password) < self.min_length:
+            found.append(PolicyProblem("Use at least {n} characters.", self.min_length))
+        if len(password) > MAX_PASSWORD_LENGTH:
+            found.append(PolicyProblem("Use at most {n} characters.", MAX_PASSWORD_LENGTH))
+        classes = sum(
+            (
+                any(c.islower() for c in password),
+                any(c.isupper() for c in password),
+                any(c.isdigit() for c in password),
+                any(not c.isalnum() for c in password),
+            )
+        )
+        if classes < self.min_classes:
+            found.append(
+                PolicyProblem(
+                    "Mix at least {n} kinds of characters: lower case, upper case, digits, symbols.", self.min_classes
+                )
+            )
+        lowered = password.lower()
+        if lowered in common_passwords() or lowered.rstrip("0123456789!") in common_passwords():
+            found.append(PolicyProblem("This password is too common."))
+        if user_id and user_id.lower() in lowered:
+            found.append(PolicyProblem("The password must not contain your login ID."))
+        return found
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return False
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _hasher.check_needs_rehash(stored_hash)
+
+
+# A hash of a random password: verifying against it costs the same as against a real account, so
+# the response time does not reveal whether a login ID exists.
+DUMMY_HASH = _hasher.hash("jiseki-dummy-password-never-used")

@@ -1,0 +1,71 @@
+"""Everything one gateway node holds while it runs, built once at start-up."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from jiseki.config import Config
+
+from .auth.passwords import PasswordPolicy
+from .auth.throttle import AddressThrottle
+from .auth.totp import SecretBox
+from .broker import Broker
+from .certs import CertificateChecker, RevocationWatcher
+from .db.engine import make_engine, sessionmaker, upgrade_to_head
+from .pki import CertificateAuthority
+
+ENROLL_FAILURES_PER_WINDOW = 10
+ENROLL_WINDOW_SECONDS = 600
+
+
+@dataclass
+class GatewayState:
+    config: Config
+    ca: CertificateAuthority
+    engine: AsyncEngine
+    db: async_sessionmaker[AsyncSession]
+    broker: Broker
+    checker: CertificateChecker
+    watcher: RevocationWatcher
+    box: SecretBox
+    password_policy: PasswordPolicy
+    login_throttle: AddressThrottle
+    enroll_throttle: AddressThrottle = field(
+        default_factory=lambda: AddressThrottle(ENROLL_FAILURES_PER_WINDOW, ENROLL_WINDOW_SECONDS)
+    )
+
+    @property
+    def terminal_lifetime(self) -> dt.timedelta:
+        return dt.timedelta(days=self.config.gateway.terminal_cert_days)
+
+    @property
+    def agent_lifetime(self) -> dt.timedelta:
+        return dt.timedelta(days=self.config.gateway.agent_cert_days)
+
+
+async def open_state(config: Config) -> GatewayState:
+    """CA (created on first start), server certificate, a migrated database and the services."""
+    gw = config.gateway
+    gw.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ca = CertificateAuthority(gw.data_dir / "pki", gw.ca_passphrase.encode() or None)
+    ca.ensure_server_cert(gw.server_names)
+    engine = make_engine(gw.effective_database_url)
+    await upgrade_to_head(engine)
+    db = sessionmaker(engine)
+    checker = CertificateChecker(db)
+    auth = config.auth
+    return GatewayState(
+        config=config,
+        ca=ca,
+        engine=engine,
+        db=db,
+        broker=Broker(db, auth.ticket_seconds),
+        checker=checker,
+        watcher=RevocationWatcher(db, checker),
+        box=SecretBox(gw.data_dir / "secrets" / "totp.key"),
+        password_policy=PasswordPolicy(auth.password_min_length, auth.password_min_classes),
+        login_throttle=AddressThrottle(auth.address_max_failures, auth.address_window_seconds),
+    )

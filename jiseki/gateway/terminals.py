@@ -1,0 +1,80 @@
+"""Registering telework terminals: a one-time PKCS#12 bundle, or a certificate for a CSR."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .auth import websessions
+from .certs import record_issued, revoke_owner
+from .db.models import Terminal
+from .pki import CertificateAuthority, PKIError, cert_pem, fingerprint
+
+_P12_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True)
+class TerminalBundle:
+    terminal_id: str
+    p12: bytes
+    password: str  # shown once to the admin, never stored
+
+
+def one_time_password() -> str:
+    """Four groups of four, easy to read out and type on the terminal (80 bits)."""
+    return "-".join("".join(secrets.choice(_P12_ALPHABET) for _ in range(4)) for _ in range(4))
+
+
+def valid_terminal_id(terminal_id: str) -> bool:
+    return 0 < len(terminal_id) <= 64 and all(c.isalnum() or c in "._-" for c in terminal_id)
+
+
+async def _upsert(s: AsyncSession, terminal_id: str, name: str, fp: str) -> Terminal:
+    row = await s.get(Terminal, terminal_id)
+    if row is None:
+        row = Terminal(id=terminal_id, name=name, cert_fingerprint=fp, state="active")
+        s.add(row)
+    else:
+        # A new certificate for a known terminal replaces (and revokes) the old one.
+        await revoke_owner(s, "terminal", terminal_id, "superseded")
+        row.name, row.cert_fingerprint, row.state = name, fp, "active"
+    return row
+
+
+async def issue_pkcs12(
+    s: AsyncSession, ca: CertificateAuthority, terminal_id: str, name: str, lifetime: dt.timedelta
+) -> TerminalBundle:
+    if not valid_terminal_id(terminal_id):
+        raise PKIError("terminal IDs use letters, digits, '.', '_' and '-' (at most 64)")
+    issued = ca.issue_client_cert("terminal", terminal_id, lifetime)
+    await _upsert(s, terminal_id, name, issued.fingerprint)
+    await s.flush()
+    await record_issued(s, issued.cert, "terminal", terminal_id)
+    password = one_time_password()
+    return TerminalBundle(terminal_id, ca.pkcs12(issued, f"jiseki {name}", password.encode()), password)
+
+
+async def sign_terminal_csr(
+    s: AsyncSession, ca: CertificateAuthority, terminal_id: str, name: str, csr: bytes, lifetime: dt.timedelta
+) -> bytes:
+    """The certificate chain (PEM) for a key that never left the terminal."""
+    if not valid_terminal_id(terminal_id):
+        raise PKIError("terminal IDs use letters, digits, '.', '_' and '-' (at most 64)")
+    cert = ca.sign_csr("terminal", terminal_id, csr, lifetime)
+    await _upsert(s, terminal_id, name, fingerprint(cert))
+    await s.flush()
+    await record_issued(s, cert, "terminal", terminal_id)
+    return cert_pem(cert) + cert_pem(ca.issuing_cert)
+
+
+async def revoke_terminal(s: AsyncSession, terminal_id: str, reason: str) -> bool:
+    row = await s.get(Terminal, terminal_id)
+    if row is None:
+        return False
+    row.state = "revoked"
+    await revoke_owner(s, "terminal", terminal_id, reason)
+    await websessions.end_all_for_terminal(s, terminal_id)
+    return True

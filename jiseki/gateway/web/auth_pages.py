@@ -1,0 +1,236 @@
+"""Login (ID + password + one-time code), first-login code enrolment, password change, logout."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from jiseki.i18n import format_jst
+
+from .. import audit
+from ..auth import accounts, totp, websessions
+from ..auth.accounts import LoginResult
+from ..auth.passwords import hash_password, verify_password
+from ..broker import EndReason
+from ..db.models import User, utcnow
+from .guards import (
+    SESSION,
+    STATE,
+    TERMINAL,
+    TerminalIdentity,
+    clear_session_cookie,
+    prelogin_token,
+    require_user,
+    set_prelogin_cookie,
+    set_session_cookie,
+)
+from .render import render, translator
+
+MAX_FIELD = 256
+
+_LOGIN_MESSAGES = {
+    LoginResult.BAD_CREDENTIALS: (401, "The login ID, password or one-time code is wrong."),
+    LoginResult.DISABLED: (403, "This account is disabled. Please contact the helpdesk."),
+    LoginResult.ADDRESS_BLOCKED: (429, "Too many failed attempts from this network. Please wait and try again."),
+}
+
+
+def _field(form: object, name: str) -> str:
+    value = form.get(name) if hasattr(form, "get") else None  # type: ignore[union-attr]
+    return value[:MAX_FIELD] if isinstance(value, str) else ""
+
+
+async def login_page(request: web.Request) -> web.StreamResponse:
+    loaded = request.get(SESSION)
+    if loaded is not None and loaded.row.stage == websessions.STAGE_FULL:
+        raise web.HTTPSeeOther("/")
+    return _login_form(request, 200, None, "")
+
+
+def _login_form(request: web.Request, status: int, error: str | None, login_id: str) -> web.Response:
+    token = prelogin_token(request)
+    response = render(request, "login.html", status=status, csrf_token=token, error=error, login_id=login_id)
+    set_prelogin_cookie(response, token)
+    return response
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    terminal: TerminalIdentity = request[TERMINAL]
+    form = await request.post()
+    login_id, password, code = _field(form, "login_id").strip(), _field(form, "password"), _field(form, "code")
+    now = utcnow()
+    async with state.db.begin() as s:
+        outcome = await accounts.authenticate(
+            s,
+            state.config.auth,
+            state.login_throttle,
+            state.box,
+            login_id,
+            password,
+            code,
+            request.remote or "",
+            now,
+        )
+        cookie = None
+        if outcome.result in (LoginResult.OK, LoginResult.ENROLL_TOTP) and outcome.user is not None:
+            stage = websessions.STAGE_ENROLL_TOTP
+            if outcome.result is LoginResult.OK:
+                stage = (
+                    websessions.STAGE_CHANGE_PASSWORD if outcome.user.must_change_password else websessions.STAGE_FULL
+                )
+            await websessions.end(s, request.cookies.get(websessions.COOKIE))  # rotation: never reuse an id
+            cookie = await websessions.create(
+                s, state.config.auth, outcome.user.id, terminal.id, stage, request.remote, now
+            )
+        locked_until = outcome.user.locked_until if outcome.user is not None else None
+        s.add(
+            audit.event(
+                "login",
+                "ok" if cookie else "denied",
+                actor=login_id[:64] or None,
+                subject=terminal.id,
+                address=request.remote,
+                result=outcome.result.value,
+                reason=outcome.reason,
+            )
+        )
+    if cookie is not None:
+        response = web.HTTPSeeOther("/login/totp" if outcome.result is LoginResult.ENROLL_TOTP else "/")
+        set_session_cookie(response, cookie)
+        raise response
+    _ = translator(request)
+    if outcome.result is LoginResult.LOCKED:
+        status, error = (
+            403,
+            _(
+                "This account is locked until {time}. Please wait or contact the helpdesk.",
+                time=format_jst(locked_until),
+            ),
+        )
+    else:
+        status, msgid = _LOGIN_MESSAGES[outcome.result]
+        error = _(msgid)
+    return _login_form(request, status, error, login_id)
+
+
+async def totp_page(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    loaded = require_user(request, websessions.STAGE_ENROLL_TOTP)
+    async with state.db.begin() as s:
+        user = await s.get(User, loaded.user.id)
+        assert user is not None
+        if not user.totp_secret:
+            user.totp_secret = state.box.seal(totp.new_secret())  # enabled only once a code confirms it
+        secret = state.box.open(user.totp_secret)
+    uri = totp.provisioning_uri(secret, user.id)
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    return render(request, "totp.html", qr=totp.qr_svg_data_uri(uri), secret=grouped, error=None)
+
+
+async def totp_submit(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    loaded = require_user(request, websessions.STAGE_ENROLL_TOTP)
+    form = await request.post()
+    now = utcnow()
+    async with state.db.begin() as s:
+        user = await s.get(User, loaded.user.id)
+        assert user is not None and user.totp_secret
+        secret = state.box.open(user.totp_secret)
+        ok = accounts.confirm_totp(user, state.box, secret, _field(form, "code"), now)
+        s.add(audit.event("totp_enrolled", "ok" if ok else "denied", actor=user.id, address=request.remote))
+        if ok:
+            session_row = await s.merge(loaded.row)
+            next_stage = websessions.STAGE_CHANGE_PASSWORD if user.must_change_password else websessions.STAGE_FULL
+            cookie = await websessions.rotate(
+                s, websessions.LoadedSession(session_row, user), state.config.auth, next_stage, now
+            )
+    if ok:
+        response = web.HTTPSeeOther("/")
+        set_session_cookie(response, cookie)
+        raise response
+    uri = totp.provisioning_uri(secret, loaded.user.id)
+    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    _ = translator(request)
+    return render(
+        request,
+        "totp.html",
+        status=400,
+        qr=totp.qr_svg_data_uri(uri),
+        secret=grouped,
+        error=_("The code is not right. Check the time on your phone and enter the current code."),
+    )
+
+
+async def password_page(request: web.Request) -> web.StreamResponse:
+    loaded = _password_session(request)
+    return render(request, "password.html", problems=[], forced=loaded.row.stage != websessions.STAGE_FULL)
+
+
+def _password_session(request: web.Request) -> websessions.LoadedSession:
+    loaded = request.get(SESSION)
+    if loaded is None or loaded.row.stage not in (websessions.STAGE_FULL, websessions.STAGE_CHANGE_PASSWORD):
+        return require_user(request)
+    return loaded
+
+
+async def password_submit(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    loaded = _password_session(request)
+    form = await request.post()
+    current, new, repeat = _field(form, "current"), _field(form, "new"), _field(form, "repeat")
+    _ = translator(request)
+    problems: list[str] = []
+    if not verify_password(loaded.user.password_hash, current):
+        problems.append(_("The current password is wrong."))
+    if new != repeat:
+        problems.append(_("The two new passwords differ."))
+    if new == current:
+        problems.append(_("The new password must differ from the current one."))
+    problems += [
+        _(p.msgid, n=p.value) if p.value is not None else _(p.msgid)
+        for p in state.password_policy.problems(new, loaded.user.id)
+    ]
+    forced = loaded.row.stage != websessions.STAGE_FULL
+    if problems:
+        await audit.record(state.db, "password_change", "denied", actor=loaded.user.id, address=request.remote)
+        return render(request, "password.html", status=400, problems=problems, forced=forced)
+    now = utcnow()
+    async with state.db.begin() as s:
+        user = await s.get(User, loaded.user.id)
+        assert user is not None
+        user.password_hash = hash_password(new)
+        user.password_changed_at = now
+        user.must_change_password = False
+        # Other browsers signed in with the old password are signed out; this one gets a new session.
+        await websessions.end_all_for_user(s, user.id)
+        cookie = await websessions.create(
+            s, state.config.auth, user.id, loaded.row.terminal_id, websessions.STAGE_FULL, request.remote, now
+        )
+        s.add(audit.event("password_change", "ok", actor=user.id, address=request.remote))
+    response = web.HTTPSeeOther("/")
+    set_session_cookie(response, cookie)
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    loaded = request.get(SESSION)
+    async with state.db.begin() as s:
+        await websessions.end(s, request.cookies.get(websessions.COOKIE))
+        if loaded is not None:
+            s.add(audit.event("logout", "ok", actor=loaded.user.id, address=request.remote))
+    response = web.HTTPSeeOther("/login")
+    clear_session_cookie(response)
+    raise response
+
+
+async def logout_everywhere(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE]
+    loaded = require_user(request)
+    async with state.db.begin() as s:
+        await websessions.end_all_for_user(s, loaded.user.id)
+        s.add(audit.event("logout_everywhere", "ok", actor=loaded.user.id, address=request.remote))
+    await state.broker.close_user_sessions(loaded.user.id, EndReason.LOGGED_OUT)
+    response = web.HTTPSeeOther("/login")
+    clear_session_cookie(response)
+    raise response

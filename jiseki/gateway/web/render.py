@@ -1,0 +1,45 @@
+"""Render Jinja2 templates with the catalogue, the language and the page's CSRF token."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from jiseki.i18n import format_jst, gettext
+
+from .keys import SESSION
+from .security import request_language
+
+
+@cache
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("jiseki.web", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+    env.filters["jst"] = format_jst
+    return env
+
+
+def translator(request: web.Request):  # type: ignore[no-untyped-def]
+    lang = request_language(request)
+
+    def _(msgid: str, **values: Any) -> str:
+        text = gettext(lang, msgid)
+        return text.format(**values) if values else text
+
+    return _
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    loaded = request.get(SESSION)
+    context.setdefault("csrf_token", loaded.row.csrf_token if loaded is not None else "")
+    context.setdefault("user", loaded.user if loaded is not None and loaded.row.stage == "full" else None)
+    html = (
+        _env()
+        .get_template(template)
+        .render(lang=request_language(request), _=translator(request), path=request.path, **context)
+    )
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")

@@ -1,0 +1,136 @@
+"""Host privacy and clipboard logic on the agent, with fakes for what cannot run here (Win32) and for
+the commands the X11 backend runs."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Sequence
+
+from jiseki.agent.clipboard.sync import ClipboardSync
+from jiseki.agent.host.windows import WDA_EXCLUDEFROMCAPTURE, WindowsHostControl
+from jiseki.agent.host.x11 import X11HostControl
+from jiseki.agent.policy import AgentPolicy, parse_agent_policy
+
+
+class FakeRunner:
+    def __init__(self, outputs: dict[str, str] | None = None, fail: set[str] | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.outputs = outputs or {}
+        self.fail = fail or set()
+
+    def __call__(self, argv: Sequence[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        self.calls.append(list(argv))
+        code = 1 if argv[0] in self.fail else 0
+        return subprocess.CompletedProcess(list(argv), code, self.outputs.get(" ".join(argv), ""), "boom")
+
+
+XINPUT = """\
+⎡ Virtual core pointer                    	id=2	[master pointer  (3)]
+⎜   ↳ Virtual core XTEST pointer              	id=4	[slave  pointer  (2)]
+⎜   ↳ Logitech USB Optical Mouse              	id=9	[slave  pointer  (2)]
+⎣ Virtual core keyboard                   	id=3	[master keyboard (2)]
+    ↳ Virtual core XTEST keyboard             	id=5	[slave  keyboard (3)]
+    ↳ AT Translated Set 2 keyboard            	id=12	[slave  keyboard (3)]
+"""
+
+
+def test_x11_lock_uses_configured_command_then_known_lockers() -> None:
+    runner = FakeRunner()
+    assert X11HostControl(":5", ("my-locker", "--now"), runner, lambda _: "/usr/bin/x").lock()
+    assert runner.calls == [["my-locker", "--now"]]
+    runner = FakeRunner()
+    found = {"xdg-screensaver"}
+    assert X11HostControl(":5", (), runner, lambda name: name if name in found else None).lock()
+    assert runner.calls == [["xdg-screensaver", "lock"]]
+    assert not X11HostControl(":5", (), FakeRunner(), lambda _: None).lock()  # nothing to lock with
+    assert not X11HostControl(":5", ("bad",), FakeRunner(fail={"bad"}), lambda _: "x").lock()
+
+
+def test_x11_curtain_disables_physical_devices_but_not_xtest() -> None:
+    runner = FakeRunner({"xinput list --short": XINPUT})
+    host = X11HostControl(":5", (), runner, lambda _: "/usr/bin/x")
+    assert host.set_curtain(True) == ["monitor_off", "input_blocked"]
+    assert ["xinput", "disable", "9"] in runner.calls and ["xinput", "disable", "12"] in runner.calls
+    assert ["xinput", "disable", "4"] not in runner.calls and ["xinput", "disable", "5"] not in runner.calls
+    assert ["xset", "dpms", "force", "off"] in runner.calls
+    host.set_curtain(False)
+    assert ["xinput", "enable", "9"] in runner.calls and ["xinput", "enable", "12"] in runner.calls
+
+
+class FakeWin32:
+    def __init__(self, affinity_ok: bool = True) -> None:
+        self.affinity_ok = affinity_ok
+        self.log: list[tuple] = []
+
+    def lock_workstation(self) -> bool:
+        self.log.append(("lock",))
+        return True
+
+    def block_input(self, block: bool) -> bool:
+        self.log.append(("block", block))
+        return True
+
+    def create_curtain_windows(self) -> list[int]:
+        self.log.append(("create",))
+        return [101, 102]  # two monitors
+
+    def set_display_affinity(self, hwnd: int, affinity: int) -> bool:
+        self.log.append(("affinity", hwnd, affinity))
+        return self.affinity_ok
+
+    def destroy_window(self, hwnd: int) -> bool:
+        self.log.append(("destroy", hwnd))
+        return True
+
+
+def test_windows_curtain_is_excluded_from_capture_and_blocks_input() -> None:
+    api = FakeWin32()
+    host = WindowsHostControl(api)
+    assert host.set_curtain(True) == ["monitor_curtained", "input_blocked"]
+    assert ("affinity", 101, WDA_EXCLUDEFROMCAPTURE) in api.log and ("affinity", 102, WDA_EXCLUDEFROMCAPTURE) in api.log
+    host.set_curtain(False)
+    assert api.log[-3:] == [("destroy", 101), ("destroy", 102), ("block", False)]
+    assert host.lock() and api.log[-1] == ("lock",)
+
+
+def test_windows_curtain_is_taken_down_when_capture_would_see_it() -> None:
+    api = FakeWin32(affinity_ok=False)  # Windows older than 10 2004
+    done = WindowsHostControl(api).set_curtain(True)
+    assert "monitor_curtained" not in done
+    assert ("destroy", 101) in api.log and ("destroy", 102) in api.log
+
+
+def test_agent_policy_defaults_are_restrictive() -> None:
+    assert parse_agent_policy(None) == AgentPolicy()
+    assert parse_agent_policy({"clipboard": "everything", "view_only": "yes"}) == AgentPolicy()
+    p = parse_agent_policy({"clipboard": "to_terminal", "clipboard_max_bytes": 100, "lock_on_end": False})
+    assert p.clipboard_to_terminal and not p.clipboard_to_host and p.clipboard_max_bytes == 100 and not p.lock_on_end
+
+
+class FakeClipboard:
+    def __init__(self, text: str | None = None) -> None:
+        self.text = text
+        self.writes: list[str] = []
+
+    def get_text(self) -> str | None:
+        return self.text
+
+    def set_text(self, text: str) -> None:
+        self.writes.append(text)
+        self.text = text
+
+
+def test_clipboard_sync_directions_limits_and_no_echo() -> None:
+    board = FakeClipboard("was there before")
+    sync = ClipboardSync(board, AgentPolicy(clipboard_to_host=True, clipboard_to_terminal=True, clipboard_max_bytes=20))
+    assert sync.changed_text() is None  # what was on the clipboard before the session stays on the PC
+    assert sync.from_viewer("from home")
+    assert board.writes == ["from home"] and sync.changed_text() is None  # not echoed back
+    board.text = "copied at the office"
+    assert sync.changed_text() == "copied at the office"
+    assert sync.changed_text() is None
+    board.text = "x" * 21
+    assert sync.changed_text() is None  # over the limit
+    assert not sync.from_viewer("y" * 21)
+    closed = ClipboardSync(FakeClipboard("a"), AgentPolicy())
+    assert not closed.from_viewer("home") and closed.changed_text() is None
