@@ -13,13 +13,15 @@ from .test_encode import blank, photo_like
 PENDING: dict[int, list[tuple[float, int]]] = {}
 
 
-def run_link(flow: FlowControl, rtt: float, steps: int, t: float, size: int = 20_000, dt: float = 0.02) -> float:
+def run_link(
+    flow: FlowControl, rtt: float, steps: int, t: float, size: int = 20_000, dt: float = 0.02, decode_ms: int = 2
+) -> float:
     """Send whenever allowed; each update is ACKed `rtt` seconds after it was sent. Returns the end time."""
     pending = PENDING.setdefault(id(flow), [])
     for _ in range(steps):
         t += dt
         for due, seq in [p for p in pending if p[0] <= t]:
-            flow.on_ack(seq, 2, due)
+            flow.on_ack(seq, decode_ms, due)
             pending.remove((due, seq))
         while flow.can_send():
             seq = flow.next_seq()
@@ -84,3 +86,11 @@ def test_viewer_that_stops_acknowledging_keeps_the_stream_bounded() -> None:
     update = stream.next_update(frame, now=10.0)
     assert update is not None and update.seq == sent + 1
     assert np.array_equal(stream.reference, frame)
+
+
+def test_a_viewer_slow_to_decode_is_not_a_congested_link() -> None:
+    flow = FlowControl(FlowSettings(quality_max=80, quality_min=40))
+    t = run_link(flow, 0.01, 200, 0.0)
+    # Round trips of 300 ms, of which the viewer spent 290 ms decoding: the link is fine.
+    run_link(flow, 0.3, 300, t, decode_ms=290)
+    assert flow.quality == 80 and flow.interval == flow.s.interval_min

@@ -1,13 +1,16 @@
 """Flow control and quality from measured delay (pure: the caller passes the clock).
 
-The viewer ACKs every update once it is drawn. From the ACKs the controller keeps:
-- the round trip (send -> drawn -> ACK back), its minimum over a sliding window as the base,
+The viewer ACKs every update once it is drawn, with the time it spent decoding and drawing it.
+From the ACKs the controller keeps:
+- the round trip on the way (send -> ACK back, less the viewer's decode time), its minimum over a
+  sliding window as the base: growth above the base is queueing on the link;
 - the throughput of acknowledged bytes,
 and from them a window: at most `max_updates` updates and about one round trip's worth of
 bytes in flight (never less than one update, so a large update cannot stall the stream).
 When the measured delay grows above its base the JPEG quality goes down, then the frame rate;
-when it falls back they recover. Guacamole and RustDesk also adapt to measured lag rather than
-to a guessed bandwidth.
+when it falls back they recover. A viewer that is slow to decode is not a congested link: the
+window alone paces it (nothing more is sent until it has drawn). Guacamole and RustDesk also
+adapt to measured lag rather than to a guessed bandwidth.
 """
 
 from __future__ import annotations
@@ -41,7 +44,8 @@ class FlowControl:
         self._acked: deque[tuple[float, int]] = deque()  # (at, bytes) for throughput
         self.quality = self.s.quality_max
         self.interval = self.s.interval_min
-        self.last_rtt = 0.0
+        self.last_rtt = 0.0  # send -> ACK, including the viewer's decode time
+        self.last_path = 0.0  # the same less the decode time: the link (and relay) alone
         self.last_decode_ms = 0
         self._last_adjust = float("-inf")
 
@@ -89,7 +93,8 @@ class FlowControl:
                 self.last_rtt = max(0.0, now - sent)
                 break
         self.last_decode_ms = decode_ms
-        self._rtts.append((now, self.last_rtt))
+        self.last_path = max(0.0, self.last_rtt - decode_ms / 1000)
+        self._rtts.append((now, self.last_path))
         while self._rtts and self._rtts[0][0] < now - self.s.rtt_window:
             self._rtts.popleft()
         self._acked.append((now, acked))
@@ -99,6 +104,7 @@ class FlowControl:
         return True
 
     def base_rtt(self) -> float:
+        """The smallest recent round trip on the way (without decode time)."""
         return min((r for _, r in self._rtts), default=0.0)
 
     def throughput(self) -> float:
@@ -112,7 +118,7 @@ class FlowControl:
 
     def delay(self) -> float:
         """How much longer than the base the last round trip took: queueing on the way."""
-        return max(0.0, self.last_rtt - self.base_rtt())
+        return max(0.0, self.last_path - self.base_rtt())
 
     def _adjust(self, now: float) -> None:
         if now - self._last_adjust < self.s.adjust_every:
