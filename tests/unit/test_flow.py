@@ -94,3 +94,15 @@ def test_a_viewer_slow_to_decode_is_not_a_congested_link() -> None:
     # Round trips of 300 ms, of which the viewer spent 290 ms decoding: the link is fine.
     run_link(flow, 0.3, 300, t, decode_ms=290)
     assert flow.quality == 80 and flow.interval == flow.s.interval_min
+
+
+def test_isolated_late_acks_do_not_cost_quality() -> None:
+    flow = FlowControl(FlowSettings(quality_max=80, quality_min=40))
+    t = 0.0
+    seq = 0
+    for i in range(400):  # one round trip in four takes 400 ms; the others 10 ms
+        t += 0.05
+        seq = flow.next_seq()
+        flow.on_sent(seq, 10_000, t)
+        flow.on_ack(seq, 1, t + (0.4 if i % 4 == 0 else 0.01))
+    assert flow.quality == 80 and flow.interval == flow.s.interval_min

@@ -25,7 +25,8 @@ SEQ_MODULO = 1 << 32
 class FlowSettings:
     max_updates: int = 3
     min_window_bytes: int = 256 * 1024
-    target_delay: float = 0.08  # seconds of queueing above the base round trip we accept
+    target_delay: float = 0.1  # seconds of queueing above the base round trip we accept
+    delay_samples: int = 8  # the delay is the median of this many recent round trips: spikes pass
     quality_max: int = 80
     quality_min: int = 35
     quality_step: int = 10
@@ -117,8 +118,14 @@ class FlowControl:
         return sum(n for _, n in list(self._acked)[1:]) / span
 
     def delay(self) -> float:
-        """How much longer than the base the last round trip took: queueing on the way."""
-        return max(0.0, self.last_path - self.base_rtt())
+        """How much longer than the base recent round trips took: queueing on the way.
+
+        The median of the last few, so that one late ACK (a busy machine, a garbage collection)
+        does not cost quality or frame rate; a queue that builds up moves the median."""
+        recent = sorted(r for _, r in list(self._rtts)[-self.s.delay_samples :])
+        if not recent:
+            return 0.0
+        return max(0.0, recent[len(recent) // 2] - self.base_rtt())
 
     def _adjust(self, now: float) -> None:
         if now - self._last_adjust < self.s.adjust_every:
