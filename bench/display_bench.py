@@ -58,6 +58,7 @@ TYPED = "the quick brown fox jumps over the lazy dog "
 INSTRUMENT = """
 (() => {
   window.__wsBytes = 0;
+  window.__wsByType = {};
   window.__keyTimes = [];
   window.__frameTimes = [];
   window.__frame = (t) => { window.__frameTimes.push(t ?? performance.now()); };
@@ -67,7 +68,12 @@ INSTRUMENT = """
     const ws = new Native(...args);
     ws.addEventListener('message', (e) => {
       const d = e.data;
-      window.__wsBytes += d.byteLength ?? d.size ?? d.length ?? 0;
+      const n = d.byteLength ?? d.size ?? d.length ?? 0;
+      window.__wsBytes += n;
+      if (d instanceof ArrayBuffer && n > 0) {  // bytes by first byte (jiseki: the message type)
+        const k = new Uint8Array(d, 0, 1)[0];
+        window.__wsByType[k] = (window.__wsByType[k] ?? 0) + n;
+      }
     });
     return ws;
   };
@@ -101,6 +107,7 @@ class Phase:
     cpu_by_process: dict[str, float] = field(default_factory=dict)
     latency_ms: list[float] = field(default_factory=list)
     exact: float | None = None  # fraction of pixels equal to the host's, 1 s after rest
+    ops: dict[str, int] = field(default_factory=dict)  # jiseki: operations drawn, by kind and codec
 
     @property
     def fps(self) -> float:
@@ -152,8 +159,16 @@ def _label(p: psutil.Process) -> str:
     return next((part for part in cmd if part in ("agent", "gateway")), p.name())
 
 
+# jiseki: operations drawn by kind and codec, and bytes received by message type (first byte).
+OPS_JS = (
+    "window.jisekiStats ? {...window.jisekiStats.ops, ...Object.fromEntries(Object.entries(window.__wsByType)"
+    ".map(([k, v]) => ['bytes_type_0x' + Number(k).toString(16), v]))} : {}"
+)
+
+
 def measure(v: Viewer, seconds: float, action: Callable[[], None] | None = None) -> Phase:
     before = v.page.evaluate(v.counters_js)
+    ops0 = v.page.evaluate(OPS_JS)
     cpu0, bcpu0 = cpu_seconds(v.server), cpu_seconds(browser_procs())
     each0 = [cpu_seconds([p]) for p in v.server]
     t0 = time.monotonic()
@@ -164,6 +179,7 @@ def measure(v: Viewer, seconds: float, action: Callable[[], None] | None = None)
         time.sleep(remaining)
     elapsed = time.monotonic() - t0
     after = v.page.evaluate(v.counters_js)
+    ops1 = v.page.evaluate(OPS_JS)
     by_process: dict[str, float] = {}
     for p, c0 in zip(v.server, each0, strict=True):
         by_process[_label(p)] = by_process.get(_label(p), 0.0) + cpu_seconds([p]) - c0
@@ -174,6 +190,7 @@ def measure(v: Viewer, seconds: float, action: Callable[[], None] | None = None)
         server_cpu=cpu_seconds(v.server) - cpu0,
         browser_cpu=cpu_seconds(browser_procs()) - bcpu0,
         cpu_by_process=by_process,
+        ops={k: ops1[k] - ops0.get(k, 0) for k in ops1},
     )
 
 
