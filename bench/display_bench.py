@@ -8,8 +8,9 @@ drag). Phases per stack and run:
   idle    3 s  nothing changes on screen
   scroll  N s  the terminal prints 3 lines every 50 ms; then, 1 s after it stops, the viewer's
                canvas is compared with the host screen (pixels exactly equal)
-  typing  5 s  the page types 10 characters/s into the terminal (key -> echo latency: from the
-               browser's keydown to the next frame drawn, nothing else changes meanwhile)
+  typing  5 s  the page types 10 characters/s into the terminal, focused by a click before the
+               phase (key -> echo latency: from the browser's keydown to the next frame drawn,
+               nothing else changes meanwhile)
   drag    5 s  a window is dragged with the mouse (xdotool on the host); exactness 1 s after
 Measured in the page: frames drawn (jiseki: updates drawn; noVNC: Display.flip()), bytes received
 on the WebSocket; on the host: CPU seconds of each server process (agent + gateway; x11vnc +
