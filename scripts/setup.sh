@@ -12,12 +12,12 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 pkgs=(xvfb openbox xterm less fonts-noto-cjk fonts-dejavu-core x11-xkb-utils ca-certificates libnss3-tools xclip xinput)
 if [ "$mode" = "test" ]; then
   pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify xclip i3lock xinput)
-  pkgs+=(tigervnc-standalone-server) # second peer of bench/display_bench.py (Xvnc)
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 fi
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
 python3 -m venv --help >/dev/null 2>&1 || pkgs+=(python3-venv)
 python3 -m ensurepip --version >/dev/null 2>&1 || pkgs+=(python3-venv python3-pip)
+if [ "$mode" = "test" ]; then pkgs+=(tigervnc-standalone-server); fi # second peer of bench/display_bench.py
 
 missing=()
 for p in "${pkgs[@]}"; do
