@@ -1,51 +1,80 @@
-"""Display benchmark: jiseki beside x11vnc + noVNC, same desktop, same workload, same browser.
+"""Display benchmark: jiseki beside x11vnc + noVNC (and TigerVNC Xvnc + noVNC when installed),
+same workload, same headless Chromium, several runs, medians.
 
-    .venv/bin/python -m bench.display_bench [--scroll-seconds 10] [--no-peer]
+    .venv/bin/python -m bench.display_bench [--runs 3] [--scroll-seconds 9] [--no-peer] [--no-tigervnc]
 
-One Xvfb 1920x1080 desktop with openbox and a 100x45 xterm. Phases, per stack:
+Desktop and workload: `bench/workload.py` (1920x1080, openbox, a scrolling terminal, a window to
+drag). Phases per stack and run:
   idle    3 s  nothing changes on screen
-  scroll  N s  the xterm prints 3 lines every 50 ms (text scrolling)
-  typing  5 s  xdotool types into the xterm at 10 characters/s (echo only)
-Measured in the viewer page (headless Debian Chromium): frames drawn and bytes received over the
-WebSocket; on the host: CPU seconds of the server processes (agent + gateway, or x11vnc +
-websockify) and of Chromium. Prints a table and writes bench/results/display-<time>.json.
+  scroll  N s  the terminal prints 3 lines every 50 ms; then, 1 s after it stops, the viewer's
+               canvas is compared with the host screen (pixels exactly equal)
+  typing  5 s  the page types 10 characters/s into the terminal, focused by a click before the
+               phase (key -> echo latency: from the browser's keydown to the next frame drawn,
+               nothing else changes meanwhile)
+  drag    5 s  a window is dragged with the mouse (xdotool on the host); exactness 1 s after
+Measured in the page: frames drawn (jiseki: updates drawn; noVNC: Display.flip()), bytes received
+on the WebSocket; on the host: CPU seconds of each server process (agent + gateway; x11vnc +
+websockify; Xvnc + websockify, where Xvnc also does all X drawing) and of Chromium.
+Prints a table of medians [min-max] and writes bench/results/display-<time>.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import io
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import psutil
+from PIL import Image
 
-from jiseki.demo.desktop import VirtualDesktop
 from jiseki.demo.processes import ProcessGroup
 from jiseki.demo.run import DemoStack
 from tests.conftest import free_port
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, grab_screen, terminal_context
+
+from .workload import TYPING_POINT, Workload, start_desktop
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 NOVNC = Path("/usr/share/novnc")
+XVNC = ["Xvnc", "-geometry", "1920x1080", "-depth", "24", "-localhost", "-SecurityTypes", "None", "-AlwaysShared"]
+XVNC += ["-nolisten", "tcp", "-noreset"]
+TYPED = "the quick brown fox jumps over the lazy dog "
 
-# Counts bytes received on every WebSocket of the page, the same way for both viewers.
-COUNT_BYTES = """
+# Counts bytes received on every WebSocket of the page, and records keydown and frame times,
+# the same way for every viewer.
+INSTRUMENT = """
 (() => {
   window.__wsBytes = 0;
+  window.__wsByType = {};
+  window.__keyTimes = [];
+  window.__frameTimes = [];
+  window.__frame = (t) => { window.__frameTimes.push(t ?? performance.now()); };
+  window.addEventListener('keydown', () => window.__keyTimes.push(performance.now()), true);
   const Native = window.WebSocket;
   window.WebSocket = function (...args) {
     const ws = new Native(...args);
     ws.addEventListener('message', (e) => {
       const d = e.data;
-      window.__wsBytes += d.byteLength ?? d.size ?? d.length ?? 0;
+      const n = d.byteLength ?? d.size ?? d.length ?? 0;
+      window.__wsBytes += n;
+      if (d instanceof ArrayBuffer && n > 0) {  // bytes by first byte (jiseki: the message type)
+        const k = new Uint8Array(d, 0, 1)[0];
+        window.__wsByType[k] = (window.__wsByType[k] ?? 0) + n;
+      }
     });
     return ws;
   };
@@ -63,25 +92,9 @@ window.benchFrames = 0;
 const rfb = new RFB(document.getElementById('screen'), 'ws://127.0.0.1:%WSPORT%/websockify', {});
 rfb.scaleViewport = true;
 const flip = rfb._display.flip.bind(rfb._display);
-rfb._display.flip = (...a) => { window.benchFrames++; return flip(...a); };
+rfb._display.flip = (...a) => { window.benchFrames++; window.__frame(); return flip(...a); };
 rfb.addEventListener('connect', () => { window.benchConnected = true; });
 </script></body></html>
-"""
-
-SCROLLER = r"""
-import os, sys, time
-trigger, seconds, text = sys.argv[1], float(sys.argv[2]), open(sys.argv[3], encoding="utf-8").read().splitlines()
-n = 0
-while True:
-    while not os.path.exists(trigger):
-        time.sleep(0.01)
-    os.unlink(trigger)
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        for _ in range(3):
-            print(f"{n:6d}  {text[n % len(text)]}", flush=True)
-            n += 1
-        time.sleep(0.05)
 """
 
 
@@ -93,6 +106,9 @@ class Phase:
     server_cpu: float
     browser_cpu: float
     cpu_by_process: dict[str, float] = field(default_factory=dict)
+    latency_ms: list[float] = field(default_factory=list)
+    exact: float | None = None  # fraction of pixels equal to the host's, 1 s after rest
+    ops: dict[str, int] = field(default_factory=dict)  # jiseki: operations drawn, by kind and codec
 
     @property
     def fps(self) -> float:
@@ -107,6 +123,18 @@ class Phase:
 class StackResult:
     name: str
     phases: dict[str, Phase] = field(default_factory=dict)
+
+
+@dataclass
+class Viewer:
+    """A page showing one stack, and how to read its figures."""
+
+    page: Any
+    counters_js: str  # -> [frames drawn, bytes received]
+    canvas_js: str  # -> the canvas element shown
+    server: list[psutil.Process]
+    display: str
+    pixels_js: str = ""  # -> the canvas holding the remote picture, if not the one shown
 
 
 def cpu_seconds(procs: list[psutil.Process]) -> float:
@@ -124,61 +152,26 @@ def browser_procs() -> list[psutil.Process]:
     return [p for p in psutil.Process().children(recursive=True) if "chrom" in p.name().lower()]
 
 
-class Workload:
-    def __init__(self, desktop: VirtualDesktop, group: ProcessGroup, workdir: Path) -> None:
-        self.desktop = desktop
-        self.trigger = workdir / "scroll-now"
-        self.script = workdir / "scroller.py"
-        self.script.write_text(SCROLLER, "utf-8")
-        text = Path(__file__).parent.parent / "jiseki" / "demo" / "sample.txt"
-        self.seconds = 0.0
-        self._group = group
-        self._text = text
-
-    def start(self, scroll_seconds: float) -> None:
-        self.seconds = scroll_seconds
-        self._group.start(
-            "workload",
-            [
-                "xterm",
-                "-fa",
-                "DejaVu Sans Mono",
-                "-fd",
-                "Noto Sans Mono CJK JP",
-                "-fs",
-                "11",
-                "-geometry",
-                "100x45+20+20",
-                "-title",
-                "workload",
-                "-e",
-                sys.executable,
-                str(self.script),
-                str(self.trigger),
-                str(scroll_seconds),
-                str(self._text),
-            ],
-            env=self.desktop.env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(1.5)
-
-    def scroll(self) -> None:
-        self.trigger.touch()
-
-    def type_text(self, seconds: float) -> None:
-        env = self.desktop.env()
-        subprocess.run(["xdotool", "mousemove", "400", "300", "click", "1"], env=env, check=True)
-        count = int(seconds * 10)
-        text = ("the quick brown fox " * 10)[:count]
-        subprocess.run(["xdotool", "type", "--delay", "100", text], env=env, check=True)
+def _label(p: psutil.Process) -> str:
+    try:
+        cmd = p.cmdline()
+    except psutil.NoSuchProcess:
+        return "gone"
+    return next((part for part in cmd if part in ("agent", "gateway")), p.name())
 
 
-def measure(page, stats_js: str, server: list[psutil.Process], seconds: float, action=None) -> Phase:  # type: ignore[no-untyped-def]
-    before = page.evaluate(stats_js)
-    cpu0, bcpu0 = cpu_seconds(server), cpu_seconds(browser_procs())
-    each0 = [cpu_seconds([p]) for p in server]
+# jiseki: operations drawn by kind and codec, and bytes received by message type (first byte).
+OPS_JS = (
+    "window.jisekiStats ? {...window.jisekiStats.ops, ...Object.fromEntries(Object.entries(window.__wsByType)"
+    ".map(([k, v]) => ['bytes_type_0x' + Number(k).toString(16), v]))} : {}"
+)
+
+
+def measure(v: Viewer, seconds: float, action: Callable[[], None] | None = None) -> Phase:
+    before = v.page.evaluate(v.counters_js)
+    ops0 = v.page.evaluate(OPS_JS)
+    cpu0, bcpu0 = cpu_seconds(v.server), cpu_seconds(browser_procs())
+    each0 = [cpu_seconds([p]) for p in v.server]
     t0 = time.monotonic()
     if action is not None:
         action()
@@ -186,177 +179,362 @@ def measure(page, stats_js: str, server: list[psutil.Process], seconds: float, a
     if remaining > 0:
         time.sleep(remaining)
     elapsed = time.monotonic() - t0
-    after = page.evaluate(stats_js)
+    after = v.page.evaluate(v.counters_js)
+    ops1 = v.page.evaluate(OPS_JS)
+    by_process: dict[str, float] = {}
+    for p, c0 in zip(v.server, each0, strict=True):
+        by_process[_label(p)] = by_process.get(_label(p), 0.0) + cpu_seconds([p]) - c0
     return Phase(
         seconds=elapsed,
         frames=after[0] - before[0],
         bytes=after[1] - before[1],
-        server_cpu=cpu_seconds(server) - cpu0,
+        server_cpu=cpu_seconds(v.server) - cpu0,
         browser_cpu=cpu_seconds(browser_procs()) - bcpu0,
-        cpu_by_process={_label(p): cpu_seconds([p]) - c0 for p, c0 in zip(server, each0, strict=True)},
+        cpu_by_process=by_process,
+        ops={k: ops1[k] - ops0.get(k, 0) for k in ops1},
     )
 
 
-def _label(p: psutil.Process) -> str:
-    cmd = p.cmdline()
-    return next((part for part in cmd if part in ("agent", "gateway")), p.name())
-
-
-def settle(page, stats_js: str, quiet: float = 1.0, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def settle(v: Viewer, quiet: float = 1.0, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
-    last, since = page.evaluate(stats_js)[0], time.monotonic()
+    last, since = v.page.evaluate(v.counters_js)[0], time.monotonic()
     while time.monotonic() < deadline:
         time.sleep(0.1)
-        now = page.evaluate(stats_js)[0]
+        now = v.page.evaluate(v.counters_js)[0]
         if now != last:
             last, since = now, time.monotonic()
         elif time.monotonic() - since >= quiet:
             return
 
 
-def run_phases(page, stats_js: str, server: list[psutil.Process], workload: Workload, name: str) -> StackResult:  # type: ignore[no-untyped-def]
+def exactness(v: Viewer) -> float:
+    """Fraction of the canvas's pixels exactly equal to the host screen's, now."""
+    url = v.page.evaluate(f"({v.pixels_js or v.canvas_js}).toDataURL('image/png')")
+    seen = np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGB"))
+    host = host_screen(v.display)
+    if seen.shape != host.shape:
+        return 0.0
+    return float((seen == host).all(axis=2).mean())
+
+
+def host_screen(display: str) -> np.ndarray:
+    """RGB of the host screen; through plain XGetImage where mss refuses the server's visual (Xvnc)."""
+    try:
+        return grab_screen(display)  # type: ignore[return-value]
+    except Exception:  # mss.exception.ScreenShotError
+        from Xlib import X
+        from Xlib import display as xdisplay
+
+        d = xdisplay.Display(display)
+        try:
+            root = d.screen().root
+            g = root.get_geometry()
+            raw = root.get_image(0, 0, g.width, g.height, X.ZPixmap, 0xFFFFFFFF).data
+        finally:
+            d.close()
+        bgrx = np.frombuffer(raw, dtype=np.uint8).reshape(g.height, g.width, 4)
+        return bgrx[..., 2::-1].copy()
+
+
+def page_point(v: Viewer, x: int, y: int) -> tuple[float, float]:
+    left, top, sx, sy = v.page.evaluate(
+        f"(() => {{ const c = {v.canvas_js}; const r = c.getBoundingClientRect();"
+        " return [r.left, r.top, r.width / c.width, r.height / c.height]; })()"
+    )
+    return left + (x + 0.5) * sx, top + (y + 0.5) * sy
+
+
+def focus_terminal(v: Viewer) -> None:
+    """Click into the terminal through the page (outside the typing phase: focusing a window
+    redraws title bars, which is not typing)."""
+    v.page.mouse.click(*page_point(v, *TYPING_POINT))
+    time.sleep(0.5)
+    settle(v)
+
+
+def type_in_page(v: Viewer, seconds: float) -> None:
+    """10 characters/s through the browser's keyboard events, like a person typing."""
+    v.page.evaluate("window.__keyTimes = []; window.__frameTimes = []")
+    end = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < end:
+        ch = TYPED[i % len(TYPED)]
+        v.page.keyboard.press("Space" if ch == " " else ch)
+        i += 1
+        time.sleep(max(0.0, 0.1 - 0.005))
+
+
+def key_latencies(v: Viewer) -> list[float]:
+    keys = v.page.evaluate("window.__keyTimes")
+    frames = sorted(v.page.evaluate("window.__frameTimes"))
+    out = []
+    for i, k in enumerate(keys):
+        limit = keys[i + 1] if i + 1 < len(keys) else k + 1000
+        after = [f for f in frames if k <= f < limit]
+        if after:
+            out.append(after[0] - k)
+    return out
+
+
+def run_phases(v: Viewer, workload: Workload, name: str) -> StackResult:
     result = StackResult(name)
-    settle(page, stats_js)
-    result.phases["idle"] = measure(page, stats_js, server, 3.0)
-    result.phases["scroll"] = measure(page, stats_js, server, workload.seconds + 0.5, workload.scroll)
-    settle(page, stats_js)
-    result.phases["typing"] = measure(page, stats_js, server, 5.5, lambda: workload.type_text(5.0))
+    settle(v)
+    result.phases["idle"] = measure(v, 3.0)
+    scroll = measure(v, workload.seconds + 0.5, workload.scroll)
+    time.sleep(1.0)  # the scroller stopped 0.5 s before the end of the phase: 1.5 s of rest
+    scroll.exact = exactness(v)
+    result.phases["scroll"] = scroll
+    settle(v)
+    focus_terminal(v)
+    typing = measure(v, 5.5, lambda: type_in_page(v, 5.0))
+    typing.latency_ms = key_latencies(v)
+    result.phases["typing"] = typing
+    settle(v)
+    drag = measure(v, 5.5, lambda: workload.drag(5.0))
+    time.sleep(1.0)
+    drag.exact = exactness(v)
+    result.phases["drag"] = drag
     return result
 
 
-def bench_jiseki(browser, desktop: VirtualDesktop, workload: Workload, workdir: Path) -> StackResult:  # type: ignore[no-untyped-def]
-    stack = DemoStack(workdir / "jiseki", free_port(), quiet=True, desktop=desktop)
+def _login(page, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    """The demo staff member's login (each stack has fresh credentials, so any current code works)."""
+    from jiseki.gateway.auth.totp import code_at
+
+    creds = stack.credentials
+    assert creds is not None
+    page.goto(stack.base_url + "/login")
+    page.fill("#login_id", creds.login_id)
+    page.fill("#password", creds.password)
+    page.fill("#code", code_at(creds.totp_secret, time.time()))
+    page.click("button[type=submit]")
+    page.wait_for_url(stack.base_url + "/")
+
+
+def _new_page(browser, **kwargs: Any):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1920, "height": 1200}, **kwargs)
+    context.add_init_script(INSTRUMENT)
+    return context, context.new_page()
+
+
+def _wait(page, expression: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not page.evaluate(expression):
+        time.sleep(0.1)
+
+
+def bench_jiseki(browser, workload: Workload, workdir: Path) -> StackResult:  # type: ignore[no-untyped-def]
+    stack = DemoStack(workdir / f"jiseki-{time.monotonic_ns()}", free_port(), quiet=True, desktop=workload.desktop)
     stack.start()
     try:
-        context = browser.new_context(ignore_https_errors=True, viewport={"width": 1920, "height": 1200})
-        context.add_init_script(COUNT_BYTES)
+        context = terminal_context(browser, stack, viewport={"width": 1920, "height": 1200})
+        context.add_init_script(INSTRUMENT)
         page = context.new_page()
+        _login(page, stack)
         page.goto(stack.viewer_url)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not page.evaluate("window.jisekiStats?.framesDrawn > 0"):
-            time.sleep(0.1)
+        _wait(page, "window.jisekiStats?.framesDrawn > 0")
+        page.evaluate("window.jisekiStats.onFrame = window.__frame")
         server = [psutil.Process(p.pid) for name, p in stack.group.procs if name in ("agent", "gateway")]
-        result = run_phases(page, "[window.jisekiStats.framesDrawn, window.__wsBytes]", server, workload, "jiseki")
+        viewer = Viewer(
+            page,
+            "[window.jisekiStats.framesDrawn, window.__wsBytes]",
+            "document.getElementById('screen')",
+            server,
+            workload.desktop.display,
+            # The policy's watermark is drawn over the shown canvas: compare what the PC sent.
+            "window.jisekiFramebuffer",
+        )
+        result = run_phases(viewer, workload, "jiseki")
         context.close()
         return result
     finally:
         stack.stop()
 
 
-def bench_vnc(browser, desktop: VirtualDesktop, workload: Workload, workdir: Path) -> StackResult:  # type: ignore[no-untyped-def]
-    group = ProcessGroup()
-    rfb_port, ws_port = free_port(), free_port()
-    web = workdir / "novnc-web"
+def _novnc_web(workdir: Path, ws_port: int) -> Path:
+    web = workdir / f"novnc-web-{ws_port}"
     web.mkdir()
     for sub in ("core", "vendor"):
         (web / sub).symlink_to(NOVNC / sub)
     (web / "bench.html").write_text(NOVNC_PAGE.replace("%WSPORT%", str(ws_port)), "utf-8")
+    return web
+
+
+def bench_novnc(browser, workload: Workload, workdir: Path, name: str, server_argv: list[str], rfb_port: int):  # type: ignore[no-untyped-def]
+    """A VNC server (already listening on rfb_port, or started from server_argv) + websockify + noVNC."""
+    group = ProcessGroup()
+    ws_port = free_port()
+    web = _novnc_web(workdir, ws_port)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     try:
-        group.start(
-            "x11vnc",
-            [
-                "x11vnc",
-                "-display",
-                desktop.display,
-                "-rfbport",
-                str(rfb_port),
-                "-localhost",
-                "-forever",
-                "-shared",
-                "-nopw",
-                "-quiet",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        group.start(
-            "websockify",
-            ["websockify", "--web", str(web), str(ws_port), f"127.0.0.1:{rfb_port}"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        if server_argv:
+            group.start(name.split()[0], server_argv, **quiet)
+        group.start("websockify", ["websockify", "--web", str(web), str(ws_port), f"127.0.0.1:{rfb_port}"], **quiet)
         time.sleep(2)
-        context = browser.new_context(viewport={"width": 1920, "height": 1200})
-        context.add_init_script(COUNT_BYTES)
-        page = context.new_page()
+        context, page = _new_page(browser)
         page.goto(f"http://127.0.0.1:{ws_port}/bench.html")
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not page.evaluate("window.benchFrames > 0"):
-            time.sleep(0.1)
+        _wait(page, "window.benchFrames > 0")
         # websockify serves each connection from a forked child: count the children too.
         server = [psutil.Process(p.pid) for _name, p in group.procs]
         server += [c for proc in list(server) for c in proc.children(recursive=True)]
-        result = run_phases(page, "[window.benchFrames, window.__wsBytes]", server, workload, "x11vnc + noVNC")
+        server += getattr(workload, "extra_server", [])
+        viewer = Viewer(
+            page,
+            "[window.benchFrames, window.__wsBytes]",
+            "document.querySelector('#screen canvas')",
+            server,
+            workload.desktop.display,
+        )
+        result = run_phases(viewer, workload, name)
         context.close()
         return result
     finally:
         group.stop_all()
 
 
-def print_table(results: list[StackResult]) -> None:
-    rows = [
-        ("scroll: frames drawn/s", "scroll", lambda p: f"{p.fps:.1f}"),
-        ("scroll: bandwidth kbit/s", "scroll", lambda p: f"{p.kbps:,.0f}"),
-        ("scroll: server CPU-s", "scroll", lambda p: f"{p.server_cpu:.2f}"),
-        (
-            "scroll: server CPU-s by process",
-            "scroll",
-            lambda p: " ".join(f"{k}={v:.2f}" for k, v in p.cpu_by_process.items()),
-        ),
-        ("scroll: viewer (Chromium) CPU-s", "scroll", lambda p: f"{p.browser_cpu:.2f}"),
-        ("typing: bandwidth kbit/s", "typing", lambda p: f"{p.kbps:,.1f}"),
-        ("typing: server CPU-s", "typing", lambda p: f"{p.server_cpu:.2f}"),
-        ("idle: bytes", "idle", lambda p: f"{p.bytes:,}"),
-        ("idle: server CPU-s (3 s)", "idle", lambda p: f"{p.server_cpu:.2f}"),
-    ]
-    header = f"| {'measure':36} | " + " | ".join(f"{r.name:>28}" for r in results) + " |"
-    print(header)
-    print("|" + "-" * 38 + "|" + "|".join("-" * 30 for _ in results) + "|")
-    for label, phase, fmt in rows:
-        print(f"| {label:36} | " + " | ".join(f"{fmt(r.phases[phase]):>28}" for r in results) + " |")
+def bench_x11vnc(browser, workload: Workload, workdir: Path) -> StackResult:  # type: ignore[no-untyped-def]
+    rfb_port = free_port()
+    argv = ["x11vnc", "-display", workload.desktop.display, "-rfbport", str(rfb_port), "-localhost", "-forever"]
+    argv += ["-shared", "-nopw", "-quiet"]
+    return bench_novnc(browser, workload, workdir, "x11vnc + noVNC", argv, rfb_port)
+
+
+def start_tigervnc(group: ProcessGroup, workdir: Path, scroll_seconds: float) -> tuple[Workload, int]:
+    """An Xvnc desktop (TigerVNC's X server with the VNC encoder inside) with the same workload."""
+    from jiseki.demo.desktop import VirtualDesktop
+
+    rfb_port = free_port()
+    read_fd, write_fd = os.pipe()
+    proc = group.start(
+        "Xvnc",
+        [*XVNC, "-displayfd", str(write_fd), "-rfbport", str(rfb_port)],
+        pass_fds=(write_fd,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as fh:
+        number = fh.readline().strip()
+    desktop = VirtualDesktop(group)
+    desktop.display = f":{int(number)}"
+    group.start("openbox", ["openbox"], env=desktop.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    workload = Workload(desktop, group, workdir)
+    workload.start(scroll_seconds)
+    workload.extra_server = [psutil.Process(proc.pid)]  # type: ignore[attr-defined]
+    return workload, rfb_port
+
+
+def _percent(fraction: float | None) -> float | None:
+    return None if fraction is None else 100 * fraction
+
+
+def summarize(runs: list[list[StackResult]]) -> dict[str, dict[str, Any]]:
+    """Per stack: each measure's values over the runs."""
+    table: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        for r in run:
+            m = table.setdefault(r.name, {})
+            p = r.phases
+
+            def put(key: str, value: float | None, m: dict[str, list[float]] = m) -> None:
+                if value is not None:
+                    m.setdefault(key, []).append(value)
+
+            put("scroll: frames drawn/s", p["scroll"].fps)
+            put("scroll: bandwidth kbit/s", p["scroll"].kbps)
+            put("scroll: server CPU-s", p["scroll"].server_cpu)
+            put("scroll: viewer (Chromium) CPU-s", p["scroll"].browser_cpu)
+            put("scroll: exact pixels 1 s after rest %", _percent(p["scroll"].exact))
+            lat = sorted(p["typing"].latency_ms)
+            put("typing: key -> echo median ms", statistics.median(lat) if lat else None)
+            put("typing: key -> echo p95 ms", lat[min(len(lat) - 1, int(len(lat) * 0.95))] if lat else None)
+            put("typing: bandwidth kbit/s", p["typing"].kbps)
+            put("typing: server CPU-s", p["typing"].server_cpu)
+            put("drag: frames drawn/s", p["drag"].fps)
+            put("drag: bandwidth kbit/s", p["drag"].kbps)
+            put("drag: server CPU-s", p["drag"].server_cpu)
+            put("drag: exact pixels 1 s after rest %", _percent(p["drag"].exact))
+            put("idle: bytes (3 s)", p["idle"].bytes)
+            put("idle: server CPU-s (3 s)", p["idle"].server_cpu)
+    return table  # type: ignore[return-value]
+
+
+def fmt(values: list[float]) -> str:
+    if not values:
+        return "-"
+    med = statistics.median(values)
+    digits = 0 if abs(med) >= 100 else 1 if abs(med) >= 10 else 2
+    text = f"{med:,.{digits}f}"
+    if len(values) > 1:
+        text += f" [{min(values):,.{digits}f}–{max(values):,.{digits}f}]"
+    return text
+
+
+def print_table(table: dict[str, dict[str, list[float]]]) -> None:
+    names = list(table)
+    measures = list(next(iter(table.values())))
+    print(f"| {'measure (median [min–max])':40} | " + " | ".join(f"{n:>30}" for n in names) + " |")
+    print("|" + "-" * 42 + "|" + "|".join("-" * 32 for _ in names) + "|")
+    for m in measures:
+        print(f"| {m:40} | " + " | ".join(f"{fmt(table[n].get(m, [])):>30}" for n in names) + " |")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scroll-seconds", type=float, default=9.0)
-    parser.add_argument("--no-peer", action="store_true", help="skip x11vnc + noVNC")
+    parser.add_argument("--no-peer", action="store_true", help="skip the VNC peers")
+    parser.add_argument("--no-tigervnc", action="store_true", help="skip TigerVNC even if installed")
     args = parser.parse_args()
     peer = not args.no_peer
+    tiger = peer and not args.no_tigervnc and shutil.which("Xvnc") is not None
     for tool in ("Xvfb", "openbox", "xterm", "xdotool") + (("x11vnc", "websockify") if peer else ()):
         if shutil.which(tool) is None:
             print(f"display_bench: {tool} is not installed (scripts/setup.sh test installs it)", file=sys.stderr)
             return 2
     from playwright.sync_api import sync_playwright
 
+    runs: list[list[StackResult]] = []
+    loads: list[float] = []
     group = ProcessGroup()
-    results: list[StackResult] = []
     with tempfile.TemporaryDirectory(prefix="jiseki-bench-") as tmp:
         workdir = Path(tmp)
         try:
-            desktop = VirtualDesktop(group)
-            desktop.start_x()
-            group.start("openbox", ["openbox"], env=desktop.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(0.5)
-            workload = Workload(desktop, group, workdir)
-            workload.start(args.scroll_seconds)
+            _desktop, workload = start_desktop(group, workdir, args.scroll_seconds)
+            tiger_workload = None
+            if tiger:
+                tdir = workdir / "tigervnc"
+                tdir.mkdir()
+                tiger_workload, tiger_port = start_tigervnc(group, tdir, args.scroll_seconds)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-                results.append(bench_jiseki(browser, desktop, workload, workdir))
-                if peer:
-                    results.append(bench_vnc(browser, desktop, workload, workdir))
+                for i in range(args.runs):
+                    loads.append(os.getloadavg()[0])
+                    run = [bench_jiseki(browser, workload, workdir)]
+                    if peer:
+                        run.append(bench_x11vnc(browser, workload, workdir))
+                    if tiger_workload is not None:
+                        run.append(
+                            bench_novnc(browser, tiger_workload, workdir, "TigerVNC Xvnc + noVNC", [], tiger_port)
+                        )
+                    runs.append(run)
+                    print(f"run {i + 1}/{args.runs} done (load {loads[-1]:.2f})", file=sys.stderr)
                 browser.close()
         finally:
             group.stop_all()
-    print_table(results)
+    table = summarize(runs)
+    print_table(table)
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"display-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    out.write_text(
-        json.dumps(
-            [{"name": r.name, "phases": {k: asdict(v) for k, v in r.phases.items()}} for r in results], indent=1
-        ),
-        "utf-8",
-    )
-    print(f"\nwritten to {out}; machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}")
+    doc = {
+        "cpus": os.cpu_count(),
+        "load_at_run_start": loads,
+        "runs": [[{"name": r.name, "phases": {k: asdict(v) for k, v in r.phases.items()}} for r in rs] for rs in runs],
+        "medians": {name: {m: statistics.median(v) for m, v in ms.items() if v} for name, ms in table.items()},
+    }
+    out.write_text(json.dumps(doc, indent=1), "utf-8")
+    print(f"\nwritten to {out}; machine: {os.cpu_count()} CPUs, load at run starts {loads}")
     return 0
 
 

@@ -19,6 +19,7 @@ fi
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
 python3 -m venv --help >/dev/null 2>&1 || pkgs+=(python3-venv)
 python3 -m ensurepip --version >/dev/null 2>&1 || pkgs+=(python3-venv python3-pip)
+if [ "$mode" = "test" ]; then pkgs+=(tigervnc-standalone-server); fi # second peer of bench/display_bench.py
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -2,7 +2,10 @@
 
 Capture and encoding run in a worker thread so that input from the viewer is injected at once,
 even while a large update is being encoded. Input runs on a thread of its own, in arrival order:
-typing a long TEXT may have to wait for the X server's clients, and must not stall the loop.
+typing a long TEXT may have to wait for the X server's clients, and must not stall the loop. The
+loop sleeps until the window system reports drawing (the capture's fd), an ACK reopens the
+flow-control window, the viewer asks for a refresh, or lossy areas are due to be refined: an idle
+desktop costs no work at all.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from jiseki.protocol import (
     PROTOCOL_VERSION,
     Ack,
     Clipboard,
+    CursorPos,
+    CursorShape,
     Desktop,
     Hello,
     Key,
@@ -27,9 +32,9 @@ from jiseki.protocol import (
     Locks,
     Pointer,
     ProtocolError,
+    Rect,
     Refresh,
     Text,
-    Update,
     Wheel,
     decode_from_viewer,
     encode,
@@ -38,6 +43,7 @@ from jiseki.protocol import (
 from .capture.base import Capture
 from .clipboard.base import HostClipboard
 from .clipboard.sync import CLIPBOARD_POLL, ClipboardSync
+from .encode.flow import FlowControl, FlowSettings
 from .encode.stream import DisplayStream
 from .input.base import InputSink
 from .input.text import refusal
@@ -46,6 +52,12 @@ from .policy import AgentPolicy
 log = logging.getLogger(__name__)
 
 MAX_PENDING_INPUT = 512  # queued input calls; more means a flooding viewer, and the session ends
+
+
+def _union(rects: list[Rect]) -> Rect:
+    x0, y0 = min(r.x for r in rects), min(r.y for r in rects)
+    x1, y1 = max(r.x + r.w for r in rects), max(r.y + r.h for r in rects)
+    return Rect(x0, y0, x1 - x0, y1 - y0)
 
 
 class DisplaySession:
@@ -66,9 +78,14 @@ class DisplaySession:
         self.sink = sink
         self.policy = policy or AgentPolicy()
         self.clipboard = ClipboardSync(clipboard, self.policy) if clipboard is not None else None
-        self.interval = 1.0 / max_fps
-        self.stream = DisplayStream(capture.width, capture.height, max_unacked=max_unacked, jpeg_quality=jpeg_quality)
+        flow = FlowControl(FlowSettings(max_updates=max_unacked, quality_max=jpeg_quality, interval_min=1.0 / max_fps))
+        self.stream = DisplayStream(capture.width, capture.height, flow=flow)
         self._wake = asyncio.Event()
+        # The stream is used by the encoder thread while it encodes; ACKs that arrive meanwhile
+        # wait here and are applied on the event loop thread afterwards (no shared mutation).
+        self._encoding = False
+        self._acks: list[tuple[Ack, float]] = []
+        self._stats = {"looks": 0, "updates": 0, "bytes": 0, "grab_cpu": 0.0, "encode_cpu": 0.0}
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="encode")
         self._input = ThreadPoolExecutor(max_workers=1, thread_name_prefix="input")
         # Each counter is written by one thread only (submitted: the loop; done: the input thread).
@@ -100,33 +117,95 @@ class DisplaySession:
             self._layout_sent = layout
             await self.ws.send_bytes(encode(layout))
 
-    def _grab_and_encode(self) -> Update | None:
-        return self.stream.next_update(self.capture.grab())
+    def _grab_and_encode(self, hint: Rect | None, now: float) -> bytes | None:
+        started = time.thread_time()
+        frame = self.capture.grab(hint)
+        grabbed = time.thread_time()
+        update = self.stream.next_update(frame, now, hint)
+        data = encode(update) if update is not None else None
+        self._stats["grab_cpu"] += grabbed - started
+        self._stats["encode_cpu"] += time.thread_time() - grabbed
+        self._stats["looks"] += 1
+        if data is not None:
+            self._stats["updates"] += 1
+            self._stats["bytes"] += len(data)
+        return data
+
+    async def _send_cursor(self) -> None:
+        shape = self.capture.cursor()
+        if shape is not None:
+            await self.ws.send_bytes(encode(CursorShape(shape.w, shape.h, shape.hot_x, shape.hot_y, shape.rgba)))
+            x = min(max(shape.x, 0), self.capture.width - 1)
+            y = min(max(shape.y, 0), self.capture.height - 1)
+            await self.ws.send_bytes(encode(CursorPos(x, y)))
+
+    def _on_window_system(self) -> None:
+        # Read the events now: a readable descriptor left unread would wake the loop again at once
+        # (level-triggered), spinning it while it is meant to sleep.
+        self.capture.pending()
+        self._wake.set()
+
+    def _due(self, hint: list[Rect] | None, now: float) -> bool:
+        refine = self.stream.refine_at()
+        return hint is None or bool(hint) or self.stream.refresh_pending or (refine is not None and now >= refine)
 
     async def _send_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        while not self.ws.closed:
-            started = time.monotonic()
-            if self.stream.can_send():
-                update = await loop.run_in_executor(self._executor, self._grab_and_encode)
-                if update is not None:
-                    await self.ws.send_bytes(encode(update))
-            # Sleep until the next tick, or until an ACK or input makes an earlier look worthwhile.
-            remaining = self.interval - (time.monotonic() - started)
-            self._wake.clear()
-            if remaining > 0:
+        fd = self.capture.fileno()
+        if fd is not None:
+            loop.add_reader(fd, self._on_window_system)
+        try:
+            while not self.ws.closed:
+                started = time.monotonic()
+                self._wake.clear()
+                await self._send_cursor()
+                if self.stream.can_send():
+                    hints = self.capture.damage()  # taken only when it can be used: none is lost
+                    if self._due(hints, started):
+                        hint = _union(hints) if hints else None
+                        self._encoding = True
+                        try:
+                            data = await loop.run_in_executor(self._executor, self._grab_and_encode, hint, started)
+                        finally:
+                            self._encoding = False
+                            self._apply_acks()
+                        if data is not None:
+                            await self.ws.send_bytes(data)
+                # At most one look per frame interval (the flow controller lengthens it under delay)...
+                remaining = self.stream.flow.interval - (time.monotonic() - started)
+                if remaining > 0:
+                    await asyncio.sleep(remaining)
+                if fd is None:
+                    continue  # no change notification from this backend: look every interval
+                # ...then sleep until there is a reason to look again.
+                if self.capture.pending() and self.stream.can_send():
+                    continue
+                refine = self.stream.refine_at()
+                timeout = None if refine is None else max(0.0, refine - time.monotonic())
                 try:
-                    await asyncio.wait_for(self._wake.wait(), remaining)
+                    await asyncio.wait_for(self._wake.wait(), timeout)
                 except TimeoutError:
                     pass
+        finally:
+            if fd is not None:
+                loop.remove_reader(fd)
+
+    def _apply_acks(self) -> None:
+        if not self._acks:
+            return
+        blocked = not self.stream.can_send()
+        for ack, at in self._acks:
+            self.stream.on_ack(ack, at)
+        self._acks.clear()
+        if blocked and self.stream.can_send():
+            self._wake.set()
 
     def _handle(self, data: bytes) -> None:
         msg = decode_from_viewer(data)
         if isinstance(msg, Ack):
-            blocked = not self.stream.can_send()
-            self.stream.on_ack(msg)
-            if blocked:
-                self._wake.set()
+            self._acks.append((msg, time.monotonic()))
+            if not self._encoding:
+                self._apply_acks()
         elif isinstance(msg, Key | Pointer | Wheel | Text | Locks) and self.policy.view_only:
             return  # the gateway drops input in view-only sessions; so does the agent
         elif isinstance(msg, Key):
@@ -193,6 +272,16 @@ class DisplaySession:
             await asyncio.gather(sender, watcher, *self._tasks, return_exceptions=True)
             self._input.shutdown(wait=True, cancel_futures=True)
             self.sink.release_all()  # no key stays held on the host after the session
+            st, flow = self._stats, self.stream.flow
+            log.info(
+                "display: %d looks, %d updates, %d bytes; CPU s: grab %.2f, encode %.2f; "
+                "flow: base rtt %.0f ms, last %.0f ms, quality %d, interval %.0f ms",
+                *(st[k] for k in ("looks", "updates", "bytes", "grab_cpu", "encode_cpu")),
+                flow.base_rtt() * 1000,
+                flow.last_rtt * 1000,
+                flow.quality,
+                flow.interval * 1000,
+            )
             self._executor.shutdown(wait=True)
             if not self.ws.closed:
                 await self.ws.close()

@@ -266,8 +266,10 @@ def test_wheel_totals_equal_the_notches_the_host_receives(  # type: ignore[no-un
         expected_notches = int(sent / 120)
         # Every WHEEL went out; the host must receive exactly the whole notches they add up to.
         got = recorder.wait_for(
-            lambda ev: sum(1 if e.detail == 5 else -1 for e in ev if e.kind == "button" and e.detail in (4, 5))
-            == expected_notches,
+            lambda ev: (
+                sum(1 if e.detail == 5 else -1 for e in ev if e.kind == "button" and e.detail in (4, 5))
+                == expected_notches
+            ),
             timeout=30,
         )
         time.sleep(0.5)

@@ -12,7 +12,7 @@ from jiseki.agent.encode.codecs import choose_codec, colour_count, encode_rect
 from jiseki.agent.encode.rects import split_rect, tiles_to_rects
 from jiseki.agent.encode.stream import DisplayStream
 from jiseki.agent.encode.tiles import changed_tiles
-from jiseki.protocol import Ack, Codec, FillOp, ImageOp, Rect, Update
+from jiseki.protocol import Ack, Codec, CopyOp, FillOp, ImageOp, Rect, Update
 
 W, H = 640, 360
 
@@ -120,7 +120,10 @@ def test_jpeg_is_close() -> None:
 def apply_update(canvas: np.ndarray, update: Update) -> None:
     """What the viewer does, in numpy (RGB canvas)."""
     for op in update.ops:
-        if isinstance(op, FillOp):
+        if isinstance(op, CopyOp):
+            block = canvas[op.sy : op.sy + op.h, op.sx : op.sx + op.w].copy()
+            canvas[op.dy : op.dy + op.h, op.dx : op.dx + op.w] = block
+        elif isinstance(op, FillOp):
             canvas[op.y : op.y + op.h, op.x : op.x + op.w] = (op.r, op.g, op.b)
         elif isinstance(op, ImageOp):
             canvas[op.y : op.y + op.h, op.x : op.x + op.w] = decode_image(op)
@@ -141,7 +144,7 @@ def test_stream_first_update_is_full_then_only_changes() -> None:
     frame2[300:310, 600:610] = (0, 0, 255, 255)
     second = stream.next_update(frame2)
     assert second is not None and second.seq == 2
-    assert [(op.x, op.y, op.w, op.h) for op in second.ops] == [(576, 256, 64, 64)]  # just the one tile
+    assert [(op.x, op.y, op.w, op.h) for op in second.ops] == [(600, 300, 10, 10)]  # just the changed pixels
     apply_update(canvas, second)
     assert np.array_equal(canvas, frame2[..., 2::-1])
 

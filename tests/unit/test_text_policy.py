@@ -13,7 +13,7 @@ from jiseki.agent.input.text import refusal
 
 @pytest.mark.parametrize(
     "text",
-    ["日本語の入力テスト、ｶﾀｶﾅ、①", "a", " ", "¥_\\@[:", "𠮷野家", "葛\U000E0100", "👩\u200d💻", "\ue000外字", "é"],
+    ["日本語の入力テスト、ｶﾀｶﾅ、①", "a", " ", "¥_\\@[:", "𠮷野家", "葛\U000e0100", "👩\u200d💻", "\ue000外字", "é"],
 )
 def test_ordinary_text_is_typed(text: str) -> None:
     assert refusal(text) is None

@@ -54,11 +54,12 @@ def choose_codec(region: np.ndarray) -> Codec:
     return Codec.JPEG if colour_count(region) > PHOTO_COLOURS else Codec.WEBP
 
 
-def encode_rect(frame: np.ndarray, rect: Rect, jpeg_quality: int) -> Op:
+def encode_rect(frame: np.ndarray, rect: Rect, jpeg_quality: int, *, lossless: bool = False) -> Op:
+    """FILL, WebP lossless or JPEG for one rectangle; `lossless` forbids JPEG (refinement)."""
     region = frame[rect.y : rect.y + rect.h, rect.x : rect.x + rect.w]
     if is_solid(region):
         b, g, r = (int(v) for v in region[0, 0, :3])
         return FillOp(rect.x, rect.y, rect.w, rect.h, r, g, b)
-    codec = choose_codec(region)
+    codec = Codec.WEBP if lossless else choose_codec(region)
     payload = encode_jpeg(region, jpeg_quality) if codec == Codec.JPEG else encode_webp_lossless(region)
     return ImageOp(rect.x, rect.y, rect.w, rect.h, codec, payload)

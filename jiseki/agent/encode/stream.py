@@ -1,76 +1,188 @@
 """The display stream of one session: frames in, UPDATEs out, paced by the viewer's ACKs.
 
-Pure logic (no I/O). The stream keeps `reference`, the picture the viewer will have once it
-has drawn every update sent. While `max_unacked` updates are in flight it sends nothing and
-keeps no queue: the next update is computed against the reference, so all changes made in
-the meantime are merged into it.
+Pure logic (no I/O; the caller passes the clock). The stream keeps `reference`, the picture the
+viewer will have once it has drawn every update sent. While the flow-control window is full it
+sends nothing and keeps no queue: the next update is computed against the reference, so all
+changes made in the meantime are merged into it.
+
+One update, in order: `COPY` for each verified scroll or window move (applied to the reference
+first), then the remaining changed pixels as tight rectangles: solid -> `FILL`, text/UI -> WebP
+lossless, photographic -> JPEG at the quality the flow controller allows. Areas sent as JPEG are
+remembered (`lossy`, per pixel, moved along with COPY) and resent losslessly once the screen has
+rested for `refine_after` seconds.
 """
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
-from jiseki.protocol import Ack, Update
+from jiseki.protocol import Ack, Codec, CopyOp, ImageOp, Op, Rect, Update
 
 from .codecs import encode_rect
+from .flow import SEQ_MODULO, FlowControl, FlowSettings
+from .motion import Move, RowHashCache, apply_move, find_moves
 from .rects import split_rect, tiles_to_rects
-from .tiles import all_tiles, changed_tiles
+from .tiles import TILE, Diff, all_tiles, components
 
-SEQ_MODULO = 1 << 32
+__all__ = ["SEQ_MODULO", "DisplayStream"]
+
+OP_OVERHEAD = 16  # bytes of an operation's header, for the in-flight byte count
+
+
+def _op_size(op: Op) -> int:
+    return OP_OVERHEAD + (len(op.payload) if isinstance(op, ImageOp) else 0)
+
+
+def _area(moves: list[Move]) -> int:
+    return sum(m.src.w * m.src.h for m in moves)
+
+
+def mask_tiles(mask: np.ndarray, tile: int = TILE) -> np.ndarray:
+    """Tile map of a per-pixel boolean mask."""
+    h, w = mask.shape
+    th, tw = -(-h // tile), -(-w // tile)
+    padded = np.zeros((th * tile, tw * tile), dtype=bool)
+    padded[:h, :w] = mask
+    return padded.reshape(th, tile, tw, tile).any(axis=(1, 3))
 
 
 class DisplayStream:
-    def __init__(self, width: int, height: int, *, max_unacked: int = 2, jpeg_quality: int = 80) -> None:
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        *,
+        max_unacked: int = 3,
+        jpeg_quality: int = 80,
+        refine_after: float = 0.3,
+        detect_moves: bool = True,
+        flow: FlowControl | None = None,
+    ) -> None:
         self.width = width
         self.height = height
-        self.max_unacked = max_unacked
-        self.jpeg_quality = jpeg_quality
-        self.reference: np.ndarray | None = None
-        self._in_flight: deque[int] = deque()
-        self._next_seq = 1
+        self.flow = flow or FlowControl(FlowSettings(max_updates=max_unacked, quality_max=jpeg_quality))
+        self.refine_after = refine_after
+        self.detect_moves = detect_moves
+        # The reference lives in a bytearray so that the 2-D move search can run CPython's
+        # substring search over it without copying 8 MB per frame.
+        self._ref_buf = bytearray(width * height * 4)
+        self.reference = np.frombuffer(self._ref_buf, dtype=np.uint8).reshape(height, width, 4)
+        self.lossy = np.zeros((height, width), dtype=bool)
+        self._lossy_any = False
         self._refresh = True
+        self._last_change = float("-inf")
+        self._hashes = RowHashCache()
 
     @property
     def in_flight(self) -> int:
-        return len(self._in_flight)
+        return self.flow.in_flight
 
     def can_send(self) -> bool:
-        return len(self._in_flight) < self.max_unacked
+        return self.flow.can_send()
 
     def request_refresh(self) -> None:
         self._refresh = True
 
-    def on_ack(self, ack: Ack) -> None:
-        """ACKs arrive in order; one for seq N also covers everything before N."""
-        if ack.seq not in self._in_flight:
-            return
-        while self._in_flight:
-            if self._in_flight.popleft() == ack.seq:
-                break
+    @property
+    def refresh_pending(self) -> bool:
+        return self._refresh
 
-    def next_update(self, frame: np.ndarray) -> Update | None:
-        """The UPDATE that brings the viewer to `frame`, or None (nothing changed or must wait)."""
+    def on_ack(self, ack: Ack, now: float = 0.0) -> None:
+        """ACKs arrive in order; one for seq N also covers everything before N."""
+        self.flow.on_ack(ack.seq, ack.decode_ms, now)
+
+    def refine_at(self) -> float | None:
+        """When lossy areas are due to be resent losslessly (if nothing changes before), or None."""
+        return self._last_change + self.refine_after if self._lossy_any else None
+
+    def next_update(self, frame: np.ndarray, now: float = 0.0, hint: Rect | None = None) -> Update | None:
+        """The UPDATE that brings the viewer to `frame`, or None (nothing to send, or must wait).
+
+        `hint` is where the window system reported drawing since the last call (None: anywhere)."""
         if frame.shape != (self.height, self.width, 4):
             raise ValueError(f"frame shape {frame.shape} does not match the desktop {self.width}x{self.height}")
         if not self.can_send():
             return None
-        if self._refresh or self.reference is None:
-            tiles = all_tiles(self.height, self.width)
-        else:
-            tiles = changed_tiles(self.reference, frame)
-            if not tiles.any():
-                return None
-        self._refresh = False
-        rects = [piece for r in tiles_to_rects(tiles, self.width, self.height) for piece in split_rect(r)]
-        ops = tuple(encode_rect(frame, r, self.jpeg_quality) for r in rects)
-        if self.reference is None:
-            self.reference = frame.copy()
-        else:
-            for r in rects:
-                self.reference[r.y : r.y + r.h, r.x : r.x + r.w] = frame[r.y : r.y + r.h, r.x : r.x + r.w]
-        seq = self._next_seq
-        self._next_seq = (seq + 1) % SEQ_MODULO or 1
-        self._in_flight.append(seq)
-        return Update(seq, ops)
+        if self._refresh:
+            self._refresh = False
+            self._last_change = now
+            return self._emit(self._encode_tiles(frame, all_tiles(self.height, self.width)), now)
+        diff = Diff(self.reference, frame, hint)
+        if not diff.any():
+            refine = self.refine_at()
+            if refine is not None and now >= refine:
+                return self._emit(self._refine(frame), now)
+            return None
+        self._last_change = now
+        ops: list[Op] = []
+        if self.detect_moves:
+            ops.extend(self._moves(frame, diff))
+        ops.extend(self._encode_tiles(frame, diff.tiles(), diff))
+        return self._emit(ops, now)
+
+    # ---- parts -----------------------------------------------------------------------------
+
+    def _moves(self, frame: np.ndarray, diff: Diff) -> list[CopyOp]:
+        """Find, verify and apply to the reference the scrolls and window moves in each changed area."""
+        ops = []
+        for comp in components(diff.tiles()):
+            if comp.w * comp.h < 2:
+                continue
+            area = Rect(
+                comp.x * TILE,
+                comp.y * TILE,
+                min(self.width, (comp.x + comp.w) * TILE) - comp.x * TILE,
+                min(self.height, (comp.y + comp.h) * TILE) - comp.y * TILE,
+            )
+            box = diff.box(area)
+            if box is None:
+                continue
+            moves = find_moves(self.reference, frame, box, self._ref_buf, self._hashes)
+            if _area(moves) * 2 < box.w * box.h:
+                # Windows side by side that change in the same rows: look at each one's columns.
+                groups = diff.column_groups(box)
+                if len(groups) > 1:
+                    alt = [m for g in groups for m in find_moves(self.reference, frame, g, self._ref_buf)]
+                    if _area(alt) > _area(moves):
+                        moves = alt
+            for move in moves:
+                apply_move(self.reference, move)
+                if self._lossy_any:
+                    apply_move(self.lossy, move)
+                # Verified: the destination now equals the frame. Elsewhere the reference is unchanged.
+                diff.clear(Rect(move.src.x + move.dx, move.src.y + move.dy, move.src.w, move.src.h))
+                ops.append(move.op())
+        return ops
+
+    def _encode_tiles(
+        self, frame: np.ndarray, tiles: np.ndarray, diff: Diff | None = None, *, lossless: bool = False
+    ) -> list[Op]:
+        """Encode the tiles' area in pieces; with `diff`, each piece shrunk to its changed pixels."""
+        ops: list[Op] = []
+        quality = self.flow.quality
+        for r in tiles_to_rects(tiles, self.width, self.height):
+            for piece in split_rect(r):
+                rect = diff.box(piece) if diff is not None else piece
+                if rect is None:
+                    continue
+                op = encode_rect(frame, rect, quality, lossless=lossless)
+                ops.append(op)
+                ys, xs = slice(rect.y, rect.y + rect.h), slice(rect.x, rect.x + rect.w)
+                self.reference[ys, xs] = frame[ys, xs]
+                is_lossy = isinstance(op, ImageOp) and op.codec == Codec.JPEG
+                self.lossy[ys, xs] = is_lossy
+                self._lossy_any = self._lossy_any or is_lossy
+        return ops
+
+    def _refine(self, frame: np.ndarray) -> list[Op]:
+        tiles = mask_tiles(self.lossy)
+        self.lossy[:] = False
+        self._lossy_any = False
+        return self._encode_tiles(frame, tiles, lossless=True)
+
+    def _emit(self, ops: list[Op], now: float) -> Update | None:
+        if not ops:
+            return None
+        seq = self.flow.next_seq()
+        self.flow.on_sent(seq, sum(_op_size(op) for op in ops), now)
+        return Update(seq, tuple(ops))

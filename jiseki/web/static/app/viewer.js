@@ -3,6 +3,7 @@
 
 import { PROTOCOL_VERSION, decodeFromAgent, encode } from '../core/protocol.js';
 import { Display } from '../core/display.js';
+import { cursorStyle } from '../core/cursor.js';
 import { InputCapture } from '../core/input.js';
 import { Compositor, japanTime, updateBounds } from '../core/compositor.js';
 import { ClipboardShare } from './clipboard.js';
@@ -52,6 +53,7 @@ const display = new Display(framebuffer);
 const noticeEl = document.getElementById('notice');
 let noticeTimer = null;
 let clipboard = null;
+stats.ops = display.counts;
 let ws = null;
 let userClosed = false;
 let attempt = 0;
@@ -208,12 +210,16 @@ function onMessage(data, input) {
           if (compositor) compositor.present(updateBounds(msg));
           stats.framesDrawn++;
           stats.lastSeq = msg.seq;
+          if (stats.onFrame) stats.onFrame(performance.now()); // benchmarks: key -> echo latency
           send({ type: 'ACK', seq: msg.seq, decode_ms: Math.round(performance.now() - started) });
         });
       break;
     }
+    case 'CURSOR_SHAPE':
+      canvas.style.cursor = cursorStyle(msg);
+      break;
     default:
-      break; // HELLO, cursor messages: nothing to do yet
+      break; // HELLO; CURSOR_POS: the local pointer is the one shown
   }
 }
 
