@@ -547,11 +547,31 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         host=X11HostControl(display, config.lock_command),
         make_clipboard=lambda: X11Clipboard(display),
     )
-    try:
-        asyncio.run(agent.run_forever())
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(_until_signalled(agent.run_forever(), agent.close_session))
     return 0
+
+
+async def _until_signalled(work: Any, before_cancel: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Run `work` until SIGTERM or Ctrl+C, then cancel it so that it can clean up."""
+    import signal
+
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+
+    async def stop() -> None:
+        if before_cancel is not None:
+            try:
+                await asyncio.wait_for(before_cancel(), 5)
+            except (TimeoutError, OSError):
+                pass
+        task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: loop.create_task(stop()))
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
 
 
 def _cmd_agent_enroll(args: argparse.Namespace) -> int:

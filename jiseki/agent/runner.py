@@ -14,6 +14,7 @@ import random
 import re
 import socket
 import ssl
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ import aiohttp
 from jiseki import __version__
 from jiseki.config import AgentConfig
 from jiseki.gateway.pki import client_ssl_context
+from jiseki.protocol.codec import MAX_VIEWER_MESSAGE
 
 from .capture.base import Capture
 from .clipboard.base import HostClipboard
@@ -34,6 +36,10 @@ from .session import DisplaySession
 log = logging.getLogger(__name__)
 
 PING_INTERVAL = 15.0
+RESUME_GRACE = 60.0  # how long the agent dials again after its data channel broke
+RESUME_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+# Close codes the gateway uses when it ends the session (or moves it): no point dialling again.
+_ENDED_BY_GATEWAY = (1000, 1001, 1012, 4001, 4002, 4003)
 BACKOFF_FIRST = 10.0  # the first retry lands anywhere in 10 s: 4,300 agents come back ~430 per second
 BACKOFF_MAX = 120.0
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -76,19 +82,35 @@ class Agent:
             config.cert_dir / "ca.crt", config.cert_dir / "agent.crt", config.cert_dir / "agent.key"
         )
         self._session_task: asyncio.Task[None] | None = None
+        self._data_ws: aiohttp.ClientWebSocketResponse | None = None
+
+    async def close_session(self) -> None:
+        """Stopping: close the data channel with "going away" first, so the gateway ends the session
+        at once instead of holding it for a resume that will not come."""
+        ws = self._data_ws
+        if ws is not None and not ws.closed:
+            await ws.close(code=1001, message=b"agent stopping")
 
     async def run_forever(self) -> None:
         delays = backoff_delays()
         async with aiohttp.ClientSession() as http:
-            while True:
-                try:
-                    await self._control(http)
-                    delays = backoff_delays()  # a clean session resets the backoff
-                except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                    log.warning("gateway unreachable: %s", exc)
-                delay = next(delays)
-                log.info("reconnecting in %.1f s", delay)
-                await asyncio.sleep(delay)
+            try:
+                while True:
+                    try:
+                        await self._control(http)
+                        delays = backoff_delays()  # a clean session resets the backoff
+                    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+                        log.warning("gateway unreachable: %s", exc)
+                    delay = next(delays)
+                    log.info("reconnecting in %.1f s", delay)
+                    await asyncio.sleep(delay)
+            finally:
+                # Stopping (SIGTERM): end the session cleanly, so the gateway ends it at once instead
+                # of waiting for a resume that will not come; curtain off, lock as the policy says.
+                task = self._session_task
+                if task is not None and not task.done():
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
 
     async def _control(self, http: aiohttp.ClientSession) -> None:
         url = f"{self.config.gateway_url}/agent/control"
@@ -152,22 +174,7 @@ class Agent:
                 "curtain on: %s", ", ".join(await asyncio.to_thread(self.host.set_curtain, True)) or "nothing possible"
             )
         try:
-            async with http.ws_connect(
-                url, params={"ticket": ticket}, ssl=self.ssl, compress=0, heartbeat=30.0, max_msg_size=4096
-            ) as ws:
-                log.info("session %s started", sid)
-                await DisplaySession(
-                    ws,
-                    capture,
-                    sink,
-                    max_fps=self.config.max_fps,
-                    max_unacked=self.config.max_unacked,
-                    jpeg_quality=self.config.jpeg_quality,
-                    policy=policy,
-                    clipboard=self._clipboard(policy),
-                ).run()
-        except (aiohttp.ClientError, OSError) as exc:
-            log.warning("session %s failed: %s", sid, exc)
+            await self._run_data_channel(http, url, sid, ticket, policy, capture, sink)
         finally:
             sink.close()
             capture.close()
@@ -176,6 +183,56 @@ class Agent:
             if policy.lock_on_end:
                 await asyncio.to_thread(self.host.lock)
             log.info("session %s ended", sid)
+
+    async def _run_data_channel(
+        self,
+        http: aiohttp.ClientSession,
+        url: str,
+        sid: str,
+        ticket: str,
+        policy: AgentPolicy,
+        capture: Capture,
+        sink: InputSink,
+    ) -> None:
+        """Serve the session; if the link breaks (not closed by the gateway), dial again with the same
+        ticket while the gateway keeps the session open, so the staff member's work goes on."""
+        delays = iter(RESUME_DELAYS)
+        lost_at: float | None = None
+        while True:
+            try:
+                async with http.ws_connect(
+                    url,
+                    params={"ticket": ticket},
+                    ssl=self.ssl,
+                    compress=0,
+                    heartbeat=30.0,
+                    max_msg_size=MAX_VIEWER_MESSAGE,
+                ) as ws:
+                    self._data_ws = ws
+                    log.info("session %s %s", sid, "resumed" if lost_at else "started")
+                    lost_at = None
+                    delays = iter(RESUME_DELAYS)
+                    await DisplaySession(
+                        ws,
+                        capture,
+                        sink,
+                        max_fps=self.config.max_fps,
+                        max_unacked=self.config.max_unacked,
+                        jpeg_quality=self.config.jpeg_quality,
+                        policy=policy,
+                        clipboard=self._clipboard(policy),
+                    ).run()
+                    if ws.close_code in _ENDED_BY_GATEWAY:
+                        return
+            except aiohttp.WSServerHandshakeError as exc:
+                log.info("session %s is over (%s)", sid, exc.status)
+                return
+            except (aiohttp.ClientError, OSError) as exc:
+                log.warning("session %s link failed: %s", sid, exc)
+            lost_at = lost_at or time.monotonic()
+            if time.monotonic() - lost_at > RESUME_GRACE:
+                return
+            await asyncio.sleep(next(delays, RESUME_DELAYS[-1]))
 
     def _clipboard(self, policy: AgentPolicy) -> HostClipboard | None:
         if not (policy.clipboard_to_host or policy.clipboard_to_terminal):

@@ -8,6 +8,7 @@ down instead of growing a queue here.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -36,6 +37,8 @@ from .rules import FORWARD as _FORWARD
 from .rules import Decision, SessionRules, Verdict
 
 # Called for every clipboard transfer (metadata only) and for the first drop of each kind.
+log = logging.getLogger(__name__)
+
 AuditHook = Callable[[str, Decision], Awaitable[None]]
 
 
@@ -88,6 +91,7 @@ async def _pump(
             await tap(data)
     if src.close_code not in _CLEAN_CLOSE:
         # The link broke; nobody closed the session.
+        log.info("%s link broke (close code %s)", "viewer" if direction == "to_host" else "agent", src.close_code)
         return EndReason.NETWORK if direction == "to_host" else AGENT_LOST
     return closed_reason
 

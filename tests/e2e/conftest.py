@@ -99,15 +99,16 @@ def terminal_context(browser, stack: DemoStack, **options: object):  # type: ign
     )
 
 
-def login(page, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+def login(page, stack: DemoStack, base_url: str | None = None) -> None:  # type: ignore[no-untyped-def]
     """Log in as the demo staff member with a fresh one-time code."""
+    base = base_url or stack.base_url
     import time as _time
 
     from jiseki.gateway.auth.totp import code_at
 
     creds = stack.credentials
     assert creds is not None
-    page.goto(stack.base_url + "/login")
+    page.goto(base + "/login")
     page.fill("#login_id", creds.login_id)
     page.fill("#password", creds.password)
     # Each code works once: wait for a step no earlier login used.
@@ -119,7 +120,7 @@ def login(page, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
     _USED_STEPS.add((stack.data_dir, step))
     page.fill("#code", code_at(creds.totp_secret, step * 30))
     page.click("button[type=submit]")
-    page.wait_for_url(stack.base_url + "/")
+    page.wait_for_url(base + "/")
 
 
 _USED_STEPS: set[tuple[object, int]] = set()

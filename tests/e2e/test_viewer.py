@@ -15,7 +15,7 @@ from PIL import Image
 
 from jiseki.demo.run import DemoStack
 
-from .conftest import grab_screen, needs_desktop, xdotool
+from .conftest import grab_screen, login, needs_desktop, xdotool
 
 pytestmark = [pytest.mark.e2e, needs_desktop]
 
@@ -140,17 +140,18 @@ def test_viewer_reconnects_by_itself_after_the_agent_drops(staff_context, stack:
     page = open_viewer(staff_context, stack)
     try:
         frames = page.evaluate("window.jisekiStats.framesDrawn")
+        sessions = page.evaluate("window.jisekiStats.sessions")
         agent = next(p for name, p in stack.group.procs if name == "agent")
-        agent.terminate()
+        agent.terminate()  # a stopped agent closes its session cleanly: it ends at once, no resume wait
         agent.wait(10)
-        # Since session resume, a broken agent link suspends the session (the viewer waits for the
-        # office PC) for the grace period before it ends and the viewer reconnects by itself.
-        wait_for(page, "['waiting', 'reconnecting'].includes(window.jisekiStats.state)", timeout=10)
+        wait_for(page, "window.jisekiStats.state === 'reconnecting'", timeout=15)
+        assert page.evaluate("window.jisekiStats.endReason") in ("host_disconnected", "host_offline")
         text = page.inner_text("#state")
-        assert "自席PC" in text  # shown in words, in Japanese
+        assert "自席PC" in text and "再接続" in text  # shown in words, in Japanese
         stack.group.procs = [(n, p) for n, p in stack.group.procs if p is not agent]
         stack.start_agent()
-        wait_for(page, "window.jisekiStats.state === 'connected'", timeout=120)
+        wait_for(page, "window.jisekiStats.state === 'connected'", timeout=60)
+        assert page.evaluate("window.jisekiStats.sessions") > sessions  # a new session
         wait_for(page, f"window.jisekiStats.framesDrawn > {frames}", timeout=30)
     finally:
         page.close()
@@ -199,3 +200,40 @@ def test_viewer_page_stores_nothing(staff_context, stack: DemoStack) -> None:  #
         )
     finally:
         page.close()
+
+
+def test_a_broken_link_resumes_the_same_session(browser, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    """The terminal reaches the gateway through a link we can cut (a TLS-passthrough TCP proxy)."""
+    from tests.netproxy import NetProxy
+
+    proxy = NetProxy("127.0.0.1", stack.port)
+    origin = f"https://127.0.0.1:{proxy.port}"
+    creds = stack.credentials
+    assert creds is not None
+    context = browser.new_context(
+        ignore_https_errors=True,
+        viewport={"width": 1920, "height": 1200},
+        client_certificates=[{"origin": origin, "certPath": creds.terminal_cert, "keyPath": creds.terminal_key}],
+    )
+    try:
+        page = context.new_page()
+        login(page, stack, base_url=origin)
+        page.goto(f"{origin}/view/demo-pc")
+        wait_for(page, "window.jisekiStats && window.jisekiStats.framesDrawn > 0")
+        wait_until_rest(page)
+        sessions = page.evaluate("window.jisekiStats.sessions")
+        before = page.evaluate("window.jisekiStats.framesDrawn")
+        proxy.cut()  # the mobile network drops...
+        wait_for(page, "window.jisekiStats.state === 'resuming'", timeout=20)
+        time.sleep(5)
+        proxy.restore()  # ...and comes back five seconds later
+        wait_for(page, "window.jisekiStats.state === 'connected'", timeout=40)
+        assert page.evaluate("window.jisekiStats.sessions") == sessions  # the same session, no new login
+        wait_for(page, f"window.jisekiStats.framesDrawn > {before}", timeout=20)  # a full picture again
+        wait_until_rest(page)
+        seen = canvas_pixels(page)
+        host = grab_screen(stack.desktop.display)
+        assert float((seen == host).all(axis=2).mean()) > 0.999
+    finally:
+        context.close()
+        proxy.close()

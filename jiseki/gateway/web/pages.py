@@ -32,6 +32,7 @@ VIEWER_STRINGS = {
     "reconnecting": "Connection lost. Reconnecting in {s} s…",
     "disconnected": "Disconnected",
     "reconnect": "Reconnect",
+    "resuming": "The connection was interrupted. Resuming the same session…",
     "disconnect": "Disconnect",
     "ended.viewer_closed": "You disconnected.",
     "ended.host_disconnected": "The office PC ended the connection.",
@@ -160,7 +161,13 @@ async def viewer_page(request: web.Request) -> web.Response:
     # "<" escaped so that no translation can end the <script> element it is embedded in.
     strings_json = json.dumps(strings, ensure_ascii=False).replace("<", "\\u003c")
     return render(
-        request, "viewer.html", host=host, strings_json=strings_json, watermark=watermark, clipboard=policy.clipboard
+        request,
+        "viewer.html",
+        host=host,
+        strings_json=strings_json,
+        watermark=watermark,
+        clipboard=policy.clipboard,
+        resume_grace=state.config.gateway.resume_grace_seconds,
     )
 
 

@@ -223,12 +223,19 @@ function onMessage(data, input) {
   }
 }
 
+// Reasons after which reconnecting by itself would only be refused again: the user decides.
+const FINAL_REASONS = new Set(['admin', 'account_disabled', 'login_required', 'logged_out', 'certificate_revoked']);
+const RESUME_GRACE_MS = Number(document.body.dataset.resumeGrace || 60) * 1000;
+let current = null; // { session, ticket, resume } of the live session, kept in memory only
+let lostAt = 0;
+
 async function connect(input) {
   clearTimeout(reconnectTimer);
   userClosed = false;
   reconnectBtn.hidden = true;
   disconnectBtn.hidden = false;
   stats.endReason = null;
+  current = null;
   setState('connecting');
   let session;
   try {
@@ -254,11 +261,19 @@ async function connect(input) {
     return;
   }
   stats.sessions++;
+  current = session;
+  openSocket(input, `ticket=${encodeURIComponent(session.ticket)}`);
+}
+
+function openSocket(input, credential) {
   drawChain = Promise.resolve();
-  const url = `wss://${location.host}/sessions/${session.session}/viewer?ticket=${encodeURIComponent(session.ticket)}`;
-  ws = new WebSocket(url);
+  let opened = false;
+  ws = new WebSocket(`wss://${location.host}/sessions/${current.session}/viewer?${credential}`);
   ws.binaryType = 'arraybuffer';
-  ws.onopen = () => send({ type: 'HELLO', version: PROTOCOL_VERSION, flags: 0 });
+  ws.onopen = () => {
+    opened = true;
+    send({ type: 'HELLO', version: PROTOCOL_VERSION, flags: 0 });
+  };
   ws.onmessage = (event) => {
     try {
       onMessage(event.data, input);
@@ -274,10 +289,36 @@ async function connect(input) {
       setState('disconnected');
       reconnectBtn.hidden = false;
       disconnectBtn.hidden = true;
+    } else if (stats.endReason && FINAL_REASONS.has(stats.endReason)) {
+      setState('disconnected');
+      stateEl.textContent = t(`ended.${stats.endReason}`);
+      reconnectBtn.hidden = false;
+      disconnectBtn.hidden = true;
+    } else if (!stats.endReason && current && opened) {
+      // The link broke but nobody ended the session: it waits on the gateway for us.
+      lostAt = Date.now();
+      resume(input, 0);
+    } else if (!stats.endReason && current && Date.now() - lostAt < RESUME_GRACE_MS && credential.startsWith('resume')) {
+      resume(input, attempt); // the resume attempt itself failed to connect: try again while it may work
     } else {
       scheduleReconnect(input);
     }
   };
+}
+
+function resume(input, n) {
+  const delay = RECONNECT_DELAYS[Math.min(n, RECONNECT_DELAYS.length - 1)];
+  attempt = n + 1;
+  setState('resuming');
+  stats.resumes = (stats.resumes || 0) + 1;
+  reconnectTimer = setTimeout(() => {
+    if (Date.now() - lostAt >= RESUME_GRACE_MS) {
+      current = null;
+      scheduleReconnect(input); // too late: the session is over, start a new one
+      return;
+    }
+    openSocket(input, `resume=${encodeURIComponent(current.resume)}`);
+  }, delay * 1000);
 }
 
 function showWarning(detail) {
