@@ -36,7 +36,7 @@ from jiseki.gateway.web.preferences import _local_path
 
 def test_permission_table() -> None:
     assert PERMISSIONS["admin"] == frozenset(Action)
-    assert PERMISSIONS["auditor"] == {Action.VIEW, Action.VIEW_AUDIT}
+    assert PERMISSIONS["auditor"] == {Action.VIEW, Action.VIEW_AUDIT, Action.REPORTS, Action.RECORDINGS}
     assert PERMISSIONS["helpdesk"] == {Action.VIEW, Action.STAFF_CREATE, Action.STAFF_CREDENTIALS, Action.SESSION_END}
     assert PERMISSIONS["staff"] == frozenset() and not has_console("staff") and not has_console("nobody")
     assert all(has_console(r) for r in ("admin", "helpdesk", "auditor"))

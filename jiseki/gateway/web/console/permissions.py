@@ -14,6 +14,10 @@
 | PCs: enrollment tokens, revoke         | yes | – | – | – |
 | assignments (one, many, CSV)           | yes | – | – | – |
 | end a live session    | yes   | yes               | –       | –     |
+| view policies         | yes   | yes               | yes     | –     |
+| change policies, host groups | yes | –             | –       | –     |
+| usage reports (view, export) | yes | –             | yes     | –     |
+| recordings (list, play)      | yes | –             | yes     | –     |
 
 Account actions of a helpdesk member apply only to accounts whose role is "staff", so that the
 helpdesk can neither make nor take over an administrator's account.
@@ -37,6 +41,9 @@ class Action(StrEnum):
     PC_MANAGE = "pc_manage"
     ASSIGN = "assign"
     SESSION_END = "session_end"
+    POLICY_MANAGE = "policy_manage"
+    REPORTS = "reports"
+    RECORDINGS = "recordings"
 
 
 CONSOLE_ROLES = frozenset({"admin", "helpdesk", "auditor"})
@@ -44,7 +51,7 @@ CONSOLE_ROLES = frozenset({"admin", "helpdesk", "auditor"})
 PERMISSIONS: dict[str, frozenset[Action]] = {
     "admin": frozenset(Action),
     "helpdesk": frozenset({Action.VIEW, Action.STAFF_CREATE, Action.STAFF_CREDENTIALS, Action.SESSION_END}),
-    "auditor": frozenset({Action.VIEW, Action.VIEW_AUDIT}),
+    "auditor": frozenset({Action.VIEW, Action.VIEW_AUDIT, Action.REPORTS, Action.RECORDINGS}),
     "staff": frozenset(),
 }
 

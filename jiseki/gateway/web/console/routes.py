@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from . import audit_log, dashboard, imports, pcs, sessions, staff, terminals
+from . import audit_log, dashboard, imports, pcs, policies, reports, sessions, staff, terminals
 from .uploads import UPLOAD_LIMIT
 
 # Request body limits above the application's default, by path (CSV uploads).
@@ -53,4 +53,10 @@ def routes() -> list[web.RouteDef]:
         web.get("/admin/session/{session_id}/end", sessions.end_form),
         web.post("/admin/session/{session_id}/end", sessions.end_session),
         web.get("/admin/audit", audit_log.audit_log),
+        web.get("/admin/policies", policies.policies_page),
+        web.post("/admin/policies", policies.save_policy),
+        web.post("/admin/policies/group", policies.set_group),
+        web.get("/admin/reports", reports.report_page),
+        web.get("/admin/reports/export", reports.report_export),
+        web.get("/admin/recordings", reports.recordings_page),
     ]
