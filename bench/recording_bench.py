@@ -17,8 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.display_bench import Workload
-from jiseki.demo.desktop import VirtualDesktop
+from bench.workload import start_desktop
 from jiseki.demo.processes import ProcessGroup
 from jiseki.demo.provision import DEMO_DEPARTMENT
 from jiseki.demo.run import DemoStack
@@ -35,12 +34,7 @@ def main() -> int:
     group = ProcessGroup()
     with tempfile.TemporaryDirectory(prefix="jiseki-recbench-") as tmp:
         work = Path(tmp)
-        desktop = VirtualDesktop(group)
-        desktop.start_x()
-        group.start("openbox", ["openbox"], env=desktop.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
-        workload = Workload(desktop, group, work)
-        workload.start(3.0)  # 3 s scroll bursts
+        desktop, workload = start_desktop(group, work, 3.0)  # 3 s scroll bursts
         stack = DemoStack(work / "stack", free_port(), quiet=True, desktop=desktop)
         try:
             stack.start()
@@ -74,7 +68,8 @@ def main() -> int:
                     workload.type_text(5.0)  # 5 s typing
                     workload.scroll()
                     time.sleep(4.0)  # 3 s scroll + settle
-                    time.sleep(10.0)  # reading: idle
+                    workload.drag(2.0)  # a window moved
+                    time.sleep(8.0)  # reading: idle
                     cycles += 1
                 page.close()
                 context.close()
@@ -86,7 +81,9 @@ def main() -> int:
             stack.stop()
             group.stop_all()
     hours = duration / 3_600_000
-    print(f"recorded {duration / 1000:.0f} s ({cycles} cycles of 5 s typing, 3 s scrolling, ~11 s idle)")
+    print(
+        f"recorded {duration / 1000:.0f} s ({cycles} cycles of 5 s typing, 3 s scrolling, 2 s window drag, ~9 s idle)"
+    )
     print(f"file: {size:,} bytes, {frames:,} frames")
     print(f"≈ {size / hours / 1e6:,.1f} MB per hour of this mix")
     return 0
