@@ -273,6 +273,7 @@ def counted_statements() -> Iterator[list[str]]:
         "DELETE FROM nodes",
         "UPDATE hosts SET online",
         "UPDATE sessions SET state",
+        "UPDATE audit_events",
     )
 
     def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
@@ -308,10 +309,13 @@ async def test_lists_make_the_same_queries_whatever_the_number_of_rows(gateway: 
                     s.add(Assignment(user_id=f"bulk{n:04d}", host_id=f"bulk-pc-{n:04d}"))
             found = {}
             for path in paths:
-                with counted_statements() as statements:
-                    status, _page, _r = await b.get(path)
-                assert status == 200
-                found[path] = len(statements)
+                tries = []
+                for _ in range(3):  # the least of three: a background write can land inside one request
+                    with counted_statements() as statements:
+                        status, _page, _r = await b.get(path)
+                    assert status == 200
+                    tries.append(len(statements))
+                found[path] = min(tries)
             counts.append(found)
     assert counts[0] == counts[1]
 

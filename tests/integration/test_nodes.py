@@ -36,14 +36,21 @@ class Cluster:
         self.a, self.b, self.stops, self.tasks = a, b, stops, tasks
 
 
-async def _wait_listening(port: int) -> None:
-    for _ in range(200):
+async def _wait_listening(port: int, task: asyncio.Task[None]) -> None:
+    """Wait until the node accepts connections; fail with its own error if it stopped instead."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60  # a loaded CI machine can take long to migrate and start two nodes
+    while loop.time() < deadline:
+        if task.done():
+            task.result()  # raises the node's error
+            raise AssertionError(f"node on port {port} stopped before listening")
         try:
             _r, w = await asyncio.open_connection("127.0.0.1", port)
             w.close()
             return
         except OSError:
             await asyncio.sleep(0.05)
+    raise AssertionError(f"node on port {port} not listening after 60 s")
 
 
 @pytest.fixture
@@ -61,8 +68,8 @@ async def cluster(tmp_path: Path, postgres: object) -> AsyncIterator[Cluster]:
     staff = await provision(configs["node-a"], tmp_path)
     stops = {n: asyncio.Event() for n in configs}
     tasks = {n: asyncio.create_task(serve(c, stops[n])) for n, c in configs.items()}
-    for c in configs.values():
-        await _wait_listening(c.gateway.port)
+    for n, c in configs.items():
+        await _wait_listening(c.gateway.port, tasks[n])
     ca = CertificateAuthority(shared / "pki")
     gw = {n: RunningGateway(c, c.gateway.effective_public_url, tmp_path, ca, staff) for n, c in configs.items()}
     try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import weakref
 from importlib import resources
 
 from alembic import command
@@ -34,7 +36,10 @@ def alembic_config() -> AlembicConfig:
 
 _MIGRATION_LOCK = 0x6A69_7365_0001
 # Alembic keeps its running context in module globals: one migration at a time in this process.
-_in_process = asyncio.Lock()
+# An asyncio lock per event loop queues coroutines without blocking their loop; the thread lock then
+# covers loops running in other threads (an asyncio lock is bound to the first loop that waits on it).
+_loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+_thread_lock = threading.Lock()
 
 
 def _upgrade(connection: Connection) -> None:
@@ -43,11 +48,13 @@ def _upgrade(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "head")
+    with _thread_lock:
+        command.upgrade(cfg, "head")
 
 
 async def upgrade_to_head(engine: AsyncEngine) -> None:
-    async with _in_process, engine.begin() as conn:
+    lock = _loop_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with lock, engine.begin() as conn:
         await conn.run_sync(_upgrade)
 
 
