@@ -21,9 +21,10 @@ def _esc(text: str) -> str:
 def main(path: str) -> int:
     have = set(catalogue("ja"))
     added = 0
-    with (LOCALE / "ja/LC_MESSAGES/messages.po").open("a", encoding="utf-8") as ja, (
-        LOCALE / "en/LC_MESSAGES/messages.po"
-    ).open("a", encoding="utf-8") as en:
+    with (
+        (LOCALE / "ja/LC_MESSAGES/messages.po").open("a", encoding="utf-8") as ja,
+        (LOCALE / "en/LC_MESSAGES/messages.po").open("a", encoding="utf-8") as en,
+    ):
         for line in Path(path).read_text("utf-8").splitlines():
             if not line.strip():
                 continue

@@ -79,6 +79,12 @@ async def test_uploads_are_size_limited_and_must_be_text(gateway: RunningGateway
         assert status == 413 and "5 MB" in page
         status, page = await post_file(b, "/admin/staff/import", b"\xff\xfe\xfa\x80\x81\x00")
         assert status == 400 and "UTF-8でもShift_JISでもありません" in text_of(page)
+        # Valid UTF-8 with a NUL inside (PostgreSQL cannot store one) is refused the same way.
+        status, page = await post_file(b, "/admin/staff/import", "login_id,display_name\nk9,山\x00田\n".encode())
+        assert status == 400 and "UTF-8でもShift_JISでもありません" in text_of(page)
+        # A NUL typed into a form field is a crafted request: refused with 400, nothing stored.
+        status, _page, _loc = await post(b, "/admin/staff", {"login_id": "k\x00", "display_name": "x"})
+        assert status == 400
         # The ordinary 64 KB limit still holds everywhere else.
         status, _page, _loc = await post(b, "/admin/staff", {"display_name": "x" * 70_000})
         assert status == 413

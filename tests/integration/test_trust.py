@@ -167,6 +167,9 @@ async def test_wrong_password_wrong_code_and_replay_are_refused(gateway: Running
     async with Browser(gateway, gateway.terminal_ssl()) as b:
         status, page, _r = await b.login(type(alice)("alice", "Wrong-Password-99", alice.totp_secret))
         assert status == 401 and "正しくありません" in page
+        for hostile in ("ali\x00ce", "alice\x1b"):  # PostgreSQL cannot even compare a NUL
+            status, page, _r = await b.login(type(alice)(hostile, alice.password, alice.totp_secret))
+            assert status == 401 and "正しくありません" in page
         status, page, _r = await b.login(
             alice, code="000000" if current_code(alice.totp_secret or "") != "000000" else "111111"
         )

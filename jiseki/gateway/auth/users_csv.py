@@ -78,6 +78,8 @@ class RowError:
 def decode_csv(data: bytes) -> str:
     if len(data) > MAX_BYTES:
         raise CsvFileError(N_("The file is larger than {mb} MB."), mb=MAX_BYTES // (1024 * 1024))
+    if b"\x00" in data:  # UTF-16 or a binary file; PostgreSQL could not store it either
+        raise CsvFileError(N_("The file is neither UTF-8 nor Shift_JIS text."))
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:

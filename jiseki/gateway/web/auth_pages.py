@@ -12,6 +12,7 @@ from ..auth.accounts import LoginResult
 from ..auth.passwords import hash_password, verify_password
 from ..broker import EndReason
 from ..db.models import User, utcnow
+from ..textclean import has_controls
 from .guards import (
     SESSION,
     STATE,
@@ -36,7 +37,8 @@ _LOGIN_MESSAGES = {
 
 def _field(form: object, name: str) -> str:
     value = form.get(name) if hasattr(form, "get") else None  # type: ignore[union-attr]
-    return value[:MAX_FIELD] if isinstance(value, str) else ""
+    # A control character cannot be typed into these fields; such a value matches no account.
+    return value[:MAX_FIELD] if isinstance(value, str) and not has_controls(value) else ""
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:

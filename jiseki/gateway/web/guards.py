@@ -25,6 +25,7 @@ from ..auth import websessions
 from ..certs import CertStatus
 from ..db.models import Terminal, utcnow
 from ..state import GatewayState
+from ..textclean import has_controls
 from .keys import SESSION, STATE, TERMINAL, TerminalIdentity
 from .render import render, translator
 from .security import LANG_COOKIE, peer_certificate_der
@@ -92,6 +93,8 @@ def make_guards(
             if refusals.due(("network", request.remote or "")):
                 await audit.record(state.db, "network_refused", "denied", address=request.remote, path=request.path)
             raise web.HTTPForbidden(text="forbidden")
+        if has_controls(request.path):  # no route or identifier holds one; PostgreSQL cannot even look it up
+            raise web.HTTPNotFound()
         return await handler(request)
 
     @web.middleware

@@ -15,6 +15,7 @@ from .. import audit
 from ..broker import AgentLink
 from ..certs import CertCheck, CertStatus
 from ..session_run import run_session
+from ..textclean import without_controls
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity
 from .security import peer_certificate_der, same_origin
 
@@ -126,7 +127,9 @@ async def agent_data_socket(request: web.Request) -> web.StreamResponse:
 def _valid_hello(message: Any) -> dict[str, Any] | None:
     if not isinstance(message, dict) or message.get("type") != "hello":
         return None
-    return {k: v for k, v in message.items() if k in ("hostname", "os", "version") and isinstance(v, str)}
+    return {
+        k: without_controls(v) for k, v in message.items() if k in ("hostname", "os", "version") and isinstance(v, str)
+    }
 
 
 async def agent_control_socket(request: web.Request) -> web.StreamResponse:

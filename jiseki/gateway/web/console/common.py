@@ -17,6 +17,7 @@ from jiseki.i18n import N_
 from ... import audit
 from ...admin import AdminError
 from ...auth import websessions
+from ...textclean import has_controls, without_controls
 from ..guards import STATE, require_user
 from ..render import render, translator
 from .labels import KINDS, ROLE_LABELS
@@ -104,7 +105,7 @@ def text(form: MultiDictProxy[Any], name: str, max_len: int, *, required: bool =
     if not isinstance(value, str):
         raise FormError(name)
     value = value.strip()
-    if len(value) > max_len or (required and not value):
+    if len(value) > max_len or (required and not value) or has_controls(value, allow_breaks=True):
         raise FormError(name)
     return value
 
@@ -117,7 +118,7 @@ def choice(form: MultiDictProxy[Any], name: str, options: Sequence[str], default
 
 
 def query_text(request: web.Request, name: str, max_len: int = 100) -> str:
-    return request.query.get(name, "").strip()[:max_len]
+    return without_controls(request.query.get(name, "")).strip()[:max_len]
 
 
 def query_choice(request: web.Request, name: str, options: Sequence[str]) -> str:

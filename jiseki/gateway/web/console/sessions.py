@@ -13,6 +13,7 @@ from ... import admin
 from ...admin import AdminError
 from ...broker import EndReason
 from ...db.models import Department, Host, Session, Terminal, User, utcnow
+from ...textclean import without_controls
 from ..guards import STATE
 from ..pages import VIEWER_STRINGS
 from ..render import translator
@@ -177,7 +178,10 @@ async def end_session(request: web.Request, actor: Actor) -> web.Response:
     state = request.app[STATE]
     row = await _session_row(request)
     form = await form_of(request)
-    values = {"message": str(form.get("message", ""))[:2000], "hold": str(form.get("hold", ""))}
+    values = {
+        "message": without_controls(str(form.get("message", "")), keep_breaks=True)[:2000],
+        "hold": str(form.get("hold", "")),
+    }
     try:
         hold = int(values["hold"])
     except ValueError:
