@@ -20,7 +20,7 @@ from jiseki.i18n import N_
 from . import audit, enrollment, hosts, terminals
 from .assignments_csv import AssignmentRow
 from .auth import accounts, websessions
-from .auth.passwords import PasswordPolicy, hash_password
+from .auth.passwords import PasswordPolicy, hash_off_loop, hash_password
 from .auth.users_csv import RowError, StaffRow
 from .db.models import Assignment, Department, EnrollmentToken, Host, Session, Terminal, User, utcnow
 from .pki import CertificateAuthority, PKIError
@@ -71,7 +71,7 @@ def _check_profile(display_name: str, department: str, role: str) -> None:
 
 async def _hash_in_thread(password: str) -> str:
     # argon2id costs tens of milliseconds: off the event loop, so that live sessions keep flowing.
-    return await asyncio.to_thread(hash_password, password)
+    return await hash_off_loop(password)
 
 
 async def create_user(

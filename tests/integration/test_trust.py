@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import re
 import ssl
+import threading
 from pathlib import Path
 
 import aiohttp
@@ -181,6 +182,45 @@ async def test_wrong_password_wrong_code_and_replay_are_refused(gateway: Running
         assert status == 401
     reasons = [json.loads(e.details or "{}").get("reason") for e in await _events(gateway, "login")]
     assert {"wrong_password", "wrong_code", "totp_replay"} <= set(reasons)
+
+
+async def test_password_checks_leave_the_event_loop_serving(
+    gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """argon2 costs ~0.2 s of CPU: run on the event loop it would stall every session the node relays.
+
+    The check below holds each verification until another request has been answered meanwhile;
+    were the check on the event loop, that request could not be answered and the wait would time out.
+    """
+    from jiseki.gateway.auth import passwords
+
+    real = passwords.verify_password
+    started, answered = threading.Event(), threading.Event()
+    served_meanwhile: list[bool] = []
+
+    def verify_while_serving(stored_hash: str, password: str) -> bool:
+        started.set()
+        served_meanwhile.append(answered.wait(10))
+        started.clear()
+        answered.clear()
+        return real(stored_hash, password)
+
+    monkeypatch.setattr(passwords, "verify_password", verify_while_serving)
+    alice = gateway.staff["alice"]
+
+    async def other_request() -> None:
+        async with Browser(gateway, gateway.terminal_ssl("term-2")) as other:
+            assert await asyncio.to_thread(started.wait, 10)
+            assert (await other.get("/login"))[0] == 200  # asked while the password is being checked
+            answered.set()
+
+    async with Browser(gateway, gateway.terminal_ssl()) as b:
+        for who in (type(alice)("nobody", "x", None), alice):  # unknown ID (dummy hash) and a real one
+            helper = asyncio.create_task(other_request())
+            status = (await b.login(who))[0]
+            helper.cancel()
+            assert status == (401 if who.login_id == "nobody" else 303)
+    assert served_meanwhile == [True, True]
 
 
 async def test_lockout_after_failures_then_clears_by_time_and_by_admin(gateway: RunningGateway) -> None:

@@ -13,7 +13,7 @@ from jiseki.config import AuthConfig
 
 from ..db.models import User
 from . import totp
-from .passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
+from .passwords import DUMMY_HASH, hash_off_loop, needs_rehash, verify_off_loop
 from .throttle import AddressThrottle
 
 ROLES = ("staff", "helpdesk", "admin", "auditor")
@@ -66,13 +66,13 @@ async def authenticate(
         return LoginOutcome(LoginResult.ADDRESS_BLOCKED, reason="address_throttled")
     user = await s.get(User, login_id) if valid_login_id(login_id) else None
     if user is None:
-        verify_password(DUMMY_HASH, password)  # same cost as a real account
+        await verify_off_loop(DUMMY_HASH, password)  # same cost as a real account
         throttle.failed(address)
         return LoginOutcome(LoginResult.BAD_CREDENTIALS, reason="unknown_user")
     if user.locked_until is not None and user.locked_until > now:
         throttle.failed(address)
         return LoginOutcome(LoginResult.LOCKED, user, reason="locked")
-    if not verify_password(user.password_hash, password):
+    if not await verify_off_loop(user.password_hash, password):
         throttle.failed(address)
         locked = _fail(user, config, now)
         return LoginOutcome(
@@ -81,7 +81,7 @@ async def authenticate(
     if user.disabled:
         return LoginOutcome(LoginResult.DISABLED, user, reason="disabled")
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        user.password_hash = await hash_off_loop(password)
     if not user.totp_enabled or not user.totp_secret:
         user.failed_logins = 0
         return LoginOutcome(LoginResult.ENROLL_TOTP, user, reason="totp_not_enrolled")

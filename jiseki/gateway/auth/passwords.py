@@ -6,6 +6,7 @@ the user's language.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -74,6 +75,16 @@ def verify_password(stored_hash: str, password: str) -> bool:
         return _hasher.verify(stored_hash, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+
+
+async def verify_off_loop(stored_hash: str, password: str) -> bool:
+    """verify_password in a worker thread: argon2 costs ~0.1-0.2 s of CPU, which on the event loop
+    would stall every session this node relays, once per login."""
+    return await asyncio.to_thread(verify_password, stored_hash, password)
+
+
+async def hash_off_loop(password: str) -> str:
+    return await asyncio.to_thread(hash_password, password)
 
 
 def needs_rehash(stored_hash: str) -> bool:

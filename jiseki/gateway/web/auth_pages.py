@@ -9,7 +9,7 @@ from jiseki.i18n import format_jst
 from .. import audit
 from ..auth import accounts, totp, websessions
 from ..auth.accounts import LoginResult
-from ..auth.passwords import hash_password, verify_password
+from ..auth.passwords import hash_off_loop, verify_off_loop
 from ..broker import EndReason
 from ..db.models import User, utcnow
 from ..textclean import has_controls
@@ -182,7 +182,7 @@ async def password_submit(request: web.Request) -> web.StreamResponse:
     current, new, repeat = _field(form, "current"), _field(form, "new"), _field(form, "repeat")
     _ = translator(request)
     problems: list[str] = []
-    if not verify_password(loaded.user.password_hash, current):
+    if not await verify_off_loop(loaded.user.password_hash, current):
         problems.append(_("The current password is wrong."))
     if new != repeat:
         problems.append(_("The two new passwords differ."))
@@ -200,7 +200,7 @@ async def password_submit(request: web.Request) -> web.StreamResponse:
     async with state.db.begin() as s:
         user = await s.get(User, loaded.user.id)
         assert user is not None
-        user.password_hash = hash_password(new)
+        user.password_hash = await hash_off_loop(new)
         user.password_changed_at = now
         user.must_change_password = False
         # Other browsers signed in with the old password are signed out; this one gets a new session.
