@@ -362,9 +362,38 @@ class Broker:
                 await self.close_session(pending, EndReason.CERTIFICATE_REVOKED)
 
     async def close_user_sessions(self, user_id: str, reason: str) -> None:
+        """Every session of `user_id`, on every node (an account disabled on node A must not keep
+        relaying on node B)."""
         for pending in list(self.live.values()) + list(self.pending.values()):
             if pending.user_id == user_id:
                 await self.close_session(pending, reason)
+        async with self.db() as s:
+            elsewhere = (
+                await s.execute(
+                    select(Session.id, Session.node_id).where(
+                        Session.user_id == user_id,
+                        Session.state.in_(("requested", "live")),
+                        Session.node_id != self.node_id,
+                    )
+                )
+            ).all()
+        for session_id, node in elsewhere:
+            await self.close_anywhere(session_id, node, reason)
+
+    async def close_anywhere(self, session_id: str, node: str | None, reason: str) -> None:
+        """End a session wherever it is relayed: here; on its node, by a signal; or, when no living
+        node holds it, in the database alone."""
+        pending = self.live.get(session_id) or self.pending.get(session_id)
+        if pending is not None:
+            await self.close_session(pending, reason)
+            return
+        if node and node != self.node_id and node in await self.alive_nodes():
+            try:
+                await self.signaling.send(node, {"type": "close_session", "session": session_id, "reason": reason})
+                return
+            except (ConnectionError, OSError, ValueError) as exc:
+                log.warning("could not ask node %s to close session %s: %s", node, session_id, exc)
+        await self.end(session_id, reason)
 
     async def close_session(self, pending: PendingSession, reason: str) -> None:
         """End a session from outside the relay; the relay sees its sockets close and records `reason`."""

@@ -15,14 +15,16 @@ from sqlalchemy import select
 
 from jiseki.config import AuthConfig, Config, GatewayConfig
 from jiseki.gateway import nodes as nodes_module
+from jiseki.gateway.broker import EndReason
 from jiseki.gateway.db.engine import make_engine, sessionmaker
 from jiseki.gateway.db.models import Host, Session
 from jiseki.gateway.pki import CertificateAuthority
 from jiseki.gateway.server import serve
-from jiseki.protocol import Desktop, Monitor, StatusCode, decode_from_agent, encode
+from jiseki.protocol import Desktop, Monitor, Status, StatusCode, decode_from_agent, encode
 from tests.conftest import free_port
 
 from .conftest import Browser, RunningGateway, provision
+from .console_support import add_console_users, logged_in, post
 
 
 class Cluster:
@@ -121,6 +123,55 @@ async def test_viewer_on_b_reaches_agent_held_by_a(cluster: Cluster) -> None:
         finally:
             await engine.dispose()
         await viewer.close()
+        await control.close()
+
+
+async def _live_on_b(cluster: Cluster, b: Browser, s: aiohttp.ClientSession, control: aiohttp.ClientWebSocketResponse):  # type: ignore[no-untyped-def]
+    """A live session for alice, relayed by node B, whose agent holds its control channel on node A."""
+    status, created = await b.request_session("pc-1")
+    assert status == 201, created
+    viewer = await b.viewer_socket(created)
+    assert decode_from_agent((await viewer.receive(timeout=5)).data).code == StatusCode.WAITING_FOR_HOST
+    offer = json.loads((await control.receive(timeout=5)).data)
+    agent = await s.ws_connect(f"{offer['url']}{offer['path']}?ticket={offer['ticket']}", ssl=cluster.a.agent_ssl())
+    assert decode_from_agent((await viewer.receive(timeout=5)).data).code == StatusCode.HOST_CONNECTED
+    await agent.send_bytes(encode(Desktop(640, 480, (Monitor(0, 0, 640, 480),))))
+    assert isinstance(decode_from_agent((await viewer.receive(timeout=5)).data), Desktop)
+    return created["session"], viewer, agent
+
+
+async def test_console_on_one_node_ends_sessions_relayed_by_the_other(cluster: Cluster) -> None:
+    """Ending a session, or disabling its staff member, from node A's console closes it on node B."""
+    await add_console_users(cluster.a)  # the two nodes share one staff dictionary
+    async with Browser(cluster.b, cluster.b.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        control = await _agent_on(cluster.a, s)
+        await b.login(cluster.b.staff["alice"])
+        session_id, viewer, agent = await _live_on_b(cluster, b, s, control)
+        async with await logged_in(cluster.a, "hd") as helpdesk:
+            end = f"/admin/session/{session_id}/end"
+            status, _page, location = await post(helpdesk, end, {"message": "保守作業", "hold": "0"})
+            assert status == 303 and location.endswith("done=ended"), _page[:500]
+        assert decode_from_agent((await viewer.receive(timeout=10)).data) == Status(StatusCode.SESSION_ENDED, "admin")
+        await agent.close()
+
+        session_id, viewer, agent = await _live_on_b(cluster, b, s, control)
+        async with await logged_in(cluster.a, "root") as root:
+            status, _page, _location = await post(root, "/admin/account/alice/disable", {})
+            assert status == 303, _page[:500]
+        ended = decode_from_agent((await viewer.receive(timeout=10)).data)
+        assert ended == Status(StatusCode.SESSION_ENDED, EndReason.ACCOUNT_DISABLED)
+        engine = make_engine(cluster.a.db_url())
+        try:
+            for _ in range(50):  # the relay on B records the end as its sockets close
+                async with sessionmaker(engine)() as db:
+                    row = await db.get(Session, session_id)
+                if row is not None and row.state == "ended":
+                    break
+                await asyncio.sleep(0.1)
+            assert row is not None and row.state == "ended" and row.end_reason == ended.detail
+        finally:
+            await engine.dispose()
+        await agent.close()
         await control.close()
 
 

@@ -46,6 +46,7 @@ def _query() -> Select[Any]:
             Session.end_message,
             Session.ended_by,
             Session.viewer_address,
+            Session.node_id,
             (Session.bytes_to_viewer + Session.bytes_to_agent).label("bytes"),
         )
         .outerjoin(User, User.id == Session.user_id)
@@ -193,10 +194,5 @@ async def end_session(request: web.Request, actor: Actor) -> web.Response:
         return _render_end(request, row, error=error_text(request, exc), values=values, status=400)
     if ended is None:
         raise done_redirect("/admin/sessions", "already_ended")
-    pending = state.broker.live.get(row.id) or state.broker.pending.get(row.id)
-    if pending is None:
-        # No socket on this node: a request whose ticket was never used. Record its end.
-        await state.broker.end(row.id, EndReason.ADMIN)
-    else:
-        await state.broker.close_session(pending, EndReason.ADMIN)
+    await state.broker.close_anywhere(row.id, row.node_id, EndReason.ADMIN)
     raise done_redirect("/admin/sessions", "ended")
