@@ -28,7 +28,7 @@ from jiseki.protocol.codec import MAX_VIEWER_MESSAGE
 
 from .capture.base import Capture
 from .clipboard.base import HostClipboard
-from .host.base import HostControl, NoHostControl
+from .host.base import HostControl, HostState, NoHostControl
 from .input.base import InputSink
 from .policy import AgentPolicy, parse_agent_policy
 from .session import DisplaySession
@@ -36,6 +36,7 @@ from .session import DisplaySession
 log = logging.getLogger(__name__)
 
 PING_INTERVAL = 15.0
+STATE_INTERVAL = 5.0  # how often the signed-in user and the lock state are looked at
 RESUME_GRACE = 60.0  # how long the agent dials again after its data channel broke
 RESUME_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 # Close codes the gateway uses when it ends the session (or moves it): no point dialling again.
@@ -52,6 +53,16 @@ def backoff_delays(first: float = BACKOFF_FIRST, cap: float = BACKOFF_MAX) -> An
     while True:
         yield random.uniform(0.5, min(cap, first * 2**n))
         n += 1
+
+
+def state_fields(state: HostState) -> dict[str, object]:
+    """The state as control-message fields; what the platform cannot tell is left out."""
+    fields: dict[str, object] = {}
+    if state.user is not None:
+        fields["user"] = state.user
+    if state.locked is not None:
+        fields["locked"] = state.locked
+    return fields
 
 
 def _node_url(value: object) -> str | None:
@@ -77,6 +88,7 @@ class Agent:
         self.make_capture = make_capture
         self.make_input = make_input
         self.host: HostControl = host or NoHostControl()
+        self._state_check = asyncio.Event()
         self.make_clipboard = make_clipboard
         self.ssl: ssl.SSLContext = client_ssl_context(
             config.cert_dir / "ca.crt", config.cert_dir / "agent.crt", config.cert_dir / "agent.key"
@@ -116,29 +128,42 @@ class Agent:
         url = f"{self.config.gateway_url}/agent/control"
         async with http.ws_connect(url, ssl=self.ssl, heartbeat=30.0, compress=0, max_msg_size=64 * 1024) as ws:
             log.info("connected to %s", self.config.gateway_url)
-            await ws.send_str(
-                json.dumps(
-                    {
-                        "type": "hello",
-                        "hostname": socket.gethostname(),
-                        "os": f"{platform.system()} {platform.release()}",
-                        "version": __version__,
-                    }
-                )
-            )
-            pinger = asyncio.create_task(self._ping(ws))
+            state = await asyncio.to_thread(self.host.state)
+            hello = {
+                "type": "hello",
+                "hostname": socket.gethostname(),
+                "os": f"{platform.system()} {platform.release()}",
+                "version": __version__,
+                **state_fields(state),
+            }
+            await ws.send_str(json.dumps(hello))
+            keepalive = asyncio.create_task(self._keepalive(ws, state))
             try:
                 async for msg in ws:
                     if msg.type != aiohttp.WSMsgType.TEXT:
                         break
                     self._on_control(http, msg.data)
             finally:
-                pinger.cancel()
+                keepalive.cancel()
 
-    async def _ping(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _keepalive(self, ws: aiohttp.ClientWebSocketResponse, reported: HostState) -> None:
+        """Ping now and then; report the desk's user and lock state when they change (at once after
+        the session's own lock)."""
+        loop = asyncio.get_running_loop()
+        next_ping = loop.time() + PING_INTERVAL
         while True:
-            await asyncio.sleep(PING_INTERVAL)
-            await ws.send_str('{"type":"ping"}')
+            try:
+                await asyncio.wait_for(self._state_check.wait(), STATE_INTERVAL)
+            except TimeoutError:
+                pass
+            self._state_check.clear()
+            state = await asyncio.to_thread(self.host.state)
+            if state != reported:
+                await ws.send_str(json.dumps({"type": "state", **state_fields(state)}))
+                reported = state
+            if loop.time() >= next_ping:
+                await ws.send_str('{"type":"ping"}')
+                next_ping = loop.time() + PING_INTERVAL
 
     def _on_control(self, http: aiohttp.ClientSession, text: str) -> None:
         try:
@@ -182,6 +207,7 @@ class Agent:
                 await asyncio.to_thread(self.host.set_curtain, False)
             if policy.lock_on_end:
                 await asyncio.to_thread(self.host.lock)
+                self._state_check.set()
             log.info("session %s ended", sid)
 
     async def _run_data_channel(

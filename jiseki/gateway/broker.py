@@ -121,6 +121,16 @@ async def _only_me() -> Container[str]:
     return ()
 
 
+def _state_values(state: dict[str, Any]) -> dict[str, Any]:
+    """Host columns from an agent's reported state: signed-in user (empty: nobody) and lock state."""
+    values: dict[str, Any] = {}
+    if isinstance(state.get("user"), str):
+        values["signed_in_user"] = state["user"][:255] or None
+    if isinstance(state.get("locked"), bool):
+        values["locked"] = state["locked"]
+    return values
+
+
 class Broker:
     """Sessions on this node. With several nodes, the agent's control channel may be held by another
     node: offers and "close" requests travel by `signaling`, and the agent dials this node directly."""
@@ -161,7 +171,15 @@ class Broker:
             ):
                 if isinstance(link.info.get(key), str):
                     values[column] = link.info[key][:size]
+            values.update(_state_values(link.info))
             await s.execute(update(Host).where(Host.id == link.host_id).values(**values))
+
+    async def agent_state(self, host_id: str, state: dict[str, Any]) -> None:
+        """The desk's signed-in user or lock state changed (what the agent cannot tell stays as it was)."""
+        values = _state_values(state)
+        if values:
+            async with self.db.begin() as s:
+                await s.execute(update(Host).where(Host.id == host_id).values(last_seen=utcnow(), **values))
 
     async def agent_seen(self, host_id: str) -> None:
         async with self.db.begin() as s:

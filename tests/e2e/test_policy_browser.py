@@ -151,3 +151,16 @@ def test_office_pc_is_locked_when_the_session_ends(context, stack: DemoStack) ->
     locked = (grab_screen(stack.desktop.display) == np.array(LOCK_COLOUR, dtype=np.uint8)).all(axis=2).mean()
     assert locked > 0.95, f"only {locked:.1%} of the screen shows the lock screen"
     assert subprocess.run(["pgrep", "-f", "i3lock -c 1f3b5a"], capture_output=True).returncode == 0
+    # The agent reports the lock: the staff member's "My PCs" shows the PC as locked (ロック中), and
+    # the user signed in at the desk is the desktop's own.
+    portal = context.new_page()
+    try:
+        for _ in range(30):
+            portal.goto(stack.base_url + "/")
+            if portal.locator("tr[data-state='locked']").count() == 1:
+                break
+            time.sleep(0.5)
+        row = portal.locator("tr[data-state='locked']")
+        assert row.count() == 1 and "ロック中" in row.inner_text(), portal.content()[:2000]
+    finally:
+        portal.close()

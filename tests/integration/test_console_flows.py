@@ -194,6 +194,49 @@ async def _live_session(gateway: RunningGateway, alice: Browser, s: aiohttp.Clie
     return control, viewer, agent, created
 
 
+async def test_agents_report_who_is_signed_in_and_whether_the_pc_is_locked(gateway: RunningGateway) -> None:
+    await add_console_users(gateway)
+
+    async def host_row() -> Host:
+        async with database(gateway) as s:
+            host = await s.get(Host, "pc-1")
+        assert host is not None
+        return host
+
+    async def until_row(check) -> Host:  # type: ignore[no-untyped-def]
+        for _ in range(50):
+            host = await host_row()
+            if check(host):
+                return host
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"host row never matched: locked={host.locked} user={host.signed_in_user!r}")
+
+    async with Browser(gateway, gateway.terminal_ssl()) as alice, aiohttp.ClientSession() as s:
+        control = await s.ws_connect(gateway.url + "/agent/control", ssl=gateway.agent_ssl())
+        hello = {"type": "hello", "hostname": "desk-01", "user": "PREF\\yamada", "locked": False}
+        await control.send_str(json.dumps(hello))
+        await until_row(lambda h: h.online and h.signed_in_user == "PREF\\yamada" and h.locked is False)
+        assert (await alice.login(gateway.staff["alice"]))[0] == 303
+        status, page, _r = await alice.get("/")
+        assert 'data-host="pc-1" data-state="online"' in page
+        async with await logged_in(gateway, "hd") as helpdesk:
+            status, page, _r = await helpdesk.get("/admin/pcs?q=yamada")  # the signed-in user is searchable
+            assert status == 200 and "PREF\\yamada" in page and "pc-1" in page
+
+        await control.send_str(json.dumps({"type": "state", "locked": True}))  # the desk was locked
+        await until_row(lambda h: h.locked is True and h.signed_in_user == "PREF\\yamada")
+        status, page, _r = await alice.get("/")
+        assert 'data-host="pc-1" data-state="locked"' in page and "ロック中" in page
+
+        # Hostile or odd values: wrong types are ignored, control characters dropped, "" is nobody.
+        await control.send_str(json.dumps({"type": "state", "locked": "no", "user": 12345}))
+        await control.send_str(json.dumps({"type": "state", "user": "sa\u0000to\u001b"}))
+        await until_row(lambda h: h.signed_in_user == "sato" and h.locked is True)
+        await control.send_str(json.dumps({"type": "state", "user": "", "locked": False}))
+        await until_row(lambda h: h.signed_in_user is None and h.locked is False)
+        await control.close()
+
+
 async def test_admin_ends_a_live_session_and_the_staff_member_is_told_why(gateway: RunningGateway) -> None:
     await add_console_users(gateway)
     async with Browser(gateway, gateway.terminal_ssl()) as alice, aiohttp.ClientSession() as s:

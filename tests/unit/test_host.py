@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Sequence
 
 from jiseki.agent.clipboard.sync import ClipboardSync
+from jiseki.agent.host.base import HostState
 from jiseki.agent.host.windows import WDA_EXCLUDEFROMCAPTURE, WindowsHostControl
 from jiseki.agent.host.x11 import X11HostControl
 from jiseki.agent.policy import AgentPolicy, parse_agent_policy
@@ -57,6 +58,36 @@ def test_x11_curtain_disables_physical_devices_but_not_xtest() -> None:
     assert ["xinput", "enable", "9"] in runner.calls and ["xinput", "enable", "12"] in runner.calls
 
 
+def test_x11_state_reads_the_locker_the_platform_offers() -> None:
+    def host(lock_command: tuple[str, ...], tools: set[str], running: set[str], runner: FakeRunner | None = None):  # type: ignore[no-untyped-def]
+        return X11HostControl(
+            ":5",
+            lock_command,
+            runner or FakeRunner(),
+            lambda name: name if name in tools else None,
+            processes=lambda: running,
+            user=lambda: "yamada",
+        )
+
+    # A locker that holds the screen while its process runs (the configured i3lock of the tests).
+    assert host(("i3lock", "-c", "000000"), set(), {"bash", "i3lock"}).state() == HostState("yamada", True)
+    assert host(("i3lock",), set(), {"bash"}).state() == HostState("yamada", False)
+    assert host((), {"i3lock"}, {"bash"}).state() == HostState("yamada", False)
+    # logind knows; so does xscreensaver.
+    runner = FakeRunner({"loginctl show-session 7 -p LockedHint --value": "yes\n"})
+    h = host((), {"loginctl"}, set(), runner)
+    h.env["XDG_SESSION_ID"] = "7"
+    assert h.state().locked is True
+    runner = FakeRunner({"xscreensaver-command -time": "XScreenSaver 6.06: screen locked since Fri Nov 27\n"})
+    assert host((), {"xscreensaver-command"}, set(), runner).state().locked is True
+    runner = FakeRunner({"xscreensaver-command -time": "XScreenSaver 6.06: screen non-blanked since Fri\n"})
+    assert host((), {"xscreensaver-command"}, set(), runner).state().locked is False
+    # A locker that hands the lock to another program, or nothing to lock with: cannot tell.
+    assert host((), {"xdg-screensaver"}, {"bash"}).state().locked is None
+    assert host((), {"xdg-screensaver"}, {"xsecurelock"}).state().locked is True
+    assert host((), set(), set()).state() == HostState("yamada", None)
+
+
 class FakeWin32:
     def __init__(self, affinity_ok: bool = True) -> None:
         self.affinity_ok = affinity_ok
@@ -82,6 +113,15 @@ class FakeWin32:
         self.log.append(("destroy", hwnd))
         return True
 
+    user: tuple[str, str] | None = ("PREF", "yamada")
+    locked: bool | None = False
+
+    def session_user(self) -> tuple[str, str] | None:
+        return self.user
+
+    def session_locked(self) -> bool | None:
+        return self.locked
+
 
 def test_windows_curtain_is_excluded_from_capture_and_blocks_input() -> None:
     api = FakeWin32()
@@ -91,6 +131,15 @@ def test_windows_curtain_is_excluded_from_capture_and_blocks_input() -> None:
     host.set_curtain(False)
     assert api.log[-3:] == [("destroy", 101), ("destroy", 102), ("block", False)]
     assert host.lock() and api.log[-1] == ("lock",)
+
+
+def test_windows_state_is_the_sessions_user_and_lock() -> None:
+    api = FakeWin32()
+    assert WindowsHostControl(api).state() == HostState("PREF\\yamada", False)
+    api.user, api.locked = ("", "sato"), True
+    assert WindowsHostControl(api).state() == HostState("sato", True)
+    api.user, api.locked = None, None  # nobody signed in; Windows cannot say
+    assert WindowsHostControl(api).state() == HostState(None, None)
 
 
 def test_windows_curtain_is_taken_down_when_capture_would_see_it() -> None:

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 
+@dataclass(frozen=True)
+class HostState:
+    """What the console and the portal show of the PC itself."""
+
+    user: str | None = None  # who is signed in at the desk
+    locked: bool | None = None  # None: this platform cannot tell
+
+
 class HostControl(Protocol):
+    def state(self) -> HostState:
+        """The signed-in user and whether the desktop is locked (cheap: asked every few seconds)."""
+        ...
+
     def lock(self) -> bool:
         """Lock the desktop session (the owner's password is needed at the desk). True if done."""
         ...
@@ -18,6 +31,9 @@ class HostControl(Protocol):
 
 class NoHostControl:
     """For platforms or tests without host privacy: does nothing and says so."""
+
+    def state(self) -> HostState:
+        return HostState()
 
     def lock(self) -> bool:
         return False

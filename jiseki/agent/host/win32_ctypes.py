@@ -1,7 +1,8 @@
 """ctypes binding of the Win32 calls `windows.WindowsHostControl` needs (Windows only).
 
 Documented APIs: LockWorkStation, BlockInput, SetWindowDisplayAffinity, EnumDisplayMonitors,
-RegisterClassExW, CreateWindowExW, ShowWindow, DestroyWindow. The curtain windows are owned by a
+RegisterClassExW, CreateWindowExW, ShowWindow, DestroyWindow; WTSQuerySessionInformationW and
+WTSFreeMemory (wtsapi32) for the session's user and lock state. The curtain windows are owned by a
 dedicated thread that runs their message loop. Not executed on the Linux CI: see windows.py.
 """
 
@@ -20,12 +21,52 @@ SW_SHOWNOACTIVATE = 4
 BLACK_BRUSH = 4
 WM_CLOSE = 0x0010
 
+WTS_CURRENT_SESSION = 0xFFFFFFFF
+WTS_USER_NAME = 5  # WTS_INFO_CLASS values
+WTS_DOMAIN_NAME = 7
+WTS_SESSION_INFO_EX = 25
+# SessionFlags of WTSINFOEX_LEVEL1_W. (Windows 7 / Server 2008 R2 report them the other way round;
+# the agent targets Windows 10/11.)
+WTS_SESSIONSTATE_LOCK = 0
+WTS_SESSIONSTATE_UNLOCK = 1
+
+
+class WTSINFOEX_LEVEL1_W(ctypes.Structure):
+    _fields_ = [
+        ("SessionId", wintypes.ULONG),
+        ("SessionState", ctypes.c_int),
+        ("SessionFlags", wintypes.LONG),
+        ("WinStationName", wintypes.WCHAR * 33),
+        ("UserName", wintypes.WCHAR * 21),
+        ("DomainName", wintypes.WCHAR * 18),
+        ("LogonTime", wintypes.LARGE_INTEGER),
+        ("ConnectTime", wintypes.LARGE_INTEGER),
+        ("DisconnectTime", wintypes.LARGE_INTEGER),
+        ("LastInputTime", wintypes.LARGE_INTEGER),
+        ("CurrentTime", wintypes.LARGE_INTEGER),
+        ("IncomingBytes", wintypes.DWORD),
+        ("OutgoingBytes", wintypes.DWORD),
+        ("IncomingFrames", wintypes.DWORD),
+        ("OutgoingFrames", wintypes.DWORD),
+        ("IncomingCompressedBytes", wintypes.DWORD),
+        ("OutgoingCompressedBytes", wintypes.DWORD),
+    ]
+
+
+class WTSINFOEX_LEVEL_W(ctypes.Union):
+    _fields_ = [("WTSInfoExLevel1", WTSINFOEX_LEVEL1_W)]
+
+
+class WTSINFOEXW(ctypes.Structure):
+    _fields_ = [("Level", wintypes.DWORD), ("Data", WTSINFOEX_LEVEL_W)]
+
 
 class User32Api:  # pragma: no cover - needs Windows
     def __init__(self) -> None:
         self.user32: Any = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined]
         self.gdi32: Any = ctypes.WinDLL("gdi32", use_last_error=True)  # type: ignore[attr-defined]
         self.kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+        self.wtsapi32: Any = ctypes.WinDLL("wtsapi32", use_last_error=True)  # type: ignore[attr-defined]
         self._thread: threading.Thread | None = None
 
     def lock_workstation(self) -> bool:
@@ -33,6 +74,44 @@ class User32Api:  # pragma: no cover - needs Windows
 
     def block_input(self, block: bool) -> bool:
         return bool(self.user32.BlockInput(bool(block)))
+
+    def _session_info(self, info_class: int) -> tuple[Any, int] | None:
+        """The buffer WTSQuerySessionInformationW returns (free it with WTSFreeMemory) and its size."""
+        buffer, size = ctypes.c_void_p(), wintypes.DWORD()
+        ok = self.wtsapi32.WTSQuerySessionInformationW(
+            None, wintypes.DWORD(WTS_CURRENT_SESSION), info_class, ctypes.byref(buffer), ctypes.byref(size)
+        )
+        return (buffer, size.value) if ok and buffer.value else None
+
+    def _session_text(self, info_class: int) -> str:
+        got = self._session_info(info_class)
+        if got is None:
+            return ""
+        buffer, _size = got
+        try:
+            return ctypes.wstring_at(buffer.value)
+        finally:
+            self.wtsapi32.WTSFreeMemory(buffer)
+
+    def session_user(self) -> tuple[str, str] | None:
+        name = self._session_text(WTS_USER_NAME)
+        return (self._session_text(WTS_DOMAIN_NAME), name) if name else None
+
+    def session_locked(self) -> bool | None:
+        got = self._session_info(WTS_SESSION_INFO_EX)
+        if got is None:
+            return None
+        buffer, size = got
+        try:
+            if size < ctypes.sizeof(WTSINFOEXW):
+                return None
+            info = ctypes.cast(buffer, ctypes.POINTER(WTSINFOEXW)).contents
+            if info.Level != 1:
+                return None
+            flags = info.Data.WTSInfoExLevel1.SessionFlags
+            return True if flags == WTS_SESSIONSTATE_LOCK else False if flags == WTS_SESSIONSTATE_UNLOCK else None
+        finally:
+            self.wtsapi32.WTSFreeMemory(buffer)
 
     def set_display_affinity(self, hwnd: int, affinity: int) -> bool:
         return bool(self.user32.SetWindowDisplayAffinity(wintypes.HWND(hwnd), wintypes.DWORD(affinity)))

@@ -6,6 +6,8 @@
   shows black while the capture sees the desktop; plus `BlockInput(TRUE)` so the local keyboard and
   mouse do nothing (BlockInput needs the agent to run elevated; input injected with SendInput by the
   agent's own thread still works).
+- state: the session's user (`WTSQuerySessionInformationW`, WTSUserName and WTSDomainName) and its
+  lock state (WTSSessionInfoEx, `SessionFlags` = WTS_SESSIONSTATE_LOCK), both wtsapi32.
 
 The Win32 calls sit behind the small `Win32Api` protocol; `WindowsHostControl` is tested with a fake
 here (this machine has no Windows), and `User32Api` is the ctypes binding used on Windows.
@@ -16,6 +18,8 @@ from __future__ import annotations
 import logging
 import sys
 from typing import Protocol
+
+from .base import HostState
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +35,13 @@ class Win32Api(Protocol):
 
     def set_display_affinity(self, hwnd: int, affinity: int) -> bool: ...
     def destroy_window(self, hwnd: int) -> bool: ...
+    def session_user(self) -> tuple[str, str] | None:
+        """(domain, user name) of the agent's session, or None when nobody is signed in."""
+        ...
+
+    def session_locked(self) -> bool | None:
+        """True when the session is locked; None when Windows cannot say."""
+        ...
 
 
 class WindowsHostControl:
@@ -38,6 +49,14 @@ class WindowsHostControl:
         self.api = api
         self._windows: list[int] = []
         self._blocked = False
+
+    def state(self) -> HostState:
+        signed_in = self.api.session_user()
+        user = None
+        if signed_in is not None and signed_in[1]:
+            domain, name = signed_in
+            user = f"{domain}\\{name}" if domain else name
+        return HostState(user=user, locked=self.api.session_locked())
 
     def lock(self) -> bool:
         return self.api.lock_workstation()

@@ -5,15 +5,23 @@ lockers. Curtain: what X11 allows — the local monitor is switched off with DPM
 keyboards and mice are disabled with `xinput` (XTEST, through which remote input arrives, stays on).
 X11 has no way to show the local monitor something other than what is captured, so the curtain
 relies on DPMS staying off; a real "privacy screen" needs the Windows backend.
+
+State: the signed-in user is the agent's own (it runs inside the desktop session, as its user);
+locked is asked of logind (`LockedHint`) or xscreensaver, or seen as a running locker process.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import pwd
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
+
+import psutil
+
+from .base import HostState
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +37,29 @@ _LOCKERS: tuple[tuple[str, ...], ...] = (
 )
 
 
+# Lockers that hold the screen as long as their process runs.
+_LOCKER_PROCESSES = frozenset({"i3lock", "xsecurelock", "slock", "xtrlock", "swaylock", "xlock"})
+
+
 def _run(argv: Sequence[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=10, check=False)
+
+
+def _own_process_names() -> set[str]:
+    uid = os.getuid()
+    names = set()
+    for proc in psutil.process_iter(["name", "uids"]):
+        uids = proc.info.get("uids")
+        if uids is not None and uids.real == uid and proc.info.get("name"):
+            names.add(proc.info["name"])
+    return names
+
+
+def _own_user() -> str | None:
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return None
 
 
 class X11HostControl:
@@ -40,12 +69,38 @@ class X11HostControl:
         lock_command: Sequence[str] = (),
         runner: Runner = _run,
         which: Callable[[str], str | None] = shutil.which,
+        processes: Callable[[], set[str]] = _own_process_names,
+        user: Callable[[], str | None] = _own_user,
     ) -> None:
         self.env = {**os.environ, "DISPLAY": display}
         self.lock_command = tuple(lock_command)
         self.run = runner
         self.which = which
+        self.processes = processes
+        self.user = user
         self._disabled: list[str] = []
+
+    def state(self) -> HostState:
+        return HostState(user=self.user(), locked=self._locked())
+
+    def _locked(self) -> bool | None:
+        command = self._locker()
+        if command is None:
+            return None
+        tool = os.path.basename(command[0])
+        if tool == "loginctl":
+            argv = ["loginctl", "show-session", self.env.get("XDG_SESSION_ID", ""), "-p", "LockedHint", "--value"]
+            result = self.run(argv, self.env)
+            return result.stdout.strip() == "yes" if result.returncode == 0 else None
+        if tool == "xscreensaver-command":
+            result = self.run(["xscreensaver-command", "-time"], self.env)
+            return " locked " in f" {result.stdout} " if result.returncode == 0 else None
+        running = self.processes()
+        if tool in _LOCKER_PROCESSES:
+            return tool in running
+        # xdg-screensaver, dm-tool or another configured command: it may hand the lock to another
+        # program, so a running locker says locked, and nothing running says "cannot tell".
+        return True if tool in running or running & _LOCKER_PROCESSES else None
 
     def _locker(self) -> tuple[str, ...] | None:
         if self.lock_command:

@@ -127,9 +127,18 @@ async def agent_data_socket(request: web.Request) -> web.StreamResponse:
 def _valid_hello(message: Any) -> dict[str, Any] | None:
     if not isinstance(message, dict) or message.get("type") != "hello":
         return None
-    return {
-        k: without_controls(v) for k, v in message.items() if k in ("hostname", "os", "version") and isinstance(v, str)
-    }
+    info = {k: v for k, v in message.items() if k in ("hostname", "os", "version") and isinstance(v, str)}
+    return {**{k: without_controls(v) for k, v in info.items()}, **_host_state(message)}
+
+
+def _host_state(message: dict[str, Any]) -> dict[str, Any]:
+    """The signed-in user and lock state an agent reports (in its hello and in `state` messages)."""
+    state: dict[str, Any] = {}
+    if isinstance(message.get("user"), str):
+        state["user"] = without_controls(message["user"])
+    if isinstance(message.get("locked"), bool):
+        state["locked"] = message["locked"]
+    return state
 
 
 async def agent_control_socket(request: web.Request) -> web.StreamResponse:
@@ -158,6 +167,8 @@ async def agent_control_socket(request: web.Request) -> web.StreamResponse:
             elif isinstance(message, dict) and message.get("type") == "ping":
                 await broker.agent_seen(host_id)
                 await ws.send_str('{"type":"pong"}')
+            elif isinstance(message, dict) and message.get("type") == "state":
+                await broker.agent_state(host_id, _host_state(message))
             else:
                 log.warning("agent %s sent an unknown control message", host_id)
     finally:
