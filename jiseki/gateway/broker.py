@@ -55,6 +55,7 @@ class EndReason:
     IN_USE = "in_use"
     ACCOUNT_DISABLED = "account_disabled"
     LOGIN_REQUIRED = "login_required"  # the password or one-time code was reset: sign in again
+    NOT_CONNECTED = "not_connected"  # the viewer never used its ticket
 
 
 class HostUnavailable(Exception):
@@ -209,7 +210,7 @@ class Broker:
     ) -> PendingSession:
         """The caller has checked that `user_id` may use `host_id` now. One live session per PC:
         a second one is refused or takes over, as the policy says."""
-        self._expire()
+        await self.expire_tickets()
         if self.draining:
             raise HostUnavailable(EndReason.GATEWAY_SHUTDOWN)
         async with self.db() as s:
@@ -367,9 +368,12 @@ class Broker:
             )
         log.info("session %s ended: %s (%d bytes to viewer)", session_id, reason, to_viewer)
 
-    def _expire(self) -> None:
-        for sid in [sid for sid, p in self.pending.items() if p.expired(p.ticket_ttl) and not p.viewer_claimed]:
-            self.pending.pop(sid, None)
+    async def expire_tickets(self) -> None:
+        """Requests whose viewer never came: forget them and end their rows, so that no other node
+        takes the PC for "in use" (it sees only the database)."""
+        expired = [sid for sid, p in self.pending.items() if p.expired(p.ticket_ttl) and not p.viewer_claimed]
+        for sid in expired:
+            await self.end(sid, EndReason.NOT_CONNECTED)
 
     async def close_for_fingerprint(self, fingerprint: str) -> None:
         """A certificate was revoked: drop the agent's control channel and every session using it."""

@@ -25,6 +25,7 @@ from .web.app import build_app
 log = logging.getLogger(__name__)
 
 RETENTION_INTERVAL = 6 * 3600.0
+TICKET_SWEEP_INTERVAL = 5.0  # unused session requests are ended within ticket_seconds + this
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
@@ -35,6 +36,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     background = [
         asyncio.create_task(state.watcher.run()),
         asyncio.create_task(state.nodes.run()),
+        asyncio.create_task(_expire_tickets(state)),
         *_audit_tasks(config, state),
     ]
     app = build_app(state)
@@ -116,6 +118,15 @@ def _audit_tasks(config: Config, state: GatewayState) -> list[asyncio.Task[None]
     tasks = [asyncio.create_task(run_sealer(state.db, after_seal))]
     tasks.append(asyncio.create_task(_retention(config, state)))
     return tasks
+
+
+async def _expire_tickets(state: GatewayState) -> None:
+    while True:
+        await asyncio.sleep(TICKET_SWEEP_INTERVAL)
+        try:
+            await state.broker.expire_tickets()
+        except Exception:
+            log.exception("ending unused session requests failed")
 
 
 async def _retention(config: Config, state: GatewayState) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlalchemy import select
 
 from jiseki.config import AuthConfig, Config, GatewayConfig
 from jiseki.gateway import nodes as nodes_module
+from jiseki.gateway.auth import totp
 from jiseki.gateway.broker import EndReason
 from jiseki.gateway.db.engine import make_engine, sessionmaker
 from jiseki.gateway.db.models import Host, Session
@@ -56,7 +58,13 @@ async def _wait_listening(port: int, task: asyncio.Task[None]) -> None:
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path, postgres: object) -> AsyncIterator[Cluster]:
+def ticket_seconds() -> int:
+    """The nodes' session ticket lifetime; a test overrides it by parametrizing this name."""
+    return 15
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path, postgres: object, ticket_seconds: int) -> AsyncIterator[Cluster]:
     url = postgres.new_database()  # type: ignore[attr-defined]
     shared = tmp_path / "shared"  # CA, TOTP key: shared by every node (docs/deployment.md)
     base = GatewayConfig(data_dir=shared, database_url=url, drain_seconds=1)
@@ -65,7 +73,7 @@ async def cluster(tmp_path: Path, postgres: object) -> AsyncIterator[Cluster]:
         port = free_port()
         configs[name] = Config(
             gateway=replace(base, port=port, node_id=name, public_url=f"https://127.0.0.1:{port}"),
-            auth=AuthConfig(address_max_failures=1000),
+            auth=AuthConfig(address_max_failures=1000, ticket_seconds=ticket_seconds),
         )
     staff = await provision(configs["node-a"], tmp_path)
     stops = {n: asyncio.Event() for n in configs}
@@ -173,6 +181,50 @@ async def test_console_on_one_node_ends_sessions_relayed_by_the_other(cluster: C
             await engine.dispose()
         await agent.close()
         await control.close()
+
+
+@pytest.fixture
+def fast_ticket_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jiseki.gateway import server
+
+    monkeypatch.setattr(server, "TICKET_SWEEP_INTERVAL", 0.2)
+
+
+@pytest.mark.parametrize("ticket_seconds", [2])
+async def test_an_unused_request_on_one_node_does_not_keep_the_pc_in_use(
+    fast_ticket_sweep: None, cluster: Cluster
+) -> None:
+    """A Connect whose viewer never opened (browser closed, link lost) must not leave the PC "in use"
+    for the other node, which knows the session only from the database."""
+    async with Browser(cluster.b, cluster.b.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        control = await _agent_on(cluster.a, s)
+        await b.login(cluster.b.staff["alice"])
+        status, created = await b.request_session("pc-1")  # on node B; the viewer never comes
+        assert status == 201, created
+        async with Browser(cluster.a, cluster.a.terminal_ssl("term-2")) as a:
+            await a.login(cluster.a.staff["alice"], code=_next_code(cluster.a, "alice"))
+            status, body = await a.request_session("pc-1")
+            assert status == 409 and body["error"] == "in_use"  # within the ticket's life: still taken
+            engine = make_engine(cluster.a.db_url())
+            try:
+                for _ in range(100):
+                    async with sessionmaker(engine)() as db:
+                        row = await db.get(Session, created["session"])
+                    if row is not None and row.state == "ended":
+                        break
+                    await asyncio.sleep(0.1)
+                assert row is not None and row.state == "ended" and row.end_reason == "not_connected"
+            finally:
+                await engine.dispose()
+            status, body = await a.request_session("pc-1")
+            assert status == 201, body
+        await control.close()
+
+
+def _next_code(gw: RunningGateway, login_id: str) -> str:
+    secret = gw.staff[login_id].totp_secret
+    assert secret is not None
+    return totp.code_at(secret, time.time() + 30)  # the next step: the current one was just used
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ VIEWER_STRINGS = {
     "ended.policy_change": "The connection ended because the rules for this office PC changed.",
     "ended.in_use": "This office PC is in use in another session.",
     "ended.account_disabled": "This account was disabled. Please contact the helpdesk.",
+    "ended.not_connected": "The connection was not opened in time.",
     "warning.idle": "No input: the connection will end in {s} s. Move the mouse to stay connected.",
     "warning.max_length": "The connection reaches its maximum length in {s} s.",
     "warning.hours": "The allowed hours end: the connection will end in {s} s.",
