@@ -22,6 +22,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import ssl
 import subprocess
@@ -494,7 +495,13 @@ def main() -> int:
     pg = PostgresServer()
     try:
         with tempfile.TemporaryDirectory(prefix="jiseki-load-") as tmp:
-            asyncio.run(main_async(args, Path(tmp), pg, pg.new_database()))
+            try:
+                asyncio.run(main_async(args, Path(tmp), pg, pg.new_database()))
+            finally:  # the nodes' logs outlive the run (they explain a failure)
+                out = Path(__file__).parent / "results"
+                out.mkdir(exist_ok=True)
+                for log in Path(tmp).glob("node-*.log"):
+                    shutil.copy(log, out / f"load-{time.strftime('%Y%m%d-%H%M%S')}-{log.name}")
     finally:
         pg.stop()
     return 0

@@ -213,9 +213,9 @@ class Broker:
         await self.expire_tickets()
         if self.draining:
             raise HostUnavailable(EndReason.GATEWAY_SHUTDOWN)
+        alive = await self.alive_nodes()  # before taking a connection: never hold one while asking for another
         async with self.db() as s:
             host = await s.get(Host, host_id)
-            alive = await self.alive_nodes()
             elsewhere = [
                 (sid, node)
                 for sid, node in (

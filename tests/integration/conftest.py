@@ -8,7 +8,7 @@ import datetime as dt
 import re
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from jiseki.gateway.server import serve
 from jiseki.gateway.state import open_state
 from jiseki.gateway.terminals import _upsert
 from tests.conftest import engine_under_test, free_port
+from tests.pool_probe import NestedCheckouts
 
 PASSWORD = "Correct-Horse-7-Battery"
 
@@ -35,6 +36,15 @@ class Staff:
     login_id: str
     password: str
     totp_secret: str | None
+
+
+@pytest.fixture(autouse=True)
+def no_nested_connections() -> Iterator[None]:
+    """Fail a test during which any task took a second pooled connection while holding one (see
+    tests/pool_probe.py: under load, that starves the pool and every request fails)."""
+    with NestedCheckouts() as probe:
+        yield
+    assert not probe.found, "connections taken while holding one:\n" + "\n".join(probe.found)
 
 
 @dataclass
