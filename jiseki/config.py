@@ -27,6 +27,9 @@ class GatewayConfig:
     data_dir: Path = Path("/var/lib/jiseki")
     server_names: tuple[str, ...] = ("localhost", "127.0.0.1")
     database_url: str = ""  # empty: SQLite file in data_dir
+    # Pooled connections per node: nodes × (pool + overflow) must stay under PostgreSQL's max_connections.
+    database_pool_size: int = 5
+    database_max_overflow: int = 10
     # Source networks allowed to reach staff routes / agent routes; empty allows any.
     staff_networks: tuple[str, ...] = ()
     agent_networks: tuple[str, ...] = ()
@@ -175,6 +178,8 @@ _GATEWAY_KEYS = {
     "data_dir": _path,
     "server_names": _names,
     "database_url": _db_url,
+    "database_pool_size": lambda k, v: _int(k, v, 1, 200),
+    "database_max_overflow": lambda k, v: _int(k, v, 0, 200),
     "staff_networks": _networks,
     "agent_networks": _networks,
     "ca_passphrase": lambda k, v: _str(k, v),

@@ -55,7 +55,7 @@ async def open_state(config: Config) -> GatewayState:
     gw.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     ca = CertificateAuthority(gw.data_dir / "pki", gw.ca_passphrase.encode() or None)
     ca.ensure_server_cert(gw.server_names)
-    engine = make_engine(gw.effective_database_url)
+    engine = make_engine(gw.effective_database_url, gw.database_pool_size, gw.database_max_overflow)
     await upgrade_to_head(engine)
     db = sessionmaker(engine)
     checker = CertificateChecker(db)

@@ -184,13 +184,16 @@ async def test_wrong_password_wrong_code_and_replay_are_refused(gateway: Running
     assert {"wrong_password", "wrong_code", "totp_replay"} <= set(reasons)
 
 
+@pytest.mark.parametrize("gateway_options", [{"database_pool_size": 1, "database_max_overflow": 0}])
 async def test_password_checks_leave_the_event_loop_serving(
     gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """argon2 costs ~0.2 s of CPU: run on the event loop it would stall every session the node relays.
+    """argon2 costs ~0.2 s of CPU: run on the event loop it would stall every session the node relays,
+    and run while holding a database connection, a rush of logins would take the whole pool.
 
-    The check below holds each verification until another request has been answered meanwhile;
-    were the check on the event loop, that request could not be answered and the wait would time out.
+    The check below holds each verification until another request (which needs the database) has
+    been answered meanwhile; the gateway has a single pooled connection. Were the check on the event
+    loop, or holding that connection, the request could not be answered and the wait would time out.
     """
     from jiseki.gateway.auth import passwords
 

@@ -7,7 +7,8 @@ import secrets
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jiseki.config import AuthConfig
 
@@ -36,6 +37,25 @@ class LoginOutcome:
     reason: str = ""  # for the audit trail only (never shown: it would tell an attacker which part was wrong)
 
 
+@dataclass(frozen=True)
+class PasswordCheck:
+    """A password checked against the hash stored when it was read (None: no such account)."""
+
+    stored_hash: str | None
+    ok: bool
+
+
+async def check_password(db: async_sessionmaker[AsyncSession], login_id: str, password: str) -> PasswordCheck:
+    """Read the hash in a short transaction, then run argon2 (~0.2 s in a worker thread) holding no
+    database connection: a rush of logins would otherwise take the whole pool while they hash."""
+    stored = None
+    if valid_login_id(login_id):
+        async with db() as s:
+            stored = (await s.execute(select(User.password_hash).where(User.id == login_id))).scalar_one_or_none()
+    ok = await verify_off_loop(stored or DUMMY_HASH, password)  # an unknown ID costs the same
+    return PasswordCheck(stored, ok and stored is not None)
+
+
 def valid_login_id(login_id: str) -> bool:
     return 0 < len(login_id) <= MAX_LOGIN_ID and all(c.isalnum() or c in "._-@" for c in login_id)
 
@@ -57,22 +77,25 @@ async def authenticate(
     box: totp.SecretBox,
     login_id: str,
     password: str,
+    checked: PasswordCheck,
     code: str,
     address: str,
     now: dt.datetime,
 ) -> LoginOutcome:
-    """Decide one login attempt and update the account (failures, lockout, last step) in `s`."""
+    """Decide one login attempt and update the account (failures, lockout, last step) in `s`.
+
+    `checked` is `check_password`'s verdict, made before this transaction; it counts only if the
+    stored hash is still the one it was checked against."""
     if throttle.blocked(address):
         return LoginOutcome(LoginResult.ADDRESS_BLOCKED, reason="address_throttled")
     user = await s.get(User, login_id) if valid_login_id(login_id) else None
     if user is None:
-        await verify_off_loop(DUMMY_HASH, password)  # same cost as a real account
         throttle.failed(address)
         return LoginOutcome(LoginResult.BAD_CREDENTIALS, reason="unknown_user")
     if user.locked_until is not None and user.locked_until > now:
         throttle.failed(address)
         return LoginOutcome(LoginResult.LOCKED, user, reason="locked")
-    if not await verify_off_loop(user.password_hash, password):
+    if not (checked.ok and checked.stored_hash == user.password_hash):
         throttle.failed(address)
         locked = _fail(user, config, now)
         return LoginOutcome(
@@ -81,7 +104,7 @@ async def authenticate(
     if user.disabled:
         return LoginOutcome(LoginResult.DISABLED, user, reason="disabled")
     if needs_rehash(user.password_hash):
-        user.password_hash = await hash_off_loop(password)
+        user.password_hash = await hash_off_loop(password)  # rare: after the hashing parameters change
     if not user.totp_enabled or not user.totp_secret:
         user.failed_logins = 0
         return LoginOutcome(LoginResult.ENROLL_TOTP, user, reason="totp_not_enrolled")

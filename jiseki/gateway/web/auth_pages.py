@@ -60,6 +60,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     terminal: TerminalIdentity = request[TERMINAL]
     form = await request.post()
     login_id, password, code = _field(form, "login_id").strip(), _field(form, "password"), _field(form, "code")
+    if state.login_throttle.blocked(request.remote or ""):
+        checked = accounts.PasswordCheck(None, False)  # refused below without spending argon2 on it
+    else:
+        checked = await accounts.check_password(state.db, login_id, password)
     now = utcnow()
     async with state.db.begin() as s:
         outcome = await accounts.authenticate(
@@ -69,6 +73,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             state.box,
             login_id,
             password,
+            checked,
             code,
             request.remote or "",
             now,
