@@ -31,7 +31,7 @@ async def policies_for(s: AsyncSession, user_id: str, host_id: str) -> list[Poli
             )
         ).first()
         if row is not None:
-            found.append(_to_policy(row[0], f"所属:{row[1]}"))
+            found.append(_to_policy(row[0], f"department:{row[1]}"))
     host = await s.get(Host, host_id)
     if host is not None and host.host_group_id is not None:
         row = (
@@ -42,7 +42,7 @@ async def policies_for(s: AsyncSession, user_id: str, host_id: str) -> list[Poli
             )
         ).first()
         if row is not None:
-            found.append(_to_policy(row[0], f"PCグループ:{row[1]}"))
+            found.append(_to_policy(row[0], f"host_group:{row[1]}"))
     return found
 
 

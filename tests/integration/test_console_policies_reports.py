@@ -50,7 +50,10 @@ async def test_admin_edits_a_department_policy_and_previews_it(gateway: RunningG
         assert status == 303 and location.startswith("/admin/policies")
         status, page, _r = await b.get("/admin/policies?user=alice&pc=pc-1")
         text = text_of(page)
-        assert status == 200 and "端末 → 自席PCのみ" in text and "所属:総務課" in text
+        assert status == 200 and "端末 → 自席PCのみ" in text and "所属:総務課" in text and "既定" in text
+        status, page, _r = await b.get("/admin/policies?user=alice&pc=pc-1&lang=en")
+        text = text_of(page)  # the sources in the reader's language too
+        assert "Department 総務課" in text and "Default" in text and "所属" not in text
         # A bad value is refused with the setting named, and nothing changes.
         bad = {**fields, "start": "25:99"}
         status, page, _location = await post(b, "/admin/policies", bad)

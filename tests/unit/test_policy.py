@@ -123,3 +123,14 @@ def test_policy_change_applies_new_limits() -> None:
     assert rules.tick(10_000.0) is None
     rules.update_policy(combine([Policy("p", max_minutes=1)]), 10_000.0, jst(2026, 11, 27, 12))
     assert rules.tick(10_001.0) == End("max_length")  # started long ago: over the new maximum at once
+
+
+def test_sources_read_in_the_readers_language() -> None:
+    from jiseki.gateway.web.policy_labels import source_text
+
+    def english(msgid: str, **values: str) -> str:
+        return msgid.format(**values)
+
+    assert source_text(english, "department:総務課") == "Department 総務課"
+    assert source_text(english, "host_group:本庁舎, default") == "PC group 本庁舎, Default"
+    assert source_text(english, "something else") == "something else"  # unknown kinds stay as they are

@@ -16,6 +16,7 @@ from ..hosts import hosts_of, is_assigned, valid_host_id
 from ..policies_db import effective_for
 from ..policy import time_denial
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity, require_user
+from .policy_labels import source_text
 from .render import render, translator
 from .security import same_origin
 
@@ -219,7 +220,8 @@ async def create_session(request: web.Request) -> web.Response:
             reason=denial.reason,
             policy=denial.policy,
         )
-        message = translator(request)(_DENIALS[denial.reason], policy=denial.policy)
+        _ = translator(request)
+        message = _(_DENIALS[denial.reason], policy=source_text(_, denial.policy))
         return web.json_response({"error": denial.reason, "message": message}, status=403)
     try:
         pending = await state.broker.create_session(

@@ -15,6 +15,7 @@ from ...db.models import Department, Host, HostGroup, PolicyRow
 from ...policies_db import SETTINGS, effective_for, set_host_group, set_policy
 from ...policy import CLIPBOARD_MODES, CONFLICT_MODES, DAY_NAMES, PolicyError
 from ..guards import STATE
+from ..policy_labels import source_text
 from ..render import translator
 from .common import Actor, FormError, done_redirect, form_of, page, query_text, render_console, text
 from .permissions import Action
@@ -89,6 +90,7 @@ def _page(
         section="policies",
         targets=targets,
         preview=preview,
+        source_text=lambda source: source_text(translator(request), source),
         preview_user=preview_user,
         preview_pc=preview_pc,
         settings=SETTINGS,
