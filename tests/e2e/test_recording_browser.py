@@ -86,11 +86,18 @@ def test_recording_plays_back_the_same_frames(browser, stack: DemoStack) -> None
     wait_until_rest(page)
     final = canvas_pixels(page)
     assert not np.array_equal(middle, final)
+    # End the session with the viewer's own button: closing the page may drop the socket without a
+    # close frame, and a broken link keeps the session (and its recording) open for the resume grace.
+    page.click("#disconnect")
+    for _ in range(100):
+        if page.evaluate("window.jisekiStats.state") == "disconnected":
+            break
+        time.sleep(0.1)
     page.close()
     staff.close()
 
     with sqlite3.connect(stack.gateway.data_dir / "jiseki.db") as db:
-        for _ in range(50):
+        for _ in range(150):
             row = db.execute("SELECT session_id, bytes, duration_ms FROM recordings").fetchone()
             if row:
                 break
