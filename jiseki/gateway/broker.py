@@ -28,6 +28,7 @@ from .signaling import LocalSignaling, Signaling
 
 if TYPE_CHECKING:
     from .relay import RelayStats
+    from .rules import SessionRules
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,34 @@ class EndReason:
     IN_USE = "in_use"
     ACCOUNT_DISABLED = "account_disabled"
     LOGIN_REQUIRED = "login_required"  # the password or one-time code was reset: sign in again
+    LOGIN_EXPIRED = "login_expired"  # the web session behind the viewer expired (idle or maximum age)
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason; every session of the account ends
     NOT_CONNECTED = "not_connected"  # the viewer never used its ticket
+
+    # Ends after which the viewer must not start a new session by itself: the same request would be
+    # refused, or someone (the user, an administrator, a rule) meant the session to stop. The viewer
+    # shows why and lets the user decide. The others (a broken link, an offline PC, a restart) may
+    # heal by themselves, so the viewer tries again.
+    FINAL = frozenset(
+        {
+            VIEWER_CLOSED,
+            CERTIFICATE_REVOKED,
+            LOGGED_OUT,
+            IDLE,
+            MAX_LENGTH,
+            HOURS,
+            "days",
+            TAKEOVER,
+            ADMIN,
+            POLICY_CHANGE,
+            IN_USE,
+            ACCOUNT_DISABLED,
+            LOGIN_REQUIRED,
+            LOGIN_EXPIRED,
+            PASSWORD_CHANGED,
+            "unknown_host",
+        }
+    )
 
 
 class HostUnavailable(Exception):
@@ -106,6 +134,10 @@ class PendingSession:
     agent_ws: web.WebSocketResponse | None = None
     stats: RelayStats | None = None  # byte counters while live, for the console's list
     finished: asyncio.Event = field(default_factory=asyncio.Event)  # set when the session has ended
+    # The web session (hashed id) whose viewer socket runs the session now; while the rules see input,
+    # that web session does not expire as idle (see `authority`).
+    web_session_id: str | None = None
+    rules: SessionRules | None = None
 
     def expired(self, ttl: float) -> bool:
         return time.monotonic() - self.created > ttl
@@ -383,22 +415,21 @@ class Broker:
             if fingerprint in (pending.terminal_fingerprint, pending.agent_fingerprint):
                 await self.close_session(pending, EndReason.CERTIFICATE_REVOKED)
 
-    async def close_user_sessions(self, user_id: str, reason: str) -> None:
-        """Every session of `user_id`, on every node (an account disabled on node A must not keep
-        relaying on node B)."""
+    async def close_user_sessions(self, user_id: str, reason: str, terminal_id: str | None = None) -> None:
+        """Every session of `user_id` (on `terminal_id` only, if given), on every node (an account
+        disabled on node A must not keep relaying on node B)."""
         for pending in list(self.live.values()) + list(self.pending.values()):
-            if pending.user_id == user_id:
+            if pending.user_id == user_id and terminal_id in (None, pending.terminal_id):
                 await self.close_session(pending, reason)
+        query = select(Session.id, Session.node_id).where(
+            Session.user_id == user_id,
+            Session.state.in_(("requested", "live")),
+            Session.node_id != self.node_id,
+        )
+        if terminal_id is not None:
+            query = query.where(Session.terminal_id == terminal_id)
         async with self.db() as s:
-            elsewhere = (
-                await s.execute(
-                    select(Session.id, Session.node_id).where(
-                        Session.user_id == user_id,
-                        Session.state.in_(("requested", "live")),
-                        Session.node_id != self.node_id,
-                    )
-                )
-            ).all()
+            elsewhere = (await s.execute(query)).all()
         for session_id, node in elsewhere:
             await self.close_anywhere(session_id, node, reason)
 

@@ -256,3 +256,24 @@ def seconds_until_window_end(
             return (probe - now).total_seconds()
         probe += step
     return None
+
+
+def next_allowed(eff: Effective, now: dt.datetime, horizon_days: int = 8) -> dt.datetime | None:
+    """The first moment from `now` at which `time_denial` allows a session (now itself if allowed),
+    or None if there is none within the horizon (e.g. no allowed day at all).
+
+    Allowed time starts either at a midnight (a day becomes allowed) or at a window's start, so only
+    those moments (Japan time) need looking at."""
+    if time_denial(eff, now) is None:
+        return now
+    local = now.astimezone(JST)
+    starts = [dt.time(0, 0), *(start for start, _end in eff.windows)]
+    candidates = sorted(
+        dt.datetime.combine(local.date() + dt.timedelta(days=d), t, tzinfo=JST)
+        for d in range(horizon_days + 1)
+        for t in starts
+    )
+    for moment in candidates:
+        if moment > local and time_denial(eff, moment) is None:
+            return moment.astimezone(dt.UTC)
+    return None

@@ -14,7 +14,7 @@ from aiohttp import web
 from jiseki.config import Config
 from jiseki.protocol import Status, StatusCode, encode
 
-from . import recordings_db
+from . import authority, recordings_db
 from .audit.store import purge_before, run_sealer
 from .audit.syslog import Destination, SyslogForwarder
 from .broker import EndReason
@@ -37,6 +37,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         asyncio.create_task(state.watcher.run()),
         asyncio.create_task(state.nodes.run()),
         asyncio.create_task(_expire_tickets(state)),
+        asyncio.create_task(authority.run(state.broker, config.auth)),
         *_audit_tasks(config, state),
     ]
     app = build_app(state)

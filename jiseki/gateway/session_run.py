@@ -85,6 +85,7 @@ async def run_session(state: GatewayState, pending: PendingSession, viewer: Sock
     stats = RelayStats()
     pending.stats = stats  # the console's list of live sessions shows the byte counters
     rules = SessionRules(pending.policy or combine([]), time.monotonic(), utcnow())
+    pending.rules = rules  # the authority check reads when input last came
 
     async def audit_transfer(direction: str, decision: Decision) -> None:
         outcome = "denied" if decision.verdict is Verdict.DROP else "ok"

@@ -62,6 +62,11 @@ async def create(
     return cookie
 
 
+def expired(row: WebSession, config: AuthConfig, now: dt.datetime) -> bool:
+    """Past its maximum age, or unused for longer than the idle time."""
+    return now >= row.expires_at or now >= row.last_seen_at + dt.timedelta(seconds=config.session_idle_seconds)
+
+
 async def load(
     s: AsyncSession, config: AuthConfig, cookie: str | None, terminal_id: str, now: dt.datetime
 ) -> LoadedSession | None:
@@ -70,8 +75,7 @@ async def load(
     row = await s.get(WebSession, _digest(cookie))
     if row is None:
         return None
-    idle_limit = row.last_seen_at + dt.timedelta(seconds=config.session_idle_seconds)
-    if row.terminal_id != terminal_id or now >= row.expires_at or now >= idle_limit:
+    if row.terminal_id != terminal_id or expired(row, config, now):
         await s.delete(row)
         return None
     user = await s.get(User, row.user_id)

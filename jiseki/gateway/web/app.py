@@ -34,6 +34,7 @@ def build_app(state: GatewayState) -> web.Application:
             web.post("/language", preferences.set_language),
             web.get("/view/{host_id}", pages.viewer_page),
             web.post("/api/sessions", pages.create_session),
+            web.get("/api/hosts/{host_id}/access", pages.session_access),
             web.get("/sessions/{session_id}/viewer", sockets.viewer_socket),
             web.get("/sessions/{session_id}/agent", sockets.agent_data_socket),
             web.get("/agent/control", sockets.agent_control_socket),

@@ -214,6 +214,8 @@ async def password_submit(request: web.Request) -> web.StreamResponse:
             s, state.config.auth, user.id, loaded.row.terminal_id, websessions.STAGE_FULL, request.remote, now
         )
         s.add(audit.event("password_change", "ok", actor=user.id, address=request.remote))
+    # Remote sessions opened with the old password end too, this terminal's included.
+    await state.broker.close_user_sessions(loaded.user.id, EndReason.PASSWORD_CHANGED)
     response = web.HTTPSeeOther("/")
     set_session_cookie(response, cookie)
     raise response
@@ -226,6 +228,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
         await websessions.end(s, request.cookies.get(websessions.COOKIE))
         if loaded is not None:
             s.add(audit.event("logout", "ok", actor=loaded.user.id, address=request.remote))
+    if loaded is not None:  # logging out ends the remote sessions this terminal opened
+        terminal: TerminalIdentity = request[TERMINAL]
+        await state.broker.close_user_sessions(loaded.user.id, EndReason.LOGGED_OUT, terminal.id)
     response = web.HTTPSeeOther("/login")
     clear_session_cookie(response)
     raise response

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from importlib import resources
 
 from aiohttp import web
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from .. import audit
+from jiseki.i18n import N_, format_jst
+
+from .. import access, audit
 from ..broker import EndReason, HostUnavailable
 from ..db.models import Host, Session, Terminal, utcnow
 from ..hosts import hosts_of, is_assigned, valid_host_id
 from ..policies_db import effective_for
-from ..policy import time_denial
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity, require_user
 from .policy_labels import source_text
 from .render import render, translator
@@ -24,6 +26,8 @@ _DENIALS = {
     "days": "Connections are not allowed on this day (policy: {policy}).",
     "hours": "Connections are not allowed at this time (policy: {policy}).",
 }
+_ADMIN_HOLD = N_("An administrator ended the connection. The reason is shown on My office PCs.")
+_UNTIL = N_("You can connect again from {time}.")
 
 # Texts the viewer script shows, by key; values are catalogue message ids (English).
 VIEWER_STRINGS = {
@@ -57,6 +61,9 @@ VIEWER_STRINGS = {
     "ended.in_use": "This office PC is in use in another session.",
     "ended.account_disabled": "This account was disabled. Please contact the helpdesk.",
     "ended.not_connected": "The connection was not opened in time.",
+    "ended.login_expired": "Your login expired. Please log in again.",
+    "ended.password_changed": "The password of this account was changed. Please log in again.",
+    "ended.login": "Log in again",
     "warning.idle": "No input: the connection will end in {s} s. Move the mouse to stay connected.",
     "warning.max_length": "The connection reaches its maximum length in {s} s.",
     "warning.hours": "The allowed hours end: the connection will end in {s} s.",
@@ -112,28 +119,40 @@ async def my_pcs(request: web.Request) -> web.Response:
                 )
             ).scalars()
         )
+        refusals = {h.id: (await access.refusal(s, loaded.user.id, h.id, now))[0] for h in hosts}
     names = {h.id: h.name for h in hosts}
     template = "_portal_hosts.html" if request.query.get("fragment") else "portal.html"
+    _ = translator(request)
     return render(
         request,
         template,
         hosts=hosts,
         states={h.id: host_state(h, h.id in live) for h in hosts},
+        refusals={hid: refusal_text(_, r) for hid, r in refusals.items() if r is not None},
         notices=[(n, names.get(n.host_id, n.host_id)) for n in notices],
         now=now,
     )
 
 
-async def _reconnect_hold(user_id: str, host_id: str, request: web.Request) -> dt.datetime | None:
-    """Until when an administrator's end of a session keeps this user from reconnecting to this PC."""
-    async with request.app[STATE].db() as s:
-        return (
-            await s.execute(
-                select(func.max(Session.reconnect_after)).where(
-                    Session.user_id == user_id, Session.host_id == host_id, Session.reconnect_after > utcnow()
-                )
-            )
-        ).scalar_one_or_none()
+def refusal_text(_: Callable[..., str], refusal: access.Refusal) -> str:
+    """Why connecting is not allowed now, and from when it is, in the reader's language."""
+    if refusal.reason == EndReason.ADMIN:
+        text = _(_ADMIN_HOLD)
+    else:
+        text = _(_DENIALS[refusal.reason], policy=source_text(_, refusal.policy or ""))
+    if refusal.until is not None:
+        text += " " + _(_UNTIL, time=format_jst(refusal.until))
+    return text
+
+
+def _refusal_json(request: web.Request, refusal: access.Refusal, status: int) -> web.Response:
+    body = {
+        "allowed": False,
+        "error": refusal.reason,
+        "message": refusal_text(translator(request), refusal),
+        "until": refusal.until.isoformat() if refusal.until else None,
+    }
+    return web.json_response(body, status=status)
 
 
 async def _assigned_host(request: web.Request, user_id: str, host_id: str) -> Host | None:
@@ -170,6 +189,7 @@ async def viewer_page(request: web.Request) -> web.Response:
         watermark=watermark,
         clipboard=policy.clipboard,
         resume_grace=state.config.gateway.resume_grace_seconds,
+        final_reasons=" ".join(sorted(EndReason.FINAL)),
     )
 
 
@@ -204,12 +224,9 @@ async def create_session(request: web.Request) -> web.Response:
             reason="not_assigned",
         )
         return _json_error(404, "unknown_host", request, "This office PC is not registered.")
-    if await _reconnect_hold(loaded.user.id, host_id, request) is not None:
-        return _json_error(409, EndReason.ADMIN, request, VIEWER_STRINGS["ended.admin"])
     async with state.db() as s:
-        policy = await effective_for(s, loaded.user.id, host_id)
-    denial = time_denial(policy, utcnow())
-    if denial is not None:
+        refused, policy = await access.refusal(s, loaded.user.id, host_id, utcnow())
+    if refused is not None:
         await audit.record(
             state.db,
             "session_request",
@@ -217,12 +234,10 @@ async def create_session(request: web.Request) -> web.Response:
             actor=loaded.user.id,
             subject=host_id,
             address=request.remote,
-            reason=denial.reason,
-            policy=denial.policy,
+            reason=refused.reason,
+            policy=refused.policy,
         )
-        _ = translator(request)
-        message = _(_DENIALS[denial.reason], policy=source_text(_, denial.policy))
-        return web.json_response({"error": denial.reason, "message": message}, status=403)
+        return _refusal_json(request, refused, 409 if refused.reason == EndReason.ADMIN else 403)
     try:
         pending = await state.broker.create_session(
             host_id, loaded.user.id, terminal.id, terminal.fingerprint, request.remote, policy
@@ -242,6 +257,21 @@ async def create_session(request: web.Request) -> web.Response:
     return web.json_response(
         {"session": pending.id, "ticket": pending.viewer_ticket, "resume": pending.resume_token}, status=201
     )
+
+
+async def session_access(request: web.Request) -> web.Response:
+    """Whether a new session to this PC would be allowed now (the viewer's end screen asks)."""
+    loaded = request.get(SESSION)
+    if loaded is None or loaded.row.stage != "full":
+        return _json_error(401, "login_required", request, "Please log in again.")
+    host_id = request.match_info["host_id"]
+    if await _assigned_host(request, loaded.user.id, host_id) is None:
+        return _json_error(404, "unknown_host", request, "This office PC is not registered.")
+    async with request.app[STATE].db() as s:
+        refused, _policy = await access.refusal(s, loaded.user.id, host_id, utcnow())
+    if refused is None:
+        return web.json_response({"allowed": True})
+    return _refusal_json(request, refused, 200)
 
 
 async def key_table(_request: web.Request) -> web.Response:

@@ -75,6 +75,7 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
             resume=resume is not None,
         )
         raise web.HTTPForbidden(text="invalid or expired session ticket")
+    pending.web_session_id = loaded.row.id  # this browser's login now carries the session
     ws = _ws(MAX_VIEWER_MESSAGE)
     await ws.prepare(request)
     released = asyncio.Event()

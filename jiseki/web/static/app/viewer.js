@@ -32,6 +32,11 @@ const fullscreenBtn = document.getElementById('fullscreen');
 const fullscreenHint = document.getElementById('fullscreen-hint');
 const cadBtn = document.getElementById('cad');
 const layoutNotice = document.getElementById('layout-notice');
+const endedPanel = document.getElementById('ended');
+const endedReason = document.getElementById('ended-reason');
+const endedWhen = document.getElementById('ended-when');
+const endedReconnect = document.getElementById('ended-reconnect');
+const endedBack = document.getElementById('ended-back');
 
 // Figures for the toolbar, and for tests and benchmarks that read them from the page.
 const stats = {
@@ -223,8 +228,10 @@ function onMessage(data, input) {
   }
 }
 
-// Reasons after which reconnecting by itself would only be refused again: the user decides.
-const FINAL_REASONS = new Set(['admin', 'account_disabled', 'login_required', 'logged_out', 'certificate_revoked']);
+// Reasons after which reconnecting by itself would only be refused again, or would undo what the
+// user, an administrator or a rule meant: the end screen says why and the user decides. The gateway
+// names them (EndReason.FINAL); anything else (a broken link, an offline PC) is tried again.
+const FINAL_REASONS = new Set((document.body.dataset.finalReasons || '').split(' ').filter(Boolean));
 const RESUME_GRACE_MS = Number(document.body.dataset.resumeGrace || 60) * 1000;
 let current = null; // { session, ticket, resume } of the live session, kept in memory only
 let lostAt = 0;
@@ -234,7 +241,9 @@ async function connect(input) {
   userClosed = false;
   reconnectBtn.hidden = true;
   disconnectBtn.hidden = false;
+  endedPanel.hidden = true;
   stats.endReason = null;
+  stats.ended = null;
   current = null;
   setState('connecting');
   let session;
@@ -252,7 +261,8 @@ async function connect(input) {
     const body = await response.json();
     if (!response.ok) {
       stats.endReason = body.error;
-      scheduleReconnect(input);
+      if (FINAL_REASONS.has(body.error)) showEnded(body.error, body.message);
+      else scheduleReconnect(input);
       return;
     }
     session = body;
@@ -290,10 +300,7 @@ function openSocket(input, credential) {
       reconnectBtn.hidden = false;
       disconnectBtn.hidden = true;
     } else if (stats.endReason && FINAL_REASONS.has(stats.endReason)) {
-      setState('disconnected');
-      stateEl.textContent = t(`ended.${stats.endReason}`);
-      reconnectBtn.hidden = false;
-      disconnectBtn.hidden = true;
+      showEnded(stats.endReason, null);
     } else if (!stats.endReason && current && opened) {
       // The link broke but nobody ended the session: it waits on the gateway for us.
       lostAt = Date.now();
@@ -304,6 +311,53 @@ function openSocket(input, credential) {
       scheduleReconnect(input);
     }
   };
+}
+
+// ---- the end screen: why, when connecting is allowed again (if known), the way back ---------
+
+function showEnded(reason, refusal) {
+  clearTimeout(reconnectTimer);
+  current = null;
+  setState('ended');
+  const why = t(`ended.${reason}`);
+  stateEl.textContent = why;
+  endedReason.textContent = why;
+  endedWhen.hidden = true;
+  endedReconnect.hidden = true;
+  reconnectBtn.hidden = true;
+  disconnectBtn.hidden = true;
+  endedPanel.hidden = false;
+  stats.ended = { reason, allowed: null, when: '' };
+  if (refusal) showRefusal(refusal); // a refused request says itself why and until when
+  else checkAccess();
+  endedBack.focus();
+}
+
+function showRefusal(message) {
+  endedWhen.textContent = message;
+  endedWhen.hidden = false;
+  Object.assign(stats.ended, { allowed: false, when: message });
+}
+
+async function checkAccess() {
+  let response;
+  let body = null;
+  try {
+    response = await fetch(`/api/hosts/${encodeURIComponent(hostId)}/access`, { cache: 'no-store' });
+    body = await response.json();
+  } catch {
+    return; // the way back to My PCs is there; nothing more to say
+  }
+  if (response.status === 401) { // the login itself ended: the way back is the login page
+    endedBack.textContent = t('ended.login');
+    endedBack.href = '/login';
+    stats.ended.allowed = false;
+  } else if (body && body.allowed) {
+    endedReconnect.hidden = false;
+    stats.ended.allowed = true;
+  } else if (body && body.message) {
+    showRefusal(body.message);
+  }
 }
 
 function resume(input, n) {
@@ -394,6 +448,7 @@ async function main() {
     else { setState('disconnected'); reconnectBtn.hidden = false; disconnectBtn.hidden = true; }
   });
   reconnectBtn.addEventListener('click', () => { attempt = 0; connect(input); });
+  endedReconnect.addEventListener('click', () => { attempt = 0; connect(input); });
   window.addEventListener('resize', () => fitCanvas(input));
   // The toolbar may wrap or unwrap (status texts change): the stage moves without a window resize.
   new ResizeObserver(() => fitCanvas(input)).observe(stage);
