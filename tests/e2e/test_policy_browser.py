@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from .conftest import grab_screen, login, needs_desktop, terminal_context, wait_
 pytestmark = [pytest.mark.e2e, needs_desktop]
 
 LOCK_COLOUR = (0x1F, 0x3B, 0x5A)
+SHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +166,56 @@ def test_office_pc_is_locked_when_the_session_ends(context, stack: DemoStack) ->
         assert row.count() == 1 and "ロック中" in row.inner_text(), portal.content()[:2000]
     finally:
         portal.close()
+
+
+def _posts_to_sessions(page) -> list[str]:  # type: ignore[no-untyped-def]
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url) if r.method == "POST" and r.url.endswith("/api/sessions") else None)
+    return seen
+
+
+def test_a_refused_connection_shows_until_when_and_does_not_retry(context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from jiseki.gateway.policy import JST
+
+    now = dt.datetime.now(JST)
+    start, end = ((now + dt.timedelta(hours=h)).strftime("%H:00") for h in (2, 3))
+    policy(stack, "--hours", f"{start}-{end}")
+    page = context.new_page()
+    try:
+        posts = _posts_to_sessions(page)
+        page.goto(stack.viewer_url)
+        page.wait_for_selector("#ended:not([hidden])", timeout=10_000)
+        text = page.inner_text("#ended")
+        assert "この時間帯は接続できません" in text and f"{start} から再び接続できます" in text, text
+        assert page.is_hidden("#ended-reconnect")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "viewer-refused-hours.png"))
+        time.sleep(4)  # the old viewer tried again after 1 s, 2 s, ... for ever
+        assert len(posts) == 1 and page.evaluate("window.jisekiStats.state") == "ended"
+        page.click("#ended-back")
+        page.wait_for_url(stack.base_url + "/")
+        row = page.locator("tr[data-host]")
+        assert "現在は接続できません" in row.inner_text() and row.locator("a.button").count() == 0
+    finally:
+        page.close()
+        policy(stack, "--hours", "any")
+
+
+def test_a_final_end_shows_why_and_never_reconnects(browser, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    ctx = terminal_context(browser, stack, viewport={"width": 1280, "height": 800})
+    try:
+        portal = ctx.new_page()
+        login(portal, stack)
+        page = connect(ctx, stack)
+        posts = _posts_to_sessions(page)
+        portal.click("form[action='/logout'] button")  # logging out in another tab of this terminal
+        page.wait_for_selector("#ended:not([hidden])", timeout=5_000)
+        assert "ログアウトしました" in page.inner_text("#ended-reason")
+        assert page.get_attribute("#ended-back", "href") == "/login"  # the login ended: the way back is there
+        page.screenshot(path=str(SHOTS / "viewer-ended-logged-out.png"))
+        time.sleep(4)
+        assert posts == [] and page.evaluate("window.jisekiStats.sessions") == 1
+    finally:
+        ctx.close()

@@ -38,10 +38,10 @@ async def database(gw: RunningGateway) -> AsyncIterator[AsyncSession]:
         await engine.dispose()
 
 
-async def _ended(viewer: aiohttp.ClientWebSocketResponse, timeout: float = 6.0) -> Status:
+async def _ended(viewer: aiohttp.ClientWebSocketResponse, within: float = 6.0) -> Status:
     """The viewer's SESSION_ENDED (skipping anything relayed before it)."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         message = await viewer.receive(timeout=max(0.1, deadline - loop.time()))
         assert message.type == aiohttp.WSMsgType.BINARY, message
@@ -81,7 +81,7 @@ async def test_logout_ends_the_live_session_of_that_terminal(gateway: RunningGat
         p = await _pair(b, gateway, s, control)
         status, _page, _r = await b.post_form("/logout", {"csrf_token": await b.csrf()})
         assert status == 303
-        assert await _ended(p.viewer, timeout=3) == Status(StatusCode.SESSION_ENDED, "logged_out")
+        assert await _ended(p.viewer, within=3) == Status(StatusCode.SESSION_ENDED, "logged_out")
         await _input_is_cut(p.viewer, p.agent)
         assert (await _session_row(gateway, p.offer["session"])).end_reason == "logged_out"
 
@@ -102,7 +102,7 @@ async def test_password_change_in_another_browser_ends_the_session(gateway: Runn
             "/password", {"csrf_token": csrf_of(page), "current": PASSWORD, "new": new, "repeat": new}
         )
         assert status == 303
-        assert await _ended(p.viewer, timeout=3) == Status(StatusCode.SESSION_ENDED, "password_changed")
+        assert await _ended(p.viewer, within=3) == Status(StatusCode.SESSION_ENDED, "password_changed")
         await _input_is_cut(p.viewer, p.agent)
 
 
@@ -118,7 +118,7 @@ async def test_expiry_of_the_login_ends_the_session(gateway: RunningGateway, exp
             await db.execute(update(WebSession).where(WebSession.user_id == "alice").values({column: past}))
         # Within one check interval (2 s), whatever the viewer sends: input never revives an expired login.
         await p.viewer.send_bytes(encode(Pointer(1, 1, 0)))
-        assert await _ended(p.viewer, timeout=authority.CHECK_INTERVAL + 3) == Status(
+        assert await _ended(p.viewer, within=authority.CHECK_INTERVAL + 3) == Status(
             StatusCode.SESSION_ENDED, "login_expired"
         )
         await _input_is_cut(p.viewer, p.agent)
@@ -175,7 +175,7 @@ async def test_account_changes_from_the_cli_end_live_sessions(
         await b.login(gateway.staff["alice"])
         p = await _pair(b, gateway, s, control)
         await asyncio.to_thread(_cli, gateway, command, "alice")  # another process, no signal to this node
-        assert await _ended(p.viewer, timeout=authority.CHECK_INTERVAL + 3) == Status(
+        assert await _ended(p.viewer, within=authority.CHECK_INTERVAL + 3) == Status(
             StatusCode.SESSION_ENDED, reason
         )
         await _input_is_cut(p.viewer, p.agent)

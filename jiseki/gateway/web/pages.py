@@ -64,6 +64,7 @@ VIEWER_STRINGS = {
     "ended.login_expired": "Your login expired. Please log in again.",
     "ended.password_changed": "The password of this account was changed. Please log in again.",
     "ended.login": "Log in again",
+    "refused": "You cannot connect to this office PC now",
     "warning.idle": "No input: the connection will end in {s} s. Move the mouse to stay connected.",
     "warning.max_length": "The connection reaches its maximum length in {s} s.",
     "warning.hours": "The allowed hours end: the connection will end in {s} s.",

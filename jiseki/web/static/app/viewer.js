@@ -33,6 +33,7 @@ const fullscreenHint = document.getElementById('fullscreen-hint');
 const cadBtn = document.getElementById('cad');
 const layoutNotice = document.getElementById('layout-notice');
 const endedPanel = document.getElementById('ended');
+const endedTitle = document.getElementById('ended-title');
 const endedReason = document.getElementById('ended-reason');
 const endedWhen = document.getElementById('ended-when');
 const endedReconnect = document.getElementById('ended-reconnect');
@@ -319,8 +320,10 @@ function showEnded(reason, refusal) {
   clearTimeout(reconnectTimer);
   current = null;
   setState('ended');
-  const why = t(`ended.${reason}`);
-  stateEl.textContent = why;
+  // A refused request never connected: its own message says why (and until when); an end says why.
+  const why = refusal || t(`ended.${reason}`);
+  if (refusal) endedTitle.textContent = t('refused');
+  stateEl.textContent = refusal ? t('refused') : why;
   endedReason.textContent = why;
   endedWhen.hidden = true;
   endedReconnect.hidden = true;
@@ -328,7 +331,7 @@ function showEnded(reason, refusal) {
   disconnectBtn.hidden = true;
   endedPanel.hidden = false;
   stats.ended = { reason, allowed: null, when: '' };
-  if (refusal) showRefusal(refusal); // a refused request says itself why and until when
+  if (refusal) Object.assign(stats.ended, { allowed: false, when: refusal });
   else checkAccess();
   endedBack.focus();
 }
