@@ -60,8 +60,12 @@ def csv_text(rows: Iterable[Iterable[Any]]) -> str:
 
 
 def append_row(sheet: Any, values: Sequence[Any]) -> None:
-    """Append one row to an openpyxl worksheet with every str stored as text, never as a formula."""
-    sheet.append(list(values))
+    """Append one row to an openpyxl worksheet with every str stored as text, never as a formula.
+
+    XML cannot hold most control characters (openpyxl raises): they are dropped."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values])
     for cell in sheet[sheet.max_row]:
         if isinstance(cell.value, str):
             cell.data_type = "s"

@@ -90,3 +90,10 @@ def test_initial_passwords_csv_neutralises_its_cells() -> None:
     assert _csv_cells(text) == [["login_id", "temporary_password"], ["'-sato", "Ab3#defghijkmnop"], ["'@ito", "x"]]
     url = passwords_csv([("-sato", "Ab3#defghijkmnop")])  # the console's download is the same file
     assert base64.b64decode(url.split(",", 1)[1]).decode() == initial_passwords_csv([("-sato", "Ab3#defghijkmnop")])
+
+
+def test_xlsx_export_drops_characters_xml_cannot_hold(tmp_path: Path) -> None:
+    # A staff CSV may bring a department with a control character; the workbook is still written.
+    path = tmp_path / "r.xlsx"
+    reports.write_xlsx([reports.Row(dt.date(2026, 11, 2), "総務\x01課\x1b", sessions=1)], [0.0] * 24, path)
+    assert load_workbook(path).worksheets[0]["B2"].value == "総務課"
