@@ -59,6 +59,8 @@ def test_any_input_gives_a_target_without_a_host(value: str) -> None:
         "/x\u200b",
         "/x\u3000y",
         "/" + "a" * 600,
+        "\\\\evil",
+        "",
         None,
         42,
     ],
@@ -67,6 +69,8 @@ def test_unsafe_or_odd_targets_fall_back_to_the_top(value: object) -> None:
     assert local_path(value) == "/"
 
 
-@pytest.mark.parametrize("value", ["/", "/admin", "/admin/audit?kind=login&before=12", "/admin/account/%E4%BD%90"])
+@pytest.mark.parametrize(
+    "value", ["/", "/admin", "/admin/staff?q=x", "/admin/audit?kind=login&before=12", "/admin/account/%E4%BD%90"]
+)
 def test_ordinary_local_paths_are_kept(value: str) -> None:
     assert local_path(value) == value
