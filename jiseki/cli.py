@@ -102,7 +102,7 @@ def _cmd_create_user(args: argparse.Namespace) -> int:
 
 def _cmd_import_users(args: argparse.Namespace) -> int:
     from .gateway.admin import import_users
-    from .gateway.auth.users_csv import decode_csv, parse_staff_csv
+    from .gateway.auth.users_csv import decode_csv, initial_passwords_csv, parse_staff_csv
 
     try:
         text = decode_csv(args.csv.read_bytes())
@@ -118,8 +118,7 @@ def _cmd_import_users(args: argparse.Namespace) -> int:
 
     result = _with_state(args, action)
     if result.created:
-        lines = "login_id,temporary_password\n" + "".join(f"{u},{p}\n" for u, p in result.created)
-        _write_private(args.passwords_out, lines.encode())
+        _write_private(args.passwords_out, initial_passwords_csv(result.created).encode())
     print(f"created {len(result.created)} account(s); temporary passwords in {args.passwords_out} (mode 0600)")
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)

@@ -31,11 +31,12 @@ def parse_agent_policy(raw: Any) -> AgentPolicy:
         value = raw.get(key)
         return value if isinstance(value, bool) else default
 
+    view_only = flag("view_only", False)
     return AgentPolicy(
-        clipboard_to_host=to_host,
+        clipboard_to_host=to_host and not view_only,  # view-only: nothing from the terminal, whatever the gateway says
         clipboard_to_terminal=to_terminal,
         clipboard_max_bytes=size,
-        view_only=flag("view_only", False),
+        view_only=view_only,
         lock_on_end=flag("lock_on_end", True),
         curtain=flag("curtain", True),
     )

@@ -206,8 +206,8 @@ class DisplaySession:
             self._acks.append((msg, time.monotonic()))
             if not self._encoding:
                 self._apply_acks()
-        elif isinstance(msg, Key | Pointer | Wheel | Text | Locks) and self.policy.view_only:
-            return  # the gateway drops input in view-only sessions; so does the agent
+        elif isinstance(msg, Key | Pointer | Wheel | Text | Locks | Clipboard) and self.policy.view_only:
+            return  # the gateway drops input and terminal clipboard in view-only sessions; so does the agent
         elif isinstance(msg, Key):
             self._inject(self.sink.key, msg.usage, msg.down)
         elif isinstance(msg, Pointer):

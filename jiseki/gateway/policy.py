@@ -130,10 +130,16 @@ class Effective:
         bit = 1 if to_host else 2
         return bool(_CLIPBOARD_BITS[self.clipboard] & bit)
 
+    @property
+    def session_clipboard(self) -> str:
+        """The clipboard directions a session really has: view-only lets nothing from the terminal
+        reach the office PC, whatever the clipboard setting says."""
+        return _BITS_CLIPBOARD[_CLIPBOARD_BITS[self.clipboard] & (2 if self.view_only else 3)]
+
     def for_agent(self) -> dict[str, Any]:
         """The part the agent enforces again on the office PC."""
         return {
-            "clipboard": self.clipboard,
+            "clipboard": self.session_clipboard,
             "clipboard_max_bytes": self.clipboard_max_bytes,
             "view_only": self.view_only,
             "lock_on_end": self.lock_on_end,

@@ -36,9 +36,10 @@ from .recording import Recorder
 from .rules import FORWARD as _FORWARD
 from .rules import Decision, SessionRules, Verdict
 
-# Called for every clipboard transfer (metadata only) and for the first drop of each kind.
 log = logging.getLogger(__name__)
 
+# Called for every clipboard transfer (metadata only) and every dropped message; the session decides
+# what becomes an audit row (drops are counted, not written one by one: drop_audit.py).
 AuditHook = Callable[[str, Decision], Awaitable[None]]
 
 
@@ -81,7 +82,7 @@ async def _pump(
         decision = decide(len(data), parsed)
         if decision.verdict is Verdict.DROP:
             stats.dropped[decision.reason] += 1
-            if audit is not None and (decision.clipboard or stats.dropped[decision.reason] == 1):
+            if audit is not None:
                 await audit(direction, decision)
             continue
         if decision.clipboard and audit is not None:

@@ -21,6 +21,8 @@ from typing import Any
 
 from jiseki.i18n import JST
 
+from .spreadsheet import BOM, append_row, csv_writer
+
 PERIODS = ("day", "week", "month")
 GROUPS = ("all", "department", "user")
 
@@ -183,10 +185,8 @@ def table(rows: list[Row]) -> list[list[Any]]:
 
 
 def write_csv(rows: list[Row], out: Any, translate: Any = lambda m: m) -> None:
-    import csv
-
-    out.write("\ufeff")  # Excel reads UTF-8 only with a BOM
-    writer = csv.writer(out, lineterminator="\r\n")
+    out.write(BOM)  # Excel reads UTF-8 only with a BOM
+    writer = csv_writer(out)  # a department may start with "=": text, never a formula
     writer.writerow([translate(HEADERS[c]) for c in COLUMNS])
     writer.writerows(table(rows))
 
@@ -197,11 +197,11 @@ def write_xlsx(rows: list[Row], hours: list[float], path: Any, translate: Any = 
     book = Workbook()
     sheet = book.active
     sheet.title = translate("Usage")
-    sheet.append([translate(HEADERS[c]) for c in COLUMNS])
+    append_row(sheet, [translate(HEADERS[c]) for c in COLUMNS])
     for values in table(rows):
-        sheet.append(values)
+        append_row(sheet, values)  # str cells as text: openpyxl would store "=..." as a formula
     hourly = book.create_sheet(translate("By hour of day"))
-    hourly.append([translate("Hour"), translate("Total hours")])
+    append_row(hourly, [translate("Hour"), translate("Total hours")])
     for hour, value in enumerate(hours):
-        hourly.append([f"{hour:02d}:00", round(value, 2)])
+        append_row(hourly, [f"{hour:02d}:00", round(value, 2)])
     book.save(path)

@@ -82,6 +82,8 @@ class SessionRules:
             return FORWARD
         if isinstance(msg, Clipboard):
             meta = _clipboard_meta(msg, "to_host")
+            if self.policy.view_only:  # nothing from the terminal reaches the PC, clipboard included
+                return Decision(Verdict.DROP, "view_only", meta)
             if not self.policy.clipboard_allowed(to_host=True):
                 return Decision(Verdict.DROP, "clipboard_forbidden", meta)
             if int(meta["bytes"]) > self.policy.clipboard_max_bytes:  # type: ignore[call-overload]

@@ -21,6 +21,7 @@ from jiseki.protocol import Ack, Key, Refresh, Status, StatusCode, encode
 from . import audit, recordings_db
 from .broker import EndReason, HostUnavailable, PendingSession, Socket
 from .db.models import utcnow
+from .drop_audit import DropAudit
 from .hosts import is_assigned
 from .policies_db import effective_for
 from .policy import combine, time_denial
@@ -87,10 +88,10 @@ async def run_session(state: GatewayState, pending: PendingSession, viewer: Sock
     rules = SessionRules(pending.policy or combine([]), time.monotonic(), utcnow())
     pending.rules = rules  # the authority check reads when input last came
 
-    async def audit_transfer(direction: str, decision: Decision) -> None:
+    async def audit_message(direction: str, decision: Decision, counts: dict[str, int] | None = None) -> None:
         outcome = "denied" if decision.verdict is Verdict.DROP else "ok"
-        kind = "clipboard" if decision.clipboard else "message_dropped"
-        details = {"direction": direction, **(decision.clipboard or {})}  # metadata only, never content
+        kind = "clipboard" if decision.clipboard is not None else "message_dropped"
+        details = {"direction": direction, **(decision.clipboard or {}), **(counts or {})}  # never content
         await audit.record(
             state.db,
             kind,
@@ -102,7 +103,16 @@ async def run_session(state: GatewayState, pending: PendingSession, viewer: Sock
             **details,
         )
 
+    drops = DropAudit(audit_message)
+
+    async def audit_transfer(direction: str, decision: Decision) -> None:
+        if decision.verdict is Verdict.DROP:
+            await drops.dropped(direction, decision)  # counted; rows bounded per interval
+        else:
+            await audit_message(direction, decision)
+
     helpers = [asyncio.create_task(_enforce_time(state, pending, rules))]
+    drop_writer = asyncio.create_task(drops.run())
     recorder = recordings_db.start(state.config, pending) if rules.policy.record else None
     keyframes: asyncio.Task[None] | None = None
     reason = EndReason.GATEWAY_SHUTDOWN
@@ -164,6 +174,11 @@ async def run_session(state: GatewayState, pending: PendingSession, viewer: Sock
         if recorder is not None:
             await recordings_db.finish(state.db, pending, recorder)
         reason = pending.forced_reason or reason
+        drops.stop()
+        try:
+            await drop_writer  # writes the drops counted since its last row
+        except Exception:  # the session must still be ended and recorded
+            log.exception("could not write the counted drops of session %s", pending.id)
         await broker.end(pending.id, reason, stats.to_viewer, stats.to_agent, stats.updates)
         await audit.record(
             state.db,

@@ -308,6 +308,21 @@ async def test_language_preference_is_kept_per_user(gateway: RunningGateway) -> 
         assert "自席PC一覧" in page
 
 
+async def test_language_switch_never_redirects_to_another_host(gateway: RunningGateway) -> None:
+    async with await logged_in(gateway, "alice") as b:
+        for target, expected in (
+            ("/\t/evil.example", "/"),  # a browser drops the TAB: //evil.example
+            ("/\r\n/evil.example", "/"),
+            ("/\\evil.example", "/"),
+            ("/%2e%2e//evil.example", "/"),
+            ("/admin/audit?kind=login", "/admin/audit?kind=login"),
+        ):
+            status, _page, response = await b.post_form(
+                "/language", {"csrf_token": await b.csrf(), "lang": "ja", "next": target}
+            )
+            assert status == 303 and response.headers["Location"] == expected, target
+
+
 @contextmanager
 def counted_statements() -> Iterator[list[str]]:
     """SQL statements run by the request (the node's background work left out: certificate polling,

@@ -11,6 +11,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from jiseki.gateway import drop_audit as drop_audit_module
 from jiseki.gateway import rules as rules_module
 from jiseki.gateway import session_run as session_run_module
 from jiseki.gateway.db.engine import make_engine, sessionmaker
@@ -137,8 +138,98 @@ async def test_view_only_drops_input(gateway: RunningGateway) -> None:
         await p.viewer.send_bytes(encode(Refresh()))
         assert decode_from_viewer((await p.agent.receive(timeout=5)).data) == Refresh()
         await p.viewer.close()
-    dropped = await _audit(gateway, "message_dropped")
-    assert len(dropped) == 1 and json.loads(dropped[0].details or "{}")["reason"] == "view_only"  # once, not per key
+    first, *rest = await _ended_audit(gateway, "message_dropped")
+    assert json.loads(first.details or "{}")["reason"] == "view_only"  # at once, then counted, not per key
+    assert len(rest) == 1 and _details(rest[0])["count"] == 5 and _details(rest[0])["total"] == 6
+
+
+def _details(event: AuditEvent) -> dict[str, Any]:
+    return json.loads(event.details or "{}")
+
+
+async def _ended_audit(gw: RunningGateway, kind: str) -> list[AuditEvent]:
+    """The rows of `kind` once the session has ended (its last counts are written at the end)."""
+    for _ in range(100):
+        if await _audit(gw, "session_end"):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the session did not end")
+    return sorted(await _audit(gw, kind), key=lambda e: e.id)
+
+
+@pytest.mark.parametrize("mode", ["to_host", "both"])
+async def test_view_only_drops_terminal_clipboard_whatever_the_clipboard_policy(
+    gateway: RunningGateway, mode: str
+) -> None:
+    await _apply(gateway, "host_group", "窓口端末", view_only=True)
+    await _apply(gateway, "department", "総務課", clipboard=mode)
+    async with Browser(gateway, gateway.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        control = await _control(gateway, s)
+        await b.login(gateway.staff["alice"])
+        status, page, _r = await b.get("/view/pc-1")  # the page does not read the terminal's clipboard
+        assert status == 200 and f'data-clipboard="{"to_terminal" if mode == "both" else "none"}"' in page
+        p = await _pair(b, gateway, s, control)
+        assert p.offer["policy"]["view_only"] is True
+        assert p.offer["policy"]["clipboard"] == ("to_terminal" if mode == "both" else "none")  # the agent is told
+        for _ in range(3):
+            await p.viewer.send_bytes(encode(Clipboard("端末の文字")))  # crafted: the page would not send it
+        await p.viewer.send_bytes(encode(Refresh()))
+        assert decode_from_viewer((await p.agent.receive(timeout=5)).data) == Refresh()  # no clipboard came
+        if mode == "both":  # the office PC's clipboard may still come out
+            await p.agent.send_bytes(encode(Clipboard("庁内")))
+            assert decode_from_agent((await p.viewer.receive(timeout=5)).data) == Clipboard("庁内")
+        await p.viewer.close()
+    denied = [e for e in await _ended_audit(gateway, "clipboard") if e.outcome == "denied"]
+    assert [(_details(e)["reason"], _details(e)["direction"], _details(e)["total"]) for e in denied] == [
+        ("view_only", "to_host", 1),
+        ("view_only", "to_host", 3),
+    ]
+
+
+async def test_a_flood_of_forbidden_messages_writes_a_few_audit_rows_with_the_count(gateway: RunningGateway) -> None:
+    await _apply(gateway, "host_group", "窓口端末", view_only=True)
+    flood = 1500
+    async with Browser(gateway, gateway.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        control = await _control(gateway, s)
+        await b.login(gateway.staff["alice"])
+        p = await _pair(b, gateway, s, control)
+        for i in range(flood):
+            await p.viewer.send_bytes(encode(Clipboard(f"x{i}")))
+            await p.viewer.send_bytes(encode(Pointer(i % 100, 5, 0)))
+        await p.agent.send_bytes(encode(Clipboard("庁内")))  # forbidden the other way (policy "none")
+        await p.viewer.send_bytes(encode(Refresh()))
+        assert decode_from_viewer((await p.agent.receive(timeout=20)).data) == Refresh()
+        await p.viewer.close()
+    clip = await _ended_audit(gateway, "clipboard")
+    to_host = [_details(e) for e in clip if _details(e)["direction"] == "to_host"]
+    assert len(to_host) == 2 and to_host[0]["count"] == 1 and len(to_host[0]["sha256"]) == 64
+    assert to_host[1]["count"] == flood - 1 and to_host[1]["total"] == flood and "sha256" not in to_host[1]
+    assert [_details(e)["total"] for e in clip if _details(e)["direction"] == "to_terminal"] == [1]
+    dropped = [_details(e) for e in await _audit(gateway, "message_dropped")]
+    assert [(d["reason"], d["total"]) for d in dropped] == [("view_only", 1), ("view_only", flood)]
+
+
+async def test_counted_drops_are_written_every_interval(
+    gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(drop_audit_module, "SUMMARY_INTERVAL", 0.5)
+    async with Browser(gateway, gateway.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        control = await _control(gateway, s)
+        await b.login(gateway.staff["alice"])
+        p = await _pair(b, gateway, s, control)
+        sent = 0
+        for _burst in range(4):
+            for _ in range(50):
+                await p.viewer.send_bytes(encode(Clipboard("機密")))
+                sent += 1
+            await asyncio.sleep(0.4)
+        rows = await _audit(gateway, "clipboard")
+        assert len(rows) >= 2  # a count was written while the session goes on
+        await p.viewer.close()
+    counts = [_details(e) for e in await _ended_audit(gateway, "clipboard")]
+    assert len(counts) <= 1 + 4 + 1  # the first, at most one per interval, the rest at the end
+    assert sum(c["count"] for c in counts) == sent and counts[-1]["total"] == sent
 
 
 async def test_idle_timeout_warns_then_ends(gateway: RunningGateway, monkeypatch: pytest.MonkeyPatch) -> None:

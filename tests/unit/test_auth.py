@@ -43,6 +43,18 @@ def test_temporary_passwords_meet_the_default_policy() -> None:
         assert PasswordPolicy().problems(temporary_password()) == []
 
 
+def test_temporary_passwords_never_start_with_a_symbol() -> None:
+    # Excel reads a cell starting with = + - @ as a formula (#NAME? in the initial-passwords CSV).
+    classes = ("abcdefghijkmnpqrstuvwxyz", "ABCDEFGHJKLMNPQRSTUVWXYZ", "23456789", "#%+-=?@")
+    firsts = set()
+    for _ in range(2000):
+        pw = temporary_password()
+        assert len(pw) == 16 and pw[0].isascii() and pw[0].isalnum(), pw
+        assert all(any(c in cls for c in pw) for cls in classes), pw
+        firsts.add(pw[0])
+    assert len(firsts) > 40  # the first character is still drawn from all letters and digits
+
+
 def test_totp_accepts_once_and_within_the_window() -> None:
     secret = totp.new_secret()
     now = 1_800_000_000.0

@@ -156,6 +156,12 @@ def test_agent_policy_defaults_are_restrictive() -> None:
     assert p.clipboard_to_terminal and not p.clipboard_to_host and p.clipboard_max_bytes == 100 and not p.lock_on_end
 
 
+def test_agent_policy_view_only_takes_no_terminal_clipboard() -> None:
+    # An older or compromised gateway offering "both" with view-only: the agent still refuses to_host.
+    p = parse_agent_policy({"clipboard": "both", "view_only": True})
+    assert p.view_only and not p.clipboard_to_host and p.clipboard_to_terminal
+
+
 class FakeClipboard:
     def __init__(self, text: str | None = None) -> None:
         self.text = text
@@ -183,3 +189,9 @@ def test_clipboard_sync_directions_limits_and_no_echo() -> None:
     assert not sync.from_viewer("y" * 21)
     closed = ClipboardSync(FakeClipboard("a"), AgentPolicy())
     assert not closed.from_viewer("home") and closed.changed_text() is None
+
+
+def test_clipboard_sync_refuses_the_terminal_in_view_only() -> None:
+    board = FakeClipboard("office")
+    sync = ClipboardSync(board, AgentPolicy(clipboard_to_host=True, clipboard_to_terminal=True, view_only=True))
+    assert not sync.from_viewer("from home") and board.writes == []

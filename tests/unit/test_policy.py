@@ -84,9 +84,26 @@ def test_rules_drop_input_in_view_only_and_forbidden_clipboard() -> None:
     assert rules.from_viewer(Pointer(1, 1, 0), 1.0).reason == "view_only"
     assert rules.from_viewer(Refresh(), 1.0).verdict is Verdict.FORWARD
     decision = rules.from_viewer(Clipboard("機密"), 1.0)
-    assert decision.verdict is Verdict.DROP and decision.reason == "clipboard_forbidden"
+    assert decision.verdict is Verdict.DROP and decision.reason == "view_only"  # decided before the clipboard
+    forbidden = SessionRules(combine([]), 0.0, jst(2026, 11, 27, 9)).from_viewer(Clipboard("機密"), 1.0)
+    assert forbidden.verdict is Verdict.DROP and forbidden.reason == "clipboard_forbidden"
     assert decision.clipboard == {"direction": "to_host", "bytes": 6, "sha256": decision.clipboard["sha256"]}
     assert "機密" not in str(decision)  # metadata only, never the content
+
+
+@pytest.mark.parametrize("mode", ["to_host", "both"])
+def test_view_only_lets_nothing_from_the_terminal_reach_the_pc(mode: str) -> None:
+    policy = combine([Policy("窓口", view_only=True), Policy("課", clipboard=mode)])
+    rules = SessionRules(policy, 0.0, jst(2026, 11, 27, 9))
+    decision = rules.from_viewer(Clipboard("端末の文字"), 1.0)
+    assert decision.verdict is Verdict.DROP and decision.reason == "view_only"
+    assert decision.clipboard is not None and decision.clipboard["direction"] == "to_host"  # audited as clipboard
+    # The agent is told the same: no terminal clipboard; the office PC's may still come out if allowed.
+    assert policy.for_agent()["view_only"] is True
+    assert policy.for_agent()["clipboard"] == ("to_terminal" if mode == "both" else "none")
+    assert policy.session_clipboard == policy.for_agent()["clipboard"]
+    both = rules.from_agent(Clipboard("庁内"))
+    assert both.verdict is (Verdict.FORWARD if mode == "both" else Verdict.DROP)
 
 
 def test_rules_clipboard_directions_and_size() -> None:

@@ -1,4 +1,4 @@
-"""The agent session's handling of keyboard messages: hostile TEXT refused, order kept, floods ended."""
+"""The agent session's handling of viewer messages: hostile TEXT refused, order kept, floods ended, view-only."""
 
 from __future__ import annotations
 
@@ -9,8 +9,19 @@ import numpy as np
 import pytest
 
 from jiseki.agent import session as session_module
+from jiseki.agent.policy import AgentPolicy
 from jiseki.agent.session import DisplaySession
-from jiseki.protocol import LOCK_CAPS, Key, KeyboardLayout, Locks, Monitor, ProtocolError, Text, encode
+from jiseki.protocol import (
+    LOCK_CAPS,
+    Clipboard,
+    Key,
+    KeyboardLayout,
+    Locks,
+    Monitor,
+    ProtocolError,
+    Text,
+    encode,
+)
 
 
 class FakeCapture:
@@ -96,3 +107,33 @@ async def test_a_flood_of_input_ends_the_session(monkeypatch: pytest.MonkeyPatch
     gate.set()
     s._input.shutdown(wait=True)
     assert 8 <= len(sink.calls) <= 9
+
+
+class FakeClipboard:
+    def __init__(self) -> None:
+        self.writes: list[str] = []
+
+    def get_text(self) -> str | None:
+        return None
+
+    def set_text(self, text: str) -> None:
+        self.writes.append(text)
+
+
+async def test_view_only_session_takes_no_clipboard_from_the_terminal() -> None:
+    board, sink = FakeClipboard(), RecordingSink()
+    policy = AgentPolicy(clipboard_to_host=True, clipboard_to_terminal=True, view_only=True)
+    s = DisplaySession(
+        None,  # type: ignore[arg-type]
+        FakeCapture(),  # type: ignore[arg-type]
+        sink,  # type: ignore[arg-type]
+        max_fps=30,
+        max_unacked=2,
+        jpeg_quality=80,
+        policy=policy,
+        clipboard=board,
+    )
+    s._handle(encode(Clipboard("from home")))
+    s._handle(encode(Key(0x00070004, True)))
+    s._input.shutdown(wait=True)
+    assert board.writes == [] and sink.calls == []

@@ -31,7 +31,8 @@ class ClipboardSync:
             self._last = _digest(current) if current is not None else None  # what was there before: stays
 
     def from_viewer(self, text: str) -> bool:
-        if not self.policy.clipboard_to_host or len(text.encode()) > self.policy.clipboard_max_bytes:
+        refused = self.policy.view_only or not self.policy.clipboard_to_host
+        if refused or len(text.encode()) > self.policy.clipboard_max_bytes:
             log.warning("clipboard text from the terminal refused by the session policy")
             return False
         self._last = _digest(text)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable
 from typing import TextIO
 
 from jiseki.i18n import JST
 
+from ..spreadsheet import BOM, csv_writer
 from .chain import ChainRecord
 
 CSV_COLUMNS = ("seq", "id", "time_jst", "kind", "outcome", "actor", "subject", "address", "details", "hash")
@@ -31,18 +31,13 @@ def _row(r: ChainRecord) -> dict[str, object]:
 
 def write_csv(records: Iterable[ChainRecord], out: TextIO) -> int:
     """`out` must be opened with newline=""; the BOM makes Excel read UTF-8."""
-    out.write("\ufeff")
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
+    out.write(BOM)
+    writer = csv_writer(out)  # actors, subjects and details come from outside: text, never formulas
+    writer.writerow(CSV_COLUMNS)
     count = 0
     for r in records:
         row = _row(r)
-        # A cell starting with = + - @ would be a formula in Excel: quote it as text.
-        for key in ("actor", "subject", "details"):
-            value = str(row[key])
-            if value[:1] in ("=", "+", "-", "@"):
-                row[key] = "'" + value
-        writer.writerow(row)
+        writer.writerow([row[c] for c in CSV_COLUMNS])
         count += 1
     return count
 

@@ -138,11 +138,14 @@ def confirm_totp(user: User, box: totp.SecretBox, secret: str, code: str, now: d
 
 
 def temporary_password() -> str:
-    """16 characters with all four classes, from an alphabet without look-alikes."""
+    """16 characters with all four classes, from an alphabet without look-alikes.
+
+    The first is a letter or digit: Excel reads a cell starting with = + - @ as a formula, which
+    would show #NAME? instead of the password in the initial-passwords CSV."""
     lower, upper, digits, symbols = "abcdefghijkmnpqrstuvwxyz", "ABCDEFGHJKLMNPQRSTUVWXYZ", "23456789", "#%+-=?@"
-    alphabet = lower + upper + digits + symbols
+    first, alphabet = lower + upper + digits, lower + upper + digits + symbols
     while True:
-        pw = "".join(secrets.choice(alphabet) for _ in range(16))
+        pw = secrets.choice(first) + "".join(secrets.choice(alphabet) for _ in range(15))
         if all(any(c in cls for c in pw) for cls in (lower, upper, digits, symbols)):
             return pw
 

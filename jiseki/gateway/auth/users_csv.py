@@ -1,4 +1,5 @@
-"""Parse a staff CSV (pure): one row per staff member, with a per-row error report.
+"""Parse a staff CSV (pure): one row per staff member, with a per-row error report; write the
+initial-passwords CSV an import hands back.
 
 Header names may be English or Japanese. Excel in Japan often saves CSV as Shift_JIS (CP932), so
 that is accepted when the file is not UTF-8. Messages are catalogue ids with values, so the console
@@ -15,6 +16,7 @@ from typing import Any, Protocol
 
 from jiseki.i18n import N_
 
+from ..spreadsheet import csv_text
 from .accounts import ROLES, valid_login_id
 
 MAX_ROWS = 20_000
@@ -208,3 +210,12 @@ def parse_staff_csv(text: str) -> tuple[list[StaffRow], list[RowError]]:
         seen[login_id] = number
         rows.append(StaffRow(number, login_id, name, department, role))
     return rows, errors
+
+
+PASSWORDS_HEADER = ("login_id", "temporary_password")
+
+
+def initial_passwords_csv(created: list[tuple[str, str]]) -> str:
+    """The file an import hands back (CLI `--passwords-out`, console download): UTF-8 with BOM for Excel,
+    cells neutralised like every export (a login ID may start with - or @)."""
+    return csv_text([PASSWORDS_HEADER, *created])

@@ -188,7 +188,7 @@ async def viewer_page(request: web.Request) -> web.Response:
         host=host,
         strings_json=strings_json,
         watermark=watermark,
-        clipboard=policy.clipboard,
+        clipboard=policy.session_clipboard,  # the page offers only what the session allows
         resume_grace=state.config.gateway.resume_grace_seconds,
         final_reasons=" ".join(sorted(EndReason.FINAL)),
     )

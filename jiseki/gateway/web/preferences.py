@@ -9,14 +9,8 @@ from jiseki.i18n import LANGUAGES
 
 from ..db.models import User
 from .guards import SESSION, STATE
+from .redirects import local_path
 from .security import LANG_COOKIE
-
-
-def _local_path(value: object) -> str:
-    """Only a path on this site: no scheme, no host, no `//` (an open redirect otherwise)."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value[:512]
-    return "/"
 
 
 async def set_language(request: web.Request) -> web.StreamResponse:
@@ -28,6 +22,6 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     if loaded is not None:
         async with request.app[STATE].db.begin() as s:
             await s.execute(update(User).where(User.id == loaded.user.id).values(language=lang))
-    response = web.HTTPSeeOther(_local_path(form.get("next")))
+    response = web.HTTPSeeOther(local_path(form.get("next")))
     response.set_cookie(LANG_COOKIE, str(lang), secure=True, httponly=True, samesite="Strict", path="/")
     raise response

@@ -8,8 +8,6 @@ is re-read and re-checked at confirmation, since the database may have changed m
 from __future__ import annotations
 
 import base64
-import csv
-import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -17,7 +15,7 @@ from aiohttp import web
 
 from ... import admin
 from ...assignments_csv import parse_assignments_csv
-from ...auth.users_csv import CsvFileError, RowError, parse_staff_csv
+from ...auth.users_csv import CsvFileError, RowError, initial_passwords_csv, parse_staff_csv
 from ..guards import STATE
 from ..render import translator
 from .common import Actor, form_of, page, render_console
@@ -96,11 +94,7 @@ async def staff_preview(request: web.Request, actor: Actor) -> web.Response:
 
 def passwords_csv(created: list[tuple[str, str]]) -> str:
     """The initial passwords as a data: URL (UTF-8 with BOM, so Excel reads it); never stored."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["login_id", "temporary_password"])
-    writer.writerows(created)
-    data = ("\ufeff" + out.getvalue()).encode()
+    data = initial_passwords_csv(created).encode()
     return "data:text/csv;charset=utf-8;base64," + base64.b64encode(data).decode()
 
 
