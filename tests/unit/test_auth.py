@@ -16,6 +16,7 @@ from jiseki.gateway.auth.throttle import AddressThrottle
 from jiseki.gateway.auth.users_csv import decode_csv, parse_staff_csv
 from jiseki.gateway.enrollment import EnrollmentError, make_token, parse_token
 from jiseki.gateway.pki import CertificateAuthority, PKIError
+from jiseki.gateway.textclean import has_controls
 
 
 def test_policy_refuses_short_plain_common_and_own_id() -> None:
@@ -106,12 +107,24 @@ def test_csv_errors_name_the_line() -> None:
         decode_csv(b"\xff\xfe\xfa\x80\x81")
 
 
+def test_csv_refuses_control_characters_in_names_and_departments() -> None:
+    text = (
+        'login_id,display_name,department\nk1,"山田\x01",総務課\nk2,鈴木,"=総務\x1b課"\n'
+        'k3,"佐\t藤",x\nk4,田中,財政課\n'
+    )
+    rows, errors = parse_staff_csv(text)
+    assert [r.login_id for r in rows] == ["k4"]
+    assert [e.line for e in errors] == [2, 3, 4]
+    assert all("control characters" in e.message for e in errors)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(max_size=400))
 def test_csv_parser_never_crashes(text: str) -> None:
     rows, errors = parse_staff_csv(text)
     assert all(valid_login_id(r.login_id) for r in rows)
     assert all(e.line >= 1 for e in errors)
+    assert not any(has_controls(r.display_name) or has_controls(r.department) for r in rows)
 
 
 def test_enrollment_token_round_trip_and_damage() -> None:

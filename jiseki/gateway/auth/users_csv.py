@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from jiseki.i18n import N_
 
 from ..spreadsheet import csv_text
+from ..textclean import has_controls
 from .accounts import ROLES, valid_login_id
 
 MAX_ROWS = 20_000
@@ -186,6 +187,15 @@ def parse_staff_csv(text: str) -> tuple[list[StaffRow], list[RowError]]:
             problems.append(RowError(number, N_("The name must be 1-255 characters."), {}, cells))
         if len(department) > 255:
             problems.append(RowError(number, N_("The department must be at most 255 characters."), {}, cells))
+        if has_controls(name) or has_controls(department):  # a tab or an invisible code: never meant
+            problems.append(
+                RowError(
+                    number,
+                    N_("The name or department contains control characters (tab, line break or invisible codes)."),
+                    {},
+                    cells,
+                )
+            )
         if role not in ROLES:
             problems.append(
                 RowError(
