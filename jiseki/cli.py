@@ -806,6 +806,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
+    # Everything a command creates (database and its WAL, recordings, keys, exports, directories) is
+    # for this user only, whatever umask the shell or service manager gave.
+    previous_umask = os.umask(0o077)
     try:
         return int(args.func(args))
     except ConfigError as exc:
@@ -824,3 +827,5 @@ def main(argv: list[str] | None = None) -> int:
             print(f"jiseki: {exc}", file=sys.stderr)
             return 1
         raise
+    finally:
+        os.umask(previous_umask)  # matters only when called in-process (tests)
