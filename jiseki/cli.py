@@ -588,12 +588,26 @@ def _cmd_agent_enroll(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo.run import run_demo
+    from .demo import addresses
+    from .demo.run import DemoOptions, run_demo
 
     if args.config is not None:
         raise CommandError("demo: --config is not used; the demo writes its own configuration in --data-dir")
-
-    return run_demo(data_dir=args.data_dir, port=args.port, install_certificate=args.install_certificate)
+    try:
+        listen = addresses.check_listen(args.listen)
+        names = tuple(addresses.check_name(n) for n in args.name)
+    except ValueError as exc:
+        raise CommandError(f"demo: {exc}") from None
+    return run_demo(
+        DemoOptions(
+            data_dir=args.data_dir,
+            port=args.port,
+            listen=listen,
+            names=names,
+            install_certificate=args.install_certificate,
+            browser_policy_dir=args.browser_policy_dir,
+        )
+    )
 
 
 # ---- parser ---------------------------------------------------------------------------------
@@ -792,11 +806,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="virtual office PC + agent + gateway on this machine")
     demo.add_argument("--data-dir", type=Path, default=Path("demo-data"), help="where the demo keeps its state")
-    demo.add_argument("--port", type=int, default=8443, help="gateway HTTPS port on 127.0.0.1")
+    demo.add_argument("--port", type=int, default=8443, help="gateway HTTPS port (default 8443)")
+    demo.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every IPv4 address)."
+        " From another PC, prefer: ssh -L 8443:127.0.0.1:8443 SERVER",
+    )
+    demo.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name or address other machines use to reach this one, added to the server certificate"
+        " (repeatable; with --listen 0.0.0.0 this machine's names and addresses are added anyway)",
+    )
     demo.add_argument(
         "--install-certificate",
         action="store_true",
-        help="import the demo CA and terminal certificate into this user's Chromium (NSS database)",
+        help="import the demo CA and terminal certificate into this user's Chromium (NSS database) and,"
+        " when allowed, write a policy that selects it; all removed again when the demo stops",
+    )
+    demo.add_argument(
+        "--browser-policy-dir",
+        type=Path,
+        metavar="DIR",
+        help="where --install-certificate writes the Chromium policy (default /etc/chromium/policies/managed;"
+        " Google Chrome: /etc/opt/chrome/policies/managed)",
     )
     _global_options(demo)
     demo.set_defaults(func=_cmd_demo)
