@@ -188,3 +188,43 @@ def test_demo_takes_its_browser_setup_away_when_stopped(tmp_path: Path, stop: si
     assert not (tmp_path / "etc" / "chromium").exists()
     assert "removed the Chromium policy" in out and "removed from" in out, out
     assert "left in place" in out, out  # says what stays: the data directory and the NSS database it created
+
+
+def test_demo_listens_where_asked_and_its_certificate_names_that_address(tmp_path: Path) -> None:
+    # 127.0.0.2: another address than the default that is still this machine's only.
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "jiseki", "demo", "--listen", "127.0.0.2", "--port", str(port)),
+            *("--data-dir", str(tmp_path / "demo")),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("agent demo-pc online" in line for line in lines):
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+    try:
+        text = "".join(lines)
+        assert f"Open in Chromium:   https://127.0.0.2:{port}/" in text, text
+        assert "agent demo-pc online" in text, text  # the agent found the gateway on that address
+        assert "WARNING" not in text  # loopback: nothing to warn about
+        demo = tmp_path / "demo"
+        creds = json.loads((demo / "credentials.json").read_text())
+        terminal = ssl.create_default_context(cafile=str(demo / "gateway" / "pki" / "root-ca.crt"))
+        terminal.load_cert_chain(creds["terminal_cert"], creds["terminal_key"])
+        # The default context checks the certificate's names against the address in the URL.
+        with urllib.request.urlopen(f"https://127.0.0.2:{port}/login", context=terminal, timeout=10) as page:
+            assert page.status == 200
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"https://127.0.0.1:{port}/login", context=terminal, timeout=10)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
