@@ -3,7 +3,8 @@
 Run by scripts/check-runtime-install.sh with that venv's Python. Starts `jiseki demo` (virtual
 desktop, gateway, agent) on a free port, then, as the demo terminal over HTTPS: logs the demo staff
 member in, finds the demo PC online in My PCs, opens a session and waits for the first screen
-update over the viewer's WebSocket. Any failure prints what the demo printed and exits 1.
+update over the viewer's WebSocket. Before that, every module of the installed package must import.
+Any failure prints what went wrong (and what the demo printed) and exits 1.
 
 Uses only the standard library and the product's own dependencies (aiohttp, jiseki).
 """
@@ -11,6 +12,7 @@ Uses only the standard library and the product's own dependencies (aiohttp, jise
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import re
 import signal
@@ -138,7 +140,30 @@ async def use_as_staff(base: str, demo_dir: Path) -> str:
         raise SmokeFailed("the viewer socket closed before a screen update")
 
 
+def import_every_module() -> list[str]:
+    """Import each module of the installed package: parts the demo does not run (reports, syslog...)
+    must find their dependencies too. Returns the failures."""
+    import jiseki
+
+    root = Path(jiseki.__file__).parent
+    failures = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        if name.endswith("__main__") or ".migrations" in name:  # the command itself; Alembic's scripts
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as exc:
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+    return failures
+
+
 def main() -> int:
+    failures = import_every_module()
+    if failures:
+        print("RUNTIME CHECK FAILED: modules that do not import:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
     with tempfile.TemporaryDirectory(prefix="jiseki-runtime-") as tmp:
         work = Path(tmp)
         port = free_port()
