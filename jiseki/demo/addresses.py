@@ -81,8 +81,3 @@ def server_names(listen: str, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     if listen in WILDCARDS:
         names += machine_names()
     return tuple(dict.fromkeys(names))
-
-
-def remote_names(names: tuple[str, ...]) -> list[str]:
-    """The names other machines may use (loopback ones left out)."""
-    return [n for n in names if not is_loopback(n)]

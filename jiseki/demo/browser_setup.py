@@ -95,7 +95,8 @@ class BrowserSetup:
             done.append(f"created the NSS database {self.nssdb}")
         root = x509.load_pem_x509_certificate(root_ca.read_bytes())
         _key, terminal, chain = pkcs12.load_key_and_certificates(p12.read_bytes(), p12_password.encode())
-        assert terminal is not None
+        if terminal is None:
+            raise RuntimeError(f"{p12} holds no certificate")
         wanted = [root, *chain, terminal]
         before = {nss_id(c) for c in wanted if self._has(c)}
         try:

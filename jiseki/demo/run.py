@@ -99,9 +99,9 @@ class DemoStack:
         """What other machines may open: empty when the demo listens on loopback only."""
         if addresses.is_loopback(self.listen):
             return []
-        names = [self.listen] if self.listen not in addresses.WILDCARDS else []
-        names += addresses.remote_names(self.gateway.server_names)
-        return [addresses.url(n, self.port) for n in dict.fromkeys(names) if not addresses.is_loopback(n)]
+        names = dict.fromkeys([self.listen, *self.gateway.server_names])
+        reachable = [n for n in names if n not in addresses.WILDCARDS and not addresses.is_loopback(n)]
+        return [addresses.url(n, self.port) for n in reachable]
 
     @property
     def viewer_url(self) -> str:
