@@ -587,35 +587,64 @@ def _cmd_agent_enroll(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from .demo.run import run_demo
+    from .demo import addresses
+    from .demo.run import DemoOptions, run_demo
 
-    return run_demo(data_dir=args.data_dir, port=args.port, install_certificate=args.install_certificate)
+    if args.config is not None:
+        raise CommandError("demo: --config is not used; the demo writes its own configuration in --data-dir")
+    try:
+        listen = addresses.check_listen(args.listen)
+        names = tuple(addresses.check_name(n) for n in args.name)
+    except ValueError as exc:
+        raise CommandError(f"demo: {exc}") from None
+    return run_demo(
+        DemoOptions(
+            data_dir=args.data_dir,
+            port=args.port,
+            listen=listen,
+            names=names,
+            install_certificate=args.install_certificate,
+            browser_policy_dir=args.browser_policy_dir,
+        )
+    )
 
 
 # ---- parser ---------------------------------------------------------------------------------
 
 
-def _config_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", type=Path, help="TOML configuration file")
+def _global_options(p: argparse.ArgumentParser, *, top: bool = False) -> None:
+    """`--config` and `-v` on the top parser and again on every subcommand, so they may come before or
+    after it. Below the top their default is SUPPRESS: a value given earlier is kept, a later one wins."""
+    p.add_argument("--config", type=Path, default=None if top else argparse.SUPPRESS, help="TOML configuration file")
+    p.add_argument(
+        "-v", "--verbose", action="store_true", default=False if top else argparse.SUPPRESS, help="debug logging"
+    )
+
+
+def _group(sub: Any, name: str, text: str, dest: str) -> Any:
+    """A command group (`admin`, `host`...) whose commands are required; takes the global options too."""
+    group = sub.add_parser(name, help=text)
+    _global_options(group)
+    return group.add_subparsers(dest=dest, required=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="jiseki", description="Operate your office desk PC from a registered terminal."
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    _global_options(parser, top=True)
     sub = parser.add_subparsers(dest="command", required=True)
 
     gw = sub.add_parser("gateway", help="run a gateway node")
-    _config_arg(gw)
+    _global_options(gw)
     gw.set_defaults(func=_cmd_gateway)
 
-    db = sub.add_parser("db", help="database maintenance").add_subparsers(dest="db_command", required=True)
+    db = _group(sub, "db", "database maintenance", "db_command")
     up = db.add_parser("upgrade", help="apply the database migrations")
-    _config_arg(up)
+    _global_options(up)
     up.set_defaults(func=_cmd_db_upgrade)
 
-    admin = sub.add_parser("admin", help="staff accounts").add_subparsers(dest="admin_command", required=True)
+    admin = _group(sub, "admin", "staff accounts", "admin_command")
     cu = admin.add_parser("create-user", help="create a staff account")
     cu.add_argument("login_id")
     cu.add_argument("--name", required=True, help="display name (氏名)")
@@ -624,12 +653,12 @@ def build_parser() -> argparse.ArgumentParser:
     group = cu.add_mutually_exclusive_group()
     group.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     group.add_argument("--temporary-password", action="store_true", help="generate one to change at first login")
-    _config_arg(cu)
+    _global_options(cu)
     cu.set_defaults(func=_cmd_create_user)
     iu = admin.add_parser("import-users", help="create accounts from a CSV (login_id, display_name, department, role)")
     iu.add_argument("csv", type=Path)
     iu.add_argument("--passwords-out", type=Path, default=Path("initial-passwords.csv"))
-    _config_arg(iu)
+    _global_options(iu)
     iu.set_defaults(func=_cmd_import_users)
     for name, text in (
         ("unlock", "unlock a locked account"),
@@ -639,39 +668,37 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         p = admin.add_parser(name, help=text)
         p.add_argument("login_id")
-        _config_arg(p)
+        _global_options(p)
         p.set_defaults(func=_simple_user_action(name))
     asg = admin.add_parser("assign", help="let a staff member use an office PC")
     asg.add_argument("login_id")
     asg.add_argument("host_id")
     asg.add_argument("--remove", action="store_true", help="take the assignment away instead")
-    _config_arg(asg)
+    _global_options(asg)
     asg.set_defaults(func=_cmd_assign)
     ia = admin.add_parser("import-assignments", help="assign (or remove) from a CSV (login_id, host_id[, action])")
     ia.add_argument("csv", type=Path)
-    _config_arg(ia)
+    _global_options(ia)
     ia.set_defaults(func=_cmd_import_assignments)
     uu = admin.add_parser("update-user", help="change a staff account's name, department or role")
     uu.add_argument("login_id")
     uu.add_argument("--name")
     uu.add_argument("--department")
     uu.add_argument("--role", choices=("staff", "helpdesk", "admin", "auditor"))
-    _config_arg(uu)
+    _global_options(uu)
     uu.set_defaults(func=_cmd_update_user)
     rp = admin.add_parser("reset-password", help="give the account a temporary password to change at next login")
     rp.add_argument("login_id")
-    _config_arg(rp)
+    _global_options(rp)
     rp.set_defaults(func=_cmd_reset_password)
 
-    term = sub.add_parser("terminal", help="registered telework terminals").add_subparsers(
-        dest="terminal_command", required=True
-    )
+    term = _group(sub, "terminal", "registered telework terminals", "terminal_command")
     ta = term.add_parser("add", help="register a terminal and write a one-time PKCS#12 bundle")
     ta.add_argument("terminal_id")
     ta.add_argument("--name")
     ta.add_argument("--out", type=Path, required=True, help="the .p12 file to write")
     ta.add_argument("--reissue", action="store_true", help="a new certificate for a registered terminal")
-    _config_arg(ta)
+    _global_options(ta)
     ta.set_defaults(func=_cmd_terminal_add)
     ts = term.add_parser("sign", help="register a terminal from a CSR made on it")
     ts.add_argument("terminal_id")
@@ -679,40 +706,40 @@ def build_parser() -> argparse.ArgumentParser:
     ts.add_argument("--csr", type=Path, required=True)
     ts.add_argument("--out", type=Path, required=True, help="the certificate (PEM chain) to write")
     ts.add_argument("--reissue", action="store_true", help="a new certificate for a registered terminal")
-    _config_arg(ts)
+    _global_options(ts)
     ts.set_defaults(func=_cmd_terminal_sign)
     tr = term.add_parser("revoke", help="revoke a terminal's certificate")
     tr.add_argument("terminal_id")
     tr.add_argument("--reason", default="revoked by administrator")
-    _config_arg(tr)
+    _global_options(tr)
     tr.set_defaults(func=_cmd_terminal_revoke)
 
-    host = sub.add_parser("host", help="office PCs").add_subparsers(dest="host_command", required=True)
+    host = _group(sub, "host", "office PCs", "host_command")
     add = host.add_parser("add", help="register an office PC and write its agent files (demo, tests)")
     add.add_argument("host_id")
     add.add_argument("--name")
     add.add_argument("--out", type=Path, required=True, help="directory for agent.key, agent.crt and ca.crt")
-    _config_arg(add)
+    _global_options(add)
     add.set_defaults(func=_cmd_host_add)
     tok = host.add_parser("token", help="make a one-time enrollment token for an office PC")
     tok.add_argument("host_id")
     tok.add_argument("--name", help="display name")
     tok.add_argument("--hours", type=float, default=24.0, help="validity (default 24, at most 336)")
-    _config_arg(tok)
+    _global_options(tok)
     tok.set_defaults(func=_cmd_host_token)
     hr = host.add_parser("revoke", help="revoke an office PC's agent certificate")
     hr.add_argument("host_id")
     hr.add_argument("--reason", default="revoked by administrator")
-    _config_arg(hr)
+    _global_options(hr)
     hr.set_defaults(func=_cmd_host_revoke)
 
     hg = host.add_parser("group", help="put an office PC in a host group (for policies)")
     hg.add_argument("host_id")
     hg.add_argument("group", nargs="?", default="", help="group name; empty removes it from its group")
-    _config_arg(hg)
+    _global_options(hg)
     hg.set_defaults(func=_cmd_host_group)
 
-    pol = sub.add_parser("policy", help="session policies").add_subparsers(dest="policy_command", required=True)
+    pol = _group(sub, "policy", "session policies", "policy_command")
     ps = pol.add_parser("set", help="set policy values of a department or a host group (others unchanged)")
     target = ps.add_mutually_exclusive_group(required=True)
     target.add_argument("--department")
@@ -729,31 +756,31 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--lock-on-end", metavar="yes|no")
     ps.add_argument("--curtain", metavar="yes|no")
     ps.add_argument("--record", metavar="yes|no", help="record the display stream of sessions")
-    _config_arg(ps)
+    _global_options(ps)
     ps.set_defaults(func=_cmd_policy_set)
     pv = pol.add_parser("show", help="the effective policy of a staff member on an office PC, with its sources")
     pv.add_argument("login_id")
     pv.add_argument("host_id")
-    _config_arg(pv)
+    _global_options(pv)
     pv.set_defaults(func=_cmd_policy_show)
 
-    aud = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command", required=True)
+    aud = _group(sub, "audit", "the audit trail", "audit_command")
     av = aud.add_parser("verify", help="check the whole hash chain; names the first broken record")
-    _config_arg(av)
+    _global_options(av)
     av.set_defaults(func=_cmd_audit_verify)
     ae = aud.add_parser("export", help="export records (CSV for Excel, or JSON lines)")
     ae.add_argument("--from", dest="date_from", help="first day (YYYY-MM-DD, Japan time)")
     ae.add_argument("--to", dest="date_to", help="day after the last (YYYY-MM-DD, Japan time)")
     ae.add_argument("--format", choices=("csv", "jsonl"), default="csv")
     ae.add_argument("--out", type=Path, help="file to write (default: standard output)")
-    _config_arg(ae)
+    _global_options(ae)
     ae.set_defaults(func=_cmd_audit_export)
     ap = aud.add_parser("purge", help="delete records before a day, keeping the chain verifiable")
     ap.add_argument("--before", required=True, help="YYYY-MM-DD (Japan time)")
-    _config_arg(ap)
+    _global_options(ap)
     ap.set_defaults(func=_cmd_audit_purge)
 
-    rep = sub.add_parser("report", help="usage reports").add_subparsers(dest="report_command", required=True)
+    rep = _group(sub, "report", "usage reports", "report_command")
     ru = rep.add_parser("usage", help="sessions, hours, users and peak concurrency per period")
     ru.add_argument("--from", dest="date_from", required=True, help="first day (YYYY-MM-DD, Japan time)")
     ru.add_argument("--to", dest="date_to", required=True, help="day after the last (YYYY-MM-DD)")
@@ -762,28 +789,52 @@ def build_parser() -> argparse.ArgumentParser:
     ru.add_argument("--format", choices=("table", "csv", "xlsx"), default="table")
     ru.add_argument("--lang", choices=("ja", "en"), default="ja")
     ru.add_argument("--out", type=Path)
-    _config_arg(ru)
+    _global_options(ru)
     ru.set_defaults(func=_cmd_report_usage)
 
     ag = sub.add_parser("agent", help="the agent on the office PC (runs it when no subcommand is given)")
-    _config_arg(ag)
+    _global_options(ag)
     ag.set_defaults(func=_cmd_agent)
     ag_sub = ag.add_subparsers(dest="agent_command")
     en = ag_sub.add_parser("enroll", help="obtain this PC's certificate with a one-time token")
     en.add_argument("gateway_url", help="https://gateway.example")
     en.add_argument("--token", required=True)
     en.add_argument("--cert-dir", type=Path, help="where to store the key and certificate (default: agent.cert_dir)")
-    _config_arg(en)
+    _global_options(en)
     en.set_defaults(func=_cmd_agent_enroll)
 
     demo = sub.add_parser("demo", help="virtual office PC + agent + gateway on this machine")
     demo.add_argument("--data-dir", type=Path, default=Path("demo-data"), help="where the demo keeps its state")
-    demo.add_argument("--port", type=int, default=8443, help="gateway HTTPS port on 127.0.0.1")
+    demo.add_argument("--port", type=int, default=8443, help="gateway HTTPS port (default 8443)")
+    demo.add_argument(
+        "--listen",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 for every IPv4 address)."
+        " From another PC, prefer: ssh -L 8443:127.0.0.1:8443 SERVER",
+    )
+    demo.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name or address other machines use to reach this one, added to the server certificate"
+        " (repeatable; with --listen 0.0.0.0 this machine's names and addresses are added anyway)",
+    )
     demo.add_argument(
         "--install-certificate",
         action="store_true",
-        help="import the demo CA and terminal certificate into this user's Chromium (NSS database)",
+        help="import the demo CA and terminal certificate into this user's Chromium (NSS database) and,"
+        " when allowed, write a policy that selects it; all removed again when the demo stops",
     )
+    demo.add_argument(
+        "--browser-policy-dir",
+        type=Path,
+        metavar="DIR",
+        help="where --install-certificate writes the Chromium policy (default /etc/chromium/policies/managed;"
+        " Google Chrome: /etc/opt/chrome/policies/managed)",
+    )
+    _global_options(demo)
     demo.set_defaults(func=_cmd_demo)
     return parser
 
@@ -791,6 +842,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
+    # Everything a command creates (database and its WAL, recordings, keys, exports, directories) is
+    # for this user only, whatever umask the shell or service manager gave.
+    previous_umask = os.umask(0o077)
     try:
         return int(args.func(args))
     except ConfigError as exc:
@@ -809,3 +863,5 @@ def main(argv: list[str] | None = None) -> int:
             print(f"jiseki: {exc}", file=sys.stderr)
             return 1
         raise
+    finally:
+        os.umask(previous_umask)  # matters only when called in-process (tests)

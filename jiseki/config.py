@@ -116,7 +116,8 @@ def _path(key: str, value: Any) -> Path:
     return Path(_str(key, value, allow_empty=False)).expanduser()
 
 
-def _host(key: str, value: Any) -> str:
+def check_host(key: str, value: Any) -> str:
+    """An IP address or a host name (one a certificate can carry), or ConfigError naming `key`."""
     text = _str(key, value, allow_empty=False)
     try:
         ipaddress.ip_address(text)
@@ -129,7 +130,7 @@ def _host(key: str, value: Any) -> str:
 def _names(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value:
         raise ConfigError(f"{key}: must be a non-empty list of host names, got {value!r}")
-    return tuple(_host(f"{key}[{i}]", item) for i, item in enumerate(value))
+    return tuple(check_host(f"{key}[{i}]", item) for i, item in enumerate(value))
 
 
 def _https_url(key: str, value: Any) -> str:
@@ -173,7 +174,7 @@ def _db_url(key: str, value: Any) -> str:
 
 
 _GATEWAY_KEYS = {
-    "host": lambda k, v: _host(k, v),
+    "host": lambda k, v: check_host(k, v),
     "port": lambda k, v: _int(k, v, 1, 65535),
     "data_dir": _path,
     "server_names": _names,

@@ -7,6 +7,15 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check properties, not speed: on a cold, loaded machine (CI: 2 shared cores) the
+# first inputs can take over a second to make, which failed a run with FailedHealthCheck (too_slow),
+# and a test body can exceed the 200 ms deadline. "ci", loaded by default, drops both timing checks;
+# JISEKI_HYPOTHESIS_PROFILE=dev brings Hypothesis's own defaults back to look for slow tests.
+settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev")
+settings.load_profile(os.environ.get("JISEKI_HYPOTHESIS_PROFILE", "ci"))
 
 
 def free_port() -> int:

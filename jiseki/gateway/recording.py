@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import os
 import queue
 import struct
 import threading
@@ -54,7 +55,11 @@ class Recorder:
         self._started = time.monotonic()
         self._queue: queue.Queue[tuple[int, bytes] | None] = queue.Queue(QUEUE_SIZE)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._file = gzip.open(path, "wb", compresslevel=1)  # images are already compressed: level 1 is enough
+        # 0600 from the start: what the office PC showed is for the gateway's user (and the auditors' page) only.
+        raw = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+        # Images are already compressed: level 1 is enough.
+        self._file = gzip.GzipFile(filename=path.name, mode="wb", compresslevel=1, fileobj=raw)
+        self._raw = raw
         self._file.write(MAGIC + json.dumps(metadata, ensure_ascii=False).encode() + b"\n")
         self._thread = threading.Thread(target=self._write_loop, name=f"recorder-{path.stem}", daemon=True)
         self._thread.start()
@@ -85,6 +90,7 @@ class Recorder:
             ms, data = item
             self._file.write(FRAME.pack(ms, len(data)) + data)
         self._file.close()
+        self._raw.close()  # GzipFile leaves a file object it was given open
 
     async def close(self) -> int:
         """Finish the file; returns its size in bytes."""
