@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import audit
+from ..audit import pseudonym
 from ..auth import accounts, totp, websessions
 from ..auth.accounts import LoginResult
 from ..auth.passwords import hash_off_loop, verify_off_loop
@@ -26,7 +27,10 @@ from .render import render, translator
 
 MAX_FIELD = 256
 
-_BAD_CREDENTIALS = (401, "The login ID, password or one-time code is wrong. If it keeps failing, please contact the helpdesk.")
+_BAD_CREDENTIALS = (
+    401,
+    "The login ID, password or one-time code is wrong. If it keeps failing, please contact the helpdesk.",
+)
 # A locked or disabled account gets the very answer of a wrong password (and argon2 has run for it
 # too): a distinct one would tell which IDs exist and, for a disabled account, that the password
 # typed was right. The audit trail keeps the real reason; the console shows it to the helpdesk.
@@ -96,7 +100,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             audit.event(
                 "login",
                 "ok" if cookie else "denied",
-                actor=login_id[:64] or None,
+                actor=_audit_actor(state.box, outcome.user, login_id),
                 subject=terminal.id,
                 address=request.remote,
                 result=outcome.result.value,
@@ -109,6 +113,13 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         raise response
     status, msgid = _LOGIN_MESSAGES[outcome.result]
     return _login_form(request, status, translator(request)(msgid), login_id)
+
+
+def _audit_actor(box: totp.SecretBox, user: User | None, login_id: str) -> str | None:
+    """A known account's ID as it is; anything else typed may be a password: a keyed hash."""
+    if user is not None:
+        return user.id
+    return pseudonym.unknown_login_id(box.derive_key(pseudonym.KEY_LABEL), login_id) if login_id else None
 
 
 async def totp_page(request: web.Request) -> web.StreamResponse:
