@@ -382,13 +382,21 @@ async def test_events_are_sealed_by_the_running_gateway(tmp_path: Path) -> None:
     st = await open_state(config)
     try:
         await audit.record(st.db, "login", "ok", actor="k001")
-        for _ in range(40):
+        head_file = tmp_path / "gw" / "audit" / "head.json"
+
+        def sealed_and_recorded() -> bool:
             with sqlite3.connect(tmp_path / "gw" / "jiseki.db") as db:
-                if db.execute("SELECT count(*) FROM audit_events WHERE hash IS NULL").fetchone()[0] == 0:
-                    break
+                if db.execute("SELECT count(*) FROM audit_events WHERE hash IS NULL").fetchone()[0]:
+                    return False
+                seq, digest = db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+            # The node records the head it sealed outside the database.
+            return head_file.exists() and json.loads(head_file.read_text()) == {"seq": seq, "hash": digest}
+
+        for _ in range(40):
+            if sealed_and_recorded():
+                break
             await asyncio.sleep(0.1)
-        with sqlite3.connect(tmp_path / "gw" / "jiseki.db") as db:
-            assert db.execute("SELECT count(*) FROM audit_events WHERE hash IS NULL").fetchone()[0] == 0
+        assert sealed_and_recorded()
         assert utcnow()
     finally:
         await st.engine.dispose()
