@@ -198,6 +198,17 @@ async def test_rewritten_newest_records_are_detected(state: GatewayState) -> Non
     assert not (await verify_chain(state.db, state.audit_head)).ok
 
 
+async def test_a_damaged_head_file_is_reported_and_kept(state: GatewayState) -> None:
+    from jiseki.gateway.audit.head import HeadFileError
+
+    assert state.audit_head is not None
+    state.audit_head.path.write_text("{not json")
+    await _more_records(state, 1)  # sealing goes on...
+    assert state.audit_head.path.read_text() == "{not json"  # ...without overwriting the evidence
+    with pytest.raises(HeadFileError, match="damaged"):
+        await verify_chain(state.db, state.audit_head)
+
+
 async def test_a_moved_anchor_needs_a_purge_record(state: GatewayState) -> None:
     await _more_records(state, 90)  # 120 records
     anchor = _head_of(state, 100)
@@ -278,6 +289,9 @@ async def test_export_cli_by_date_and_verify_cli(state: GatewayState, tmp_path: 
     assert run("audit", "verify", "--expect-head", f"31:{head.hash}").returncode == 3
     result = run("audit", "verify", "--expect-head", "thirty")
     assert result.returncode == 1 and "SEQ:HASH" in result.stderr
+    (state.config.gateway.data_dir / "audit" / "head.json").write_text("{")
+    result = run("audit", "verify")
+    assert result.returncode == 1 and "damaged" in result.stderr and "move it away" in result.stderr
     assert run("audit", "export", "--from", "yesterday").returncode == 1
 
 

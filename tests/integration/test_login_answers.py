@@ -156,3 +156,16 @@ async def test_unknown_login_ids_are_kept_as_keyed_hashes(
     syslog = b"".join(format_rfc5424(r, "gw") for r in records).decode()
     for text in (csv_out.getvalue(), jsonl_out.getvalue(), syslog):
         assert first in text and typed not in text
+
+
+@pytest.mark.parametrize("auth_config", [AuthConfig(lockout_threshold=10, address_max_failures=3)])
+async def test_a_disabled_account_counts_against_the_address_like_a_wrong_password(gateway: RunningGateway) -> None:
+    """Otherwise the address throttle would be the oracle: a right password for a disabled account
+    would not bring the 429 nearer."""
+    async with database(gateway) as s:
+        await admin.set_disabled(s, "bob", True, "test")
+    bob = gateway.staff["bob"]
+    async with Browser(gateway, gateway.terminal_ssl()) as b:
+        for who in (Staff("carol", "Wrong-Password-99", None), bob, bob):
+            assert (await b.login(who))[0] == 401
+        assert (await b.login(Staff("carol", "Wrong-Password-99", None)))[0] == 429

@@ -168,10 +168,12 @@ async def authenticate(
         throttle.failed(address)
         return await _failure(s, user, config, now, LoginResult.BAD_CREDENTIALS, "wrong_password")
     if user.disabled:
+        throttle.failed(address)  # like any failure: the address throttle must not tell it apart
         return LoginOutcome(LoginResult.DISABLED, user, reason="disabled")
     rehash = {"password_hash": await hash_off_loop(password)} if needs_rehash(user.password_hash) else {}
     if not user.totp_enabled or not user.totp_secret:
         if not await _accept(s, user, checked, now, failed_logins=0, **rehash):
+            throttle.failed(address)
             return await _lost(s, user, config, checked, now, None)
         return LoginOutcome(LoginResult.ENROLL_TOTP, user, reason="totp_not_enrolled")
     secret = box.open(user.totp_secret)
