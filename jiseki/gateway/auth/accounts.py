@@ -104,20 +104,23 @@ async def _failure(
     return LoginOutcome(LoginResult.LOCKED if counted else result, user, reason=reason)
 
 
-async def _accept(s: AsyncSession, user: User, checked: PasswordCheck, now: dt.datetime, **values: object) -> bool:
-    """Write a successful login's changes only if the account is, in the same statement, still
-    unlocked, enabled and holding the checked password; `totp_last_step` in `values` must also be
-    newer than the stored one (a code is accepted once even among parallel logins)."""
+async def _accept(
+    s: AsyncSession, user: User, checked: PasswordCheck, now: dt.datetime, values: dict[str, object], step: int | None
+) -> bool:
+    """Write a successful login's `values` only if the account is, in the same statement, still
+    unlocked, enabled and holding the checked password, and `step` (the code's time step) is newer
+    than the stored one: among parallel logins with one code, exactly one changes the row."""
     conditions = [User.id == user.id, _not_locked(now), User.disabled.is_(False)]
     conditions.append(User.password_hash == checked.stored_hash)
-    if "totp_last_step" in values:
-        conditions.append(User.totp_last_step < values["totp_last_step"])
+    if step is not None:
+        conditions.append(User.totp_last_step < step)
+        values = {**values, "totp_last_step": step}
     result = await s.execute(
         update(User).where(*conditions).values(**values).execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         return False
-    for key, value in values.items():
+    for key, value in values.items():  # in step with the row, without a flush writing them again
         set_committed_value(user, key, value)
     return True
 
@@ -170,9 +173,11 @@ async def authenticate(
     if user.disabled:
         throttle.failed(address)  # like any failure: the address throttle must not tell it apart
         return LoginOutcome(LoginResult.DISABLED, user, reason="disabled")
-    rehash = {"password_hash": await hash_off_loop(password)} if needs_rehash(user.password_hash) else {}
+    values: dict[str, object] = {"failed_logins": 0}
+    if needs_rehash(user.password_hash):  # rare: after the hashing parameters change
+        values["password_hash"] = await hash_off_loop(password)
     if not user.totp_enabled or not user.totp_secret:
-        if not await _accept(s, user, checked, now, failed_logins=0, **rehash):
+        if not await _accept(s, user, checked, now, values, None):
             throttle.failed(address)
             return await _lost(s, user, config, checked, now, None)
         return LoginOutcome(LoginResult.ENROLL_TOTP, user, reason="totp_not_enrolled")
@@ -184,8 +189,8 @@ async def authenticate(
         return await _failure(
             s, user, config, now, LoginResult.BAD_CREDENTIALS, "totp_replay" if replay else "wrong_code"
         )
-    values = {"totp_last_step": step, "failed_logins": 0, "locked_until": None, "last_login_at": now, **rehash}
-    if not await _accept(s, user, checked, now, **values):
+    values.update(locked_until=None, last_login_at=now)
+    if not await _accept(s, user, checked, now, values, step):
         throttle.failed(address)
         return await _lost(s, user, config, checked, now, step)
     return LoginOutcome(LoginResult.OK, user)
