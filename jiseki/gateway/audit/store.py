@@ -57,7 +57,6 @@ async def seal(db: async_sessionmaker[AsyncSession], head: HeadFile | None = Non
     sealed = 0
     while True:
         seen = _read_quietly(head)  # before the chain: the file never runs ahead of a committed seal
-        keep_witness = False
         async with db.begin() as s:
             if s.bind.dialect.name == "postgresql":
                 await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
@@ -72,33 +71,7 @@ async def seal(db: async_sessionmaker[AsyncSession], head: HeadFile | None = Non
             )
             if not rows:
                 return sealed
-            last = (
-                await s.execute(
-                    select(AuditEvent.seq, AuditEvent.hash)
-                    .where(AuditEvent.seq.is_not(None))
-                    .order_by(AuditEvent.seq.desc())
-                    .limit(1)
-                )
-            ).first()
-            anchor = await _anchor(s)
-            seq, prev = (int(last[0]), str(last[1])) if last is not None else (anchor.last_seq, anchor.last_hash)
-            if seen is not None and seen.seq > seq:
-                log.error(
-                    "audit records after seq %d are gone from the database; this node sealed up to seq %d "
-                    "(%s): new records are sealed after it, so the gap shows in the chain",
-                    seq,
-                    seen.seq,
-                    head.path if head else "",
-                )
-                seq, prev = seen.seq, seen.hash
-            elif seen is not None and not await _witness_still_in_chain(s, anchor, seen):
-                log.error(
-                    "the audit record with seq %d differs from the one this node sealed (%s): the chain was "
-                    "rewritten; the head file is kept as evidence",
-                    seen.seq,
-                    head.path if head else "",
-                )
-                keep_witness = True
+            seq, prev, keep_witness = await _chain_end(s, seen, head)
             for row in rows:
                 seq += 1
                 row.seq, row.prev_hash = seq, prev
@@ -107,10 +80,44 @@ async def seal(db: async_sessionmaker[AsyncSession], head: HeadFile | None = Non
                 )
                 prev = row.hash
         if head is not None and not keep_witness:
-            head.advance(Head(seq, prev))
+            await asyncio.to_thread(head.advance, Head(seq, prev))  # fsync: not on the event loop
         sealed += len(rows)
         if len(rows) < SEAL_BATCH:
             return sealed
+
+
+async def _chain_end(s: AsyncSession, seen: Head | None, head: HeadFile | None) -> tuple[int, str, bool]:
+    """(seq, hash) to seal after, and whether the head file must be kept as evidence."""
+    last = (
+        await s.execute(
+            select(AuditEvent.seq, AuditEvent.hash)
+            .where(AuditEvent.seq.is_not(None))
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    anchor = await _anchor(s)
+    seq, prev = (int(last[0]), str(last[1])) if last is not None else (anchor.last_seq, anchor.last_hash)
+    if seen is None or head is None:
+        return seq, prev, False
+    if seen.seq > seq:
+        log.error(
+            "audit records after seq %d are gone from the database; this node sealed up to seq %d (%s): "
+            "new records are sealed after it, so the gap shows in the chain",
+            seq,
+            seen.seq,
+            head.path,
+        )
+        return seen.seq, seen.hash, False
+    if not await _witness_still_in_chain(s, anchor, seen):
+        log.error(
+            "the audit record with seq %d differs from the one this node sealed (%s): the chain was rewritten; "
+            "the head file is kept as evidence",
+            seen.seq,
+            head.path,
+        )
+        return seq, prev, True
+    return seq, prev, False
 
 
 def _read_quietly(head: HeadFile | None) -> Head | None:
