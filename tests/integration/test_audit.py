@@ -63,6 +63,7 @@ async def test_editing_a_row_breaks_the_chain_at_that_row(state: GatewayState, r
         db.execute("UPDATE audit_events SET actor = 'someone-else' WHERE seq = ?", (row,))
     result = await verify_chain(state.db)
     assert not result.ok and result.first_bad_seq == row and "edited" in result.problem
+    assert result.head is not None and result.head.seq == 30  # printed for comparison all the same
 
 
 async def test_deleting_a_row_is_named(state: GatewayState) -> None:

@@ -9,6 +9,7 @@ lock makes sure only one node seals at a time.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -173,7 +174,11 @@ async def verify_chain(
         anchor = await _anchor(s)
         anchor_seq, anchor_hash = anchor.last_seq, anchor.last_hash
     records = [r async for r in _sealed(db, anchor_seq)]
-    return verify(records, anchor_seq, anchor_hash, witnesses)
+    result = verify(records, anchor_seq, anchor_hash, witnesses)
+    if result.head is None:  # broken before the end: still print the newest record, for comparison
+        newest = Head(records[-1].seq, records[-1].hash) if records else Head(anchor_seq, anchor_hash)
+        result = dataclasses.replace(result, head=newest)
+    return result
 
 
 def _recorded(head: HeadFile | None) -> list[Head]:
