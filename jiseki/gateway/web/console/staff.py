@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import unicodedata
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -33,6 +30,7 @@ from .common import (
     render_console,
     text,
 )
+from .failed_logins import failed_logins
 from .labels import LOGIN_REASONS
 from .permissions import Action, grantable_roles, may_act_on_account
 
@@ -241,7 +239,7 @@ async def _render_account(
                     )
                 ).scalars()
             )
-        failed = await _failed_logins(s, login_id)
+        failed = await failed_logins(s, login_id)
         departments = await _departments(s)
 
     def may(action: str) -> bool:
@@ -264,41 +262,6 @@ async def _render_account(
         error=error,
         account_url=account_url(row.id),
     )
-
-
-FAILED_LOGINS_SHOWN = 10
-
-
-@dataclass(frozen=True)
-class FailedLogin:
-    at: dt.datetime
-    reason: str
-    terminal: str | None
-    address: str | None
-    locked_the_account: bool  # this failure reached the threshold
-
-
-async def _failed_logins(s: AsyncSession, login_id: str) -> list[FailedLogin]:
-    """The account's last refused logins with their real reason (the login page tells everyone the
-    same thing; the helpdesk needs to know whether it was the password, the code, a lock...)."""
-    rows = (
-        await s.execute(
-            select(AuditEvent)
-            .where(AuditEvent.kind == "login", AuditEvent.actor == login_id, AuditEvent.outcome == "denied")
-            .order_by(AuditEvent.id.desc())
-            .limit(FAILED_LOGINS_SHOWN)
-        )
-    ).scalars()
-    failed = []
-    for e in rows:
-        try:
-            details = json.loads(e.details or "{}")
-        except ValueError:
-            details = {}
-        reason = str(details.get("reason", "")) if isinstance(details, dict) else ""
-        locked_now = isinstance(details, dict) and details.get("result") == "locked" and reason != "locked"
-        failed.append(FailedLogin(e.ts, reason, e.subject, e.address, locked_now))
-    return failed
 
 
 async def _target(request: web.Request, actor: Actor, action: Action) -> str:
