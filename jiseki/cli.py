@@ -453,9 +453,18 @@ def _jst_date(text: str | None, flag: str) -> Any:
 
 
 def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from .gateway.audit.chain import Head
+    from .gateway.audit.head import HeadFileError
     from .gateway.audit.store import verify_chain
 
-    result = _with_state(args, lambda state: verify_chain(state.db))
+    try:
+        expect = [Head.parse(text) for text in args.expect_head]
+    except ValueError as exc:
+        raise CommandError(f"--expect-head: {exc}") from None
+    try:
+        result = _with_state(args, lambda state: verify_chain(state.db, state.audit_head, expect))
+    except HeadFileError as exc:
+        raise CommandError(f"{exc} (if you know why, e.g. after restoring a backup, move it away)") from None
     print(result)
     return 0 if result.ok else 3
 
@@ -467,7 +476,7 @@ def _cmd_audit_export(args: argparse.Namespace) -> int:
     start, end = _jst_date(args.date_from, "--from"), _jst_date(args.date_to, "--to")
 
     async def action(state: GatewayState) -> list[Any]:
-        return [r async for r in records_between(state.db, start, end)]
+        return [r async for r in records_between(state.db, start, end, state.audit_head)]
 
     records = _with_state(args, action)
     writer = write_csv if args.format == "csv" else write_jsonl
@@ -484,7 +493,7 @@ def _cmd_audit_purge(args: argparse.Namespace) -> int:
     from .gateway.audit.store import purge_before
 
     cutoff = _jst_date(args.before, "--before")
-    count = _with_state(args, lambda state: purge_before(state.db, cutoff, "cli"))
+    count = _with_state(args, lambda state: purge_before(state.db, cutoff, "cli", state.audit_head))
     print(f"{count} record(s) before {args.before} purged; the chain stays verifiable from its anchor")
     return 0
 
@@ -765,7 +774,17 @@ def build_parser() -> argparse.ArgumentParser:
     pv.set_defaults(func=_cmd_policy_show)
 
     aud = _group(sub, "audit", "the audit trail", "audit_command")
-    av = aud.add_parser("verify", help="check the whole hash chain; names the first broken record")
+    av = aud.add_parser(
+        "verify", help="check the whole hash chain, its anchor and its head; names the first broken record"
+    )
+    av.add_argument(
+        "--expect-head",
+        action="append",
+        default=[],
+        metavar="SEQ:HASH",
+        help="a head kept outside the database (e.g. seq and hash of the last record the SIEM received) "
+        "that must be in the chain; may be repeated",
+    )
     _global_options(av)
     av.set_defaults(func=_cmd_audit_verify)
     ae = aud.add_parser("export", help="export records (CSV for Excel, or JSON lines)")

@@ -12,6 +12,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .db.models import EnrollmentToken
@@ -84,15 +85,28 @@ async def create(
 
 
 async def consume(s: AsyncSession, token: str, now: dt.datetime, address: str | None) -> EnrollmentToken:
-    """Mark the token used; refuse unknown, used and expired tokens with distinct errors."""
-    parsed = parse_token(token)
-    row = await s.get(EnrollmentToken, token_id(parsed.secret))
+    """Mark the token used; refuse unknown, used and expired tokens with distinct errors.
+
+    The mark is one conditional statement, made before the caller issues a certificate: among
+    parallel requests with one token exactly one changes the row (PostgreSQL makes the others wait
+    for its commit and re-checks `used_at`; SQLite runs one writer at a time). If the transaction
+    rolls back (a bad CSR), the token stays unused."""
+    tid = token_id(parse_token(token).secret)
+    won = await s.execute(
+        update(EnrollmentToken)
+        .where(EnrollmentToken.id == tid, EnrollmentToken.used_at.is_(None), EnrollmentToken.expires_at >= now)
+        .values(used_at=now, used_by_address=address)
+        .execution_options(synchronize_session=False)
+    )
+    row = (
+        await s.execute(
+            select(EnrollmentToken).where(EnrollmentToken.id == tid).execution_options(populate_existing=True)
+        )
+    ).scalar_one_or_none()
+    if won.rowcount == 1 and row is not None:  # type: ignore[attr-defined]
+        return row
     if row is None:
         raise EnrollmentError("invalid_token", "the enrollment token is not known to this gateway")
     if row.used_at is not None:
         raise EnrollmentError("token_used", "the enrollment token was already used; ask for a new one")
-    if now > row.expires_at:
-        raise EnrollmentError("token_expired", "the enrollment token has expired; ask for a new one")
-    row.used_at = now
-    row.used_by_address = address
-    return row
+    raise EnrollmentError("token_expired", "the enrollment token has expired; ask for a new one")

@@ -116,7 +116,7 @@ def _audit_tasks(config: Config, state: GatewayState) -> list[asyncio.Task[None]
         if forwarder is not None:
             await forwarder.forward()
 
-    tasks = [asyncio.create_task(run_sealer(state.db, after_seal))]
+    tasks = [asyncio.create_task(run_sealer(state.db, after_seal, state.audit_head))]
     tasks.append(asyncio.create_task(_retention(config, state)))
     return tasks
 
@@ -140,7 +140,7 @@ async def _retention(config: Config, state: GatewayState) -> None:
                     log.info("recording retention: %d recording(s) deleted", gone)
             if config.audit.retention_days:
                 cutoff = utcnow() - dt.timedelta(days=config.audit.retention_days)
-                deleted = await purge_before(state.db, cutoff, "retention")
+                deleted = await purge_before(state.db, cutoff, "retention", state.audit_head)
                 if deleted:
                     log.info("audit retention: %d record(s) older than %s purged", deleted, cutoff.date())
         except Exception:

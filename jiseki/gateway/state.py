@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from jiseki.config import Config
 
+from .audit.head import HeadFile
 from .auth.passwords import PasswordPolicy
 from .auth.throttle import AddressThrottle
 from .auth.totp import SecretBox
@@ -39,6 +40,7 @@ class GatewayState:
     enroll_throttle: AddressThrottle = field(
         default_factory=lambda: AddressThrottle(ENROLL_FAILURES_PER_WINDOW, ENROLL_WINDOW_SECONDS)
     )
+    audit_head: HeadFile | None = None  # where this node records the audit chain's head (outside the database)
 
     @property
     def terminal_lifetime(self) -> dt.timedelta:
@@ -83,4 +85,5 @@ async def open_state(config: Config) -> GatewayState:
         password_policy=PasswordPolicy(auth.password_min_length, auth.password_min_classes),
         login_throttle=AddressThrottle(auth.address_max_failures, auth.address_window_seconds),
         nodes=nodes,
+        audit_head=HeadFile.in_data_dir(gw.data_dir),
     )

@@ -18,7 +18,7 @@ import pytest
 
 from jiseki.config import AuditConfig, Config, GatewayConfig
 from jiseki.gateway import audit
-from jiseki.gateway.audit.chain import ChainRecord
+from jiseki.gateway.audit.chain import ChainRecord, Head
 from jiseki.gateway.audit.export import write_csv, write_jsonl
 from jiseki.gateway.audit.store import purge_before, records_between, seal, verify_chain
 from jiseki.gateway.audit.syslog import Destination, SyslogForwarder, format_rfc5424
@@ -43,7 +43,7 @@ async def state(tmp_path: Path) -> AsyncIterator[GatewayState]:
             n=i,
             note='日本語 "quoted" ]',
         )
-    await seal(st.db)
+    await seal(st.db, st.audit_head)
     yield st
     await st.engine.dispose()
 
@@ -63,6 +63,7 @@ async def test_editing_a_row_breaks_the_chain_at_that_row(state: GatewayState, r
         db.execute("UPDATE audit_events SET actor = 'someone-else' WHERE seq = ?", (row,))
     result = await verify_chain(state.db)
     assert not result.ok and result.first_bad_seq == row and "edited" in result.problem
+    assert result.head is not None and result.head.seq == 30  # printed for comparison all the same
 
 
 async def test_deleting_a_row_is_named(state: GatewayState) -> None:
@@ -123,6 +124,120 @@ async def test_purge_keeps_the_chain_verifiable(state: GatewayState) -> None:
     assert not (await verify_chain(state.db)).ok
 
 
+def _head_of(st: GatewayState, seq: int) -> Head:
+    with _db(st) as db:
+        row = db.execute("SELECT hash FROM audit_events WHERE seq = ?", (seq,)).fetchone()
+    return Head(seq, row[0])
+
+
+async def _more_records(st: GatewayState, n: int) -> None:
+    for i in range(n):
+        await audit.record(st.db, "login", "ok", actor=f"m{i:03d}")
+    await seal(st.db, st.audit_head)
+
+
+async def test_the_head_is_kept_outside_the_database(state: GatewayState) -> None:
+    path = state.config.gateway.data_dir / "audit" / "head.json"
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    assert json.loads(path.read_text()) == {"seq": 30, "hash": _head_of(state, 30).hash}
+    result = await verify_chain(state.db, state.audit_head)
+    assert result.ok and result.head == _head_of(state, 30)
+
+
+async def test_deleting_the_newest_records_is_detected(state: GatewayState) -> None:
+    head = _head_of(state, 30)
+    with _db(state) as db:
+        db.execute("DELETE FROM audit_events WHERE seq > 10")
+    assert (await verify_chain(state.db)).ok  # the database alone cannot tell...
+    result = await verify_chain(state.db, state.audit_head)  # ...the head this node recorded can
+    assert not result.ok and "11..30" in result.problem and "missing at the end" in result.problem
+    result = await verify_chain(state.db, expect=[head])  # so can an external copy (the SIEM's last record)
+    assert not result.ok and "11..30" in result.problem
+    assert result.head == _head_of(state, 10)
+
+
+async def test_sealing_after_deleted_newest_records_keeps_the_gap(state: GatewayState) -> None:
+    with _db(state) as db:
+        db.execute("DELETE FROM audit_events WHERE seq > 25")
+    await _more_records(state, 2)  # sealed as 31 and 32: the gap stays in the chain itself
+    result = await verify_chain(state.db)
+    assert not result.ok and result.first_bad_seq == 31 and "26..30 are missing" in result.problem
+
+
+async def test_rewritten_newest_records_are_detected(state: GatewayState) -> None:
+    from jiseki.gateway.audit.chain import record_hash
+
+    head = _head_of(state, 30)
+    with _db(state) as db:  # rewrite record 30 and recompute its hash: the chain alone is consistent
+        r = db.execute(
+            "SELECT seq, id, ts, kind, outcome, actor, subject, address, details, prev_hash "
+            "FROM audit_events WHERE seq = 30"
+        ).fetchone()
+    async with state.db.begin() as s:
+        from jiseki.gateway.db.models import AuditEvent
+
+        row = await s.get(AuditEvent, r[1])
+        assert row is not None
+        row.actor = "someone-else"
+        row.hash = record_hash(
+            30,
+            row.id,
+            row.ts,
+            row.kind,
+            row.outcome,
+            row.actor,
+            row.subject,
+            row.address,
+            row.details,
+            row.prev_hash or "",
+        )
+    assert (await verify_chain(state.db)).ok
+    result = await verify_chain(state.db, state.audit_head)
+    assert not result.ok and result.first_bad_seq == 30 and "head" in result.problem
+    await _more_records(state, 1)  # the sealer goes on, but keeps the head it recorded as evidence
+    assert json.loads(state.audit_head.path.read_text())["hash"] == head.hash
+    assert not (await verify_chain(state.db, state.audit_head)).ok
+
+
+async def test_a_damaged_head_file_is_reported_and_kept(state: GatewayState) -> None:
+    from jiseki.gateway.audit.head import HeadFileError
+
+    assert state.audit_head is not None
+    state.audit_head.path.write_text("{not json")
+    await _more_records(state, 1)  # sealing goes on...
+    assert state.audit_head.path.read_text() == "{not json"  # ...without overwriting the evidence
+    with pytest.raises(HeadFileError, match="damaged"):
+        await verify_chain(state.db, state.audit_head)
+
+
+async def test_a_moved_anchor_needs_a_purge_record(state: GatewayState) -> None:
+    await _more_records(state, 90)  # 120 records
+    anchor = _head_of(state, 100)
+    with _db(state) as db:
+        db.execute("DELETE FROM audit_events WHERE seq <= 100")
+        db.execute("UPDATE audit_anchor SET last_seq = ?, last_hash = ?", (anchor.seq, anchor.hash))
+    result = await verify_chain(state.db, state.audit_head)
+    assert not result.ok and "purge record" in result.problem and result.first_bad_seq == 101
+
+
+async def test_a_real_purge_names_its_anchor(state: GatewayState) -> None:
+    await _more_records(state, 90)
+    with _db(state) as db:
+        db.execute("UPDATE audit_events SET ts = '2020-01-01 00:00:00.000000' WHERE seq <= 100")
+    assert await purge_before(state.db, dt.datetime(2021, 1, 1, tzinfo=dt.UTC), "test", state.audit_head) == 100
+    result = await verify_chain(state.db, state.audit_head)
+    assert result.ok and result.checked == 21, result
+    with _db(state) as db:
+        [details] = db.execute("SELECT details FROM audit_events WHERE kind = 'audit_purged'").fetchone()
+        [anchor_hash] = db.execute("SELECT last_hash FROM audit_anchor").fetchone()
+    assert json.loads(details)["anchor_seq"] == 100 and json.loads(details)["anchor_hash"] == anchor_hash
+    # A purge record does not make any anchor acceptable: only the one it names.
+    with _db(state) as db:
+        db.execute("DELETE FROM audit_events WHERE seq <= 105")
+        db.execute("UPDATE audit_anchor SET last_seq = 105, last_hash = 'x'")
+    assert not (await verify_chain(state.db, state.audit_head)).ok
+
+
 async def test_export_csv_for_excel_and_jsonl(state: GatewayState) -> None:
     records = [r async for r in records_between(state.db, None, None)]
     out = io.StringIO(newline="")
@@ -166,6 +281,18 @@ async def test_export_cli_by_date_and_verify_cli(state: GatewayState, tmp_path: 
         db.execute("UPDATE audit_events SET outcome = 'denied' WHERE seq = 3")  # it was "ok"
     result = run("audit", "verify")
     assert result.returncode == 3 and "seq 3" in result.stdout and "BROKEN" in result.stdout
+    with _db(state) as db:
+        db.execute("UPDATE audit_events SET outcome = 'ok' WHERE seq = 3")
+    head = _head_of(state, 30)
+    result = run("audit", "verify")
+    assert result.returncode == 0 and f"head: seq 30 hash {head.hash}" in result.stdout, result.stdout
+    assert run("audit", "verify", "--expect-head", f"30:{head.hash}").returncode == 0
+    assert run("audit", "verify", "--expect-head", f"31:{head.hash}").returncode == 3
+    result = run("audit", "verify", "--expect-head", "thirty")
+    assert result.returncode == 1 and "SEQ:HASH" in result.stderr
+    (state.config.gateway.data_dir / "audit" / "head.json").write_text("{")
+    result = run("audit", "verify")
+    assert result.returncode == 1 and "damaged" in result.stderr and "move it away" in result.stderr
     assert run("audit", "export", "--from", "yesterday").returncode == 1
 
 
@@ -270,13 +397,21 @@ async def test_events_are_sealed_by_the_running_gateway(tmp_path: Path) -> None:
     st = await open_state(config)
     try:
         await audit.record(st.db, "login", "ok", actor="k001")
-        for _ in range(40):
+        head_file = tmp_path / "gw" / "audit" / "head.json"
+
+        def sealed_and_recorded() -> bool:
             with sqlite3.connect(tmp_path / "gw" / "jiseki.db") as db:
-                if db.execute("SELECT count(*) FROM audit_events WHERE hash IS NULL").fetchone()[0] == 0:
-                    break
+                if db.execute("SELECT count(*) FROM audit_events WHERE hash IS NULL").fetchone()[0]:
+                    return False
+                seq, digest = db.execute("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1").fetchone()
+            # The node records the head it sealed outside the database.
+            return head_file.exists() and json.loads(head_file.read_text()) == {"seq": seq, "hash": digest}
+
+        for _ in range(40):
+            if sealed_and_recorded():
+                break
             await asyncio.sleep(0.1)
-        with sqlite3.connect(tmp_path / "gw" / "jiseki.db") as db:
-            assert db.execute("SELECT count(*) FROM audit_events WHERE hash IS NULL").fetchone()[0] == 0
+        assert sealed_and_recorded()
         assert utcnow()
     finally:
         await st.engine.dispose()

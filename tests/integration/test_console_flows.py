@@ -416,6 +416,6 @@ async def test_disabling_an_account_ends_its_live_session(gateway: RunningGatewa
         assert ended == Status(StatusCode.SESSION_ENDED, "account_disabled")
         status, _page, response = await alice.get("/")
         assert status == 303 and response.headers["Location"] == "/login"  # signed out everywhere
-        assert (await alice.login(gateway.staff["alice"]))[0] == 403  # and disabled
+        assert (await alice.login(gateway.staff["alice"]))[0] == 401  # and disabled (told like a wrong password)
         for ws in (agent, control):
             await ws.close()

@@ -7,8 +7,9 @@ import secrets
 from dataclasses import dataclass
 from enum import Enum
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, case, or_, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
 
 from jiseki.config import AuthConfig
 
@@ -60,14 +61,84 @@ def valid_login_id(login_id: str) -> bool:
     return 0 < len(login_id) <= MAX_LOGIN_ID and all(c.isalnum() or c in "._-@" for c in login_id)
 
 
-def _fail(user: User, config: AuthConfig, now: dt.datetime) -> bool:
-    """Count a failure; True when this failure locked the account."""
-    user.failed_logins += 1
-    if user.failed_logins >= config.lockout_threshold:
-        user.locked_until = now + dt.timedelta(seconds=config.lockout_seconds)
-        user.failed_logins = 0
-        return True
-    return False
+def _not_locked(now: dt.datetime) -> ColumnElement[bool]:
+    return or_(User.locked_until.is_(None), User.locked_until <= now)
+
+
+async def _count_failure(s: AsyncSession, user: User, config: AuthConfig, now: dt.datetime) -> bool | None:
+    """Count one failure in one statement; True when it locked the account, None when the account
+    was locked meanwhile (by a parallel attempt: nothing is counted, the lock is not extended).
+
+    Read-modify-write in Python loses counts when attempts run in parallel (20 of them passed a
+    threshold of 5); the database evaluates `failed_logins + 1` and the lock condition on the row
+    as it is when the statement runs (PostgreSQL re-checks the WHERE after a concurrent update,
+    SQLite runs one writer at a time)."""
+    reaching = User.failed_logins + 1 >= config.lockout_threshold
+    until = type_coerce(now + dt.timedelta(seconds=config.lockout_seconds), User.locked_until.type)
+    row = (
+        await s.execute(
+            update(User)
+            .where(User.id == user.id, _not_locked(now))
+            .values(
+                failed_logins=case((reaching, 0), else_=User.failed_logins + 1),
+                locked_until=case((reaching, until), else_=User.locked_until),
+            )
+            .returning(User.failed_logins, User.locked_until)
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    if row is None:
+        return None
+    # Keep the loaded object in step without marking it changed (a flush would write stale values).
+    set_committed_value(user, "failed_logins", row[0])
+    set_committed_value(user, "locked_until", row[1])
+    return bool(row[0] == 0)  # only the locking branch sets 0
+
+
+async def _failure(
+    s: AsyncSession, user: User, config: AuthConfig, now: dt.datetime, result: LoginResult, reason: str
+) -> LoginOutcome:
+    counted = await _count_failure(s, user, config, now)
+    if counted is None:
+        return LoginOutcome(LoginResult.LOCKED, user, reason="locked")
+    return LoginOutcome(LoginResult.LOCKED if counted else result, user, reason=reason)
+
+
+async def _accept(
+    s: AsyncSession, user: User, checked: PasswordCheck, now: dt.datetime, values: dict[str, object], step: int | None
+) -> bool:
+    """Write a successful login's `values` only if the account is, in the same statement, still
+    unlocked, enabled and holding the checked password, and `step` (the code's time step) is newer
+    than the stored one: among parallel logins with one code, exactly one changes the row."""
+    conditions = [User.id == user.id, _not_locked(now), User.disabled.is_(False)]
+    conditions.append(User.password_hash == checked.stored_hash)
+    if step is not None:
+        conditions.append(User.totp_last_step < step)
+        values = {**values, "totp_last_step": step}
+    result = await s.execute(
+        update(User).where(*conditions).values(**values).execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    for key, value in values.items():  # in step with the row, without a flush writing them again
+        set_committed_value(user, key, value)
+    return True
+
+
+async def _lost(
+    s: AsyncSession, user: User, config: AuthConfig, checked: PasswordCheck, now: dt.datetime, step: int | None
+) -> LoginOutcome:
+    """A parallel change won between the read and `_accept`: read the row again to name the reason."""
+    await s.execute(select(User).where(User.id == user.id).execution_options(populate_existing=True))
+    if user.locked_until is not None and user.locked_until > now:
+        return LoginOutcome(LoginResult.LOCKED, user, reason="locked")
+    if user.disabled:
+        return LoginOutcome(LoginResult.DISABLED, user, reason="disabled")
+    if user.password_hash != checked.stored_hash:
+        return LoginOutcome(LoginResult.BAD_CREDENTIALS, user, reason="password_changed")
+    if step is not None and user.totp_last_step >= step:
+        return await _failure(s, user, config, now, LoginResult.BAD_CREDENTIALS, "totp_replay")
+    return LoginOutcome(LoginResult.BAD_CREDENTIALS, user, reason="changed_meanwhile")
 
 
 async def authenticate(
@@ -85,43 +156,43 @@ async def authenticate(
     """Decide one login attempt and update the account (failures, lockout, last step) in `s`.
 
     `checked` is `check_password`'s verdict, made before this transaction; it counts only if the
-    stored hash is still the one it was checked against."""
-    if throttle.blocked(address):
-        return LoginOutcome(LoginResult.ADDRESS_BLOCKED, reason="address_throttled")
+    stored hash is still the one it was checked against. Every write is one conditional statement
+    (see `_count_failure`, `_accept`): parallel attempts cannot both use one code or lose a failure."""
     user = await s.get(User, login_id) if valid_login_id(login_id) else None
+    if throttle.blocked(address):
+        return LoginOutcome(LoginResult.ADDRESS_BLOCKED, user, reason="address_throttled")
     if user is None:
         throttle.failed(address)
         return LoginOutcome(LoginResult.BAD_CREDENTIALS, reason="unknown_user")
     if user.locked_until is not None and user.locked_until > now:
-        throttle.failed(address)
+        throttle.failed(address)  # nothing counted on the account: a locked account's lock is not extended
         return LoginOutcome(LoginResult.LOCKED, user, reason="locked")
     if not (checked.ok and checked.stored_hash == user.password_hash):
         throttle.failed(address)
-        locked = _fail(user, config, now)
-        return LoginOutcome(
-            LoginResult.LOCKED if locked else LoginResult.BAD_CREDENTIALS, user, reason="wrong_password"
-        )
+        return await _failure(s, user, config, now, LoginResult.BAD_CREDENTIALS, "wrong_password")
     if user.disabled:
+        throttle.failed(address)  # like any failure: the address throttle must not tell it apart
         return LoginOutcome(LoginResult.DISABLED, user, reason="disabled")
-    if needs_rehash(user.password_hash):
-        user.password_hash = await hash_off_loop(password)  # rare: after the hashing parameters change
+    values: dict[str, object] = {"failed_logins": 0}
+    if needs_rehash(user.password_hash):  # rare: after the hashing parameters change
+        values["password_hash"] = await hash_off_loop(password)
     if not user.totp_enabled or not user.totp_secret:
-        user.failed_logins = 0
+        if not await _accept(s, user, checked, now, values, None):
+            throttle.failed(address)
+            return await _lost(s, user, config, checked, now, None)
         return LoginOutcome(LoginResult.ENROLL_TOTP, user, reason="totp_not_enrolled")
-    step = totp.verify(box.open(user.totp_secret), code, user.totp_last_step, now.timestamp())
+    secret = box.open(user.totp_secret)
+    step = totp.verify(secret, code, user.totp_last_step, now.timestamp())
     if step is None:
         throttle.failed(address)
-        replay = bool(code.strip()) and totp.verify(box.open(user.totp_secret), code, -1, now.timestamp()) is not None
-        locked = _fail(user, config, now)
-        return LoginOutcome(
-            LoginResult.LOCKED if locked else LoginResult.BAD_CREDENTIALS,
-            user,
-            reason="totp_replay" if replay else "wrong_code",
+        replay = bool(code.strip()) and totp.verify(secret, code, -1, now.timestamp()) is not None
+        return await _failure(
+            s, user, config, now, LoginResult.BAD_CREDENTIALS, "totp_replay" if replay else "wrong_code"
         )
-    user.totp_last_step = step
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+    values.update(locked_until=None, last_login_at=now)
+    if not await _accept(s, user, checked, now, values, step):
+        throttle.failed(address)
+        return await _lost(s, user, config, checked, now, step)
     return LoginOutcome(LoginResult.OK, user)
 
 

@@ -7,6 +7,8 @@ earlier one are refused afterwards. Secrets are kept encrypted in the database (
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import io
 import os
 import time
@@ -65,7 +67,13 @@ class SecretBox:
             fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(Fernet.generate_key())
-        self._fernet = Fernet(key_file.read_bytes().strip())
+        self._key = key_file.read_bytes().strip()
+        self._fernet = Fernet(self._key)
+
+    def derive_key(self, label: str) -> bytes:
+        """A separate key for another purpose, derived from this key file (one secret to share
+        between nodes): HMAC-SHA256 of the label under the file's key."""
+        return hmac.new(self._key, label.encode(), hashlib.sha256).digest()
 
     def seal(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode()).decode()

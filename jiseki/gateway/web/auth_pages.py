@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from jiseki.i18n import format_jst
-
 from .. import audit
+from ..audit import pseudonym
 from ..auth import accounts, totp, websessions
 from ..auth.accounts import LoginResult
 from ..auth.passwords import hash_off_loop, verify_off_loop
@@ -28,9 +27,17 @@ from .render import render, translator
 
 MAX_FIELD = 256
 
+_BAD_CREDENTIALS = (
+    401,
+    "The login ID, password or one-time code is wrong. If it keeps failing, please contact the helpdesk.",
+)
+# A locked or disabled account gets the very answer of a wrong password (and argon2 has run for it
+# too): a distinct one would tell which IDs exist and, for a disabled account, that the password
+# typed was right. The audit trail keeps the real reason; the console shows it to the helpdesk.
 _LOGIN_MESSAGES = {
-    LoginResult.BAD_CREDENTIALS: (401, "The login ID, password or one-time code is wrong."),
-    LoginResult.DISABLED: (403, "This account is disabled. Please contact the helpdesk."),
+    LoginResult.BAD_CREDENTIALS: _BAD_CREDENTIALS,
+    LoginResult.LOCKED: _BAD_CREDENTIALS,
+    LoginResult.DISABLED: _BAD_CREDENTIALS,
     LoginResult.ADDRESS_BLOCKED: (429, "Too many failed attempts from this network. Please wait and try again."),
 }
 
@@ -89,12 +96,11 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             cookie = await websessions.create(
                 s, state.config.auth, outcome.user.id, terminal.id, stage, request.remote, now
             )
-        locked_until = outcome.user.locked_until if outcome.user is not None else None
         s.add(
             audit.event(
                 "login",
                 "ok" if cookie else "denied",
-                actor=login_id[:64] or None,
+                actor=_audit_actor(state.box, outcome.user, login_id),
                 subject=terminal.id,
                 address=request.remote,
                 result=outcome.result.value,
@@ -105,19 +111,15 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         response = web.HTTPSeeOther("/login/totp" if outcome.result is LoginResult.ENROLL_TOTP else "/")
         set_session_cookie(response, cookie)
         raise response
-    _ = translator(request)
-    if outcome.result is LoginResult.LOCKED:
-        status, error = (
-            403,
-            _(
-                "This account is locked until {time}. Please wait or contact the helpdesk.",
-                time=format_jst(locked_until),
-            ),
-        )
-    else:
-        status, msgid = _LOGIN_MESSAGES[outcome.result]
-        error = _(msgid)
-    return _login_form(request, status, error, login_id)
+    status, msgid = _LOGIN_MESSAGES[outcome.result]
+    return _login_form(request, status, translator(request)(msgid), login_id)
+
+
+def _audit_actor(box: totp.SecretBox, user: User | None, login_id: str) -> str | None:
+    """A known account's ID as it is; anything else typed may be a password: a keyed hash."""
+    if user is not None:
+        return user.id
+    return pseudonym.unknown_login_id(box.derive_key(pseudonym.KEY_LABEL), login_id) if login_id else None
 
 
 async def totp_page(request: web.Request) -> web.StreamResponse:

@@ -47,3 +47,16 @@ KINDS = {
     "unassigned": N_("Assignment removed"),
     "assignments_imported": N_("Assignments CSV imported"),
 }
+
+# Why a login was refused (the `reason` of a denied `login` event). The person at the terminal is
+# told only "wrong ID, password or code"; the helpdesk reads the real reason here.
+LOGIN_REASONS = {
+    "wrong_password": N_("Wrong password"),
+    "wrong_code": N_("Wrong one-time code"),
+    "totp_replay": N_("One-time code used again"),
+    "locked": N_("The account is locked"),
+    "disabled": N_("The account is disabled"),
+    "address_throttled": N_("Too many failures from that network"),
+    "password_changed": N_("The password was changed meanwhile"),
+    "changed_meanwhile": N_("The account was changed meanwhile"),
+}

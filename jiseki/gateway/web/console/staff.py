@@ -30,6 +30,8 @@ from .common import (
     render_console,
     text,
 )
+from .failed_logins import failed_logins
+from .labels import LOGIN_REASONS
 from .permissions import Action, grantable_roles, may_act_on_account
 
 STATES = ("locked", "disabled", "no_totp", "must_change")
@@ -237,6 +239,7 @@ async def _render_account(
                     )
                 ).scalars()
             )
+        failed = await failed_logins(s, login_id)
         departments = await _departments(s)
 
     def may(action: str) -> bool:
@@ -251,6 +254,8 @@ async def _render_account(
         departments=departments,
         assigned=assigned,
         events=[view_of(e) for e in events],
+        failed_logins=failed,
+        login_reasons=LOGIN_REASONS,
         may=may,
         is_self=row.id == actor.id,
         locked=row.locked_until is not None and row.locked_until > utcnow(),
