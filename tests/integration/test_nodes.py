@@ -183,6 +183,26 @@ async def test_console_on_one_node_ends_sessions_relayed_by_the_other(cluster: C
         await control.close()
 
 
+async def test_an_account_changed_by_another_process_ends_sessions_on_every_node(cluster: Cluster) -> None:
+    """Neither node made the change (a CLI run, a script): each node finds it in the database."""
+    from jiseki.gateway import admin
+
+    async with Browser(cluster.b, cluster.b.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        control = await _agent_on(cluster.a, s)
+        await b.login(cluster.b.staff["alice"])
+        session_id, viewer, agent = await _live_on_b(cluster, b, s, control)
+        engine = make_engine(cluster.a.db_url())
+        try:
+            async with sessionmaker(engine).begin() as db:
+                await admin.set_disabled(db, "alice", True, "script")
+        finally:
+            await engine.dispose()
+        ended = decode_from_agent((await viewer.receive(timeout=6)).data)
+        assert ended == Status(StatusCode.SESSION_ENDED, EndReason.ACCOUNT_DISABLED)
+        await agent.close()
+        await control.close()
+
+
 @pytest.fixture
 def fast_ticket_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
     from jiseki.gateway import server

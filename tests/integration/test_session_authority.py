@@ -9,33 +9,20 @@ import datetime as dt
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 import pytest
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from jiseki.gateway import authority
-from jiseki.gateway.db.engine import make_engine, sessionmaker
 from jiseki.gateway.db.models import Session, WebSession
 from jiseki.gateway.policy import JST
 from jiseki.protocol import Pointer, Status, StatusCode, decode_from_agent, decode_from_viewer, encode
 
 from .conftest import PASSWORD, Browser, RunningGateway, csrf_of
+from .console_support import database
 from .test_policy import _apply, _control, _later_code, _pair
-
-
-@asynccontextmanager
-async def database(gw: RunningGateway) -> AsyncIterator[AsyncSession]:
-    engine = make_engine(gw.db_url())
-    try:
-        async with sessionmaker(engine).begin() as s:
-            yield s
-    finally:
-        await engine.dispose()
 
 
 async def _ended(viewer: aiohttp.ClientWebSocketResponse, within: float = 6.0) -> Status:
