@@ -30,6 +30,7 @@ from .base import WheelAccumulator
 from .hid_evdev import evdev_code
 from .x11_keymap import EVDEV_TO_X, LOCK_KEYSYMS, X11Keymap
 from .x11_text import UnicodeTyper
+from .x11_xim import XimWatch
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class X11Input:
         self._width = self._d.screen().width_in_pixels
         self._height = self._d.screen().height_in_pixels
         self._keymap = X11Keymap(self._d)
-        self._typer = UnicodeTyper(self._d, self._keymap)
+        self._typer = UnicodeTyper(self._d, self._keymap, XimWatch(display_name))
         self._unsupported_locks = 0
 
     # ---- keys ----------------------------------------------------------------------------
@@ -88,6 +89,8 @@ class X11Input:
         if code is None:
             return
         keycode = code + EVDEV_TO_X
+        if self._typer.borrowed(keycode):
+            return  # a key the layout leaves empty, lent to text mode for now: it must not type that text
         if down:
             self._press(keycode)
         else:
@@ -98,9 +101,9 @@ class X11Input:
 
     def text(self, text: str) -> None:
         # Characters must not be changed by what is held: release our modifiers meanwhile, and
-        # Caps Lock (which upper-cases letters) too.
+        # Caps Lock (which changes the case of letters, typed with the layout's keys) too.
         # (Caps Lock first: on JIS it is toggled with Shift+英数, and a Shift we hold counts.)
-        caps = bool(self._keymap.lock_state() & LOCK_CAPS) and any(c.lower() == c != c.upper() for c in text)
+        caps = bool(self._keymap.lock_state() & LOCK_CAPS) and any(c.lower() != c.upper() for c in text)
         if caps:
             self.set_locks(LOCK_CAPS, 0)
         modifiers = [kc for kc in self._held_keys if kc - EVDEV_TO_X in _MODIFIER_EVDEV]
