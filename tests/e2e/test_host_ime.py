@@ -77,6 +77,43 @@ def test_host_mozc_converts_keys_typed_in_the_viewer(browser, ime_stack: tuple[D
         proc.terminate()
 
 
+def test_mac_kana_and_eisu_keys_turn_the_host_ime_on_and_off(  # type: ignore[no-untyped-def]
+    browser, ime_stack: tuple[DemoStack, HostIME]
+) -> None:
+    """Issue 12 item 23: a Mac JIS keyboard's かな (Lang1) turns the office PC's IME on and 英数
+    (Lang2) turns it off -- each pressed twice: they set the state, they do not toggle it."""
+    stack, ime = ime_stack
+    output = ime.workdir / "kana-eisu.txt"
+    proc, _title = ime.xterm(output, "60x8+300+640")
+    context = terminal_context(browser, stack)
+    login(context.new_page(), stack)
+    page = open_page(context, stack)
+    try:
+        time.sleep(0.5)
+        page.mouse.click(*page_point(page, 500, 700))  # into the IME xterm
+        time.sleep(0.5)
+        keys = Keys(context, page)
+        for _ in range(2):
+            keys.tap("Lang1", "KanaMode", 0)  # かな
+            time.sleep(0.3)
+        for ch in "nihongo":
+            keys.tap(f"Key{ch.upper()}", ch, ord(ch.upper()))
+        keys.tap("Space", " ", 32)  # convert: にほんご -> 日本語
+        keys.enter()  # commit
+        time.sleep(0.3)
+        for _ in range(2):
+            keys.tap("Lang2", "Eisu", 0)  # 英数
+            time.sleep(0.3)
+        for ch in "abc":
+            keys.tap(f"Key{ch.upper()}", ch, ord(ch.upper()))
+        keys.enter()
+        assert file_appears(Path(output), timeout=30) == "日本語abc\n"
+    finally:
+        end_session(page)
+        context.close()
+        proc.terminate()
+
+
 # 230+ characters: ASCII, symbols, U+2212 (the issue's `−` that arrived as `»`), kana, kanji, full
 # width, half-width kana, Latin-1, Greek, Cyrillic, a character outside the BMP -- many more distinct
 # characters than Xvfb has spare keycodes (17), so borrowed keycodes are rebound on the way.

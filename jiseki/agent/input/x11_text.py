@@ -58,9 +58,10 @@ class UnicodeTyper:
         return keycode in self._bound.values()
 
     def _spare(self) -> list[int]:
-        """Keycodes with no keysym at all, plus those we bound ourselves."""
+        """Keycodes with no keysym at all, plus those we bound ourselves. Not keycode 8: it is evdev's
+        KEY_RESERVED, which libxkbcommon users (fcitx5 among them) do not look up."""
         ours = set(self._bound.values())
-        return [kc for kc in self._keymap.keycodes() if kc in ours or not any(self._keymap.keysyms(kc))]
+        return [kc for kc in self._keymap.keycodes() if kc > 8 and (kc in ours or not any(self._keymap.keysyms(kc)))]
 
     def _forget_lost_bindings(self) -> None:
         """Someone (setxkbmap, xmodmap) may have changed the keymap under us."""
@@ -121,14 +122,28 @@ class UnicodeTyper:
             xtest.fake_input(self._d, X.KeyRelease, shift)
         self._d.flush()
 
-    def type(self, text: str) -> int:
-        """Type every character of `text`; returns how many were typed."""
+    def _prepare(self) -> None:
         self._keymap.refresh()
         self._forget_lost_bindings()
         self._following = self._xim.follow(xim_server_windows(self._d))
         if self._xim.epoch != self._epoch:  # counting started again
             self._epoch = self._xim.epoch
             self._presses.clear()
+
+    def _tap_borrowed(self, keysym: int) -> bool:
+        keycode = self._borrow(keysym)
+        if keycode is None:
+            log.warning("no spare keycode on this X server: cannot type text")
+            return False
+        self._tap(keycode, None)
+        self._last_use[keycode] = time.monotonic()
+        self._presses[keycode] += 1
+        self._unsettled.add(keycode)
+        return True
+
+    def type(self, text: str) -> int:
+        """Type every character of `text`; returns how many were typed."""
+        self._prepare()
         ours = set(self._bound.values())
         real = {ks: where for ks, where in self._keymap.typing_keys().items() if where[0] not in ours}
         shift = self._keymap.shift_keycode()
@@ -138,17 +153,19 @@ class UnicodeTyper:
             key = real.get(keysym)
             if key is not None and (shift is not None or not key[1]):
                 self._tap(key[0], shift if key[1] else None)
-            else:
-                keycode = self._borrow(keysym)
-                if keycode is None:
-                    log.warning("no spare keycode on this X server: cannot type text")
-                    break
-                self._tap(keycode, None)
-                self._last_use[keycode] = time.monotonic()
-                self._presses[keycode] += 1
-                self._unsettled.add(keycode)
+            elif not self._tap_borrowed(keysym):
+                break
             typed += 1
         return typed
+
+    def tap_keysym(self, keysym: int) -> None:
+        """Press and release a key that types `keysym` (unshifted): the layout's, or a borrowed one."""
+        self._prepare()
+        key = self._keymap.lock_key(keysym)
+        if key is not None and not key[1] and not self.borrowed(key[0]):
+            self._tap(key[0], None)
+        else:
+            self._tap_borrowed(keysym)
 
     def close(self) -> None:
         """Give the borrowed keycodes back (after clients had time to read them)."""

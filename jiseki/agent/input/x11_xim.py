@@ -49,6 +49,14 @@ def xim_server_windows(d: display.Display) -> list[int]:
     return sorted(int(w.id) for w in owners if w != X.NONE)
 
 
+def xim_server_names(d: display.Display) -> list[str]:
+    """The registered XIM servers' names ("@server=fcitx", "@server=ibus")."""
+    prop = d.screen().root.get_full_property(d.intern_atom("XIM_SERVERS"), X.AnyPropertyType)
+    if prop is None or prop.format != 32:
+        return []
+    return [d.get_atom_name(atom) for atom in prop.value]
+
+
 def forwarded_keys(data: bytes, swapped: bool) -> list[tuple[int, int]]:
     """(event type, keycode) of every XIM_FORWARD_EVENT written by the ChangeProperty requests in
     `data` (recorded requests, in the recorded client's byte order)."""
