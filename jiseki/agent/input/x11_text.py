@@ -58,10 +58,9 @@ class UnicodeTyper:
         return keycode in self._bound.values()
 
     def _spare(self) -> list[int]:
-        """Keycodes with no keysym at all, plus those we bound ourselves. Not keycode 8: it is evdev's
-        KEY_RESERVED, which libxkbcommon users (fcitx5 among them) do not look up."""
+        """Keycodes with no keysym at all, plus those we bound ourselves."""
         ours = set(self._bound.values())
-        return [kc for kc in self._keymap.keycodes() if kc > 8 and (kc in ours or not any(self._keymap.keysyms(kc)))]
+        return [kc for kc in self._keymap.keycodes() if kc in ours or not any(self._keymap.keysyms(kc))]
 
     def _forget_lost_bindings(self) -> None:
         """Someone (setxkbmap, xmodmap) may have changed the keymap under us."""
