@@ -216,6 +216,34 @@ def test_text_mode_types_composed_japanese(jis_context, jis_stack: DemoStack) ->
         target.unlink(missing_ok=True)
 
 
+def test_text_mode_leaves_out_direction_overrides_and_says_so(jis_context, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 item 24: a right-to-left override is not typed, the rest is, and the user is told."""
+    page = open_page(jis_context, jis_stack, windows=True)
+    name = "jiseki_" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+    target = Path("/tmp") / name
+    try:
+        page.select_option("#kbd-mode", "text")
+        wait_for(page, "window.jisekiStats.keyboard.mode === 'text'")
+        focus_terminal(page)
+        page.keyboard.type(f"cat > /tmp/{name}")
+        page.keyboard.press("Enter")
+        time.sleep(0.5)
+        assert not page.is_visible("#text-notice")
+        cdp = jis_context.new_cdp_session(page)
+        cdp.send("Input.insertText", {"text": "請求書\u202egpj.exe"})
+        wait_for(page, "!document.getElementById('text-notice').hidden")
+        notice = page.inner_text("#text-notice")
+        assert "U+202E" in notice and "取り除き" in notice
+        page.keyboard.press("Enter")
+        page.keyboard.press("Control+d")
+        assert file_appears(target) == "請求書gpj.exe\n"
+        page.click("#text-notice-close")
+        assert not page.is_visible("#text-notice")
+    finally:
+        page.close()
+        target.unlink(missing_ok=True)
+
+
 def test_held_keys_are_released_on_blur_and_on_disconnect(  # type: ignore[no-untyped-def]
     jis_context, jis_stack: DemoStack, recorder: Recorder
 ) -> None:

@@ -68,6 +68,10 @@ VIEWER_STRINGS = {
         "The keyboard layout of this terminal differs from the office PC's ({layout}). Physical keys type "
         "what the office PC's layout puts on them; if characters come out wrong, switch the keyboard to text."
     ),
+    "text_removed": (
+        "Characters that cannot be typed on the office PC were left out ({chars}): controls such as those "
+        "that change the direction of text. The rest was sent."
+    ),
     "monitor_all": "All monitors",
     "monitor_n": "Monitor {n} ({w}×{h})",
 }

@@ -9,6 +9,7 @@ import { Compositor, japanTime, updateBounds } from '../core/compositor.js';
 import { ClipboardShare } from './clipboard.js';
 import { layoutDifferences } from '../core/layout.js';
 import { fitView, monitorRegions } from '../core/view.js';
+import { codePointName } from '../core/textinput.js';
 
 const RECONNECT_DELAYS = [1, 2, 4, 8, 10]; // seconds
 
@@ -143,6 +144,20 @@ async function checkLayout(msg) {
   stats.keyboard.layoutNotice = true;
   document.getElementById('layout-text').textContent = t('layout_mismatch', { layout: msg.name || '?' });
   layoutNotice.hidden = false;
+}
+
+// ---- text mode: say which characters were left out (they cannot be typed on the office PC) ----
+
+const textNotice = document.getElementById('text-notice');
+let textNoticeTimer = null;
+
+function showTextRemoved(codePoints) {
+  const names = [...new Set(codePoints.map(codePointName))];
+  const shown = names.length > 5 ? [...names.slice(0, 5), '…'] : names;
+  document.getElementById('text-notice-text').textContent = t('text_removed', { chars: shown.join(' ') });
+  textNotice.hidden = false;
+  clearTimeout(textNoticeTimer);
+  textNoticeTimer = setTimeout(() => { textNotice.hidden = true; }, 15000);
 }
 
 // ---- full screen with the keyboard locked, so Ctrl+W, Alt+Tab, Esc, Windows go to the PC ----
@@ -375,6 +390,7 @@ async function main() {
     mac: /mac|iphone|ipad/i.test(platform()),
     onEscapeHold: () => { if (document.fullscreenElement) document.exitFullscreen(); },
     ignoreTarget: (el) => toolbar.contains(el) || tips.contains(el),
+    onTextRemoved: showTextRemoved,
   });
   stats.input = input.stats;
   modeSelect.addEventListener('change', () => {
@@ -386,6 +402,7 @@ async function main() {
   document.addEventListener('fullscreenchange', () => onFullscreenChange(input));
   cadBtn.addEventListener('click', () => { input.sendCtrlAltDel(); input.focus(null); });
   document.getElementById('layout-close').addEventListener('click', () => { layoutNotice.hidden = true; input.focus(null); });
+  document.getElementById('text-notice-close').addEventListener('click', () => { textNotice.hidden = true; input.focus(null); });
   watchDevicePixelRatio(input);
   disconnectBtn.addEventListener('click', () => {
     userClosed = true;

@@ -5,7 +5,7 @@
 // apply; 'text' lets this terminal's IME compose in a hidden text field and sends what it commits.
 
 import { ALTGR_WINDOW_MS, EscapeHold, KeyMapper, LockSync, ctrlAltDel } from './keyboard.js';
-import { committedByInput, textMessages, textModeAction } from './textinput.js';
+import { cleanText, committedByInput, textMessages, textModeAction } from './textinput.js';
 import { WheelMapper } from './wheel.js';
 
 const BUTTON_BITS = [[1, 0x01], [4, 0x02], [2, 0x04], [8, 0x08], [16, 0x10]]; // DOM buttons -> protocol
@@ -19,7 +19,8 @@ function protocolButtons(domButtons) {
 export class InputCapture {
   /**
    * canvas: the screen; textField: the hidden <textarea> of text mode; usages: Map DOM code -> usage;
-   * send(msg): sends one protocol message; options: { windows, mac, onEscapeHold, ignoreTarget(el) }.
+   * send(msg): sends one protocol message; options: { windows, mac, onEscapeHold, ignoreTarget(el),
+   * onTextRemoved(codePoints) }: the last is told what text mode left out of committed text.
    */
   constructor(canvas, textField, usages, send, options = {}) {
     this.canvas = canvas;
@@ -35,7 +36,7 @@ export class InputCapture {
     this.enabled = false;
     this.region = null; // { x, y, w, h }: the part of the desktop on screen (one monitor, or all)
     this.timer = null;
-    this.stats = { keys: 0, texts: 0, locks: 0, wheel: this.wheelMapper.sent };
+    this.stats = { keys: 0, texts: 0, locks: 0, removed: 0, wheel: this.wheelMapper.sent };
     this.listeners = [];
     this.on(window, 'keydown', (e) => this.keydown(e));
     this.on(window, 'keyup', (e) => this.keyup(e));
@@ -119,15 +120,24 @@ export class InputCapture {
     this.out(messages);
   }
 
-  commit(text) {
+  sendText(text) {
+    if (!text || !this.enabled) return;
+    const { removed } = cleanText(text);
+    if (removed.length) {
+      this.stats.removed += removed.length;
+      this.options.onTextRemoved?.(removed);
+    }
     this.out(textMessages(text));
+  }
+
+  commit(text) {
+    this.sendText(text);
     this.textField.value = '';
   }
 
   input(e) {
     if (e.isComposing) return;
-    const text = committedByInput(e);
-    if (text) this.out(textMessages(text));
+    this.sendText(committedByInput(e));
     this.textField.value = '';
   }
 
