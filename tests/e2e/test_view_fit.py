@@ -90,3 +90,42 @@ def test_small_window_scales_smoothly_and_points_right(staff_context, stack: Dem
         raise AssertionError(f"host pointer at {location!r}")
     finally:
         page.close()
+
+
+@pytest.mark.parametrize(("width", "height", "dpr"), [(800, 560, 1.0), (800, 480, 1.0), (800, 560, 1.25)])
+def test_scaled_view_reaches_the_last_row_and_column(  # type: ignore[no-untyped-def]
+    staff_context, stack: DemoStack, width: int, height: int, dpr: float
+) -> None:
+    """Issue 12 item 22: the scaled picture stays inside the window, and its bottom-most and
+    right-most device pixels point at the host's last row and column (1079, 1919)."""
+    page, _cdp = open_at(staff_context, stack, width, height, dpr)
+    try:
+        assert not page.evaluate("window.jisekiStats.view.crisp")
+        left, top, w, h = rect_of(page, "#view")
+        s_left, s_top, s_w, s_h = rect_of(page, "#stage")
+        assert left >= s_left - 1e-6 and top >= s_top - 1e-6
+        assert left + w <= s_left + s_w + 1e-6 and top + h <= s_top + s_h + 1e-6, (
+            "the picture is larger than the window"
+        )
+        last = 0.5 / dpr  # the middle of the last device pixel
+        for x, y, want in [
+            (left + w - last, top + h - last, (1919, 1079)),
+            (left + last, top + last, (0, 0)),
+            (left + w / 2, top + h - last, (None, 1079)),
+        ]:
+            page.mouse.move(x, y)
+            wait_host_pointer_at(stack, *want)
+    finally:
+        page.close()
+
+
+def wait_host_pointer_at(stack: DemoStack, x: int | None, y: int | None) -> None:
+    deadline = time.monotonic() + 10
+    location = ""
+    while time.monotonic() < deadline:
+        location = xdotool(stack.desktop.display, "getmouselocation")
+        fields = dict(part.split(":") for part in location.split()[:2])
+        if (x is None or int(fields["x"]) == x) and (y is None or int(fields["y"]) == y):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"host pointer at {location!r}, expected {(x, y)}")

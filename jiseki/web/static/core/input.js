@@ -7,6 +7,7 @@
 import { ALTGR_WINDOW_MS, EscapeHold, KeyMapper, LockSync, ctrlAltDel } from './keyboard.js';
 import { cleanText, committedByInput, textMessages, textModeAction } from './textinput.js';
 import { WheelMapper } from './wheel.js';
+import { hostPoint } from './view.js';
 
 const BUTTON_BITS = [[1, 0x01], [4, 0x02], [2, 0x04], [8, 0x08], [16, 0x10]]; // DOM buttons -> protocol
 
@@ -153,11 +154,13 @@ export class InputCapture {
   }
 
   position(e) {
+    // Where the browser really shows the canvas (its scale, scroll and rounding included).
     const rect = this.canvas.getBoundingClientRect();
-    const x = Math.floor(((e.clientX - rect.left) * this.canvas.width) / rect.width);
-    const y = Math.floor(((e.clientY - rect.top) * this.canvas.height) / rect.height);
     const r = this.region ?? { x: 0, y: 0, w: this.canvas.width, h: this.canvas.height };
-    return [Math.max(r.x, Math.min(r.x + r.w - 1, x)), Math.max(r.y, Math.min(r.y + r.h - 1, y))];
+    const sx = rect.width / this.canvas.width;
+    const sy = rect.height / this.canvas.height;
+    const shown = { left: rect.left + r.x * sx, top: rect.top + r.y * sy, width: r.w * sx, height: r.h * sy };
+    return hostPoint(e.clientX, e.clientY, shown, r, window.devicePixelRatio || 1);
   }
 
   pointer(e) {
