@@ -274,6 +274,32 @@ async def test_first_login_enrolls_totp_with_qr(gateway: RunningGateway) -> None
         assert status == 200 and "PC pc-1" in page
 
 
+async def test_password_page_lists_the_rules_before_typing(gateway: RunningGateway) -> None:
+    """Issue 12 item 25: the policy's rules are on the page before the first attempt (and stay
+    there after a refusal), in the reader's language, tied to the new-password field."""
+    alice = gateway.staff["alice"]
+    async with Browser(gateway, gateway.terminal_ssl()) as b:
+        await b.login(alice)
+        status, page, _r = await b.get("/password")
+        assert status == 200 and 'class="error"' not in page
+        rules = re.search(r'<ul id="password-rules"[^>]*>(.*?)</ul>', page, re.S)
+        assert rules is not None, "no rules on the password page"
+        items = re.findall(r"<li>(.*?)</li>", rules.group(1))
+        assert items == [
+            "12 文字以上",
+            "英小文字・英大文字・数字・記号のうち 3 種類以上",
+            "推測されやすいパスワード（よく使われるもの）でないこと",
+            "ログインIDを含まないこと",
+            "現在のパスワードと異なること",
+        ]
+        assert 'aria-describedby="password-rules"' in page
+        status, page, _r = await b.get("/password?lang=en")
+        assert "At least 12 characters" in page and "Not containing your login ID" in page
+        form = {"csrf_token": csrf_of(page), "current": alice.password, "new": "short", "repeat": "short"}
+        status, page, _r = await b.post_form("/password", form)
+        assert status == 400 and 'id="password-rules"' in page
+
+
 async def test_password_change_applies_policy(gateway: RunningGateway) -> None:
     alice = gateway.staff["alice"]
     async with Browser(gateway, gateway.terminal_ssl()) as b:
