@@ -129,3 +129,63 @@ def wait_host_pointer_at(stack: DemoStack, x: int | None, y: int | None) -> None
             return
         time.sleep(0.1)
     raise AssertionError(f"host pointer at {location!r}, expected {(x, y)}")
+
+
+def stage_scroll(page: Any) -> dict[str, float]:
+    return page.evaluate(
+        "(() => { const s = document.getElementById('stage');"
+        " return { x: s.scrollLeft, y: s.scrollTop, maxX: s.scrollWidth - s.clientWidth,"
+        " maxY: s.scrollHeight - s.clientHeight, w: s.clientWidth, h: s.clientHeight }; })()"
+    )
+
+
+def test_zoom_100_on_a_laptop_pans_to_the_corner_and_is_kept(staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 item 25: on a 1366x768 terminal the 1920x1080 office PC can be shown at 100 %:
+    unscaled pixels, panned by moving the pointer to an edge until the bottom-right corner is
+    reached; the choice stays with the terminal across a reconnect and a new page."""
+    page, cdp = open_at(staff_context, stack, 1366, 768, 1)
+    try:
+        assert page.evaluate("window.jisekiStats.view.zoom") == "fit"
+        assert page.evaluate("window.jisekiStats.view.scale") < 0.75
+        page.select_option("#zoom", "100")
+        wait_for(page, "window.jisekiStats.view.zoom === '100' && window.jisekiStats.view.scrolls")
+        wait_for(page, "window.jisekiStats.zoom.saved > 0")
+        assert page.evaluate("window.jisekiStats.view.crisp")
+        _l, _t, width, height = rect_of(page, "#screen")
+        assert (width, height) == (1920, 1080)
+        # Into the bottom-right corner: the view pans there by itself.
+        s_left, s_top, _sw, _sh = rect_of(page, "#stage")
+        view = stage_scroll(page)
+        page.mouse.move(s_left + view["w"] / 2, s_top + view["h"] / 2)
+        page.mouse.move(s_left + view["w"] - 0.5, s_top + view["h"] - 0.5, steps=5)
+        wait_for(
+            page,
+            "(() => { const s = document.getElementById('stage'); return s.scrollLeft >= s.scrollWidth - s.clientWidth"
+            " && s.scrollTop >= s.scrollHeight - s.clientHeight; })()",
+        )
+        view = stage_scroll(page)
+        assert view["maxX"] == 1920 - view["w"] and view["maxY"] == 1080 - view["h"]
+        wait_host_pointer_at(stack, 1919, 1079)
+        # What is seen is the office PC's pixels, one to one.
+        wait_until_rest(page)
+        seen = device_screenshot(cdp, [s_left, s_top, view["w"], view["h"]])
+        shown = canvas_pixels(page, "document.getElementById('screen')")
+        x0, y0 = int(view["x"]), int(view["y"])
+        part = shown[y0 : y0 + int(view["h"]), x0 : x0 + int(view["w"])]
+        assert seen.shape == part.shape
+        assert float((np.abs(seen.astype(np.int16) - part.astype(np.int16)).max(axis=2) == 0).mean()) > 0.995
+        # Kept for this terminal: after a reconnect, and on a new page.
+        sessions = page.evaluate("window.jisekiStats.sessions")
+        page.click("#disconnect")
+        wait_for(page, "window.jisekiStats.state === 'disconnected'")
+        page.click("#reconnect")
+        wait_for(page, f"window.jisekiStats.sessions > {sessions} && window.jisekiStats.state === 'connected'")
+        assert page.evaluate("window.jisekiStats.view.zoom") == "100"
+        page.close()
+        page, cdp = open_at(staff_context, stack, 1366, 768, 1)
+        assert page.input_value("#zoom") == "100"
+        wait_for(page, "window.jisekiStats.view.zoom === '100' && window.jisekiStats.view.scrolls")
+    finally:
+        page.select_option("#zoom", "fit")  # the other tests of this terminal expect the default
+        wait_for(page, "window.jisekiStats.zoom.saved > 0")
+        page.close()

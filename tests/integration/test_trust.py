@@ -314,6 +314,42 @@ async def test_password_change_applies_policy(gateway: RunningGateway) -> None:
         assert (await b.get("/"))[0] == 200  # this browser stays logged in with a new session
 
 
+async def test_viewer_choices_are_kept_per_terminal(gateway: RunningGateway) -> None:
+    """Issue 12 item 25: the zoom and the layout told about belong to the terminal (its certificate),
+    are checked, and come back with the viewer page; another terminal has its own."""
+    async with (
+        Browser(gateway, gateway.terminal_ssl()) as alice,
+        Browser(gateway, gateway.terminal_ssl("term-2")) as bob,
+    ):
+        await alice.login(gateway.staff["alice"])
+        await bob.login(gateway.staff["bob"])
+
+        async def post(b: Browser, body: object, origin: str | None = None) -> int:
+            headers = {"Origin": origin or gateway.url, "X-CSRF-Token": await b.csrf()}
+            async with b.http.post(gateway.url + "/api/terminal/view", json=body, ssl=b.ssl, headers=headers) as r:
+                return r.status
+
+        for bad in ({"zoom": "300"}, {"zoom": 100}, {"layout_told": "x" * 65}, {"layout_told": "日本"}, {}, [1],
+                    {"zoom": "100", "other": 1}):  # fmt: skip
+            assert await post(alice, bad) == 400, bad
+        assert await post(alice, {"zoom": "100"}, origin="https://elsewhere.example") == 403
+        assert await post(alice, {"zoom": "125", "layout_told": "jp106/jp"}) == 200
+        status, page, _r = await alice.get("/view/pc-1")
+        assert status == 200 and 'data-zoom="125"' in page and 'data-layout-told="jp106/jp"' in page
+        status, page, _r = await bob.get("/view/pc-2")
+        assert status == 200 and 'data-zoom="fit"' in page and 'data-layout-told=""' in page
+        engine, db = await _db(gateway)
+        try:
+            async with db() as s:
+                row = await s.get(Terminal, "term-2")
+                assert row is not None and row.view_zoom is None
+        finally:
+            await engine.dispose()
+        assert await post(alice, {"layout_told": ""}) == 200
+        status, page, _r = await alice.get("/view/pc-1")
+        assert 'data-zoom="125"' in page and 'data-layout-told=""' in page
+
+
 # ---- assignments ----------------------------------------------------------------------------
 
 

@@ -1,9 +1,12 @@
 // The view geometry over many window sizes (node --test): the picture stays inside the window and
-// its edges point at the office PC's edges (issue 12 item 22).
+// its edges point at the office PC's edges (issue 12 item 22); zoom, edge panning and layout names
+// (item 25).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { fitView, hostPoint } from '../../jiseki/web/static/core/view.js';
+import { edgePan, zoomView } from '../../jiseki/web/static/core/zoom.js';
+import { layoutLabel } from '../../jiseki/web/static/core/layout.js';
 
 const EPS = 1e-6;
 const DPRS = [1, 1.25, 1.5, 1.75, 2, 2.5, 3];
@@ -83,4 +86,79 @@ test('view: a point in a monitor region maps into that monitor', () => {
   assert.deepEqual(hostPoint(10, 50, shown, region, 1), [1280, 0]);
   assert.deepEqual(hostPoint(649.5, 561.5, shown, region, 1), [2559, 1023]);
   assert.deepEqual(hostPoint(5000, -20, shown, region, 1), [2559, 0]);
+});
+
+// ---- zoom and edge panning (issue 12 item 25) ---------------------------------------------
+
+test('zoom: 100 % shows desktop pixels unscaled on a 1366x768 laptop and scrolls', () => {
+  const picture = { width: 1920, height: 1080 };
+  const region = { x: 0, y: 0, w: 1920, h: 1080 };
+  const stage = { left: 0, top: 40, width: 1366, height: 728 };
+  const fit = zoomView(stage, 1, picture, region, 'fit');
+  assert.ok(fit.scale < 0.72 && !fit.scrolls);
+  const v = zoomView(stage, 1, picture, region, '100');
+  assert.equal(v.crisp, true);
+  assert.equal(v.scale, 1);
+  assert.deepEqual([v.box.left, v.box.top, v.box.width, v.box.height], [0, 0, 1920, 1080]);
+  assert.equal(v.scrolls, true);
+  // High DPI: 100 % is one device pixel per desktop pixel.
+  const hi = zoomView({ left: 0, top: 40, width: 1280, height: 760 }, 1.5, picture, region, '100');
+  assert.ok(Math.abs(hi.box.width * 1.5 - 1920) < 1e-9 && !hi.scrolls);
+  assert.equal(zoomView(stage, 1, picture, region, '200').box.width, 3840);
+  assert.equal(zoomView(stage, 1, picture, region, '75').crisp, false);
+  assert.equal(zoomView(stage, 1, picture, region, 'bogus').scrolls, false); // unknown: fit
+});
+
+test('zoom: a zoomed picture smaller than the window is centred, on device pixels when crisp', () => {
+  const picture = { width: 1024, height: 768 };
+  const region = { x: 0, y: 0, w: 1024, h: 768 };
+  for (const dpr of DPRS) {
+    for (const stage of stages()) {
+      for (const z of ['50', '75', '100', '125', '150', '200']) {
+        const v = zoomView(stage, dpr, picture, region, z);
+        const fitsW = v.box.width <= stage.width + EPS;
+        const fitsH = v.box.height <= stage.height + EPS;
+        assert.equal(v.scrolls, !(fitsW && fitsH));
+        if (fitsW) assert.ok(v.box.left >= -EPS && v.box.left + v.box.width <= stage.width + EPS);
+        else assert.equal(v.box.left, 0);
+        if (fitsH) assert.ok(v.box.top >= -EPS && v.box.top + v.box.height <= stage.height + EPS);
+        else assert.equal(v.box.top, 0);
+      }
+    }
+  }
+});
+
+test('edge panning: towards the edge the pointer is near, faster nearer to it, never past the end', () => {
+  const viewport = { left: 0, top: 40, width: 1366, height: 728 };
+  const room = { left: 0, right: 554, up: 0, down: 352 };
+  assert.deepEqual(edgePan(683, 400, viewport, room), { dx: 0, dy: 0 }); // the middle: still
+  const corner = edgePan(1365, 767, viewport, room);
+  assert.ok(corner.dx > 0 && corner.dy > 0);
+  assert.equal(edgePan(1340, 400, viewport, room).dx < corner.dx, true);
+  assert.deepEqual(edgePan(1, 41, viewport, room), { dx: 0, dy: 0 }); // already at the start
+  assert.deepEqual(edgePan(1365, 767, viewport, { left: 554, right: 0, up: 352, down: 0 }), { dx: 0, dy: 0 });
+  assert.equal(edgePan(1365, 400, viewport, { ...room, right: 3 }).dx, 3);
+  // Panning until it stops reaches the bottom-right corner, and the pointer then points at it.
+  const scroll = { x: 0, y: 0 };
+  const max = { x: 1920 - 1366, y: 1080 - 728 };
+  for (let i = 0; i < 1000; i++) {
+    const v = edgePan(1365.5, 767.5, viewport, { left: scroll.x, right: max.x - scroll.x, up: scroll.y, down: max.y - scroll.y });
+    if (!v.dx && !v.dy) break;
+    scroll.x += v.dx;
+    scroll.y += v.dy;
+  }
+  assert.deepEqual(scroll, max);
+  const shown = { left: -scroll.x, top: 40 - scroll.y, width: 1920, height: 1080 };
+  assert.deepEqual(hostPoint(1365.5, 767.5, shown, { x: 0, y: 0, w: 1920, h: 1080 }, 1), [1919, 1079]);
+});
+
+test('layout names a person knows: XKB and Windows layout ids', () => {
+  assert.deepEqual(layoutLabel('pc105/us'), { key: 'layout.us', variant: '' });
+  assert.deepEqual(layoutLabel('jp106/jp'), { key: 'layout.jp', variant: '' });
+  assert.deepEqual(layoutLabel('pc105/us(dvorak)'), { key: 'layout.us', variant: 'dvorak' });
+  assert.deepEqual(layoutLabel('00000411'), { key: 'layout.jp', variant: '' });
+  assert.deepEqual(layoutLabel('00000409'), { key: 'layout.us', variant: '' });
+  assert.equal(layoutLabel('00010409'), null); // a variant id (US-Dvorak): shown by its name
+  assert.equal(layoutLabel('pc105/ru'), null);
+  assert.equal(layoutLabel(''), null);
 });

@@ -37,6 +37,7 @@ export class InputCapture {
     this.enabled = false;
     this.region = null; // { x, y, w, h }: the part of the desktop on screen (one monitor, or all)
     this.timer = null;
+    this.lastPointer = null; // { clientX, clientY, buttons } of the last pointer event
     this.stats = { keys: 0, texts: 0, locks: 0, removed: 0, wheel: this.wheelMapper.sent };
     this.listeners = [];
     this.on(window, 'keydown', (e) => this.keydown(e));
@@ -167,8 +168,16 @@ export class InputCapture {
     if (!this.enabled) return;
     e.preventDefault();
     this.syncLocks(e, false);
+    this.lastPointer = { clientX: e.clientX, clientY: e.clientY, buttons: e.buttons };
     const [x, y] = this.position(e);
     this.out([{ type: 'POINTER', x, y, buttons: protocolButtons(e.buttons) }]);
+  }
+
+  /** The picture moved under a still pointer (panning): send where it points now. */
+  repoint() {
+    if (!this.enabled || !this.lastPointer) return;
+    const [x, y] = this.position(this.lastPointer);
+    this.out([{ type: 'POINTER', x, y, buttons: protocolButtons(this.lastPointer.buttons) }]);
   }
 
   wheel(e) {
