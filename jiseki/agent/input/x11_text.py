@@ -40,6 +40,7 @@ XIM_MARGIN = 0.05  # seconds for the application to look up a key the XIM server
 NOT_XIM_AFTER = 0.5  # seconds with no key coming back: the application does not use XIM
 XIM_STALL = 3.0  # seconds with no more keys coming back: the IME is stuck, type on
 XIM_TIMEOUT = 60.0  # the longest wait in any case
+FRESH_BINDING = 0.2  # seconds before the first press of a key an IME server must recognise
 
 
 class UnicodeTyper:
@@ -53,6 +54,7 @@ class UnicodeTyper:
         self._last_use: dict[int, float] = {}
         self._presses: Counter[int] = Counter()  # presses typed per borrowed keycode, as the XIM watch counts
         self._unsettled: set[int] = set()  # borrowed keycodes typed since they were last settled
+        self._pinned: set[int] = set()  # keysyms whose binding text must not take over (IME on/off keys)
 
     def borrowed(self, keycode: int) -> bool:
         return keycode in self._bound.values()
@@ -103,8 +105,9 @@ class UnicodeTyper:
         free = [kc for kc in self._spare() if kc not in self._bound.values()]
         if free:
             keycode = free[0]
-        elif self._bound:
-            _old, keycode = self._bound.popitem(last=False)
+        elif any(ks not in self._pinned for ks in self._bound):
+            old = next(ks for ks in self._bound if ks not in self._pinned)  # least recently used
+            keycode = self._bound.pop(old)
             self._settle(keycode)
         else:
             return None
@@ -158,13 +161,22 @@ class UnicodeTyper:
         return typed
 
     def tap_keysym(self, keysym: int) -> None:
-        """Press and release a key that types `keysym` (unshifted): the layout's, or a borrowed one."""
+        """Press and release a key that types `keysym` (unshifted): the layout's, or a borrowed one.
+
+        For keys the input method itself acts on (its on/off keys): a borrowed binding is kept for
+        the session (text never takes it over), and its first use waits `FRESH_BINDING` so that the
+        IME server, which reads the new mapping on its own, knows the key when it arrives."""
         self._prepare()
         key = self._keymap.lock_key(keysym)
         if key is not None and not key[1] and not self.borrowed(key[0]):
             self._tap(key[0], None)
-        else:
-            self._tap_borrowed(keysym)
+            return
+        fresh = keysym not in self._bound
+        self._pinned.add(keysym)
+        if fresh and self._borrow(keysym) is not None:
+            self._d.sync()
+            time.sleep(FRESH_BINDING)
+        self._tap_borrowed(keysym)
 
     def close(self) -> None:
         """Give the borrowed keycodes back (after clients had time to read them)."""
