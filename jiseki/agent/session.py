@@ -45,7 +45,7 @@ from .clipboard.base import HostClipboard
 from .clipboard.sync import CLIPBOARD_POLL, ClipboardSync
 from .encode.flow import FlowControl, FlowSettings
 from .encode.stream import DisplayStream
-from .input.base import InputSink
+from .input.base import InputSink, PendingMove
 from .input.text import refusal
 from .policy import AgentPolicy
 
@@ -91,15 +91,30 @@ class DisplaySession:
         # Each counter is written by one thread only (submitted: the loop; done: the input thread).
         self._input_submitted = 0
         self._input_done_count = 0
+        self._pending_move: PendingMove | None = None  # the last input queued, if a move not yet run
         self._layout_sent: KeyboardLayout | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _inject(self, call: Callable[..., Any], *args: Any) -> None:
         """Queue one input call; the input thread runs them in arrival order."""
+        self._pending_move = None
         if self._input_submitted - self._input_done_count >= MAX_PENDING_INPUT:
             raise ProtocolError("the viewer sends input faster than it can be injected")
         self._input_submitted += 1
         self._input.submit(call, *args).add_done_callback(self._input_done)
+
+    def _inject_pointer(self, msg: Pointer) -> None:
+        # While the input thread is busy (long text behind a host IME types for seconds), moves
+        # queue up: a move right behind another with the same buttons replaces it, so a moving
+        # pointer is not taken for a flood. Button changes and their order are kept.
+        if self._pending_move is not None and self._pending_move.replace(msg):
+            return
+        move = PendingMove(msg)
+        self._inject(self._move_pointer, move)
+        self._pending_move = move
+
+    def _move_pointer(self, move: PendingMove) -> None:
+        self.sink.pointer(*move.take())
 
     def _input_done(self, future: Future[Any]) -> None:
         self._input_done_count += 1
@@ -211,7 +226,7 @@ class DisplaySession:
         elif isinstance(msg, Key):
             self._inject(self.sink.key, msg.usage, msg.down)
         elif isinstance(msg, Pointer):
-            self._inject(self.sink.pointer, msg.x, msg.y, msg.buttons)
+            self._inject_pointer(msg)
         elif isinstance(msg, Wheel):
             self._inject(self.sink.wheel, msg.dx, msg.dy)
         elif isinstance(msg, Text):

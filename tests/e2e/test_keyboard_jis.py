@@ -216,6 +216,34 @@ def test_text_mode_types_composed_japanese(jis_context, jis_stack: DemoStack) ->
         target.unlink(missing_ok=True)
 
 
+def test_text_mode_leaves_out_direction_overrides_and_says_so(jis_context, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 item 24: a right-to-left override is not typed, the rest is, and the user is told."""
+    page = open_page(jis_context, jis_stack, windows=True)
+    name = "jiseki_" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
+    target = Path("/tmp") / name
+    try:
+        page.select_option("#kbd-mode", "text")
+        wait_for(page, "window.jisekiStats.keyboard.mode === 'text'")
+        focus_terminal(page)
+        page.keyboard.type(f"cat > /tmp/{name}")
+        page.keyboard.press("Enter")
+        time.sleep(0.5)
+        assert not page.is_visible("#text-notice")
+        cdp = jis_context.new_cdp_session(page)
+        cdp.send("Input.insertText", {"text": "請求書\u202egpj.exe"})
+        wait_for(page, "!document.getElementById('text-notice').hidden")
+        notice = page.inner_text("#text-notice")
+        assert "U+202E" in notice and "取り除き" in notice
+        page.keyboard.press("Enter")
+        page.keyboard.press("Control+d")
+        assert file_appears(target) == "請求書gpj.exe\n"
+        page.click("#text-notice-close")
+        assert not page.is_visible("#text-notice")
+    finally:
+        page.close()
+        target.unlink(missing_ok=True)
+
+
 def test_held_keys_are_released_on_blur_and_on_disconnect(  # type: ignore[no-untyped-def]
     jis_context, jis_stack: DemoStack, recorder: Recorder
 ) -> None:
@@ -330,7 +358,21 @@ def test_full_screen_locks_the_keyboard_and_hold_escape_leaves(  # type: ignore[
         page.close()
 
 
+def forget_layout_notice(page: Any) -> None:
+    """The terminal has not been told about any office PC layout yet."""
+    status = page.evaluate(
+        "fetch('/api/terminal/view', {method: 'POST', headers: {'Content-Type': 'application/json',"
+        " 'X-CSRF-Token': document.querySelector('meta[name=csrf-token]').content},"
+        " body: JSON.stringify({layout_told: ''})}).then(r => r.status)"
+    )
+    assert status == 200
+
+
 def test_layout_mismatch_is_told_once(jis_context, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    """Once per terminal, in words (issue 12 item 25): not at every connection or page."""
+    page = open_page(jis_context, jis_stack)
+    forget_layout_notice(page)
+    page.close()
     page = open_page(jis_context, jis_stack)
     try:
         # Headless Chromium's layout map is a US one; the office PC is JIS.
@@ -338,7 +380,8 @@ def test_layout_mismatch_is_told_once(jis_context, jis_stack: DemoStack) -> None
         wait_for(page, "window.jisekiStats.keyboard.layoutNotice")
         assert page.evaluate("window.jisekiStats.keyboard.hostLayout") == "jp106/jp"
         text = page.inner_text("#layout-notice")
-        assert "キーボード配列" in text and "jp106/jp" in text and "文字入力" in text
+        assert "自席PCのキーボード配列は日本語配列（JIS）で" in text and "文字入力" in text
+        assert "jp106" not in text
         page.click("#layout-close")
         assert not page.is_visible("#layout-notice")
         # A new session (reconnect) reports the layout again: no second notice.
@@ -350,6 +393,16 @@ def test_layout_mismatch_is_told_once(jis_context, jis_stack: DemoStack) -> None
         wait_for(page, "window.jisekiStats.keyboard.hostLayout === 'jp106/jp'")
         time.sleep(0.5)
         assert not page.is_visible("#layout-notice")
+    finally:
+        page.close()
+    # Nor on a new page of this terminal: the gateway remembers it was told.
+    page = open_page(jis_context, jis_stack)
+    try:
+        wait_for(page, "window.jisekiStats.keyboard.hostLayout === 'jp106/jp'")
+        time.sleep(0.5)
+        assert not page.evaluate("window.jisekiStats.keyboard.layoutNotice")
+        assert not page.is_visible("#layout-notice")
+        assert page.get_attribute("body", "data-layout-told") == "jp106/jp"
     finally:
         page.close()
 

@@ -90,3 +90,102 @@ def test_small_window_scales_smoothly_and_points_right(staff_context, stack: Dem
         raise AssertionError(f"host pointer at {location!r}")
     finally:
         page.close()
+
+
+@pytest.mark.parametrize(("width", "height", "dpr"), [(800, 560, 1.0), (800, 480, 1.0), (800, 560, 1.25)])
+def test_scaled_view_reaches_the_last_row_and_column(  # type: ignore[no-untyped-def]
+    staff_context, stack: DemoStack, width: int, height: int, dpr: float
+) -> None:
+    """Issue 12 item 22: the scaled picture stays inside the window, and its bottom-most and
+    right-most device pixels point at the host's last row and column (1079, 1919)."""
+    page, _cdp = open_at(staff_context, stack, width, height, dpr)
+    try:
+        assert not page.evaluate("window.jisekiStats.view.crisp")
+        left, top, w, h = rect_of(page, "#view")
+        s_left, s_top, s_w, s_h = rect_of(page, "#stage")
+        assert left >= s_left - 1e-6 and top >= s_top - 1e-6
+        assert left + w <= s_left + s_w + 1e-6 and top + h <= s_top + s_h + 1e-6, (
+            "the picture is larger than the window"
+        )
+        last = 0.5 / dpr  # the middle of the last device pixel
+        for x, y, want in [
+            (left + w - last, top + h - last, (1919, 1079)),
+            (left + last, top + last, (0, 0)),
+            (left + w / 2, top + h - last, (None, 1079)),
+        ]:
+            page.mouse.move(x, y)
+            wait_host_pointer_at(stack, *want)
+    finally:
+        page.close()
+
+
+def wait_host_pointer_at(stack: DemoStack, x: int | None, y: int | None) -> None:
+    deadline = time.monotonic() + 10
+    location = ""
+    while time.monotonic() < deadline:
+        location = xdotool(stack.desktop.display, "getmouselocation")
+        fields = dict(part.split(":") for part in location.split()[:2])
+        if (x is None or int(fields["x"]) == x) and (y is None or int(fields["y"]) == y):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"host pointer at {location!r}, expected {(x, y)}")
+
+
+def stage_scroll(page: Any) -> dict[str, float]:
+    return page.evaluate(
+        "(() => { const s = document.getElementById('stage');"
+        " return { x: s.scrollLeft, y: s.scrollTop, maxX: s.scrollWidth - s.clientWidth,"
+        " maxY: s.scrollHeight - s.clientHeight, w: s.clientWidth, h: s.clientHeight }; })()"
+    )
+
+
+def test_zoom_100_on_a_laptop_pans_to_the_corner_and_is_kept(staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    """Issue 12 item 25: on a 1366x768 terminal the 1920x1080 office PC can be shown at 100 %:
+    unscaled pixels, panned by moving the pointer to an edge until the bottom-right corner is
+    reached; the choice stays with the terminal across a reconnect and a new page."""
+    page, cdp = open_at(staff_context, stack, 1366, 768, 1)
+    try:
+        assert page.evaluate("window.jisekiStats.view.zoom") == "fit"
+        assert page.evaluate("window.jisekiStats.view.scale") < 0.75
+        page.select_option("#zoom", "100")
+        wait_for(page, "window.jisekiStats.view.zoom === '100' && window.jisekiStats.view.scrolls")
+        wait_for(page, "window.jisekiStats.zoom.saved > 0")
+        assert page.evaluate("window.jisekiStats.view.crisp")
+        _l, _t, width, height = rect_of(page, "#screen")
+        assert (width, height) == (1920, 1080)
+        # Into the bottom-right corner: the view pans there by itself.
+        s_left, s_top, _sw, _sh = rect_of(page, "#stage")
+        view = stage_scroll(page)
+        page.mouse.move(s_left + view["w"] / 2, s_top + view["h"] / 2)
+        page.mouse.move(s_left + view["w"] - 0.5, s_top + view["h"] - 0.5, steps=5)
+        wait_for(
+            page,
+            "(() => { const s = document.getElementById('stage'); return s.scrollLeft >= s.scrollWidth - s.clientWidth"
+            " && s.scrollTop >= s.scrollHeight - s.clientHeight; })()",
+        )
+        view = stage_scroll(page)
+        assert view["maxX"] == 1920 - view["w"] and view["maxY"] == 1080 - view["h"]
+        wait_host_pointer_at(stack, 1919, 1079)
+        # What is seen is the office PC's pixels, one to one.
+        wait_until_rest(page)
+        seen = device_screenshot(cdp, [s_left, s_top, view["w"], view["h"]])
+        shown = canvas_pixels(page, "document.getElementById('screen')")
+        x0, y0 = int(view["x"]), int(view["y"])
+        part = shown[y0 : y0 + int(view["h"]), x0 : x0 + int(view["w"])]
+        assert seen.shape == part.shape
+        assert float((np.abs(seen.astype(np.int16) - part.astype(np.int16)).max(axis=2) == 0).mean()) > 0.995
+        # Kept for this terminal: after a reconnect, and on a new page.
+        sessions = page.evaluate("window.jisekiStats.sessions")
+        page.click("#disconnect")
+        wait_for(page, "window.jisekiStats.state === 'disconnected'")
+        page.click("#reconnect")
+        wait_for(page, f"window.jisekiStats.sessions > {sessions} && window.jisekiStats.state === 'connected'")
+        assert page.evaluate("window.jisekiStats.view.zoom") == "100"
+        page.close()
+        page, cdp = open_at(staff_context, stack, 1366, 768, 1)
+        assert page.input_value("#zoom") == "100"
+        wait_for(page, "window.jisekiStats.view.zoom === '100' && window.jisekiStats.view.scrolls")
+    finally:
+        page.select_option("#zoom", "fit")  # the other tests of this terminal expect the default
+        wait_for(page, "window.jisekiStats.zoom.saved > 0")
+        page.close()

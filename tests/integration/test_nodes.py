@@ -190,7 +190,7 @@ async def test_an_account_changed_by_another_process_ends_sessions_on_every_node
     async with Browser(cluster.b, cluster.b.terminal_ssl()) as b, aiohttp.ClientSession() as s:
         control = await _agent_on(cluster.a, s)
         await b.login(cluster.b.staff["alice"])
-        session_id, viewer, agent = await _live_on_b(cluster, b, s, control)
+        _session, viewer, agent = await _live_on_b(cluster, b, s, control)
         engine = make_engine(cluster.a.db_url())
         try:
             async with sessionmaker(engine).begin() as db:

@@ -274,6 +274,32 @@ async def test_first_login_enrolls_totp_with_qr(gateway: RunningGateway) -> None
         assert status == 200 and "PC pc-1" in page
 
 
+async def test_password_page_lists_the_rules_before_typing(gateway: RunningGateway) -> None:
+    """Issue 12 item 25: the policy's rules are on the page before the first attempt (and stay
+    there after a refusal), in the reader's language, tied to the new-password field."""
+    alice = gateway.staff["alice"]
+    async with Browser(gateway, gateway.terminal_ssl()) as b:
+        await b.login(alice)
+        status, page, _r = await b.get("/password")
+        assert status == 200 and 'class="error"' not in page
+        rules = re.search(r'<ul id="password-rules"[^>]*>(.*?)</ul>', page, re.S)
+        assert rules is not None, "no rules on the password page"
+        items = re.findall(r"<li>(.*?)</li>", rules.group(1))
+        assert items == [
+            "12 文字以上",
+            "英小文字・英大文字・数字・記号のうち 3 種類以上",
+            "推測されやすいパスワード（よく使われるもの）でないこと",
+            "ログインIDを含まないこと",
+            "現在のパスワードと異なること",
+        ]
+        assert 'aria-describedby="password-rules"' in page
+        status, page, _r = await b.get("/password?lang=en")
+        assert "At least 12 characters" in page and "Not containing your login ID" in page
+        form = {"csrf_token": csrf_of(page), "current": alice.password, "new": "short", "repeat": "short"}
+        status, page, _r = await b.post_form("/password", form)
+        assert status == 400 and 'id="password-rules"' in page
+
+
 async def test_password_change_applies_policy(gateway: RunningGateway) -> None:
     alice = gateway.staff["alice"]
     async with Browser(gateway, gateway.terminal_ssl()) as b:
@@ -286,6 +312,42 @@ async def test_password_change_applies_policy(gateway: RunningGateway) -> None:
         status, _page, _r = await b.post_form("/password", form)
         assert status == 303
         assert (await b.get("/"))[0] == 200  # this browser stays logged in with a new session
+
+
+async def test_viewer_choices_are_kept_per_terminal(gateway: RunningGateway) -> None:
+    """Issue 12 item 25: the zoom and the layout told about belong to the terminal (its certificate),
+    are checked, and come back with the viewer page; another terminal has its own."""
+    async with (
+        Browser(gateway, gateway.terminal_ssl()) as alice,
+        Browser(gateway, gateway.terminal_ssl("term-2")) as bob,
+    ):
+        await alice.login(gateway.staff["alice"])
+        await bob.login(gateway.staff["bob"])
+
+        async def post(b: Browser, body: object, origin: str | None = None) -> int:
+            headers = {"Origin": origin or gateway.url, "X-CSRF-Token": await b.csrf()}
+            async with b.http.post(gateway.url + "/api/terminal/view", json=body, ssl=b.ssl, headers=headers) as r:
+                return r.status
+
+        for bad in ({"zoom": "300"}, {"zoom": 100}, {"layout_told": "x" * 65}, {"layout_told": "日本"}, {}, [1],
+                    {"zoom": "100", "other": 1}):  # fmt: skip
+            assert await post(alice, bad) == 400, bad
+        assert await post(alice, {"zoom": "100"}, origin="https://elsewhere.example") == 403
+        assert await post(alice, {"zoom": "125", "layout_told": "jp106/jp"}) == 200
+        status, page, _r = await alice.get("/view/pc-1")
+        assert status == 200 and 'data-zoom="125"' in page and 'data-layout-told="jp106/jp"' in page
+        status, page, _r = await bob.get("/view/pc-2")
+        assert status == 200 and 'data-zoom="fit"' in page and 'data-layout-told=""' in page
+        engine, db = await _db(gateway)
+        try:
+            async with db() as s:
+                row = await s.get(Terminal, "term-2")
+                assert row is not None and row.view_zoom is None
+        finally:
+            await engine.dispose()
+        assert await post(alice, {"layout_told": ""}) == 200
+        status, page, _r = await alice.get("/view/pc-1")
+        assert 'data-zoom="125"' in page and 'data-layout-told=""' in page
 
 
 # ---- assignments ----------------------------------------------------------------------------

@@ -194,3 +194,40 @@ def test_text_arrives_exactly_in_an_xterm(host: Host, tmp_path: Path) -> None:
     host.sink._keymap.refresh()
     spare_after = [kc for kc in host.sink._keymap.keycodes() if not any(host.sink._keymap.keysyms(kc))]
     assert spare_after == spare_before, "borrowed keycodes were not given back"
+
+
+def test_characters_of_the_layout_are_typed_with_its_keys(host: Host) -> None:
+    """Text the host's layout can type needs no keymap change (issue 12 item 21): its keys are
+    pressed, with Shift where the layout needs it, and the borrowed keycodes stay untouched."""
+    keymap = host.sink._keymap
+    keymap.refresh()
+    before = [list(row) for row in keymap.rows]
+    host.recorder.focus()
+    host.recorder.take()
+    host.sink.text("a_Z1!")
+    got = presses(host.recorder.wait_for(lambda ev: len(presses(ev)) >= 16))
+    assert [(kind, name) for kind, _, name in got] == [
+        ("press", "a"), ("release", "a"),
+        ("press", "Shift_L"), ("press", "backslash"), ("release", "backslash"), ("release", "Shift_L"),  # ろ
+        ("press", "Shift_L"), ("press", "z"), ("release", "z"), ("release", "Shift_L"),
+        ("press", "1"), ("release", "1"),
+        ("press", "Shift_L"), ("press", "1"), ("release", "1"), ("release", "Shift_L"),
+    ]  # fmt: skip
+    time.sleep(0.2)
+    host.recorder.take()
+    keymap.refresh()
+    assert keymap.rows == before
+
+
+def test_a_key_lent_to_text_mode_does_not_type_its_text(host: Host) -> None:
+    """F24 has no keysym in the JIS layout, so text mode may borrow its keycode; pressing F24 then
+    must not type the borrowed character."""
+    host.recorder.focus()
+    host.sink.text("€一二三四五六七八九十百千万億兆東西南北")  # more than the 17 empty keycodes
+    host.recorder.wait_for(lambda ev: len(presses(ev)) >= 40)
+    keymap = host.sink._keymap
+    keymap.refresh()
+    assert any(keymap.keysyms(202)), "F24's keycode (evdev 194 + 8) was not lent"
+    host.tap("F24")
+    time.sleep(0.3)
+    assert presses(host.recorder.take()) == []

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 import { KeyMapper, LockSync, EscapeHold, ctrlAltDel, physicalCode, NO_KEYUP_KEYS } from '../../jiseki/web/static/core/keyboard.js';
-import { textModeAction, textMessages, committedByInput, typeableText } from '../../jiseki/web/static/core/textinput.js';
+import { textModeAction, textMessages, committedByInput, typeableText, cleanText } from '../../jiseki/web/static/core/textinput.js';
 import { WheelMapper } from '../../jiseki/web/static/core/wheel.js';
 import { fitView, monitorRegions } from '../../jiseki/web/static/core/view.js';
 import { layoutDifferences } from '../../jiseki/web/static/core/layout.js';
@@ -20,6 +20,7 @@ const usages = new Map(Object.entries(table.codes).map(([code, id]) => [code, (t
 const codeOfUsageId = new Map(Object.entries(table.codes).map(([code, id]) => [id, code]));
 const jis = JSON.parse(readFileSync(join(root, 'tests', 'vectors', 'keyboard_jis109.json'), 'utf-8')).keys;
 const quirks = JSON.parse(readFileSync(join(root, 'tests', 'vectors', 'keyboard_quirks.json'), 'utf-8')).sequences;
+const textFilter = JSON.parse(readFileSync(join(root, 'tests', 'vectors', 'text_filter.json'), 'utf-8')).cases;
 
 const event = (fields) => ({ code: '', key: '', keyCode: 0, timeStamp: 0, repeat: false, ...fields });
 const asPairs = (messages) => messages.map((m) => {
@@ -174,6 +175,14 @@ test('text mode: committed text becomes TEXT messages of at most 1024 bytes, nev
   }
   assert.deepEqual(textMessages('\r\n\t\x1b'), []);
   assert.equal(typeableText('a\nb\u0085c'), 'abc');
+});
+
+test('text mode: characters the agent refuses are left out and named, the rest is sent (issue 12 item 24)', () => {
+  for (const c of textFilter) {
+    assert.deepEqual(cleanText(c.input), { text: c.typed, removed: c.removed }, JSON.stringify(c.input));
+    assert.equal(textMessages(c.input).map((m) => m.text).join(''), c.typed);
+    assert.equal(typeableText(c.input), c.typed);
+  }
 });
 
 test('text mode: compositions are sent at compositionend only, paste never', () => {

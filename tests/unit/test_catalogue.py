@@ -27,6 +27,7 @@ def used_msgids() -> set[str]:
     policy = PasswordPolicy(min_length=99, min_classes=4)
     found |= {p.msgid for p in policy.problems("password", "password")}
     found |= {p.msgid for p in policy.problems("x" * 300)}
+    found |= {r.msgid for r in policy.rules()}
     from jiseki.gateway import reports
 
     found |= set(reports.HEADERS.values()) | {"Usage", "By hour of day", "Hour"}

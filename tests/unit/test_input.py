@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from jiseki.agent.input.base import WheelAccumulator
 from jiseki.agent.input.hid_evdev import evdev_code
+from jiseki.agent.input.x11_xim import forwarded_keys
 from jiseki.protocol.keycodes import dom_code_to_usage
 
 
@@ -45,3 +46,36 @@ def test_wheel_never_loses_or_doubles(deltas: list[int]) -> None:
     acc = WheelAccumulator()
     total = sum(acc.add(0, d)[1] for d in deltas)
     assert total == int(sum(deltas) / 120) or abs(total * 120 - sum(deltas)) < 120
+
+
+# As recorded from fcitx5 on Xvfb (event fields after the keycode zeroed): a ChangeProperty that
+# writes XIM_FORWARD_EVENT (a KeyPress of keycode 38) to the application's window, then the
+# SendEvent that announces it.
+_FORWARD = bytes.fromhex(
+    "1202110025004000a30100001f000000080000002c000000"  # ChangeProperty, format 8, 44 bytes
+    "3c000a00010001000100b407"  # XIM_FORWARD_EVENT, im 1, ic 1, synchronous, serial
+    "0226"
+    + "00" * 30  # the X event: KeyPress, keycode 38
+    + "19000b00250040000000000021200000250040007b0100002c000000a3010000000000000000000000000000"
+)
+
+
+def test_forwarded_key_events_are_read_from_recorded_requests() -> None:
+    assert forwarded_keys(_FORWARD, swapped=False) == [(2, 38)]
+    release = bytearray(_FORWARD)
+    release[24 + 12] = 3  # the event's type: KeyRelease
+    release[24 + 13] = 93
+    assert forwarded_keys(bytes(release) * 2, swapped=False) == [(3, 93), (3, 93)]
+    # Other XIM messages and other properties are not key events; cut data stops the parse.
+    other = bytearray(_FORWARD)
+    other[24] = 63  # XIM_COMMIT
+    assert forwarded_keys(bytes(other), swapped=False) == []
+    assert forwarded_keys(_FORWARD[:30], swapped=False) == []
+    assert forwarded_keys(b"", swapped=False) == []
+
+
+def test_a_swapped_client_is_read_in_its_byte_order() -> None:
+    swapped = bytearray(_FORWARD[:68])
+    swapped[2:4] = (17).to_bytes(2, "big")
+    swapped[20:24] = (44).to_bytes(4, "big")
+    assert forwarded_keys(bytes(swapped), swapped=True) == [(2, 38)]

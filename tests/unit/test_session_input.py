@@ -12,12 +12,14 @@ from jiseki.agent import session as session_module
 from jiseki.agent.policy import AgentPolicy
 from jiseki.agent.session import DisplaySession
 from jiseki.protocol import (
+    BUTTON_LEFT,
     LOCK_CAPS,
     Clipboard,
     Key,
     KeyboardLayout,
     Locks,
     Monitor,
+    Pointer,
     ProtocolError,
     Text,
     encode,
@@ -137,3 +139,28 @@ async def test_view_only_session_takes_no_clipboard_from_the_terminal() -> None:
     s._handle(encode(Key(0x00070004, True)))
     s._input.shutdown(wait=True)
     assert board.writes == [] and sink.calls == []
+
+
+async def test_pointer_moves_queued_behind_slow_text_are_merged(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text behind a host IME types slowly; the pointer moves meanwhile must not end the session as
+    a flood: consecutive queued moves with the same buttons become the latest one."""
+    monkeypatch.setattr(session_module, "MAX_PENDING_INPUT", 8)
+    gate = threading.Event()
+    sink = RecordingSink(gate)
+    s = make_session(sink)
+    s._handle(encode(Text("日本語")))  # the input thread is busy with it until the gate opens
+    for x in range(100):
+        s._handle(encode(Pointer(x, 5, 0)))
+    s._handle(encode(Pointer(100, 5, BUTTON_LEFT)))  # a press is never merged away
+    s._handle(encode(Key(0x00070004, True)))
+    s._handle(encode(Pointer(101, 6, BUTTON_LEFT)))
+    s._handle(encode(Pointer(102, 7, BUTTON_LEFT)))
+    gate.set()
+    s._input.shutdown(wait=True)
+    assert sink.calls == [
+        ("text", "日本語"),
+        ("pointer", 99, 5, 0),
+        ("pointer", 100, 5, BUTTON_LEFT),
+        ("key", 0x00070004, True),
+        ("pointer", 102, 7, BUTTON_LEFT),
+    ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -41,3 +43,16 @@ def test_refused_only_for_a_reason_we_name(text: str) -> None:
 def test_any_control_character_refuses_the_whole_text(text: str) -> None:
     if any(unicodedata.category(c) == "Cc" for c in text):
         assert refusal(text) is not None
+
+
+FILTER = json.loads((Path(__file__).parent.parent / "vectors" / "text_filter.json").read_text("utf-8"))["cases"]
+
+
+@pytest.mark.parametrize("case", FILTER, ids=lambda c: repr(c["input"])[:24])
+def test_what_the_viewer_leaves_out_is_what_the_agent_refuses(case: dict[str, object]) -> None:
+    """The viewer removes these characters (and tells the user, issue 12 item 24); the rest must be
+    text the agent types, and the agent must refuse exactly the texts the viewer had to clean."""
+    typed, original = str(case["typed"]), str(case["input"])
+    assert refusal(typed) is None or typed == ""
+    assert (refusal(original) is not None) == bool(case["removed"])
+    assert "".join(ch for ch in original if ord(ch) not in case["removed"]) == typed  # type: ignore[operator]

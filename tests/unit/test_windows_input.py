@@ -116,7 +116,7 @@ def test_jis_keys_are_their_set1_scancodes(win: tuple[WindowsInput, FakeWin32], 
 def test_every_key_of_the_table_can_be_sent() -> None:
     # Lang5 has no Windows scancode (Japanese keyboards put 半角/全角 on Backquote); Pause and
     # Num Lock go as virtual keys.
-    by_virtual_key = ("Lang5", "Pause", "NumLock")
+    by_virtual_key = ("Lang5", "Pause", "NumLock", "Lang1", "Lang2")
     missing = [code for code, usage in USAGE.items() if scancode(usage) is None and code not in by_virtual_key]
     assert missing == []
 
@@ -136,6 +136,22 @@ def test_pause_and_num_lock_go_as_virtual_keys(win: tuple[WindowsInput, FakeWin3
     sink.key(USAGE["Pause"], True)
     sink.key(USAGE["NumLock"], True)
     assert api.take() == [KeyInput(0x13, 0x45, 0), KeyInput(VK_NUMLOCK, 0x45, EXT)]
+
+
+def test_mac_kana_and_eisu_keys_turn_the_ime_on_and_off(win: tuple[WindowsInput, FakeWin32]) -> None:
+    """Issue 12 item 23: a Mac JIS keyboard's かな (Lang1) and 英数 (Lang2) go as VK_IME_ON and
+    VK_IME_OFF, which set the Japanese IME's state (their scancodes 0x72/0x71 are Korean keys that
+    Japanese layouts do not turn into IME on/off)."""
+    sink, api = win
+    for code in ("Lang1", "Lang2"):
+        sink.key(USAGE[code], True)
+        sink.key(USAGE[code], False)
+    assert api.take() == [
+        KeyInput(0x16, 0x72, 0),
+        KeyInput(0x16, 0x72, UP),
+        KeyInput(0x1A, 0x71, 0),
+        KeyInput(0x1A, 0x71, UP),
+    ]
 
 
 def test_repeat_and_stray_release(win: tuple[WindowsInput, FakeWin32]) -> None:

@@ -1,10 +1,12 @@
-"""The input interface every platform backend implements, and the wheel accumulator they share."""
+"""The input interface every platform backend implements, the wheel accumulator they share, and
+the merging of queued pointer moves."""
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
-from jiseki.protocol import WHEEL_NOTCH, KeyboardLayout
+from jiseki.protocol import WHEEL_NOTCH, KeyboardLayout, Pointer
 
 # Keyboard-page usage ids of the writing-system keys whose characters KEYBOARD_LAYOUT reports:
 # letters, digits, the punctuation block, and the ISO / JIS extra keys.
@@ -68,3 +70,25 @@ class WheelAccumulator:
         self._x -= nx * WHEEL_NOTCH
         self._y -= ny * WHEEL_NOTCH
         return nx, ny
+
+
+class PendingMove:
+    """A queued pointer move; until the input thread takes it, a later move with the same buttons
+    may replace its position (the session merges moves queued behind slow input)."""
+
+    def __init__(self, msg: Pointer) -> None:
+        self._lock = threading.Lock()
+        self._x, self._y, self._buttons = msg.x, msg.y, msg.buttons
+        self._taken = False
+
+    def replace(self, msg: Pointer) -> bool:
+        with self._lock:
+            if self._taken or msg.buttons != self._buttons:
+                return False
+            self._x, self._y = msg.x, msg.y
+            return True
+
+    def take(self) -> tuple[int, int, int]:
+        with self._lock:
+            self._taken = True
+            return self._x, self._y, self._buttons

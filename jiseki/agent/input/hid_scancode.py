@@ -83,8 +83,6 @@ HID_TO_SCANCODE.update(
         0x89: 0x7D,  # IntlYen (¥)
         0x8A: 0x79,  # Convert (変換)
         0x8B: 0x7B,  # NonConvert (無変換)
-        0x90: 0x72,  # Lang1
-        0x91: 0x71,  # Lang2
         0x92: 0x78,  # Lang3
         0x93: 0x77,  # Lang4
         0xE0: 0x1D,  # ControlLeft
@@ -100,8 +98,18 @@ HID_TO_SCANCODE.update(
 
 VK_PAUSE = 0x13
 VK_NUMLOCK = 0x90
-# Keys sent as (virtual key, scancode for information) because their scancode is ambiguous.
-HID_TO_VIRTUAL_KEY: dict[int, tuple[int, int]] = {0x48: (VK_PAUSE, 0x45), 0x53: (VK_NUMLOCK, EXTENDED | 0x45)}
+VK_IME_ON = 0x16
+VK_IME_OFF = 0x1A
+# Keys sent as (virtual key, scancode for information): Pause and Num Lock because their scancode is
+# ambiguous; a Mac JIS keyboard's かな (Lang1) and 英数 (Lang2) because their scancodes (0x72, 0x71:
+# the Korean 한/영 and 한자 keys) mean nothing to a Japanese layout, while VK_IME_ON / VK_IME_OFF
+# (Windows 10 1903 and later) set the IME on and off, as those keys do on a Mac.
+HID_TO_VIRTUAL_KEY: dict[int, tuple[int, int]] = {
+    0x48: (VK_PAUSE, 0x45),
+    0x53: (VK_NUMLOCK, EXTENDED | 0x45),
+    0x90: (VK_IME_ON, 0x72),
+    0x91: (VK_IME_OFF, 0x71),
+}
 
 
 def scancode(usage: int) -> int | None:

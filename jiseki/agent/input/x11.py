@@ -15,6 +15,7 @@ import logging
 
 from Xlib import X, display
 from Xlib.ext import xtest
+from Xlib.keysymdef import korean
 
 from jiseki.protocol import (
     BUTTON_BACK,
@@ -30,6 +31,7 @@ from .base import WheelAccumulator
 from .hid_evdev import evdev_code
 from .x11_keymap import EVDEV_TO_X, LOCK_KEYSYMS, X11Keymap
 from .x11_text import UnicodeTyper
+from .x11_xim import XimWatch, xim_server_names
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,12 @@ log = logging.getLogger(__name__)
 _BUTTONS = ((BUTTON_LEFT, 1), (BUTTON_MIDDLE, 2), (BUTTON_RIGHT, 3), (BUTTON_BACK, 8), (BUTTON_FORWARD, 9))
 # evdev codes of the modifiers released while TEXT is typed (Ctrl, Shift, Alt, Meta; left and right).
 _MODIFIER_EVDEV = frozenset({29, 42, 56, 125, 97, 54, 100, 126})
+# A Mac JIS keyboard's かな and 英数 keys are USB Lang1 and Lang2 (evdev KEY_HANGEUL, KEY_HANJA),
+# which X layouts type as Hangul and Hangul_Hanja. ibus-mozc takes those as IME on and off (mozc
+# issue 552), but fcitx5 takes Hangul as its toggle and Hangul_Hanja as its *activate* key; its
+# deactivate key is Hangul_Romaja (fcitx5 5.0 defaults, Hotkey/ActivateKeys and DeactivateKeys).
+# Under fcitx5 the two keys are therefore tapped as its activate and deactivate keysyms.
+FCITX_IME_KEYS = {0x00070090: korean.XK_Hangul_Hanja, 0x00070091: korean.XK_Hangul_Romaja}  # Lang1 (かな), Lang2 (英数)
 
 
 class X11Input:
@@ -51,7 +59,7 @@ class X11Input:
         self._width = self._d.screen().width_in_pixels
         self._height = self._d.screen().height_in_pixels
         self._keymap = X11Keymap(self._d)
-        self._typer = UnicodeTyper(self._d, self._keymap)
+        self._typer = UnicodeTyper(self._d, self._keymap, XimWatch(display_name))
         self._unsupported_locks = 0
 
     # ---- keys ----------------------------------------------------------------------------
@@ -84,10 +92,17 @@ class X11Input:
             self._repeat_off.discard(keycode)
 
     def key(self, usage: int, down: bool) -> None:
+        if usage in FCITX_IME_KEYS and any("fcitx" in name for name in xim_server_names(self._d)):
+            if down:  # a tap at the press: fcitx5 acts on it then; the release is dropped
+                self._typer.tap_keysym(FCITX_IME_KEYS[usage])
+                self._d.flush()
+            return
         code = evdev_code(usage)
         if code is None:
             return
         keycode = code + EVDEV_TO_X
+        if self._typer.borrowed(keycode):
+            return  # a key the layout leaves empty, lent to text mode for now: it must not type that text
         if down:
             self._press(keycode)
         else:
@@ -98,9 +113,9 @@ class X11Input:
 
     def text(self, text: str) -> None:
         # Characters must not be changed by what is held: release our modifiers meanwhile, and
-        # Caps Lock (which upper-cases letters) too.
+        # Caps Lock (which changes the case of letters, typed with the layout's keys) too.
         # (Caps Lock first: on JIS it is toggled with Shift+英数, and a Shift we hold counts.)
-        caps = bool(self._keymap.lock_state() & LOCK_CAPS) and any(c.lower() == c != c.upper() for c in text)
+        caps = bool(self._keymap.lock_state() & LOCK_CAPS) and any(c.lower() != c.upper() for c in text)
         if caps:
             self.set_locks(LOCK_CAPS, 0)
         modifiers = [kc for kc in self._held_keys if kc - EVDEV_TO_X in _MODIFIER_EVDEV]

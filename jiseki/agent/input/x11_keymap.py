@@ -22,6 +22,7 @@ XK_NUM_LOCK = 0xFF7F
 XK_SCROLL_LOCK = 0xFF14
 LOCK_KEYSYMS = {LOCK_CAPS: XK_CAPS_LOCK, LOCK_NUM: XK_NUM_LOCK, LOCK_SCROLL: XK_SCROLL_LOCK}
 _SCROLL_LED = 0x04  # LED 3 of the core keyboard
+_KEYPAD = (0xFF80, 0xFFBD)  # XK_KP_Space .. XK_KP_9
 
 
 def keysym_to_codepoint(keysym: int) -> int | None:
@@ -111,6 +112,28 @@ class X11Keymap:
                 if len(row) > level and row[level] == keysym:
                     return keycode, level == 1
         return None
+
+    def typing_keys(self) -> dict[int, tuple[int, bool]]:
+        """Character keysym -> (keycode, needs Shift) of the keys that type it in the active group.
+
+        Keypad keys (their level depends on Num Lock) and modifier keys are left out; the first
+        key found wins, unshifted before shifted."""
+        group = self.group()
+        if group > 1:
+            return {}  # the core keymap carries groups 1 and 2 only
+        base = 2 * group
+        modifiers = {kc for row in self._d.get_modifier_mapping() for kc in row if kc}
+        found: dict[int, tuple[int, bool]] = {}
+        for level in (0, 1):
+            for keycode in self.keycodes():
+                row = self.keysyms(keycode)
+                keypad = any(_KEYPAD[0] <= ks <= _KEYPAD[1] for ks in row)
+                if keycode in modifiers or keypad or len(row) <= base + level:
+                    continue
+                keysym = row[base + level]
+                if keysym_to_codepoint(keysym) is not None:
+                    found.setdefault(keysym, (keycode, level == 1))
+        return found
 
     def shift_keycode(self) -> int | None:
         for keycode in self._d.get_modifier_mapping()[X.ShiftMapIndex]:

@@ -36,6 +36,19 @@ class PasswordPolicy:
     min_length: int = 12
     min_classes: int = 3
 
+    def rules(self) -> list[PolicyProblem]:
+        """What a new password must be, for the page to show before the user types (the same checks
+        as `problems`, plus the page's own: different from the current password)."""
+        return [
+            PolicyProblem("At least {n} characters", self.min_length),
+            PolicyProblem(
+                "At least {n} kinds of characters: lower case, upper case, digits, symbols", self.min_classes
+            ),
+            PolicyProblem("Not a commonly used password"),
+            PolicyProblem("Not containing your login ID"),
+            PolicyProblem("Different from your current password"),
+        ]
+
     def problems(self, password: str, user_id: str = "") -> list[PolicyProblem]:
         found = []
         if len(password) < self.min_length:

@@ -128,6 +128,9 @@ class Terminal(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     last_seen_address: Mapped[str | None] = mapped_column(String(64))
+    # 0007: the viewer's choices on this terminal (the viewer stores nothing in the browser).
+    view_zoom: Mapped[str | None] = mapped_column(String(8))  # "fit", "100", ...; None: fit
+    layout_told: Mapped[str | None] = mapped_column(String(64))  # office PC layout the user was told about
 
 
 class Department(Base):

@@ -7,7 +7,7 @@ from importlib import resources
 from aiohttp import web
 
 from ..state import GatewayState
-from . import auth_pages, enroll, pages, preferences, recordings, sockets
+from . import auth_pages, enroll, pages, preferences, recordings, sockets, terminal_view
 from .console import routes as console
 from .guards import STATE, make_guards
 from .security import add_security_headers
@@ -35,6 +35,7 @@ def build_app(state: GatewayState) -> web.Application:
             web.get("/view/{host_id}", pages.viewer_page),
             web.post("/api/sessions", pages.create_session),
             web.get("/api/hosts/{host_id}/access", pages.session_access),
+            web.post("/api/terminal/view", terminal_view.set_terminal_view),
             web.get("/sessions/{session_id}/viewer", sockets.viewer_socket),
             web.get("/sessions/{session_id}/agent", sockets.agent_data_socket),
             web.get("/agent/control", sockets.agent_control_socket),

@@ -170,9 +170,22 @@ async def totp_submit(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _password_rules(request: web.Request) -> list[str]:
+    """The policy's rules in the reader's language, shown before the user types."""
+    _ = translator(request)
+    rules = request.app[STATE].password_policy.rules()
+    return [_(r.msgid, n=r.value) if r.value is not None else _(r.msgid) for r in rules]
+
+
 async def password_page(request: web.Request) -> web.StreamResponse:
     loaded = _password_session(request)
-    return render(request, "password.html", problems=[], forced=loaded.row.stage != websessions.STAGE_FULL)
+    return render(
+        request,
+        "password.html",
+        problems=[],
+        rules=_password_rules(request),
+        forced=loaded.row.stage != websessions.STAGE_FULL,
+    )
 
 
 def _password_session(request: web.Request) -> websessions.LoadedSession:
@@ -202,7 +215,9 @@ async def password_submit(request: web.Request) -> web.StreamResponse:
     forced = loaded.row.stage != websessions.STAGE_FULL
     if problems:
         await audit.record(state.db, "password_change", "denied", actor=loaded.user.id, address=request.remote)
-        return render(request, "password.html", status=400, problems=problems, forced=forced)
+        return render(
+            request, "password.html", status=400, problems=problems, rules=_password_rules(request), forced=forced
+        )
     now = utcnow()
     async with state.db.begin() as s:
         user = await s.get(User, loaded.user.id)

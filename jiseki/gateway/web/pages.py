@@ -73,8 +73,18 @@ VIEWER_STRINGS = {
     "fullscreen": "Full screen",
     "fullscreen_exit": "Exit full screen",
     "layout_mismatch": (
-        "The keyboard layout of this terminal differs from the office PC's ({layout}). Physical keys type "
+        "The office PC's keyboard layout is {layout}, which differs from this terminal's. Physical keys type "
         "what the office PC's layout puts on them; if characters come out wrong, switch the keyboard to text."
+    ),
+    "layout.jp": "Japanese (JIS)",
+    "layout.us": "English (US)",
+    "layout.gb": "English (UK)",
+    "layout.de": "German",
+    "layout.fr": "French",
+    "layout.kr": "Korean",
+    "text_removed": (
+        "Characters that cannot be typed on the office PC were left out ({chars}): controls such as those "
+        "that change the direction of text. The rest was sent."
     ),
     "monitor_all": "All monitors",
     "monitor_n": "Monitor {n} ({w}×{h})",
@@ -186,6 +196,8 @@ async def viewer_page(request: web.Request) -> web.Response:
         request,
         "viewer.html",
         host=host,
+        zoom=(terminal.view_zoom if terminal else None) or "fit",
+        layout_told=(terminal.layout_told if terminal else None) or "",
         strings_json=strings_json,
         watermark=watermark,
         clipboard=policy.session_clipboard,  # the page offers only what the session allows

@@ -7,8 +7,11 @@ import { cursorStyle } from '../core/cursor.js';
 import { InputCapture } from '../core/input.js';
 import { Compositor, japanTime, updateBounds } from '../core/compositor.js';
 import { ClipboardShare } from './clipboard.js';
-import { layoutDifferences } from '../core/layout.js';
-import { fitView, monitorRegions } from '../core/view.js';
+import { layoutDifferences, layoutLabel } from '../core/layout.js';
+import { monitorRegions } from '../core/view.js';
+import { zoomView } from '../core/zoom.js';
+import { ZoomControl } from './zoom.js';
+import { codePointName } from '../core/textinput.js';
 
 const RECONNECT_DELAYS = [1, 2, 4, 8, 10]; // seconds
 
@@ -43,7 +46,7 @@ const endedBack = document.getElementById('ended-back');
 const stats = {
   state: 'idle', framesDrawn: 0, updates: 0, bytes: 0, lastSeq: 0, endReason: null, sessions: 0,
   keyboard: { mode: 'physical', hostLayout: null, layoutNotice: false, fullscreen: false, locked: false },
-  view: { crisp: false, scale: 1, monitor: -1, monitors: 0 },
+  view: { crisp: false, scale: 1, monitor: -1, monitors: 0, zoom: 'fit', scrolls: false },
   input: null,
 };
 window.jisekiStats = stats;
@@ -85,16 +88,31 @@ async function loadKeyTable() {
   };
 }
 
-// ---- picture placement: crisp 1:1 device pixels when there is room, one monitor or all -----
+// ---- picture placement: fit (crisp 1:1 when there is room) or a zoom; one monitor or all -----
 
 let regions = [];
+let zoom = null; // ZoomControl, once the page is set up
+
+function layoutAt(region) {
+  const dpr = window.devicePixelRatio || 1;
+  const picture = { width: canvas.width, height: canvas.height };
+  const value = zoom ? zoom.value : 'fit';
+  const r = stage.getBoundingClientRect();
+  let v = zoomView(r, dpr, picture, region, value);
+  zoom?.setScrolls(v.scrolls);
+  if (v.scrolls) {
+    // Scrollbars take room: centre what fits in the client area that is left.
+    v = zoomView({ left: r.left, top: r.top, width: stage.clientWidth, height: stage.clientHeight }, dpr, picture, region, value);
+  }
+  Object.assign(stats.view, { zoom: value, scrolls: v.scrolls });
+  return v;
+}
 
 function fitCanvas(input) {
   if (!canvas.width || !canvas.height) return;
   const monitor = monitorSelect.value === '' ? -1 : Number(monitorSelect.value);
   const region = monitor >= 0 && regions[monitor] ? regions[monitor] : { x: 0, y: 0, w: canvas.width, h: canvas.height };
-  const r = stage.getBoundingClientRect();
-  const v = fitView(r, window.devicePixelRatio || 1, { width: canvas.width, height: canvas.height }, region);
+  const v = layoutAt(region);
   Object.assign(view.style, {
     left: `${v.box.left}px`, top: `${v.box.top}px`, width: `${v.box.width}px`, height: `${v.box.height}px`, transform: '',
   });
@@ -136,9 +154,28 @@ function setMonitors(msg, input) {
 
 let keyTable = null;
 
+// The office PC layout this terminal was last told about: once per terminal, not per connection.
+let layoutTold = document.body.dataset.layoutTold || '';
+
+function layoutText(name) {
+  const label = layoutLabel(name);
+  if (!label) return name || '?';
+  return label.variant ? `${t(label.key)} ${label.variant}` : t(label.key);
+}
+
+function rememberLayoutTold(name) {
+  layoutTold = name;
+  fetch('/api/terminal/view', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken },
+    body: JSON.stringify({ layout_told: name }),
+    cache: 'no-store',
+  }).catch(() => {}); // not remembered: the notice comes once more next time
+}
+
 async function checkLayout(msg) {
   stats.keyboard.hostLayout = msg.name;
-  if (stats.keyboard.layoutNotice || !navigator.keyboard?.getLayoutMap) return;
+  if (stats.keyboard.layoutNotice || msg.name === layoutTold || !navigator.keyboard?.getLayoutMap) return;
   let map;
   try {
     map = await navigator.keyboard.getLayoutMap();
@@ -147,8 +184,23 @@ async function checkLayout(msg) {
   }
   if (layoutDifferences(map, msg, keyTable.codeOfUsageId).length === 0) return;
   stats.keyboard.layoutNotice = true;
-  document.getElementById('layout-text').textContent = t('layout_mismatch', { layout: msg.name || '?' });
+  document.getElementById('layout-text').textContent = t('layout_mismatch', { layout: layoutText(msg.name) });
   layoutNotice.hidden = false;
+  rememberLayoutTold(msg.name);
+}
+
+// ---- text mode: say which characters were left out (they cannot be typed on the office PC) ----
+
+const textNotice = document.getElementById('text-notice');
+let textNoticeTimer = null;
+
+function showTextRemoved(codePoints) {
+  const names = [...new Set(codePoints.map(codePointName))];
+  const shown = names.length > 5 ? [...names.slice(0, 5), '…'] : names;
+  document.getElementById('text-notice-text').textContent = t('text_removed', { chars: shown.join(' ') });
+  textNotice.hidden = false;
+  clearTimeout(textNoticeTimer);
+  textNoticeTimer = setTimeout(() => { textNotice.hidden = true; }, 15000);
 }
 
 // ---- full screen with the keyboard locked, so Ctrl+W, Alt+Tab, Esc, Windows go to the PC ----
@@ -427,11 +479,23 @@ async function main() {
   keyTable = await loadKeyTable();
   const toolbar = document.querySelector('.bar');
   const tips = document.getElementById('tips');
+  zoom = new ZoomControl({
+    select: document.getElementById('zoom'),
+    stage,
+    initial: document.body.dataset.zoom,
+    csrfToken,
+    onChange: () => { fitCanvas(input); input.focus(null); },
+    onPanned: () => input.repoint(),
+  });
+  canvas.addEventListener('pointermove', (e) => zoom.observe(e));
+  canvas.addEventListener('pointerleave', () => zoom.leave());
+  stats.zoom = zoom.stats;
   const input = new InputCapture(canvas, textField, keyTable.usages, send, {
     windows: /^win/i.test(platform()),
     mac: /mac|iphone|ipad/i.test(platform()),
     onEscapeHold: () => { if (document.fullscreenElement) document.exitFullscreen(); },
     ignoreTarget: (el) => toolbar.contains(el) || tips.contains(el),
+    onTextRemoved: showTextRemoved,
   });
   stats.input = input.stats;
   modeSelect.addEventListener('change', () => {
@@ -443,6 +507,7 @@ async function main() {
   document.addEventListener('fullscreenchange', () => onFullscreenChange(input));
   cadBtn.addEventListener('click', () => { input.sendCtrlAltDel(); input.focus(null); });
   document.getElementById('layout-close').addEventListener('click', () => { layoutNotice.hidden = true; input.focus(null); });
+  document.getElementById('text-notice-close').addEventListener('click', () => { textNotice.hidden = true; input.focus(null); });
   watchDevicePixelRatio(input);
   disconnectBtn.addEventListener('click', () => {
     userClosed = true;

@@ -5,8 +5,9 @@
 // apply; 'text' lets this terminal's IME compose in a hidden text field and sends what it commits.
 
 import { ALTGR_WINDOW_MS, EscapeHold, KeyMapper, LockSync, ctrlAltDel } from './keyboard.js';
-import { committedByInput, textMessages, textModeAction } from './textinput.js';
+import { cleanText, committedByInput, textMessages, textModeAction } from './textinput.js';
 import { WheelMapper } from './wheel.js';
+import { hostPoint } from './view.js';
 
 const BUTTON_BITS = [[1, 0x01], [4, 0x02], [2, 0x04], [8, 0x08], [16, 0x10]]; // DOM buttons -> protocol
 
@@ -19,7 +20,8 @@ function protocolButtons(domButtons) {
 export class InputCapture {
   /**
    * canvas: the screen; textField: the hidden <textarea> of text mode; usages: Map DOM code -> usage;
-   * send(msg): sends one protocol message; options: { windows, mac, onEscapeHold, ignoreTarget(el) }.
+   * send(msg): sends one protocol message; options: { windows, mac, onEscapeHold, ignoreTarget(el),
+   * onTextRemoved(codePoints) }: the last is told what text mode left out of committed text.
    */
   constructor(canvas, textField, usages, send, options = {}) {
     this.canvas = canvas;
@@ -35,7 +37,8 @@ export class InputCapture {
     this.enabled = false;
     this.region = null; // { x, y, w, h }: the part of the desktop on screen (one monitor, or all)
     this.timer = null;
-    this.stats = { keys: 0, texts: 0, locks: 0, wheel: this.wheelMapper.sent };
+    this.lastPointer = null; // { clientX, clientY, buttons } of the last pointer event
+    this.stats = { keys: 0, texts: 0, locks: 0, removed: 0, wheel: this.wheelMapper.sent };
     this.listeners = [];
     this.on(window, 'keydown', (e) => this.keydown(e));
     this.on(window, 'keyup', (e) => this.keyup(e));
@@ -119,15 +122,24 @@ export class InputCapture {
     this.out(messages);
   }
 
-  commit(text) {
+  sendText(text) {
+    if (!text || !this.enabled) return;
+    const { removed } = cleanText(text);
+    if (removed.length) {
+      this.stats.removed += removed.length;
+      this.options.onTextRemoved?.(removed);
+    }
     this.out(textMessages(text));
+  }
+
+  commit(text) {
+    this.sendText(text);
     this.textField.value = '';
   }
 
   input(e) {
     if (e.isComposing) return;
-    const text = committedByInput(e);
-    if (text) this.out(textMessages(text));
+    this.sendText(committedByInput(e));
     this.textField.value = '';
   }
 
@@ -143,19 +155,29 @@ export class InputCapture {
   }
 
   position(e) {
+    // Where the browser really shows the canvas (its scale, scroll and rounding included).
     const rect = this.canvas.getBoundingClientRect();
-    const x = Math.floor(((e.clientX - rect.left) * this.canvas.width) / rect.width);
-    const y = Math.floor(((e.clientY - rect.top) * this.canvas.height) / rect.height);
     const r = this.region ?? { x: 0, y: 0, w: this.canvas.width, h: this.canvas.height };
-    return [Math.max(r.x, Math.min(r.x + r.w - 1, x)), Math.max(r.y, Math.min(r.y + r.h - 1, y))];
+    const sx = rect.width / this.canvas.width;
+    const sy = rect.height / this.canvas.height;
+    const shown = { left: rect.left + r.x * sx, top: rect.top + r.y * sy, width: r.w * sx, height: r.h * sy };
+    return hostPoint(e.clientX, e.clientY, shown, r, window.devicePixelRatio || 1);
   }
 
   pointer(e) {
     if (!this.enabled) return;
     e.preventDefault();
     this.syncLocks(e, false);
+    this.lastPointer = { clientX: e.clientX, clientY: e.clientY, buttons: e.buttons };
     const [x, y] = this.position(e);
     this.out([{ type: 'POINTER', x, y, buttons: protocolButtons(e.buttons) }]);
+  }
+
+  /** The picture moved under a still pointer (panning): send where it points now. */
+  repoint() {
+    if (!this.enabled || !this.lastPointer) return;
+    const [x, y] = this.position(this.lastPointer);
+    this.out([{ type: 'POINTER', x, y, buttons: protocolButtons(this.lastPointer.buttons) }]);
   }
 
   wheel(e) {

@@ -23,15 +23,38 @@ export function textModeAction(ev) {
   return 'key';
 }
 
-/** Text with the characters the agent refuses to type removed (controls: those travel as KEYs). */
-export function typeableText(text) {
+// What the agent refuses to type (jiseki/agent/input/text.py; the two agree on
+// tests/vectors/text_filter.json): control characters (commands travel as KEYs), lone surrogates,
+// non-characters, and the bidirectional embedding/override/isolate controls that reorder what is
+// shown ("Trojan Source"). The viewer leaves them out and types the rest, and says what it left out
+// (issue 12 item 24: a text with a right-to-left override used to vanish without a word).
+function refused(cp) {
+  return cp < 0x20 || (cp >= 0x7f && cp <= 0x9f) // C0, DEL, C1
+    || (cp >= 0xd800 && cp <= 0xdfff) // a surrogate not in a pair
+    || (cp >= 0xfdd0 && cp <= 0xfdef) || (cp & 0xfffe) === 0xfffe // non-characters
+    || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069); // bidi controls
+}
+
+/** `{ text, removed }`: the text without the characters the agent refuses, and their code points. */
+export function cleanText(text) {
   let out = '';
+  const removed = [];
   for (const ch of text) {
     const cp = ch.codePointAt(0);
-    if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f)) continue;
-    out += ch;
+    if (refused(cp)) removed.push(cp);
+    else out += ch;
   }
-  return out;
+  return { text: out, removed };
+}
+
+/** Text with the characters the agent refuses to type removed. */
+export function typeableText(text) {
+  return cleanText(text).text;
+}
+
+/** "U+202E" for a code point, as the notice names what was left out. */
+export function codePointName(cp) {
+  return `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
 }
 
 const encoder = new TextEncoder();

@@ -12,26 +12,67 @@ export function monitorRegions(desktop) {
   return desktop.monitors.map((m) => ({ x: m.x - originX, y: m.y - originY, w: m.w, h: m.h }));
 }
 
+const EPS = 1e-6;
+// Layout positions are multiples of 1/64 CSS px: a scaled box is rounded down to them so that the
+// browser cannot round it out of the stage.
+const down64 = (v) => Math.floor(v * 64 + EPS) / 64;
+
+/** Whether `n` device pixels fit in [start, start + size) CSS px starting on a whole device pixel. */
+function fitsAligned(start, size, n, dpr) {
+  return Math.ceil(start * dpr - EPS) + n <= Math.floor((start + size) * dpr + EPS);
+}
+
 /**
  * Layout of the picture inside the stage.
  * stage: { left, top, width, height } in CSS px (its bounding rectangle); dpr: devicePixelRatio;
  * picture: { width, height } in desktop px; region: { x, y, w, h } of the picture to show.
  * Returns the clipping box (CSS px, relative to the stage), the canvas position inside it and its
  * CSS size, the scale (CSS px per desktop px) and whether pixels are shown 1:1 (crisp).
+ * The box never reaches outside the stage (issue 12 item 22: a box snapped to a device pixel
+ * was 0.44 px taller than the window, hiding the office PC's bottom row).
  */
 export function fitView(stage, dpr, picture, region) {
-  const crisp = region.w <= stage.width * dpr + 1e-6 && region.h <= stage.height * dpr + 1e-6;
-  const scale = crisp ? 1 / dpr : Math.min(stage.width / region.w, stage.height / region.h);
-  const boxW = region.w * scale;
-  const boxH = region.h * scale;
-  // Centre, then snap the box's absolute position to a device pixel so 1:1 stays 1:1.
-  const snap = (v) => Math.round(v * dpr) / dpr;
-  const left = snap(stage.left + (stage.width - boxW) / 2) - stage.left;
-  const top = snap(stage.top + (stage.height - boxH) / 2) - stage.top;
+  const crisp = fitsAligned(stage.left, stage.width, region.w, dpr) && fitsAligned(stage.top, stage.height, region.h, dpr);
+  let sx;
+  let sy;
+  if (crisp) {
+    sx = sy = 1 / dpr;
+  } else {
+    const scale = Math.min(stage.width / region.w, stage.height / region.h);
+    sx = down64(region.w * scale) / region.w;
+    sy = down64(region.h * scale) / region.h;
+  }
+  const boxW = region.w * sx;
+  const boxH = region.h * sy;
+  // Centred; 1:1 boxes on the device pixel nearest the centre that keeps them inside.
+  const place = (start, size, length) => {
+    const centred = start + (size - length) / 2;
+    if (!crisp) return Math.max(0, down64(centred - start));
+    const lo = Math.ceil(start * dpr - EPS);
+    const hi = Math.floor((start + size - length) * dpr + EPS);
+    return Math.min(hi, Math.max(lo, Math.round(centred * dpr))) / dpr - start;
+  };
   return {
-    box: { left, top, width: boxW, height: boxH },
-    canvas: { left: -region.x * scale, top: -region.y * scale, width: picture.width * scale, height: picture.height * scale },
-    scale,
+    box: { left: place(stage.left, stage.width, boxW), top: place(stage.top, stage.height, boxH), width: boxW, height: boxH },
+    canvas: { left: -region.x * sx, top: -region.y * sy, width: picture.width * sx, height: picture.height * sy },
+    scale: sx,
     crisp,
   };
+}
+
+/**
+ * The desktop pixel under a pointer at (clientX, clientY). `shown`: where the region is on the page
+ * ({ left, top, width, height }, CSS px, as the browser lays it out); region: { x, y, w, h }.
+ * Scaled down, a device pixel covers several desktop pixels: the first and last device pixels of
+ * the picture point at the region's first and last row / column, so every edge of the office PC's
+ * screen can be reached.
+ */
+export function hostPoint(clientX, clientY, shown, region, dpr) {
+  const axis = (c, start, size, first, count) => {
+    const offset = c - start;
+    if (offset < 1 / dpr) return first;
+    if (offset >= size - 1 / dpr) return first + count - 1;
+    return first + Math.min(count - 1, Math.max(0, Math.floor((offset * count) / size)));
+  };
+  return [axis(clientX, shown.left, shown.width, region.x, region.w), axis(clientY, shown.top, shown.height, region.y, region.h)];
 }
