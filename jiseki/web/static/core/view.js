@@ -23,6 +23,17 @@ function fitsAligned(start, size, n, dpr) {
 }
 
 /**
+ * Offset (CSS px, from `start`) of a 1:1 box of `length` CSS px inside [start, start + size): on the
+ * whole device pixel nearest the centred position that keeps it inside.
+ */
+export function alignedOffset(start, size, length, dpr) {
+  const centred = start + (size - length) / 2;
+  const lo = Math.ceil(start * dpr - EPS);
+  const hi = Math.floor((start + size - length) * dpr + EPS);
+  return Math.min(hi, Math.max(lo, Math.round(centred * dpr))) / dpr - start;
+}
+
+/**
  * Layout of the picture inside the stage.
  * stage: { left, top, width, height } in CSS px (its bounding rectangle); dpr: devicePixelRatio;
  * picture: { width, height } in desktop px; region: { x, y, w, h } of the picture to show.
@@ -45,13 +56,8 @@ export function fitView(stage, dpr, picture, region) {
   const boxW = region.w * sx;
   const boxH = region.h * sy;
   // Centred; 1:1 boxes on the device pixel nearest the centre that keeps them inside.
-  const place = (start, size, length) => {
-    const centred = start + (size - length) / 2;
-    if (!crisp) return Math.max(0, down64(centred - start));
-    const lo = Math.ceil(start * dpr - EPS);
-    const hi = Math.floor((start + size - length) * dpr + EPS);
-    return Math.min(hi, Math.max(lo, Math.round(centred * dpr))) / dpr - start;
-  };
+  const place = (start, size, length) =>
+    crisp ? alignedOffset(start, size, length, dpr) : Math.max(0, down64((size - length) / 2));
   return {
     box: { left: place(stage.left, stage.width, boxW), top: place(stage.top, stage.height, boxH), width: boxW, height: boxH },
     canvas: { left: -region.x * sx, top: -region.y * sy, width: picture.width * sx, height: picture.height * sy },

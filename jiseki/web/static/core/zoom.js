@@ -4,7 +4,7 @@
 // when the window is smaller; the stage then scrolls, with scrollbars and by moving the pointer
 // near an edge (as VNC viewers' edge scrolling does).
 
-import { fitView } from './view.js';
+import { alignedOffset, fitView } from './view.js';
 
 export const ZOOMS = ['fit', '50', '75', '100', '125', '150', '200'];
 const EPS = 1e-6;
@@ -22,11 +22,7 @@ export function zoomView(stage, dpr, picture, region, zoom) {
   const boxH = region.h * scale;
   const place = (start, size, length) => {
     if (length > size + EPS) return 0; // larger than the stage: scrolled, from its start
-    const centred = start + (size - length) / 2;
-    if (!crisp) return centred - start;
-    const lo = Math.ceil(start * dpr - EPS);
-    const hi = Math.floor((start + size - length) * dpr + EPS);
-    return Math.min(hi, Math.max(lo, Math.round(centred * dpr))) / dpr - start;
+    return crisp ? alignedOffset(start, size, length, dpr) : (size - length) / 2;
   };
   return {
     box: { left: place(stage.left, stage.width, boxW), top: place(stage.top, stage.height, boxH), width: boxW, height: boxH },
