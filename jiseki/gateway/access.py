@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .broker import EndReason
 from .db.models import Session
+from .end_reasons import EndReason
 from .policies_db import effective_for
 from .policy import Effective, next_allowed, time_denial
 

@@ -22,8 +22,9 @@ from sqlalchemy import select, update
 from jiseki.config import AuthConfig
 
 from .auth.websessions import STAGE_FULL, expired
-from .broker import Broker, EndReason, PendingSession
+from .broker import Broker, PendingSession
 from .db.models import User, WebSession, utcnow
+from .end_reasons import EndReason
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from jiseki.protocol import (
 )
 from jiseki.protocol.messages import Message
 
-from .broker import EndReason
+from .end_reasons import EndReason
 from .recording import Recorder
 from .rules import FORWARD as _FORWARD
 from .rules import Decision, SessionRules, Verdict

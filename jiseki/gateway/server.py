@@ -17,8 +17,8 @@ from jiseki.protocol import Status, StatusCode, encode
 from . import authority, recordings_db
 from .audit.store import purge_before, run_sealer
 from .audit.syslog import Destination, SyslogForwarder
-from .broker import EndReason
 from .db.models import utcnow
+from .end_reasons import EndReason
 from .state import GatewayState, open_state
 from .web.app import build_app
 

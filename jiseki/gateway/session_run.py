@@ -19,9 +19,10 @@ from aiohttp import web
 from jiseki.protocol import Ack, Key, Refresh, Status, StatusCode, encode
 
 from . import audit, recordings_db
-from .broker import EndReason, HostUnavailable, PendingSession, Socket
+from .broker import HostUnavailable, PendingSession, Socket
 from .db.models import utcnow
 from .drop_audit import DropAudit
+from .end_reasons import EndReason
 from .hosts import is_assigned
 from .policies_db import effective_for
 from .policy import combine, time_denial

@@ -17,9 +17,9 @@ from sqlalchemy import select
 from jiseki.config import AuthConfig, Config, GatewayConfig
 from jiseki.gateway import nodes as nodes_module
 from jiseki.gateway.auth import totp
-from jiseki.gateway.broker import EndReason
 from jiseki.gateway.db.engine import make_engine, sessionmaker
 from jiseki.gateway.db.models import Host, Session
+from jiseki.gateway.end_reasons import EndReason
 from jiseki.gateway.pki import CertificateAuthority
 from jiseki.gateway.server import serve
 from jiseki.protocol import Desktop, Monitor, Status, StatusCode, decode_from_agent, encode

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from jiseki.config import AuthConfig
 from jiseki.gateway.authority import Authority, end_reason
-from jiseki.gateway.broker import EndReason
 from jiseki.gateway.db.models import User, WebSession
+from jiseki.gateway.end_reasons import EndReason
 from jiseki.gateway.policy import JST, Policy, combine, next_allowed, time_denial
 
 NOW = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)  # Monday 12:00 in Japan

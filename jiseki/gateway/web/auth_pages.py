@@ -9,8 +9,8 @@ from ..audit import pseudonym
 from ..auth import accounts, totp, websessions
 from ..auth.accounts import LoginResult
 from ..auth.passwords import hash_off_loop, verify_off_loop
-from ..broker import EndReason
 from ..db.models import User, utcnow
+from ..end_reasons import EndReason
 from ..textclean import has_controls
 from .guards import (
     SESSION,

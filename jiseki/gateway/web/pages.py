@@ -13,8 +13,9 @@ from sqlalchemy import select
 from jiseki.i18n import N_, format_jst
 
 from .. import access, audit
-from ..broker import EndReason, HostUnavailable
+from ..broker import HostUnavailable
 from ..db.models import Host, Session, Terminal, utcnow
+from ..end_reasons import EndReason
 from ..hosts import hosts_of, is_assigned, valid_host_id
 from ..policies_db import effective_for
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity, require_user

@@ -11,8 +11,8 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 
 from ... import admin
 from ...admin import AdminError
-from ...broker import EndReason
 from ...db.models import Department, Host, Session, Terminal, User, utcnow
+from ...end_reasons import EndReason
 from ...textclean import without_controls
 from ..guards import STATE
 from ..pages import VIEWER_STRINGS

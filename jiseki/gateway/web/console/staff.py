@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ... import admin
 from ...admin import AdminError
 from ...auth.accounts import ROLES, valid_login_id
-from ...broker import EndReason
 from ...db.models import Assignment, AuditEvent, Department, Host, User, utcnow
+from ...end_reasons import EndReason
 from ..guards import STATE
 from .audit_log import view_of
 from .common import (
