@@ -252,29 +252,3 @@ Message = (
     | Locks
     | Clipboard
 )
-
-AGENT_TO_VIEWER = frozenset(
-    {
-        MsgType.HELLO,
-        MsgType.DESKTOP,
-        MsgType.UPDATE,
-        MsgType.CURSOR_SHAPE,
-        MsgType.CURSOR_POS,
-        MsgType.STATUS,
-        MsgType.KEYBOARD_LAYOUT,
-        MsgType.CLIPBOARD,
-    }
-)
-VIEWER_TO_AGENT = frozenset(
-    {
-        MsgType.HELLO,
-        MsgType.ACK,
-        MsgType.KEY,
-        MsgType.POINTER,
-        MsgType.WHEEL,
-        MsgType.REFRESH,
-        MsgType.TEXT,
-        MsgType.LOCKS,
-        MsgType.CLIPBOARD,
-    }
-)
