@@ -27,3 +27,4 @@ MAX_OS = 255
 MAX_AGENT_VERSION = 64
 MAX_USER = 255
 MAX_NODE_URL = 255  # the gateway node an offer names
+MAX_OFFER_PATH = 255
