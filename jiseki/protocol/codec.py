@@ -10,6 +10,7 @@ Every parse failure raises `ProtocolError` and nothing else, whatever the input.
 
 from __future__ import annotations
 
+import builtins
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -105,7 +106,7 @@ class Entry(Generic[M]):
     """One message type: everything the codec knows about it."""
 
     type: MsgType
-    cls: type[M]
+    cls: builtins.type[M]  # (`type` is the field above)
     direction: Direction
     max_size: int | None  # the largest valid message, type byte included; None: the channel's limit
     encode_body: Callable[[M], Parts]
@@ -117,7 +118,7 @@ class OpEntry(Generic[M]):
     """One operation kind inside an UPDATE."""
 
     type: OpType
-    cls: type[M]
+    cls: builtins.type[M]
     encode_body: Callable[[M], Parts]
     decode_body: Callable[[_Reader], M]
 

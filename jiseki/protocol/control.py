@@ -199,7 +199,7 @@ def from_object(raw: object, sender: Sender) -> ControlMessage | None:
         return None
     kind = raw.get("type")
     entry = BY_NAME.get((sender, kind)) if isinstance(kind, str) else None
-    return entry.read(raw) if entry is not None else None  # type: ignore[no-any-return]
+    return entry.read(raw) if entry is not None else None
 
 
 def parse(text: str | bytes, sender: Sender) -> ControlMessage | None:

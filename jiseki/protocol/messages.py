@@ -1,7 +1,7 @@
 """Wire messages of the jiseki display protocol, as plain immutable values.
 
-This module only describes the messages; `codec` turns them into bytes and back.
-The byte layout is specified in docs/protocol.md.
+This module only describes the messages; `codec` turns them into bytes and back (one registry
+entry per `MsgType`). The byte layout is specified in docs/protocol.md.
 """
 
 from __future__ import annotations

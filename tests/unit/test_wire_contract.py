@@ -3,6 +3,7 @@ the JavaScript registry, the limits, docs/protocol.md and the vectors all agree.
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import shutil
@@ -180,3 +181,16 @@ def test_the_doc_lists_every_control_message_with_its_sender_and_key_order() -> 
 def test_the_doc_lists_every_limit_and_close_code() -> None:
     assert sorted(row[2] for row in _table("## Framing and limits")) == LIMIT_NAMES
     assert {(int(code), name) for code, name, _ in _table("## Close codes")} == {(c.value, c.name) for c in CloseCode}
+
+
+def test_the_protocol_package_imports_nothing_of_the_agent_or_the_gateway() -> None:
+    for path in (ROOT / "jiseki" / "protocol").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                names = [("." * node.level) + (node.module or "")]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            else:
+                continue
+            for name in names:
+                assert not name.startswith(("jiseki.agent", "jiseki.gateway", "..")), f"{path.name} imports {name}"
