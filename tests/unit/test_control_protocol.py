@@ -71,6 +71,15 @@ def test_the_agent_reads_the_same_policy_as_from_the_raw_offer(vector: dict[str,
     assert parse_agent_policy(offer.policy) == parse_agent_policy(json.loads(vector["text"]).get("policy"))
 
 
+@pytest.mark.parametrize("vector", [v for v in VALID if v["message"]["type"] == "offer"], ids=lambda v: v["name"])
+def test_an_offer_passed_on_by_another_node_reaches_the_agent_unchanged(vector: dict[str, Any]) -> None:
+    offer = parse(vector["text"], Sender.GATEWAY)
+    assert isinstance(offer, Offer)
+    signal = json.loads(json.dumps({"type": "offer", "host": "h", "offer": to_object(offer)}))  # the NOTIFY payload
+    passed_on = from_object(signal["offer"], Sender.GATEWAY)
+    assert passed_on == offer and serialise(passed_on) == serialise(offer)
+
+
 def test_registry_entries_are_complete_and_each_has_an_exact_vector() -> None:
     classes = [e.cls for e in REGISTRY]
     assert sorted(classes, key=str) == sorted(typing.get_args(ControlMessage), key=str)
