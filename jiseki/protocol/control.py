@@ -64,7 +64,8 @@ class Pong:
 
 @dataclass(frozen=True, slots=True)
 class Offer:
-    """Dial `url` (empty: the configured gateway) + `path` with `ticket` to serve `session`."""
+    """A session for this PC: dial `url` (empty: the configured gateway) with `ticket`. `path` is
+    `/sessions/{session}/agent`; the agent builds it from `session` itself."""
 
     session: str
     ticket: str
