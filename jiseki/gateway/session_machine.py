@@ -306,6 +306,7 @@ class SessionMachine:
         another close code). A broken link suspends the session when it may come back."""
         if self.phase is not Phase.LIVE:
             return []  # the session had already left "live" (another task's event came first)
+        self._open.discard(side)  # nothing more can be sent on that socket
         if side is Side.VIEWER:
             if not broken:
                 return self._end(EndReason.VIEWER_CLOSED)
