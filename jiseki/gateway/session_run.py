@@ -77,18 +77,17 @@ class SessionRun:
 
     async def feed(self, actions: list[Action]) -> None:
         """Carry out what the machine asked for, in order; then wake whoever waits for a new phase."""
-        i = 0
-        while i < len(actions):
-            action = actions[i]
-            if type(action) is Close:  # consecutive closes run together: one slow peer does not hold the other
-                j = i
-                while j < len(actions) and type(actions[j]) is Close:
-                    j += 1
-                await asyncio.gather(*(self._close(c) for c in actions[i:j]), return_exceptions=True)  # type: ignore[arg-type]
-                i = j
+        closing: list[Close] = []  # consecutive closes run together: one slow peer does not hold the other
+        for action in actions:
+            if isinstance(action, Close):
+                closing.append(action)
                 continue
+            if closing:
+                await self._close(closing)
+                closing = []
             await self._execute(action)
-            i += 1
+        if closing:
+            await self._close(closing)
         phase = self.machine.phase
         if phase is not self._phase:
             self._phase = phase
@@ -237,10 +236,13 @@ class SessionRun:
         else:
             raise TypeError(f"unknown action {action!r}")
 
-    async def _close(self, action: Close) -> None:
-        held = self.sockets.get(action.side)
-        if held is not None and not held[0].closed:
-            await held[0].close(code=action.code, message=action.reason.encode())
+    async def _close(self, closing: list[Close]) -> None:
+        async def close(action: Close) -> None:
+            held = self.sockets.get(action.side)
+            if held is not None and not held[0].closed:
+                await held[0].close(code=action.code, message=action.reason.encode())
+
+        await asyncio.gather(*(close(action) for action in closing), return_exceptions=True)
 
     async def _mark_live(self) -> None:
         pending, machine = self.pending, self.machine
