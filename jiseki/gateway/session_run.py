@@ -158,8 +158,9 @@ class SessionRun:
 
     async def _finish(self) -> None:
         """The session has ended: stop its helpers, write what they hold, then the machine's last actions."""
-        if self._clock is not None:
-            await asyncio.gather(self._clock, return_exceptions=True)  # it returns at once: the session ended
+        if self._clock is not None:  # it returns at once (the session ended), unless a rule's end is still sending
+            await asyncio.wait((self._clock,), timeout=TICK)
+            self._clock.cancel()
         if self._keyframes is not None:
             self._keyframes.cancel()
         if self.recorder is not None:
