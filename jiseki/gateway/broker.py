@@ -19,7 +19,7 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from jiseki.protocol import ProtocolError, Status, StatusCode, encode
+from jiseki.protocol import ProtocolError
 from jiseki.protocol.close_codes import CloseCode
 from jiseki.protocol.control import (
     AgentHello,
@@ -38,8 +38,8 @@ from .policy import Effective
 from .signaling import LocalSignaling, Signaling
 
 if TYPE_CHECKING:
-    from .relay import RelayStats
     from .rules import SessionRules
+    from .session_machine import RelayStats
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ class PendingSession:
     agent_fingerprint: str | None = None
     viewer_socket: web.WebSocketResponse | None = None
     policy: Effective | None = None
-    forced_reason: str | None = None  # set when the gateway ends the session (revocation, logout)
+    forced_reason: str | None = None  # the first reason the gateway ended it for (revocation, logout, a rule)
     viewer_address: str | None = None
     resume_token: str = field(default_factory=lambda: secrets.token_urlsafe(32))
     # Sockets attached to the session (the first one and any that resume it), each with the event
@@ -98,6 +98,8 @@ class PendingSession:
     # that web session does not expire as idle (see `authority`).
     web_session_id: str | None = None
     rules: SessionRules | None = None
+    # Ends the session from outside, once its runner (session_run) drives it.
+    end_now: Callable[[str], Awaitable[None]] | None = None
 
     def expired(self, ttl: float) -> bool:
         return time.monotonic() - self.created > ttl
@@ -411,16 +413,9 @@ class Broker:
         await self.end(session_id, reason)
 
     async def close_session(self, pending: PendingSession, reason: str) -> None:
-        """End a session from outside the relay; the relay sees its sockets close and records `reason`."""
-        pending.forced_reason = reason
-        viewer = pending.viewer_socket
-        if viewer is not None and not viewer.closed:
-            try:
-                await viewer.send_bytes(encode(Status(StatusCode.SESSION_ENDED, reason)))  # the viewer says why
-            except (ConnectionError, RuntimeError):
-                pass
-            await viewer.close(code=CloseCode.ENDED, message=reason.encode())
-        else:  # suspended or not yet paired: wake the runner that waits for a socket
-            for queue in (pending.viewers, pending.agents):
-                if queue.empty():
-                    queue.put_nowait(None)
+        """End a session from outside its runner: the viewer is told why at once and the session
+        records the first reason it was given. Before its viewer has come, the runner ends it at start."""
+        if pending.forced_reason is None:
+            pending.forced_reason = reason
+        if pending.end_now is not None:
+            await pending.end_now(reason)

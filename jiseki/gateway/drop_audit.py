@@ -64,6 +64,7 @@ class DropAudit:
             except TimeoutError:
                 pass
             await self._flush()
+        await self._flush()  # stopped before its first look: what was counted is still written
 
     def stop(self) -> None:
         self._stop.set()

@@ -22,6 +22,7 @@ from jiseki.protocol import (
     LayoutKey,
     Monitor,
     Refresh,
+    Status,
     StatusCode,
     Update,
     decode_from_agent,
@@ -165,4 +166,27 @@ async def test_a_resumed_viewer_gets_the_office_pcs_keyboard_layout_again(gatewa
         assert decode_from_agent((await resumed.receive(timeout=5)).data) == layout
         assert decode_from_agent((await resumed.receive(timeout=5)).data).code == StatusCode.HOST_CONNECTED
         await resumed.close()
+        await control.close()
+
+
+async def test_an_end_while_the_agent_is_away_is_recorded_at_once(gateway: RunningGateway) -> None:
+    async with Browser(gateway, gateway.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        control, created, viewer, agent, offer, _desktop = await _start(b, gateway, s)
+        _cut(agent)
+        assert decode_from_agent((await viewer.receive(timeout=45)).data).code == StatusCode.WAITING_FOR_HOST
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        status, _page, _r = await b.post_form("/logout", {"csrf_token": await b.csrf()})
+        assert status == 303
+        assert decode_from_agent((await viewer.receive(timeout=5)).data) == Status(
+            StatusCode.SESSION_ENDED, "logged_out"
+        )
+        for _ in range(100):
+            if (row := await _session_row(gateway, created["session"])).state == "ended":
+                break
+            await asyncio.sleep(0.1)
+        assert row.end_reason == "logged_out"
+        assert loop.time() - started < 3  # well within the grace period (6 s): nobody waits for the agent
+        with pytest.raises(aiohttp.WSServerHandshakeError):  # an agent coming back finds no session
+            await s.ws_connect(f"{gateway.url}{offer['path']}?ticket={offer['ticket']}", ssl=gateway.agent_ssl())
         await control.close()
