@@ -337,7 +337,7 @@ class Setting:
     agent: bool  # the agent enforces it again on the office PC (it is in the offer)
     label: str  # catalogue msgid (console form, preview)
     flag: str = ""  # `jiseki policy set` flag; by default from the name
-    hint: str = ""  # English help for the flag
+    hint: str = ""  # more help for the flag (English, as the CLI is), after the label
     columns: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -352,6 +352,12 @@ class Setting:
         self.kind.check(self.name, value)
 
     @property
+    def help(self) -> str:
+        """The flag's help: the label (the catalogue's English) and the hint."""
+        text = self.label[:1].lower() + self.label[1:]
+        return f"{text}; {self.hint}" if self.hint else text
+
+    @property
     def default_effective(self) -> Any:
         return self.kind.effective(self.default)
 
@@ -364,7 +370,6 @@ SETTINGS: tuple[Setting, ...] = (
         INTERSECT_DIRECTIONS,
         agent=True,
         label=N_("Clipboard sharing"),
-        hint="which way text may be copied",
     ),
     Setting(
         "clipboard_max_bytes",
@@ -410,7 +415,7 @@ SETTINGS: tuple[Setting, ...] = (
         agent=False,
         label=N_("Allowed hours (Japan time)"),
         flag="--hours",
-        hint="allowed window in Japan time, e.g. 08:00-20:00; 'any' removes it",
+        hint="e.g. 08:00-20:00; 'any' removes it",
     ),
     Setting(
         "conflict",
@@ -423,15 +428,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("watermark", Switch(), True, ANY_ON, agent=False, label=N_("Watermark")),
     Setting("lock_on_end", Switch(), True, ANY_ON, agent=True, label=N_("Lock the PC when the session ends")),
     Setting("curtain", Switch(), True, ANY_ON, agent=True, label=N_("Blank the office screen and lock its input")),
-    Setting(
-        "record",
-        Switch(),
-        False,
-        ANY_ON,
-        agent=False,
-        label=N_("Record sessions"),
-        hint="record the display stream of sessions",
-    ),
+    Setting("record", Switch(), False, ANY_ON, agent=False, label=N_("Record sessions")),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

@@ -7,7 +7,9 @@ import os
 import shutil
 import subprocess
 
-MAX_READ = 1024 * 1024
+from jiseki.protocol.codec import MAX_CLIPBOARD_BYTES
+
+MAX_READ = MAX_CLIPBOARD_BYTES  # more could never be sent
 
 
 class X11Clipboard:
