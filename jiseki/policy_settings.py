@@ -122,6 +122,10 @@ class Kind:
         """The values it takes, for the docs' table."""
         raise NotImplementedError
 
+    def doc_value(self, value: Any) -> str:
+        """A stored value (the default) for the docs' table."""
+        return f"`{value}`"
+
 
 @dataclass(frozen=True)
 class Choice(Kind):
@@ -167,6 +171,9 @@ class Number(Kind):
     def doc_values(self) -> str:
         return f"0–{self.high:,} {self.unit}" + ("; 0 = no limit" if self.zero_is_none else "")
 
+    def doc_value(self, value: Any) -> str:
+        return "0 (no limit)" if self.zero_is_none and value == 0 else f"{value:,}"
+
 
 _YES_NO = {"yes": True, "no": False, "on": True, "off": False, "true": True, "false": False}
 
@@ -192,6 +199,9 @@ class Switch(Kind):
     def doc_values(self) -> str:
         return "`yes` / `no`"
 
+    def doc_value(self, value: Any) -> str:
+        return "on" if value else "off"
+
 
 @dataclass(frozen=True)
 class Days(Kind):
@@ -212,6 +222,9 @@ class Days(Kind):
 
     def doc_values(self) -> str:
         return "days `mon`…`sun`, comma-separated"
+
+    def doc_value(self, value: Any) -> str:
+        return "every day" if parse_days(value) == frozenset(range(7)) else f"`{value}`"
 
 
 @dataclass(frozen=True)
@@ -259,6 +272,9 @@ class Window(Kind):
 
     def doc_values(self) -> str:
         return "`HH:MM-HH:MM` (Japan time; may cross midnight) or `any`"
+
+    def doc_value(self, value: Any) -> str:
+        return "any time" if value is None else f"`{value[0]}-{value[1]}`"
 
 
 # ---- combine rules: the most restrictive value among the policies that set a setting -------------
@@ -434,3 +450,24 @@ SETTINGS: tuple[Setting, ...] = (
 BY_NAME = {s.name: s for s in SETTINGS}
 COLUMNS = tuple(column for s in SETTINGS for column in s.columns)  # of the `policies` table, in order
 AGENT_SETTINGS = tuple(s for s in SETTINGS if s.agent)
+
+
+def docs_table(label: Callable[[str], str]) -> str:
+    """The settings as the Markdown table in `docs/security.md` (a test keeps that one current);
+    `label` gives a msgid's text in the console's default language."""
+    lines = [
+        "| setting | `jiseki policy set` | values | default | several policies: the result is | agent too | console (ja) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in SETTINGS:
+        cells = (
+            f"`{s.name}`",
+            f"`{s.flag}`",
+            s.kind.doc_values(),
+            s.kind.doc_value(s.default),
+            s.rule.text,
+            "yes" if s.agent else "",
+            label(s.label),
+        )
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
