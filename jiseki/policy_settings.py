@@ -344,7 +344,7 @@ ALL_WINDOWS = Rule("only the time inside every policy's window", _windows)
 # ---- the table ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object per row: compared and hashed by identity
 class Setting:
     name: str  # the effective value's name (`Effective`, `policy show`, sources, the agent's offer)
     kind: Kind
@@ -455,10 +455,8 @@ AGENT_SETTINGS = tuple(s for s in SETTINGS if s.agent)
 def docs_table(label: Callable[[str], str]) -> str:
     """The settings as the Markdown table in `docs/security.md` (a test keeps that one current);
     `label` gives a msgid's text in the console's default language."""
-    lines = [
-        "| setting | `jiseki policy set` | values | default | several policies: the result is | agent too | console (ja) |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    header = ("setting", "`jiseki policy set`", "values", "default", "several policies: the result is", "agent too")
+    lines = ["| " + " | ".join((*header, "console (ja)")) + " |", "|---" * (len(header) + 1) + "|"]
     for s in SETTINGS:
         cells = (
             f"`{s.name}`",

@@ -104,9 +104,7 @@ def combine(policies: list[Policy]) -> Effective:
     sources: dict[str, str] = {}
     for setting in SETTINGS:
         setters = [
-            (setting.kind.effective(value), p.name)
-            for p in policies
-            if (value := setting.stored(p.values)) is not None
+            (setting.kind.effective(value), p.name) for p in policies if (value := setting.stored(p.values)) is not None
         ]
         if setters:
             values[setting.name], sources[setting.name] = setting.rule.pick(setters)
