@@ -345,8 +345,8 @@ def _cmd_host_revoke(args: argparse.Namespace) -> int:
 
 def _cmd_policy_set(args: argparse.Namespace) -> int:
     from .gateway import admin
-    from .gateway.policy import PolicyError
     from .gateway.policy_cli import settings_from_args, target_of
+    from .policy_settings import PolicyError
 
     scope, name = target_of(args)
     try:

@@ -10,13 +10,12 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from sqlalchemy import select
 
-from jiseki.policy_settings import DAY_LABELS, DAY_NAMES, SETTINGS, Setting
+from jiseki.policy_settings import DAY_LABELS, DAY_NAMES, SETTINGS, PolicyError, Setting
 
 from ... import admin
 from ...admin import AdminError
 from ...db.models import Department, HostGroup, PolicyRow
 from ...policies_db import effective_for
-from ...policy import PolicyError
 from ..guards import STATE
 from ..policy_labels import source_text
 from ..render import translator
