@@ -346,7 +346,7 @@ def _cmd_host_revoke(args: argparse.Namespace) -> int:
 def _cmd_policy_set(args: argparse.Namespace) -> int:
     from .gateway import admin
     from .gateway.policy_cli import settings_from_args, target_of
-    from .policy_settings import PolicyError
+    from .policy_kinds import PolicyError
 
     scope, name = target_of(args)
     try:

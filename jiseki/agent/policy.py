@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jiseki.policy_settings import AGENT_SETTINGS, BY_NAME, CLIPBOARD_BITS, TO_HOST, TO_TERMINAL
+from jiseki.policy_kinds import CLIPBOARD_BITS, TO_HOST, TO_TERMINAL
+from jiseki.policy_settings import AGENT_SETTINGS, BY_NAME
 
 
 def _default(name: str) -> Any:

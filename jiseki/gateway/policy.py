@@ -13,16 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jiseki.policy_settings import (
-    AGENT_SETTINGS,
-    CLIPBOARD_BITS,
-    COLUMNS,
-    SETTINGS,
-    TO_HOST,
-    TO_TERMINAL,
-    PolicyError,
-    clipboard_mode,
-)
+from jiseki.policy_kinds import CLIPBOARD_BITS, TO_HOST, TO_TERMINAL, PolicyError, clipboard_mode
+from jiseki.policy_settings import AGENT_SETTINGS, COLUMNS, SETTINGS
 
 JST = ZoneInfo("Asia/Tokyo")
 

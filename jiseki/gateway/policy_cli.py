@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from jiseki.policy_settings import SETTINGS, Window
+from jiseki.policy_kinds import Window
+from jiseki.policy_settings import SETTINGS
 
 
 def add_set_arguments(parser: argparse.ArgumentParser) -> None:

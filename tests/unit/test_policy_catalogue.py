@@ -130,11 +130,13 @@ def test_clipboard_modes_and_the_size_cap_are_defined_once() -> None:
     caps = [p.relative_to(ROOT) for p, src in sources.items() if re.search(r"^MAX_CLIPBOARD\w* = ", src, re.M)]
     assert caps == [Path("jiseki/protocol/codec.py")]
     modes = [p.relative_to(ROOT) for p, src in sources.items() if re.search(r"""["']to_terminal["']\s*:""", src)]
-    assert modes == [Path("jiseki/policy_settings.py")]
+    assert modes == [Path("jiseki/policy_kinds.py")]
 
 
-def test_the_catalogue_imports_nothing_of_the_gateway_or_the_agent() -> None:
-    tree = ast.parse((ROOT / "jiseki/policy_settings.py").read_text("utf-8"))
+@pytest.mark.parametrize("module", ["policy_settings", "policy_kinds"])
+def test_the_catalogue_imports_nothing_of_the_gateway_or_the_agent(module: str) -> None:
+    tree = ast.parse((ROOT / "jiseki" / f"{module}.py").read_text("utf-8"))
     imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-    assert not [m for m in imported if m.startswith(("jiseki.gateway", "jiseki.agent"))]
+    assert all(n.level == 0 for n in ast.walk(tree) if isinstance(n, ast.ImportFrom))
+    assert imported and not [m for m in imported if m.startswith(("jiseki.gateway", "jiseki.agent"))]

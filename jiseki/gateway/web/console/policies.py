@@ -10,7 +10,8 @@ from aiohttp import web
 from multidict import MultiDictProxy
 from sqlalchemy import select
 
-from jiseki.policy_settings import DAY_LABELS, DAY_NAMES, SETTINGS, PolicyError, Setting
+from jiseki.policy_kinds import DAY_LABELS, DAY_NAMES, PolicyError
+from jiseki.policy_settings import SETTINGS, Setting
 
 from ... import admin
 from ...admin import AdminError
