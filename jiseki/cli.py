@@ -300,11 +300,13 @@ def _cmd_terminal_revoke(args: argparse.Namespace) -> int:
 
 
 def _cmd_host_add(args: argparse.Namespace) -> int:
-    from .gateway.hosts import register_host
+    from .gateway.admin import register_host
 
     async def action(state: GatewayState) -> None:
         async with state.db.begin() as s:
-            await register_host(s, state.ca, args.host_id, args.name or args.host_id, args.out, state.agent_lifetime)
+            await register_host(
+                s, state.ca, args.host_id, args.name or args.host_id, args.out, state.agent_lifetime, "cli"
+            )
 
     _with_state(args, action)
     print(f"agent certificate for {args.host_id} written to {args.out}")
@@ -340,50 +342,24 @@ def _cmd_host_revoke(args: argparse.Namespace) -> int:
 
 # ---- policies -------------------------------------------------------------------------------
 
-_YES_NO = {"yes": True, "no": False, "on": True, "off": False, "true": True, "false": False}
-
-
-def _policy_settings(args: argparse.Namespace) -> dict[str, Any]:
-    settings: dict[str, Any] = {}
-    for key in ("clipboard", "clipboard_max_bytes", "idle_minutes", "max_minutes", "days", "conflict"):
-        value = getattr(args, key)
-        if value is not None:
-            settings[key] = value
-    for key in ("view_only", "watermark", "lock_on_end", "curtain", "record"):
-        value = getattr(args, key)
-        if value is not None:
-            if value.lower() not in _YES_NO:
-                raise CommandError(f"--{key.replace('_', '-')}: answer yes or no")
-            settings[key] = _YES_NO[value.lower()]
-    if args.hours is not None:
-        if args.hours == "any":
-            settings["start"] = settings["end"] = None
-        else:
-            start, sep, end = args.hours.partition("-")
-            if not sep:
-                raise CommandError("--hours: give a window such as 08:00-20:00, or 'any'")
-            settings["start"], settings["end"] = start.strip(), end.strip()
-    return settings
-
 
 def _cmd_policy_set(args: argparse.Namespace) -> int:
-    from .gateway import audit
-    from .gateway.policies_db import set_policy
-    from .gateway.policy import PolicyError
+    from .gateway import admin
+    from .gateway.policy_cli import settings_from_args, target_of
+    from .policy_kinds import PolicyError
 
-    scope, name = ("department", args.department) if args.department else ("host_group", args.host_group)
-    settings = _policy_settings(args)
+    scope, name = target_of(args)
+    try:
+        settings = settings_from_args(args)
+    except PolicyError as exc:
+        raise CommandError(str(exc)) from None
 
     async def action(state: GatewayState) -> dict[str, Any]:
         async with state.db.begin() as s:
             try:
-                before, after = await set_policy(s, scope, name, settings, "cli")
+                return await admin.set_policy(s, scope, name, settings, "cli")
             except PolicyError as exc:
                 raise CommandError(str(exc)) from None
-            s.add(
-                audit.event("policy_changed", "ok", actor="cli", subject=f"{scope}:{name}", before=before, after=after)
-            )
-            return after
 
     after = _with_state(args, action)
     print(f"policy of {scope} {name!r}: " + ", ".join(f"{k}={v}" for k, v in after.items() if v is not None))
@@ -392,43 +368,24 @@ def _cmd_policy_set(args: argparse.Namespace) -> int:
 
 def _cmd_policy_show(args: argparse.Namespace) -> int:
     from .gateway.policies_db import effective_for
-    from .gateway.policy import DAY_NAMES
+    from .gateway.policy_cli import show_lines
 
     async def action(state: GatewayState) -> Any:
         async with state.db() as s:
             return await effective_for(s, args.login_id, args.host_id)
 
     eff = _with_state(args, action)
-    rows = {
-        "clipboard": eff.clipboard,
-        "clipboard_max_bytes": eff.clipboard_max_bytes,
-        "view_only": eff.view_only,
-        "idle_minutes": eff.idle_minutes or "none",
-        "max_minutes": eff.max_minutes or "none",
-        "days": ",".join(DAY_NAMES[d] for d in sorted(eff.days)),
-        "windows": " and ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in eff.windows) or "any time",
-        "conflict": eff.conflict,
-        "watermark": eff.watermark,
-        "lock_on_end": eff.lock_on_end,
-        "curtain": eff.curtain,
-        "record": eff.record,
-    }
     print(f"effective policy for {args.login_id} on {args.host_id}:")
-    for key, value in rows.items():
-        print(f"  {key:20} {value!s:24} (from {eff.sources[key]})")
+    print("\n".join(show_lines(eff)))
     return 0
 
 
 def _cmd_host_group(args: argparse.Namespace) -> int:
-    from .gateway.policies_db import set_host_group
-    from .gateway.policy import PolicyError
+    from .gateway import admin
 
     async def action(state: GatewayState) -> None:
         async with state.db.begin() as s:
-            try:
-                await set_host_group(s, args.host_id, args.group or None)
-            except PolicyError as exc:
-                raise CommandError(str(exc)) from None
+            await admin.set_host_group(s, args.host_id, args.group, "cli")
 
     _with_state(args, action)
     print(f"{args.host_id}: host group {args.group or '(none)'}")
@@ -638,6 +595,8 @@ def _group(sub: Any, name: str, text: str, dest: str) -> Any:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .gateway import policy_cli
+
     parser = argparse.ArgumentParser(
         prog="jiseki", description="Operate your office desk PC from a registered terminal."
     )
@@ -750,21 +709,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pol = _group(sub, "policy", "session policies", "policy_command")
     ps = pol.add_parser("set", help="set policy values of a department or a host group (others unchanged)")
-    target = ps.add_mutually_exclusive_group(required=True)
-    target.add_argument("--department")
-    target.add_argument("--host-group")
-    ps.add_argument("--clipboard", choices=("none", "to_host", "to_terminal", "both"))
-    ps.add_argument("--clipboard-max-bytes", type=int)
-    ps.add_argument("--view-only", metavar="yes|no")
-    ps.add_argument("--idle-minutes", type=int, help="0 = no idle limit")
-    ps.add_argument("--max-minutes", type=int, help="0 = no maximum")
-    ps.add_argument("--days", help="e.g. mon,tue,wed,thu,fri")
-    ps.add_argument("--hours", help="allowed window in Japan time, e.g. 08:00-20:00; 'any' removes it")
-    ps.add_argument("--conflict", choices=("refuse", "takeover"), help="a second login to a PC in use")
-    ps.add_argument("--watermark", metavar="yes|no")
-    ps.add_argument("--lock-on-end", metavar="yes|no")
-    ps.add_argument("--curtain", metavar="yes|no")
-    ps.add_argument("--record", metavar="yes|no", help="record the display stream of sessions")
+    policy_cli.add_set_arguments(ps)
     _global_options(ps)
     ps.set_defaults(func=_cmd_policy_set)
     pv = pol.add_parser("show", help="the effective policy of a staff member on an office PC, with its sources")

@@ -45,10 +45,9 @@ class DemoCredentials:
 
 
 async def provision(config: Config, data_dir: Path) -> DemoCredentials:
-    from jiseki.gateway.admin import create_user
+    from jiseki.gateway.admin import create_user, register_host, set_policy
     from jiseki.gateway.certs import record_issued
-    from jiseki.gateway.hosts import assign, register_host
-    from jiseki.gateway.policies_db import set_policy
+    from jiseki.gateway.hosts import assign
     from jiseki.gateway.state import open_state
     from jiseki.gateway.terminals import _upsert, one_time_password
 
@@ -56,7 +55,9 @@ async def provision(config: Config, data_dir: Path) -> DemoCredentials:
     try:
         terminal_dir = data_dir / "terminal"
         async with state.db.begin() as s:
-            await register_host(s, state.ca, DEMO_HOST_ID, DEMO_HOST_NAME, config.agent.cert_dir, state.agent_lifetime)
+            await register_host(
+                s, state.ca, DEMO_HOST_ID, DEMO_HOST_NAME, config.agent.cert_dir, state.agent_lifetime, "demo"
+            )
             issued = state.ca.issue_client_cert("terminal", DEMO_TERMINAL_ID, state.terminal_lifetime)
             await _upsert(s, DEMO_TERMINAL_ID, "デモ端末 (demo terminal)", issued.fingerprint)
             await s.flush()

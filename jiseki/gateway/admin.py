@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from jiseki.i18n import N_
 
-from . import audit, enrollment, hosts, terminals
+from . import audit, enrollment, hosts, policies_db, terminals
 from .assignments_csv import AssignmentRow
 from .auth import accounts, websessions
 from .auth.passwords import PasswordPolicy, hash_off_loop, hash_password
@@ -555,6 +556,73 @@ async def revoke_host(
             after={"certificate": "revoked"},
             address=address,
             reason=reason,
+        )
+    )
+
+
+async def register_host(
+    s: AsyncSession,
+    ca: CertificateAuthority,
+    host_id: str,
+    name: str,
+    out_dir: Path,
+    lifetime: dt.timedelta,
+    actor: str | None,
+    *,
+    address: str | None = None,
+) -> Host:
+    """Register an office PC directly: its key is made here and its agent files written to `out_dir`
+    (demo, tests; an office PC normally enrolls with a token and keeps its key)."""
+    if not hosts.valid_host_id(host_id):
+        raise AdminError(N_("PC IDs use letters, digits, “.”, “_” and “-” (at most 64)."))
+    if not name or len(name) > MAX_NAME:
+        raise AdminError(N_("The name must be 1-255 characters."))
+    existing = await s.get(Host, host_id)
+    before = {"host_name": existing.name, "cert_serial": existing.cert_serial} if existing is not None else None
+    host = await hosts.register_host(s, ca, host_id, name, out_dir, lifetime)
+    after = {"host_name": host.name, "cert_serial": host.cert_serial}
+    s.add(audit.change("host_registered", actor=actor, subject=host_id, before=before, after=after, address=address))
+    return host
+
+
+# ---- policies and host groups -------------------------------------------------------------------
+
+
+async def set_policy(
+    s: AsyncSession,
+    scope: str,
+    name: str,
+    settings: dict[str, Any],
+    actor: str | None,
+    *,
+    address: str | None = None,
+) -> dict[str, Any]:
+    """Set columns of the policy of a department or host group (the others stay); returns the policy
+    as stored. Raises `PolicyError` (naming the setting) for a value that may not be stored."""
+    before, after = await policies_db.set_policy(s, scope, name, settings, actor)
+    subject = f"{scope}:{name}"
+    s.add(audit.change("policy_changed", actor=actor, subject=subject, before=before, after=after, address=address))
+    return after
+
+
+async def set_host_group(
+    s: AsyncSession, host_id: str, group: str | None, actor: str | None, *, address: str | None = None
+) -> None:
+    """Put an office PC in a host group (created when new; its policy then applies), or in none."""
+    group = (group or "").strip() or None
+    if group is not None and len(group) > MAX_NAME:
+        raise AdminError(N_("The group name must be at most 255 characters."))
+    if await s.get(Host, host_id) is None:
+        raise AdminError(N_("There is no office PC “{value}”."), value=host_id[:80])
+    previous = await policies_db.set_host_group(s, host_id, group)
+    s.add(
+        audit.change(
+            "host_group_changed",
+            actor=actor,
+            subject=host_id,
+            before={"host_group": previous},
+            after={"host_group": group},
+            address=address,
         )
     )
 

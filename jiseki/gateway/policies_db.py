@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jiseki.policy_settings import COLUMNS
+
 from .db.models import Department, Host, HostGroup, PolicyRow, User, utcnow
 from .policy import Effective, Policy, PolicyError, combine
 
-SETTINGS = tuple(f.name for f in fields(Policy) if f.name != "name")
-
 
 def _to_policy(row: PolicyRow, name: str) -> Policy:
-    return Policy(name=name, **{k: getattr(row, k) for k in SETTINGS})
+    return Policy(name=name, **{k: getattr(row, k) for k in COLUMNS})
 
 
 async def policies_for(s: AsyncSession, user_id: str, host_id: str) -> list[Policy]:
@@ -68,27 +67,30 @@ async def set_policy(
     """Create or change the policy of a department or host group; returns (before, after)."""
     if scope not in ("department", "host_group"):
         raise PolicyError("scope: must be department or host_group")
-    unknown = set(settings) - set(SETTINGS)
+    unknown = set(settings) - set(COLUMNS)
     if unknown:
-        raise PolicyError(f"{sorted(unknown)[0]}: unknown setting (known: {', '.join(SETTINGS)})")
+        raise PolicyError(f"{sorted(unknown)[0]}: unknown setting (known: {', '.join(COLUMNS)})")
     target = await _target(s, scope, name, create=scope == "host_group")
     row = (
         await s.execute(select(PolicyRow).where(PolicyRow.scope == scope, PolicyRow.target_id == target))
     ).scalar_one_or_none()
-    before = {k: getattr(row, k) for k in SETTINGS} if row is not None else {}
+    before = {k: getattr(row, k) for k in COLUMNS} if row is not None else {}
     merged = {**before, **settings}
-    Policy(name=name, **{k: merged.get(k) for k in SETTINGS}).validated()
+    Policy(name=name, **{k: merged.get(k) for k in COLUMNS}).validated()
     if row is None:
         row = PolicyRow(scope=scope, target_id=target)
         s.add(row)
     for key, value in settings.items():
         setattr(row, key, value)
     row.updated_at, row.updated_by = utcnow(), actor
-    return before, {k: getattr(row, k) for k in SETTINGS}
+    return before, {k: getattr(row, k) for k in COLUMNS}
 
 
-async def set_host_group(s: AsyncSession, host_id: str, group: str | None) -> None:
+async def set_host_group(s: AsyncSession, host_id: str, group: str | None) -> str | None:
+    """Put an office PC in a host group (created if new), or in none; returns its previous group."""
     host = await s.get(Host, host_id)
     if host is None:
         raise PolicyError(f"host: no office PC {host_id!r}")
+    previous = await s.get(HostGroup, host.host_group_id) if host.host_group_id is not None else None
     host.host_group_id = await _target(s, "host_group", group, create=True) if group else None
+    return previous.name if previous is not None else None

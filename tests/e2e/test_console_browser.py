@@ -365,6 +365,32 @@ def test_helpdesk_and_auditor_see_and_do_only_what_their_role_allows(
         context.close()
 
 
+def test_groups_and_policies_form_and_preview(admin, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    """Every setting of the catalogue is a labelled control and a row of the preview; saving the form
+    changes what was changed, and the event names only that."""
+    import json
+
+    from jiseki.demo.provision import DEMO_DEPARTMENT, DEMO_HOST_ID, DEMO_USER
+    from jiseki.policy_settings import SETTINGS
+
+    page = admin.new_page()
+    page.goto(f"{stack.base_url}/admin/policies?user={DEMO_USER}&pc={DEMO_HOST_ID}")
+    rows = [" ".join(text.split()) for text in page.locator("#preview tbody tr").all_inner_texts()]
+    assert len(rows) == len(SETTINGS)
+    assert f"切断時に画面をロック オフ 所属:{DEMO_DEPARTMENT}" in rows  # the demo's own policy
+    form = page.locator(f'details[data-target="department:{DEMO_DEPARTMENT}"] form')
+    form.get_by_label("無操作タイムアウト（分）").fill("45")
+    check_layout(page)
+    shot(page, "18-policies-ja")
+    form.get_by_role("button", name="保存する").click()
+    assert "保存しました" in page.inner_text("[role=status]")
+    [(idle, lock)] = query(stack, "SELECT idle_minutes, lock_on_end FROM policies WHERE scope = 'department'")
+    assert (idle, lock) == (45, 0)
+    details = query(stack, "SELECT details FROM audit_events WHERE kind = 'policy_changed' ORDER BY id")[-1][0]
+    assert json.loads(details) == {"before": {"idle_minutes": None}, "after": {"idle_minutes": 45}}
+    page.close()
+
+
 def test_end_a_live_session_with_a_reason(admin, staff_context, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
     base = stack.base_url
     viewer = staff_context.new_page()

@@ -3,52 +3,36 @@ preview of the effective policy for a (staff member, office PC) with the source 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from multidict import MultiDictProxy
 from sqlalchemy import select
 
-from jiseki.i18n import N_
+from jiseki.policy_kinds import DAY_LABELS, DAY_NAMES, PolicyError
+from jiseki.policy_settings import SETTINGS, Setting
 
-from ... import audit
-from ...db.models import Department, Host, HostGroup, PolicyRow
-from ...policies_db import SETTINGS, effective_for, set_host_group, set_policy
-from ...policy import CLIPBOARD_MODES, CONFLICT_MODES, DAY_NAMES, PolicyError
+from ... import admin
+from ...admin import AdminError
+from ...db.models import Department, HostGroup, PolicyRow
+from ...policies_db import effective_for
 from ..guards import STATE
 from ..policy_labels import source_text
 from ..render import translator
-from .common import Actor, FormError, done_redirect, form_of, page, query_text, render_console, text
+from .common import (
+    Actor,
+    FormError,
+    done_redirect,
+    error_text,
+    form_of,
+    page,
+    query_text,
+    render_console,
+    text,
+)
 from .permissions import Action
 
-BOOL_SETTINGS = ("view_only", "watermark", "lock_on_end", "curtain", "record")
-LABELS = {
-    "clipboard_labels": {
-        "none": N_("Not shared"),
-        "to_host": N_("Terminal → office PC only"),
-        "to_terminal": N_("Office PC → terminal only"),
-        "both": N_("Both ways"),
-    },
-    "setting_labels": {
-        "clipboard_max_bytes": N_("Clipboard size limit (bytes)"),
-        "idle_minutes": N_("Idle timeout (minutes)"),
-        "max_minutes": N_("Maximum session length (minutes)"),
-        "view_only": N_("View only"),
-        "watermark": N_("Watermark"),
-        "lock_on_end": N_("Lock the PC when the session ends"),
-        "curtain": N_("Blank the office screen and lock its input"),
-        "record": N_("Record sessions"),
-    },
-    "day_labels": {
-        "mon": N_("Mon"),
-        "tue": N_("Tue"),
-        "wed": N_("Wed"),
-        "thu": N_("Thu"),
-        "fri": N_("Fri"),
-        "sat": N_("Sat"),
-        "sun": N_("Sun"),
-    },
-}
-INT_SETTINGS = ("clipboard_max_bytes", "idle_minutes", "max_minutes")
 SCOPES = ("department", "host_group")
 
 
@@ -93,38 +77,63 @@ def _page(
         source_text=lambda source: source_text(translator(request), source),
         preview_user=preview_user,
         preview_pc=preview_pc,
-        settings=SETTINGS,
+        settings=SETTINGS,  # the form's fields and the preview's rows, one per row of the catalogue
         error=error,
         days=DAY_NAMES,
-        clipboard_modes=CLIPBOARD_MODES,
-        conflict_modes=CONFLICT_MODES,
-        bool_settings=BOOL_SETTINGS,
-        int_settings=INT_SETTINGS,
-        **LABELS,
+        day_labels=DAY_LABELS,
     )
 
 
-def _settings_from(form: Any) -> dict[str, Any]:
-    """Every setting of the form: "" means "not set here" (another policy or the default decides)."""
+# How each kind of control (`Kind.form`, drawn by the template's `setting_field`) reads back: the
+# stored value, or None for "not set here" (another policy or the default decides).
+Form = MultiDictProxy[Any]
+
+
+def _choice(form: Form, setting: Setting) -> Any:
+    return text(form, setting.name, 64) or None
+
+
+def _number(form: Form, setting: Setting) -> Any:
+    raw = text(form, setting.name, 64)
+    if raw == "":
+        return None
+    if raw.isdigit() and len(raw) <= 8:
+        return int(raw)
+    raise PolicyError(f"{setting.name}: must be a whole number")
+
+
+def _switch(form: Form, setting: Setting) -> Any:
+    raw = text(form, setting.name, 64)
+    if raw not in ("", "yes", "no"):
+        raise FormError(setting.name)
+    return None if raw == "" else raw == "yes"
+
+
+def _days(form: Form, setting: Setting) -> Any:
+    if form.get(f"{setting.name}_set") != "on":
+        return None
+    return ",".join(d for d in DAY_NAMES if form.get(f"day_{d}") == "on")
+
+
+def _window(form: Form, setting: Setting) -> Any:
+    start, end = (text(form, column, 64) or None for column in setting.columns)
+    return None if start is None and end is None else (start, end)
+
+
+READERS: dict[str, Callable[[Form, Setting], Any]] = {
+    "choice": _choice,
+    "number": _number,
+    "switch": _switch,
+    "days": _days,
+    "window": _window,
+}
+
+
+def _settings_from(form: Form) -> dict[str, Any]:
+    """Every column of the form's policy: None where the form says "not set here"."""
     out: dict[str, Any] = {}
-    for key in SETTINGS:
-        raw = text(form, key, 64)
-        if key in BOOL_SETTINGS:
-            if raw not in ("", "yes", "no"):
-                raise FormError(key)
-            out[key] = None if raw == "" else raw == "yes"
-        elif key in INT_SETTINGS:
-            if raw == "":
-                out[key] = None
-            elif raw.isdigit() and len(raw) <= 8:
-                out[key] = int(raw)
-            else:
-                raise PolicyError(f"{key}: must be a whole number")
-        elif key == "days":
-            picked = [d for d in DAY_NAMES if form.get(f"day_{d}") == "on"]
-            out[key] = ",".join(picked) if form.get("days_set") == "on" else None
-        else:
-            out[key] = raw or None
+    for setting in SETTINGS:
+        out |= setting.kind.to_columns(setting.name, READERS[setting.kind.form](form, setting))
     return out
 
 
@@ -139,17 +148,7 @@ async def save_policy(request: web.Request, actor: Actor) -> web.StreamResponse:
     try:
         settings = _settings_from(form)
         async with state.db.begin() as s:
-            before, after = await set_policy(s, scope, name, settings, actor.id)
-            s.add(
-                audit.change(
-                    "policy_changed",
-                    actor=actor.id,
-                    subject=f"{scope}:{name}",
-                    address=actor.address,
-                    before=before,
-                    after=after,
-                )
-            )
+            await admin.set_policy(s, scope, name, settings, actor.id, address=actor.address)
     except PolicyError as exc:
         async with state.db() as s:
             targets = await _targets(s)
@@ -163,23 +162,9 @@ async def set_group(request: web.Request, actor: Actor) -> web.StreamResponse:
     form = await form_of(request)
     host_id = text(form, "pc", 64, required=True)
     group = text(form, "group", 255)
-    async with state.db.begin() as s:
-        host = await s.get(Host, host_id)
-        if host is None:
-            raise web.HTTPNotFound(text=translator(request)("This office PC is not registered."))
-        before = host.host_group_id
-        try:
-            await set_host_group(s, host_id, group or None)
-        except PolicyError as exc:
-            raise FormError(str(exc)) from None
-        s.add(
-            audit.change(
-                "host_group_changed",
-                actor=actor.id,
-                subject=host_id,
-                address=actor.address,
-                before={"host_group_id": before},
-                after={"host_group": group or None},
-            )
-        )
+    try:
+        async with state.db.begin() as s:
+            await admin.set_host_group(s, host_id, group, actor.id, address=actor.address)
+    except AdminError as exc:  # no such office PC
+        raise web.HTTPNotFound(text=error_text(request, exc)) from None
     raise done_redirect("/admin/policies", "updated")
