@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from jiseki.gateway.enrollment import EnrollmentError, parse_token
-from jiseki.gateway.pki import key_pem, write_private
+from jiseki.trust.tls import key_pem, write_private
+from jiseki.trust.tokens import EnrollmentError, parse_token
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 

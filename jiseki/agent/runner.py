@@ -20,10 +20,10 @@ import aiohttp
 
 from jiseki import __version__
 from jiseki.config import AgentConfig
-from jiseki.gateway.pki import client_ssl_context
 from jiseki.protocol import MAX_CONTROL_MESSAGE, MAX_VIEWER_MESSAGE, ProtocolError
 from jiseki.protocol.close_codes import CloseCode
 from jiseki.protocol.control import AgentHello, AgentState, Offer, Ping, Sender, parse, serialise
+from jiseki.trust.tls import client_ssl_context
 
 from .capture.base import Capture
 from .clipboard.base import HostClipboard

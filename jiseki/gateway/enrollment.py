@@ -1,69 +1,21 @@
-"""One-time agent enrollment tokens.
-
-A token reads `jsk1.<secret>.<pin>`: the secret (stored only as SHA-256) proves the admin's
-consent, the pin is the SHA-256 of the gateway's root CA so the agent trusts nothing else.
-"""
+"""One-time agent enrollment tokens: issued and consumed in the database (the format is
+`jiseki.trust.tokens`, which the agent reads too)."""
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import hashlib
-import secrets
-from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# The token format is shared with the agent (jiseki.trust.tokens); named here too for the gateway.
+from jiseki.trust.tokens import EnrollmentError as EnrollmentError
+from jiseki.trust.tokens import ParsedToken as ParsedToken
+from jiseki.trust.tokens import make_token as make_token
+from jiseki.trust.tokens import parse_token as parse_token
+from jiseki.trust.tokens import token_id
+
 from .db.models import EnrollmentToken
-
-PREFIX = "jsk1"
-MAX_TOKEN_LENGTH = 200
-
-
-class EnrollmentError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-@dataclass(frozen=True)
-class ParsedToken:
-    secret: str
-    ca_pin: str  # hex SHA-256 of the root CA certificate (DER)
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def make_token(ca_fingerprint_hex: str) -> tuple[str, str]:
-    """(token for the admin, its id for the database)."""
-    secret = _b64(secrets.token_bytes(24))
-    token = f"{PREFIX}.{secret}.{_b64(bytes.fromhex(ca_fingerprint_hex))}"
-    return token, token_id(secret)
-
-
-def token_id(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def parse_token(token: str) -> ParsedToken:
-    token = token.strip()
-    parts = token.split(".")
-    if len(token) > MAX_TOKEN_LENGTH or len(parts) != 3 or parts[0] != PREFIX:
-        raise EnrollmentError("invalid_token", "this is not a jiseki enrollment token (it starts with 'jsk1.')")
-    try:
-        secret_bytes, pin = _unb64(parts[1]), _unb64(parts[2])
-    except (ValueError, base64.binascii.Error):  # type: ignore[attr-defined]
-        raise EnrollmentError("invalid_token", "the enrollment token is damaged (copy it again)") from None
-    if len(secret_bytes) != 24 or len(pin) != 32:
-        raise EnrollmentError("invalid_token", "the enrollment token is damaged (copy it again)")
-    return ParsedToken(parts[1], pin.hex())
 
 
 async def create(

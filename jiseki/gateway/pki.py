@@ -8,9 +8,7 @@ agent or terminal, so identity never rests on the CN alone.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import ipaddress
-import os
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+# Shared with the agent (jiseki.trust); named here too for the gateway's own modules.
+from jiseki.trust.tls import cert_pem as cert_pem
+from jiseki.trust.tls import client_ssl_context as client_ssl_context
+from jiseki.trust.tls import fingerprint as fingerprint
+from jiseki.trust.tls import fingerprint_der as fingerprint_der
+from jiseki.trust.tls import key_pem as key_pem
+from jiseki.trust.tls import write_private as write_private
 
 ROOT_LIFETIME = dt.timedelta(days=3650)
 ISSUING_LIFETIME = dt.timedelta(days=1825)
@@ -38,41 +44,12 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Create the file 0600 from the start, so the key is never readable by others."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(path, 0o600)
-
-
 def _new_key() -> ec.EllipticCurvePrivateKey:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def key_pem(key: ec.EllipticCurvePrivateKey, passphrase: bytes | None = None) -> bytes:
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
-    )
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
-
-
 class PKIError(Exception):
     """A PKI problem an operator can fix (wrong passphrase, bad CSR...); the message says what."""
-
-
-def cert_pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def fingerprint(cert: x509.Certificate) -> str:
-    """SHA-256 of the DER certificate, lowercase hex: the identity the database stores."""
-    return hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-
-
-def fingerprint_der(der: bytes) -> str:
-    return hashlib.sha256(der).hexdigest()
 
 
 def _name(common_name: str) -> x509.Name:
@@ -323,12 +300,3 @@ def identity_of(cert: x509.Certificate) -> tuple[str, str] | None:
             if kind and ident:
                 return kind, ident
     return None
-
-
-def client_ssl_context(ca_file: Path, cert_file: Path | None = None, key_file: Path | None = None) -> ssl.SSLContext:
-    """Context for agents: trust only the gateway's own root, present our certificate."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_file))
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    if cert_file is not None and key_file is not None:
-        ctx.load_cert_chain(cert_file, key_file)
-    return ctx
