@@ -187,7 +187,7 @@ def test_agent_imports_of_the_gateway_are_exactly_the_known_ones() -> None:
         "import sqlalchemy.ext.asyncio\n",
         "async def h(state):\n    async with state.db() as s:\n        await s.execute(q)\n",
         "async def h(request):\n    async with request.app[STATE].db.begin() as s:\n        s.add(row)\n",
-        "async def h(state):\n    async with state.db.begin() as s:\n        user = await f(s)\n        user.name = 'x'\n",
+        "async def h(state):\n    async with state.db.begin() as s:\n        u = await f(s)\n        u.name = 'x'\n",
         "async def q(s: AsyncSession):\n    return await s.get(User, 1)\n",
     ],
 )
