@@ -5,10 +5,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from sqlalchemy import Row, Select
+
+    # A select of any columns, and one of its rows (templates read the columns by name).
+    AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+    AnyRow: TypeAlias = Row[*tuple[Any, ...]]
 
 T = TypeVar("T")
 
@@ -48,17 +56,17 @@ class Page(Generic[T]):
     paging: Paging
 
 
-async def count(s: AsyncSession, query: Select[Any]) -> int:
+async def count(s: AsyncSession, query: AnySelect) -> int:
     return int((await s.execute(query)).scalar_one())
 
 
 async def one_page(
     s: AsyncSession,
-    count_query: Select[Any],
-    rows_query: Callable[[int, int], Select[Any]],
+    count_query: AnySelect,
+    rows_query: Callable[[int, int], AnySelect],
     requested: int,
     size: int,
-) -> Page[Any]:
+) -> Page[AnyRow]:
     """Two statements whatever the page: the count, then the page's rows (`rows_query(limit, offset)`)."""
     paging = Paging.at(requested, await count(s, count_query), size)
     rows = (await s.execute(rows_query(paging.size, paging.offset))).all()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, not_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.models import Assignment, AuditEvent, Certificate, Department, EnrollmentToken, Host, Session, User
@@ -14,12 +14,15 @@ from .audit_log import events_about
 from .paging import Page, one_page
 from .search import search_terms
 
+if TYPE_CHECKING:
+    from .paging import AnyRow, AnySelect
+
 STATES = ("online", "offline", "in_use", "locked", "revoked")
 SESSIONS_SHOWN = 10  # on a PC's page
 TOKENS_SHOWN = 100
 
 
-def _live_hosts() -> Select[Any]:
+def _live_hosts() -> AnySelect:
     """PCs with a live session; computed once per query (a few hundred rows), not once per PC."""
     return select(Session.host_id).where(Session.state == "live")
 
@@ -58,7 +61,7 @@ def _filters(q: str, status: str) -> list[ColumnElement[bool]]:
     return conds
 
 
-def pc_query(q: str, status: str, limit: int, offset: int) -> tuple[Select[Any], Select[Any]]:
+def pc_query(q: str, status: str, limit: int, offset: int) -> tuple[AnySelect, AnySelect]:
     """(rows of one page, count): state, OS, signed-in user, version, number of assigned staff.
 
     The page's IDs are chosen first on the (name, id) index; only those rows are then joined with
@@ -91,7 +94,7 @@ def pc_query(q: str, status: str, limit: int, offset: int) -> tuple[Select[Any],
     return rows, count
 
 
-async def pc_page(s: AsyncSession, q: str, status: str, page: int, size: int) -> Page[Row[Any]]:
+async def pc_page(s: AsyncSession, q: str, status: str, page: int, size: int) -> Page[AnyRow]:
     """One page of the PC list: a count and one page query."""
     return await one_page(
         s, pc_query(q, status, 0, 0)[1], lambda lim, off: pc_query(q, status, lim, off)[0], page, size
@@ -106,8 +109,8 @@ async def host(s: AsyncSession, host_id: str) -> Host | None:
 @dataclass(frozen=True)
 class PcDetails:
     certificate: Certificate | None
-    staff: list[Row[Any]]  # id, display_name, department, disabled of each assigned account
-    sessions: list[Row[Any]]  # the newest sessions to this PC
+    staff: list[AnyRow]  # id, display_name, department, disabled of each assigned account
+    sessions: list[AnyRow]  # the newest sessions to this PC
     events: list[AuditEvent]  # empty unless asked for
 
     @property

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.models import Recording, Session
+
+if TYPE_CHECKING:
+    from .paging import AnyRow
 
 RECORDINGS_SHOWN = 200
 MAX_SESSION_ID = 64
 
 
-async def newest_recordings(s: AsyncSession) -> list[Row[Any]]:
+async def newest_recordings(s: AsyncSession) -> list[AnyRow]:
     """(recording, user, PC, start) of the newest recordings not deleted."""
     query = (
         select(Recording, Session.user_id, Session.host_id, Session.started_at)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.models import Department, Host, Session, Terminal, User
 from .paging import Page, Paging, count
 
+if TYPE_CHECKING:
+    from .paging import AnyRow, AnySelect
+
 REQUEST_SHOWN_MINUTES = 2
 LIVE_SHOWN = 200  # live sessions listed at once; the search narrows them (thousands may be live at 9:00)
 
 
-def _query() -> Select[Any]:
+def _query() -> AnySelect:
     return (
         select(
             Session.id,
@@ -69,9 +72,9 @@ def _search(q: str) -> list[ColumnElement[bool]]:
 
 @dataclass(frozen=True)
 class SessionLists:
-    live: list[Row[Any]]  # open sessions, newest first, at most LIVE_SHOWN
+    live: list[AnyRow]  # open sessions, newest first, at most LIVE_SHOWN
     live_total: int
-    history: Page[Row[Any]]  # ended sessions, the latest end first
+    history: Page[AnyRow]  # ended sessions, the latest end first
 
 
 async def session_lists(s: AsyncSession, q: str, page: int, size: int, now: dt.datetime) -> SessionLists:
@@ -99,7 +102,7 @@ async def session_lists(s: AsyncSession, q: str, page: int, size: int, now: dt.d
     return SessionLists(list(live), live_total, Page(history, paging))
 
 
-async def session_row(s: AsyncSession, session_id: str) -> Row[Any] | None:
+async def session_row(s: AsyncSession, session_id: str) -> AnyRow | None:
     """One session with its user, department, terminal and PC names, or None."""
     if not 0 < len(session_id) <= 64:
         return None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Row, Select, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..admin import department_name
@@ -16,6 +16,9 @@ from .audit_log import events_of_account
 from .failed_logins import FailedLogin, failed_logins
 from .paging import Page, one_page
 from .search import search_terms
+
+if TYPE_CHECKING:
+    from .paging import AnyRow, AnySelect
 
 STATES = ("locked", "disabled", "no_totp", "must_change")
 SORTS = {"id": User.id, "name": User.display_name, "last_login": User.last_login_at.desc()}
@@ -53,7 +56,7 @@ def _filters(q: str, role: str, state: str, now: dt.datetime) -> list[ColumnElem
 
 def staff_query(
     q: str, role: str, state: str, now: dt.datetime, sort: str, limit: int, offset: int
-) -> tuple[Select[Any], Select[Any]]:
+) -> tuple[AnySelect, AnySelect]:
     """(rows of one page, count); the page's IDs first, then their departments (no query per row)."""
     conds = _filters(q, role, state, now)
     order = SORTS[sort]
@@ -89,7 +92,7 @@ def staff_query(
 
 async def staff_page(
     s: AsyncSession, q: str, role: str, state: str, now: dt.datetime, sort: str, page: int, size: int
-) -> Page[Row[Any]]:
+) -> Page[AnyRow]:
     """One page of the staff list, filtered and sorted: a count and one page query."""
     return await one_page(
         s,
@@ -114,7 +117,7 @@ class AccountDetails:
     user: User
     department: str
     departments: list[str]  # for the form
-    assigned: list[Row[Any]]  # id, name, online of each assigned PC
+    assigned: list[AnyRow]  # id, name, online of each assigned PC
     events: list[AuditEvent]  # empty unless asked for (the reader may see the audit log)
     failed_logins: list[FailedLogin]
 

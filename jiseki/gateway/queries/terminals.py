@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Row, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.models import AuditEvent, Certificate, Session, Terminal, User
@@ -13,6 +13,9 @@ from ..terminals import valid_terminal_id
 from .audit_log import events_about
 from .paging import Page, one_page
 from .search import search_terms
+
+if TYPE_CHECKING:
+    from .paging import AnyRow
 
 STATES = ("active", "revoked")
 CERTIFICATES_SHOWN = 20
@@ -36,7 +39,7 @@ def _filters(q: str, status: str) -> list[ColumnElement[bool]]:
     return conds
 
 
-async def terminal_page(s: AsyncSession, q: str, status: str, page: int, size: int) -> Page[Row[Any]]:
+async def terminal_page(s: AsyncSession, q: str, status: str, page: int, size: int) -> Page[AnyRow]:
     """One page of terminals (each with its certificate's end date): a count and one page query."""
     conds = _filters(q, status)
     return await one_page(
@@ -63,7 +66,7 @@ async def terminal(s: AsyncSession, terminal_id: str) -> Terminal | None:
 @dataclass(frozen=True)
 class TerminalDetails:
     certificates: list[Certificate]  # newest first, revoked and superseded ones too
-    sessions: list[Row[Any]]  # the newest sessions from this terminal
+    sessions: list[AnyRow]  # the newest sessions from this terminal
     events: list[AuditEvent]  # empty unless asked for
 
 
