@@ -74,3 +74,15 @@ def postgres() -> Iterator[object]:
 def engine_under_test() -> str:
     """JISEKI_TEST_DB=postgresql runs the database-backed tests on PostgreSQL instead of SQLite."""
     return os.environ.get("JISEKI_TEST_DB", "sqlite")
+
+
+# argon2 at the product's parameters costs ~0.2 CPU-s per hash or check; the suite makes thousands
+# (every gateway fixture creates accounts, every test logs in). Hashes made here use the cheapest
+# argon2id parameters; what is tested (which hash, when, off the event loop) does not change.
+# JISEKI_TEST_REAL_ARGON2=1 keeps the product's parameters.
+if not os.environ.get("JISEKI_TEST_REAL_ARGON2"):
+    from argon2 import PasswordHasher
+
+    from jiseki.gateway.auth import passwords
+
+    passwords.use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

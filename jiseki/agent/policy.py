@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jiseki.protocol import MAX_CLIPBOARD_BYTES as MAX_CLIPBOARD
+
 _CLIPBOARD = {"none": (False, False), "to_host": (True, False), "to_terminal": (False, True), "both": (True, True)}
-MAX_CLIPBOARD = 1024 * 1024
 
 
 @dataclass(frozen=True)

@@ -7,24 +7,23 @@ exponential backoff and jitter, so thousands of agents do not return in the same
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import platform
 import random
-import re
 import socket
 import ssl
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 
 from jiseki import __version__
 from jiseki.config import AgentConfig
 from jiseki.gateway.pki import client_ssl_context
-from jiseki.protocol.codec import MAX_VIEWER_MESSAGE
+from jiseki.protocol import MAX_CONTROL_MESSAGE, MAX_VIEWER_MESSAGE, ProtocolError
+from jiseki.protocol.close_codes import CloseCode
+from jiseki.protocol.control import AgentHello, AgentState, Offer, Ping, Sender, parse, serialise
 
 from .capture.base import Capture
 from .clipboard.base import HostClipboard
@@ -40,11 +39,18 @@ STATE_INTERVAL = 5.0  # how often the signed-in user and the lock state are look
 RESUME_GRACE = 60.0  # how long the agent dials again after its data channel broke
 RESUME_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 # Close codes the gateway uses when it ends the session (or moves it): no point dialling again.
-_ENDED_BY_GATEWAY = (1000, 1001, 1012, 4001, 4002, 4003)
+_ENDED_BY_GATEWAY = frozenset(
+    {
+        CloseCode.NORMAL,
+        CloseCode.GOING_AWAY,
+        CloseCode.SERVICE_RESTART,
+        CloseCode.RESUMED_ELSEWHERE,
+        CloseCode.COULD_NOT_RESUME,
+        CloseCode.ENDED,
+    }
+)
 BACKOFF_FIRST = 10.0  # the first retry lands anywhere in 10 s: 4,300 agents come back ~430 per second
 BACKOFF_MAX = 120.0
-_SESSION_ID = re.compile(r"^[0-9a-f]{32}$")
-_TICKET = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 
 
 def backoff_delays(first: float = BACKOFF_FIRST, cap: float = BACKOFF_MAX) -> Any:
@@ -55,24 +61,16 @@ def backoff_delays(first: float = BACKOFF_FIRST, cap: float = BACKOFF_MAX) -> An
         n += 1
 
 
-def state_fields(state: HostState) -> dict[str, object]:
-    """The state as control-message fields; what the platform cannot tell is left out."""
-    fields: dict[str, object] = {}
-    if state.user is not None:
-        fields["user"] = state.user
-    if state.locked is not None:
-        fields["locked"] = state.locked
-    return fields
-
-
-def _node_url(value: object) -> str | None:
-    """An https://host[:port] from an offer, or None (then the configured gateway URL is used)."""
-    if not isinstance(value, str) or not value or len(value) > 255:
-        return None
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") or parts.query:
-        return None
-    return value.rstrip("/")
+def hello_message(state: HostState) -> AgentHello:
+    """The first control message: this PC, the agent's version and the desk's state (what the
+    platform cannot tell is left out)."""
+    return AgentHello(
+        hostname=socket.gethostname(),
+        os=f"{platform.system()} {platform.release()}",
+        version=__version__,
+        user=state.user,
+        locked=state.locked,
+    )
 
 
 class Agent:
@@ -126,17 +124,12 @@ class Agent:
 
     async def _control(self, http: aiohttp.ClientSession) -> None:
         url = f"{self.config.gateway_url}/agent/control"
-        async with http.ws_connect(url, ssl=self.ssl, heartbeat=30.0, compress=0, max_msg_size=64 * 1024) as ws:
+        async with http.ws_connect(
+            url, ssl=self.ssl, heartbeat=30.0, compress=0, max_msg_size=MAX_CONTROL_MESSAGE
+        ) as ws:
             log.info("connected to %s", self.config.gateway_url)
             state = await asyncio.to_thread(self.host.state)
-            hello = {
-                "type": "hello",
-                "hostname": socket.gethostname(),
-                "os": f"{platform.system()} {platform.release()}",
-                "version": __version__,
-                **state_fields(state),
-            }
-            await ws.send_str(json.dumps(hello))
+            await ws.send_str(serialise(hello_message(state)))
             keepalive = asyncio.create_task(self._keepalive(ws, state))
             try:
                 async for msg in ws:
@@ -159,32 +152,25 @@ class Agent:
             self._state_check.clear()
             state = await asyncio.to_thread(self.host.state)
             if state != reported:
-                await ws.send_str(json.dumps({"type": "state", **state_fields(state)}))
+                await ws.send_str(serialise(AgentState(user=state.user, locked=state.locked)))
                 reported = state
             if loop.time() >= next_ping:
-                await ws.send_str('{"type":"ping"}')
+                await ws.send_str(serialise(Ping()))
                 next_ping = loop.time() + PING_INTERVAL
 
     def _on_control(self, http: aiohttp.ClientSession, text: str) -> None:
         try:
-            message = json.loads(text)
-        except ValueError:
-            log.warning("ignored a control message that is not JSON")
+            message = parse(text, Sender.GATEWAY)
+        except ProtocolError as exc:
+            log.warning("ignored a control message: %s", exc)
             return
-        if not isinstance(message, dict) or message.get("type") == "pong":
-            return
-        if message.get("type") == "offer":
-            sid, ticket = message.get("session"), message.get("ticket")
-            if not (
-                isinstance(sid, str) and _SESSION_ID.match(sid) and isinstance(ticket, str) and _TICKET.match(ticket)
-            ):
-                log.warning("ignored a malformed session offer")
-                return
-            if self._session_task is not None and not self._session_task.done():
-                self._session_task.cancel()  # one session at a time: the newest one wins
-            policy = parse_agent_policy(message.get("policy"))
-            node_url = _node_url(message.get("url"))
-            self._session_task = asyncio.create_task(self._session(http, sid, ticket, policy, node_url))
+        if not isinstance(message, Offer):
+            return  # a pong, or a message this version does not know
+        if self._session_task is not None and not self._session_task.done():
+            self._session_task.cancel()  # one session at a time: the newest one wins
+        policy = parse_agent_policy(message.policy)
+        node_url = message.url.rstrip("/") or None
+        self._session_task = asyncio.create_task(self._session(http, message.session, message.ticket, policy, node_url))
 
     async def _session(
         self, http: aiohttp.ClientSession, sid: str, ticket: str, policy: AgentPolicy, node_url: str | None = None

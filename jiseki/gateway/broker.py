@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import secrets
 import time
@@ -20,7 +19,18 @@ from aiohttp import web
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from jiseki.protocol import Status, StatusCode, encode
+from jiseki.protocol import ProtocolError, Status, StatusCode, encode
+from jiseki.protocol.close_codes import CloseCode
+from jiseki.protocol.control import (
+    AgentHello,
+    AgentState,
+    ControlMessage,
+    Offer,
+    Sender,
+    from_object,
+    serialise,
+    to_object,
+)
 
 from .db.models import Host, Session, utcnow
 from .end_reasons import EndReason
@@ -47,10 +57,10 @@ class AgentLink:
     host_id: str
     ws: web.WebSocketResponse
     fingerprint: str
-    info: dict[str, Any] = field(default_factory=dict)
+    hello: AgentHello = field(default_factory=AgentHello)
 
-    async def send(self, message: dict[str, Any]) -> None:
-        await self.ws.send_str(json.dumps(message, separators=(",", ":")))
+    async def send(self, message: ControlMessage) -> None:
+        await self.ws.send_str(serialise(message))
 
 
 Socket = tuple[web.WebSocketResponse, asyncio.Event]
@@ -104,13 +114,14 @@ async def _only_me() -> Container[str]:
     return ()
 
 
-def _state_values(state: dict[str, Any]) -> dict[str, Any]:
-    """Host columns from an agent's reported state: signed-in user (empty: nobody) and lock state."""
+def _state_values(state: AgentHello | AgentState) -> dict[str, Any]:
+    """Host columns from an agent's reported state: signed-in user (empty: nobody) and lock state;
+    what the agent could not tell stays as it was."""
     values: dict[str, Any] = {}
-    if isinstance(state.get("user"), str):
-        values["signed_in_user"] = state["user"][:255] or None
-    if isinstance(state.get("locked"), bool):
-        values["locked"] = state["locked"]
+    if state.user is not None:
+        values["signed_in_user"] = state.user or None
+    if state.locked is not None:
+        values["locked"] = state.locked
     return values
 
 
@@ -144,20 +155,17 @@ class Broker:
         old = self.agents.get(link.host_id)
         self.agents[link.host_id] = link
         if old is not None and old.ws is not link.ws:
-            await old.ws.close(code=4000, message=b"replaced by a newer connection")
+            await old.ws.close(code=CloseCode.REPLACED, message=b"replaced by a newer connection")
+        hello = link.hello  # cut to the columns' sizes by the parser
         async with self.db.begin() as s:
             values: dict[str, Any] = {"online": True, "last_seen": utcnow(), "control_node": self.node_id}
-            for key, column, size in (
-                ("hostname", "hostname", 255),
-                ("os", "os", 255),
-                ("version", "agent_version", 64),
-            ):
-                if isinstance(link.info.get(key), str):
-                    values[column] = link.info[key][:size]
-            values.update(_state_values(link.info))
+            for column, value in (("hostname", hello.hostname), ("os", hello.os), ("agent_version", hello.version)):
+                if value is not None:
+                    values[column] = value
+            values.update(_state_values(hello))
             await s.execute(update(Host).where(Host.id == link.host_id).values(**values))
 
-    async def agent_state(self, host_id: str, state: dict[str, Any]) -> None:
+    async def agent_state(self, host_id: str, state: AgentState) -> None:
         """The desk's signed-in user or lock state changed (what the agent cannot tell stays as it was)."""
         values = _state_values(state)
         if values:
@@ -266,14 +274,13 @@ class Broker:
 
     async def offer(self, pending: PendingSession) -> None:
         """Tell the agent (through whichever node holds its control channel) to dial this node."""
-        offer = {
-            "policy": pending.policy.for_agent() if pending.policy is not None else {},
-            "type": "offer",
-            "session": pending.id,
-            "ticket": pending.agent_ticket,
-            "path": f"/sessions/{pending.id}/agent",
-            "url": self.public_url,
-        }
+        offer = Offer(
+            session=pending.id,
+            ticket=pending.agent_ticket,
+            path=f"/sessions/{pending.id}/agent",
+            url=self.public_url,
+            policy=pending.policy.for_agent() if pending.policy is not None else {},
+        )
         link = self.agents.get(pending.host_id)
         if link is not None:
             await link.send(offer)
@@ -282,7 +289,7 @@ class Broker:
             host = await s.get(Host, pending.host_id)
         if host is None or not host.online or not host.control_node:
             raise HostUnavailable(EndReason.HOST_OFFLINE)
-        await self._signal(host.control_node, {"type": "offer", "host": pending.host_id, "offer": offer})
+        await self._signal(host.control_node, {"type": "offer", "host": pending.host_id, "offer": to_object(offer)})
 
     async def _signal(self, node: str, message: dict[str, Any]) -> None:
         try:
@@ -294,10 +301,15 @@ class Broker:
     async def handle_signal(self, message: dict[str, Any]) -> None:
         """A message from another node (or this one, with a single node)."""
         kind = message.get("type")
-        if kind == "offer" and isinstance(message.get("offer"), dict):
+        if kind == "offer":
             link = self.agents.get(str(message.get("host")))
-            if link is not None:
-                await link.send(message["offer"])
+            try:
+                offer = from_object(message.get("offer"), Sender.GATEWAY)
+            except ProtocolError as exc:
+                log.warning("dropped a malformed offer from another node: %s", exc)
+                return
+            if link is not None and isinstance(offer, Offer):
+                await link.send(offer)
         elif kind == "close_session":
             pending = self.live.get(str(message.get("session"))) or self.pending.get(str(message.get("session")))
             if pending is not None:
@@ -360,7 +372,7 @@ class Broker:
     async def close_for_fingerprint(self, fingerprint: str) -> None:
         """A certificate was revoked: drop the agent's control channel and every session using it."""
         for link in [link for link in self.agents.values() if link.fingerprint == fingerprint]:
-            await link.ws.close(code=4003, message=b"certificate revoked")
+            await link.ws.close(code=CloseCode.ENDED, message=b"certificate revoked")
         for pending in list(self.live.values()) + list(self.pending.values()):
             if fingerprint in (pending.terminal_fingerprint, pending.agent_fingerprint):
                 await self.close_session(pending, EndReason.CERTIFICATE_REVOKED)
@@ -407,7 +419,7 @@ class Broker:
                 await viewer.send_bytes(encode(Status(StatusCode.SESSION_ENDED, reason)))  # the viewer says why
             except (ConnectionError, RuntimeError):
                 pass
-            await viewer.close(code=4003, message=reason.encode())
+            await viewer.close(code=CloseCode.ENDED, message=reason.encode())
         else:  # suspended or not yet paired: wake the runner that waits for a socket
             for queue in (pending.viewers, pending.agents):
                 if queue.empty():

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from jiseki.protocol import MAX_CLIPBOARD_BYTES
+
 JST = ZoneInfo("Asia/Tokyo")
 
 CLIPBOARD_MODES = ("none", "to_host", "to_terminal", "both")
 _CLIPBOARD_BITS = {"none": 0, "to_host": 1, "to_terminal": 2, "both": 3}
 _BITS_CLIPBOARD = {v: k for k, v in _CLIPBOARD_BITS.items()}
 CONFLICT_MODES = ("refuse", "takeover")
-MAX_CLIPBOARD_BYTES = 1024 * 1024
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

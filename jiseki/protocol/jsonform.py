@@ -1,68 +1,30 @@
-"""A JSON form of messages, shared with the JavaScript viewer by the test vectors.
+"""A JSON form of display messages, shared with the JavaScript viewer by the test vectors.
 
-Field names are those of the message classes; `type`/`op` carry the names, byte fields are hex.
+Field names are those of the message classes; `type`/`op` carry the names, byte fields are hex,
+enums their names. Derived from the codec's registry and the classes' field types, so a new
+message needs nothing here.
 """
 
 from __future__ import annotations
 
+import functools
+import types
+import typing
 from dataclasses import fields
+from enum import Enum
 from typing import Any
 
-from .messages import (
-    Ack,
-    Clipboard,
-    Codec,
-    CopyOp,
-    CursorPos,
-    CursorShape,
-    Desktop,
-    FillOp,
-    Hello,
-    ImageOp,
-    Key,
-    KeyboardLayout,
-    LayoutKey,
-    Locks,
-    Message,
-    Monitor,
-    MsgType,
-    Op,
-    OpType,
-    Pointer,
-    Refresh,
-    Status,
-    StatusCode,
-    Text,
-    Update,
-    Wheel,
-)
+from .codec import BY_CLASS, BY_TYPE, OPS
+from .messages import Message, MsgType
 
-_CLASSES: dict[MsgType, type] = {
-    MsgType.HELLO: Hello,
-    MsgType.DESKTOP: Desktop,
-    MsgType.UPDATE: Update,
-    MsgType.CURSOR_SHAPE: CursorShape,
-    MsgType.CURSOR_POS: CursorPos,
-    MsgType.STATUS: Status,
-    MsgType.ACK: Ack,
-    MsgType.KEY: Key,
-    MsgType.POINTER: Pointer,
-    MsgType.WHEEL: Wheel,
-    MsgType.REFRESH: Refresh,
-    MsgType.TEXT: Text,
-    MsgType.KEYBOARD_LAYOUT: KeyboardLayout,
-    MsgType.LOCKS: Locks,
-    MsgType.CLIPBOARD: Clipboard,
-}
-_TYPE_OF = {cls: t for t, cls in _CLASSES.items()}
-_OPS: dict[OpType, type] = {OpType.COPY: CopyOp, OpType.FILL: FillOp, OpType.IMAGE: ImageOp}
-_OP_OF = {cls: t for t, cls in _OPS.items()}
+_OP_BY_NAME = {e.type.name: e.cls for e in OPS}
+_OP_NAME = {e.cls: e.type.name for e in OPS}
 
 
 def _value_to_json(value: Any) -> Any:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).hex()
-    if isinstance(value, (Codec, StatusCode)):
+    if isinstance(value, Enum):
         return value.name
     if isinstance(value, tuple):
         return [_obj_to_json(v) for v in value]
@@ -71,37 +33,40 @@ def _value_to_json(value: Any) -> Any:
 
 def _obj_to_json(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if type(obj) in _OP_OF:
-        out["op"] = _OP_OF[type(obj)].name
+    if type(obj) in _OP_NAME:
+        out["op"] = _OP_NAME[type(obj)]
     for f in fields(obj):
         out[f.name] = _value_to_json(getattr(obj, f.name))
     return out
 
 
 def to_json(msg: Message) -> dict[str, Any]:
-    return {"type": _TYPE_OF[type(msg)].name, **_obj_to_json(msg)}
+    return {"type": BY_CLASS[type(msg)].type.name, **_obj_to_json(msg)}
 
 
-def _op_from_json(d: dict[str, Any]) -> Op:
-    cls = _OPS[OpType[d["op"]]]
-    kwargs = {k: v for k, v in d.items() if k != "op"}
-    if cls is ImageOp:
-        kwargs["codec"] = Codec[kwargs["codec"]]
-        kwargs["payload"] = bytes.fromhex(kwargs["payload"])
-    return cls(**kwargs)  # type: ignore[no-any-return]
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _value_from_json(kind: Any, value: Any) -> Any:
+    if typing.get_origin(kind) is tuple:
+        (item, _ellipsis) = typing.get_args(kind)
+        return tuple(_obj_from_json(item, v) for v in value)
+    if isinstance(kind, types.UnionType) and bytes in typing.get_args(kind):
+        return bytes.fromhex(value)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind[value]
+    return value
+
+
+def _obj_from_json(cls: Any, d: dict[str, Any]) -> Any:
+    if isinstance(cls, types.UnionType):  # an operation: its kind names the class
+        cls = _OP_BY_NAME[d["op"]]
+    hints = _field_types(cls)
+    return cls(**{k: _value_from_json(hints[k], v) for k, v in d.items() if k != "op"})
 
 
 def from_json(d: dict[str, Any]) -> Message:
-    mtype = MsgType[d["type"]]
-    kwargs = {k: v for k, v in d.items() if k != "type"}
-    if mtype == MsgType.DESKTOP:
-        kwargs["monitors"] = tuple(Monitor(**m) for m in kwargs["monitors"])
-    elif mtype == MsgType.UPDATE:
-        kwargs["ops"] = tuple(_op_from_json(op) for op in kwargs["ops"])
-    elif mtype == MsgType.CURSOR_SHAPE:
-        kwargs["rgba"] = bytes.fromhex(kwargs["rgba"])
-    elif mtype == MsgType.STATUS:
-        kwargs["code"] = StatusCode[kwargs["code"]]
-    elif mtype == MsgType.KEYBOARD_LAYOUT:
-        kwargs["keys"] = tuple(LayoutKey(**k) for k in kwargs["keys"])
-    return _CLASSES[mtype](**kwargs)  # type: ignore[no-any-return]
+    cls = BY_TYPE[MsgType[d["type"]]].cls
+    return _obj_from_json(cls, {k: v for k, v in d.items() if k != "type"})  # type: ignore[no-any-return]

@@ -1,7 +1,7 @@
 """Wire messages of the jiseki display protocol, as plain immutable values.
 
-This module only describes the messages; `codec` turns them into bytes and back.
-The byte layout is specified in docs/protocol.md.
+This module only describes the messages; `codec` turns them into bytes and back (one registry
+entry per `MsgType`). The byte layout is specified in docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -251,30 +251,4 @@ Message = (
     | Text
     | Locks
     | Clipboard
-)
-
-AGENT_TO_VIEWER = frozenset(
-    {
-        MsgType.HELLO,
-        MsgType.DESKTOP,
-        MsgType.UPDATE,
-        MsgType.CURSOR_SHAPE,
-        MsgType.CURSOR_POS,
-        MsgType.STATUS,
-        MsgType.KEYBOARD_LAYOUT,
-        MsgType.CLIPBOARD,
-    }
-)
-VIEWER_TO_AGENT = frozenset(
-    {
-        MsgType.HELLO,
-        MsgType.ACK,
-        MsgType.KEY,
-        MsgType.POINTER,
-        MsgType.WHEEL,
-        MsgType.REFRESH,
-        MsgType.TEXT,
-        MsgType.LOCKS,
-        MsgType.CLIPBOARD,
-    }
 )

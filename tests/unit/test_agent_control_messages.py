@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from jiseki.agent.host.base import HostState
-from jiseki.agent.runner import state_fields
+from jiseki.agent.runner import hello_message
 from jiseki.gateway.broker import _state_values
 from jiseki.gateway.textclean import has_controls
-from jiseki.gateway.web.sockets import _host_state, _valid_hello
+from jiseki.protocol.control import AgentHello, AgentState, Sender, from_object, parse, serialise
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
@@ -25,20 +26,29 @@ messages = st.dictionaries(
 
 @given(messages)
 def test_hello_and_state_keep_only_known_fields_of_the_right_type(message: dict[str, Any]) -> None:
-    hello = _valid_hello({**message, "type": "hello"})
-    assert hello is not None and set(hello) <= {"hostname", "os", "version", "user", "locked"}
-    for key, value in hello.items():
-        assert isinstance(value, bool) if key == "locked" else isinstance(value, str) and not has_controls(value)
-    values = _state_values(_host_state(message))
+    hello = from_object({**message, "type": "hello"}, Sender.AGENT)
+    assert isinstance(hello, AgentHello)
+    for key in ("hostname", "os", "version", "user"):
+        value = getattr(hello, key)
+        assert value is None or (isinstance(value, str) and not has_controls(value))
+        assert (value is None) == (not isinstance(message.get(key), str))
+    assert hello.locked is (message.get("locked") if isinstance(message.get("locked"), bool) else None)
+    state = from_object({**message, "type": "state"}, Sender.AGENT)
+    assert isinstance(state, AgentState)
+    values = _state_values(state)
     assert set(values) <= {"signed_in_user", "locked"}
     user = values.get("signed_in_user")
     assert user is None or (isinstance(user, str) and 0 < len(user) <= 255)
-    assert _valid_hello({**message, "type": "ping"}) is None
+    assert not isinstance(from_object({**message, "type": "ping"}, Sender.AGENT), AgentHello)
 
 
 def test_what_the_agent_sends_is_what_the_gateway_stores() -> None:
-    sent = state_fields(HostState("PREF\\yamada", True))
-    assert sent == {"user": "PREF\\yamada", "locked": True}
-    assert _state_values(_host_state(sent)) == {"signed_in_user": "PREF\\yamada", "locked": True}
-    assert state_fields(HostState(None, None)) == {}  # what the platform cannot tell is left out
-    assert _state_values(_host_state({"user": ""})) == {"signed_in_user": None}  # nobody at the desk
+    sent = serialise(AgentState(user="PREF\\yamada", locked=True))
+    assert json.loads(sent) == {"type": "state", "user": "PREF\\yamada", "locked": True}
+    received = parse(sent, Sender.AGENT)
+    assert isinstance(received, AgentState)
+    assert _state_values(received) == {"signed_in_user": "PREF\\yamada", "locked": True}
+    unknown = json.loads(serialise(hello_message(HostState(None, None))))
+    assert set(unknown) == {"type", "hostname", "os", "version"}  # what the platform cannot tell is left out
+    nobody = parse('{"type": "state", "user": ""}', Sender.AGENT)
+    assert isinstance(nobody, AgentState) and _state_values(nobody) == {"signed_in_user": None}  # nobody at the desk

@@ -7,7 +7,9 @@ import os
 import shutil
 import subprocess
 
-MAX_READ = 1024 * 1024
+from jiseki.protocol import MAX_CLIPBOARD_BYTES
+
+MAX_READ = MAX_CLIPBOARD_BYTES  # more could never travel in one CLIPBOARD message
 
 
 class X11Clipboard:

@@ -17,6 +17,14 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 MAX_PASSWORD_LENGTH = 256  # argon2 would hash more, but nobody types more; bounds the work per attempt
 
 _hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory defaults
+_dummy_hash: str | None = None
+
+
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Hash new passwords with other argon2 parameters. The test suite uses cheap ones (thousands of
+    hashes); the product never calls this. Stored hashes carry their own parameters and still verify."""
+    global _hasher, _dummy_hash
+    _hasher, _dummy_hash = hasher, None
 
 
 @cache
@@ -104,6 +112,10 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
 
 
-# A hash of a random password: verifying against it costs the same as against a real account, so
-# the response time does not reveal whether a login ID exists.
-DUMMY_HASH = _hasher.hash("jiseki-dummy-password-never-used")
+def dummy_hash() -> str:
+    """A hash of a password nobody has: verifying against it costs the same as against a real account,
+    so the response time does not reveal whether a login ID exists. Made once, on first use."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("jiseki-dummy-password-never-used")
+    return _dummy_hash

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from jiseki.protocol.codec import MAX_AGENT_MESSAGE, MAX_VIEWER_MESSAGE
+from jiseki.protocol import MAX_AGENT_MESSAGE, MAX_CONTROL_MESSAGE, MAX_VIEWER_MESSAGE, ProtocolError
+from jiseki.protocol.close_codes import CloseCode
+from jiseki.protocol.control import AgentHello, AgentState, Ping, Pong, Sender, parse
 
 from .. import audit
 from ..broker import AgentLink
 from ..certs import CertCheck, CertStatus
 from ..session_run import run_session
-from ..textclean import without_controls
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity
 from .security import peer_certificate_der, same_origin
 
 log = logging.getLogger(__name__)
 
-MAX_CONTROL_MESSAGE = 64 * 1024
 HEARTBEAT = 20.0  # WebSocket ping interval; a dead link is noticed within two of these
 
 
@@ -87,11 +85,11 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
     else:
         current = pending.viewer_socket
         if current is not None and not current.closed:
-            await current.close(code=4001, message=b"resumed elsewhere")  # a half-open old link
+            await current.close(code=CloseCode.RESUMED_ELSEWHERE, message=b"resumed elsewhere")  # a half-open old link
         try:
             await asyncio.wait_for(pending.viewers.put((ws, released)), 10)
         except TimeoutError:
-            await ws.close(code=4002, message=b"could not resume")
+            await ws.close(code=CloseCode.COULD_NOT_RESUME, message=b"could not resume")
             return ws
     await released.wait()
     return ws
@@ -114,32 +112,15 @@ async def agent_data_socket(request: web.Request) -> web.StreamResponse:
     released = asyncio.Event()
     current = pending.agent_ws
     if current is not None and not current.closed:
-        await current.close(code=4001, message=b"resumed elsewhere")
+        await current.close(code=CloseCode.RESUMED_ELSEWHERE, message=b"resumed elsewhere")
     try:
         await asyncio.wait_for(pending.agents.put((ws, released)), 10)
     except TimeoutError:
-        await ws.close(code=4002, message=b"could not resume")
+        await ws.close(code=CloseCode.COULD_NOT_RESUME, message=b"could not resume")
         return ws
     # The session's runner relays; returning from here would close the socket early.
     await released.wait()
     return ws
-
-
-def _valid_hello(message: Any) -> dict[str, Any] | None:
-    if not isinstance(message, dict) or message.get("type") != "hello":
-        return None
-    info = {k: v for k, v in message.items() if k in ("hostname", "os", "version") and isinstance(v, str)}
-    return {**{k: without_controls(v) for k, v in info.items()}, **_host_state(message)}
-
-
-def _host_state(message: dict[str, Any]) -> dict[str, Any]:
-    """The signed-in user and lock state an agent reports (in its hello and in `state` messages)."""
-    state: dict[str, Any] = {}
-    if isinstance(message.get("user"), str):
-        state["user"] = without_controls(message["user"])
-    if isinstance(message.get("locked"), bool):
-        state["locked"] = message["locked"]
-    return state
 
 
 async def agent_control_socket(request: web.Request) -> web.StreamResponse:
@@ -155,21 +136,20 @@ async def agent_control_socket(request: web.Request) -> web.StreamResponse:
             if msg.type != WSMsgType.TEXT:
                 break
             try:
-                message = json.loads(msg.data)
-            except ValueError:
+                message = parse(msg.data, Sender.AGENT)
+            except ProtocolError:
                 break
             if link is None:
-                info = _valid_hello(message)
-                if info is None:
+                if not isinstance(message, AgentHello):
                     break
-                link = AgentLink(host_id, ws, check.fingerprint, info)
+                link = AgentLink(host_id, ws, check.fingerprint, message)
                 await broker.agent_online(link)
                 log.info("agent %s online", host_id)
-            elif isinstance(message, dict) and message.get("type") == "ping":
+            elif isinstance(message, Ping):
                 await broker.agent_seen(host_id)
-                await ws.send_str('{"type":"pong"}')
-            elif isinstance(message, dict) and message.get("type") == "state":
-                await broker.agent_state(host_id, _host_state(message))
+                await link.send(Pong())
+            elif isinstance(message, AgentState):
+                await broker.agent_state(host_id, message)
             else:
                 log.warning("agent %s sent an unknown control message", host_id)
     finally:

@@ -1,7 +1,8 @@
-// The viewer page: asks the gateway for a session, shows the office PC's screen, sends input,
-// and reconnects by itself after a drop. Nothing is stored in the browser.
+// The viewer page: the UI around the connection (core/connection.js asks the gateway for a
+// session, carries the messages and reconnects by itself after a drop): shows the office PC's
+// screen, sends input, says what happens. Nothing is stored in the browser.
 
-import { PROTOCOL_VERSION, decodeFromAgent, encode } from '../core/protocol.js';
+import { Connection } from '../core/connection.js';
 import { Display } from '../core/display.js';
 import { cursorStyle } from '../core/cursor.js';
 import { InputCapture } from '../core/input.js';
@@ -12,8 +13,6 @@ import { monitorRegions } from '../core/view.js';
 import { zoomView } from '../core/zoom.js';
 import { ZoomControl } from './zoom.js';
 import { codePointName } from '../core/textinput.js';
-
-const RECONNECT_DELAYS = [1, 2, 4, 8, 10]; // seconds
 
 const strings = JSON.parse(document.getElementById('i18n').textContent);
 const t = (key, vars = {}) => (strings[key] ?? key).replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
@@ -63,11 +62,7 @@ const noticeEl = document.getElementById('notice');
 let noticeTimer = null;
 let clipboard = null;
 stats.ops = display.counts;
-let ws = null;
-let userClosed = false;
-let attempt = 0;
-let reconnectTimer = null;
-let drawChain = Promise.resolve();
+let connection = null; // the Connection, once the page is set up
 
 function setState(key, vars) {
   stats.state = key;
@@ -76,7 +71,7 @@ function setState(key, vars) {
 }
 
 function send(msg) {
-  if (ws && ws.readyState === WebSocket.OPEN) ws.send(encode(msg));
+  connection?.send(msg);
 }
 
 async function loadKeyTable() {
@@ -238,139 +233,55 @@ function onFullscreenChange(input) {
   fitCanvas(input);
 }
 
-function onMessage(data, input) {
-  const msg = decodeFromAgent(data);
-  stats.bytes += data.byteLength;
-  switch (msg.type) {
-    case 'STATUS':
-      if (msg.code === 'WAITING_FOR_HOST') setState('waiting');
-      else if (msg.code === 'HOST_CONNECTED') { setState('connected'); attempt = 0; input.setEnabled(true); }
-      else if (msg.code === 'SESSION_ENDED' || msg.code === 'HOST_OFFLINE') stats.endReason = msg.detail;
-      else if (msg.code === 'WARNING') showWarning(msg.detail);
-      break;
-    case 'DESKTOP':
+// What each message from the office PC does on the page (STATUS is the connection's own).
+function messageHandlers(input) {
+  return {
+    DESKTOP: (msg) => {
       display.resize(msg.width, msg.height);
       if (compositor) compositor.resize(msg.width, msg.height);
       setMonitors(msg, input);
-      break;
-    case 'KEYBOARD_LAYOUT':
-      checkLayout(msg);
-      break;
-    case 'CLIPBOARD':
-      if (clipboard) clipboard.fromHost(msg.text);
-      break;
-    case 'UPDATE': {
-      stats.updates++;
-      const started = performance.now();
-      drawChain = drawChain
-        .then(() => display.apply(msg))
-        .then(() => {
-          if (compositor) compositor.present(updateBounds(msg));
-          stats.framesDrawn++;
-          stats.lastSeq = msg.seq;
-          if (stats.onFrame) stats.onFrame(performance.now()); // benchmarks: key -> echo latency
-          send({ type: 'ACK', seq: msg.seq, decode_ms: Math.round(performance.now() - started) });
-        });
-      break;
-    }
-    case 'CURSOR_SHAPE':
-      canvas.style.cursor = cursorStyle(msg);
-      break;
-    default:
-      break; // HELLO; CURSOR_POS: the local pointer is the one shown
-  }
+    },
+    KEYBOARD_LAYOUT: (msg) => checkLayout(msg),
+    CLIPBOARD: (msg) => { if (clipboard) clipboard.fromHost(msg.text); },
+    UPDATE: async (msg) => { // in order; the connection ACKs once this is done
+      await display.apply(msg);
+      if (compositor) compositor.present(updateBounds(msg));
+      stats.framesDrawn++;
+      stats.lastSeq = msg.seq;
+      if (stats.onFrame) stats.onFrame(performance.now()); // benchmarks: key -> echo latency
+    },
+    CURSOR_SHAPE: (msg) => { canvas.style.cursor = cursorStyle(msg); },
+    // HELLO; CURSOR_POS: the local pointer is the one shown
+  };
 }
 
-// Reasons after which reconnecting by itself would only be refused again, or would undo what the
-// user, an administrator or a rule meant: the end screen says why and the user decides. The gateway
-// names them (EndReason.FINAL); anything else (a broken link, an offline PC) is tried again.
-const FINAL_REASONS = new Set((document.body.dataset.finalReasons || '').split(' ').filter(Boolean));
-const RESUME_GRACE_MS = Number(document.body.dataset.resumeGrace || 60) * 1000;
-let current = null; // { session, ticket, resume } of the live session, kept in memory only
-let lostAt = 0;
-
-async function connect(input) {
-  clearTimeout(reconnectTimer);
-  userClosed = false;
-  reconnectBtn.hidden = true;
-  disconnectBtn.hidden = false;
-  endedPanel.hidden = true;
-  stats.endReason = null;
-  stats.ended = null;
-  current = null;
-  setState('connecting');
-  let session;
-  try {
-    const response = await fetch('/api/sessions', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrfToken },
-      body: JSON.stringify({ host_id: hostId }),
-      cache: 'no-store',
-    });
-    if (response.status === 401) {
-      location.assign('/login'); // the login expired: nothing to retry here
-      return;
-    }
-    const body = await response.json();
-    if (!response.ok) {
-      stats.endReason = body.error;
-      if (FINAL_REASONS.has(body.error)) showEnded(body.error, body.message);
-      else scheduleReconnect(input);
-      return;
-    }
-    session = body;
-  } catch {
-    scheduleReconnect(input);
-    return;
+// What the page shows for each state of the connection.
+function onConnectionState(key, vars, input) {
+  if (key === 'connecting') {
+    reconnectBtn.hidden = true;
+    disconnectBtn.hidden = false;
+    endedPanel.hidden = true;
+    stats.ended = null;
+    setState('connecting');
+  } else if (key === 'connected') {
+    setState('connected');
+    input.setEnabled(true);
+  } else if (key === 'disconnected') {
+    setState('disconnected');
+    reconnectBtn.hidden = false;
+    disconnectBtn.hidden = true;
+  } else if (key === 'reconnecting') {
+    setState('reconnecting', vars);
+    // Why the last session ended, before the countdown.
+    if (stats.endReason) stateEl.textContent = `${t(`ended.${stats.endReason}`)} ${stateEl.textContent}`;
+  } else {
+    setState(key, vars); // waiting, resuming
   }
-  stats.sessions++;
-  current = session;
-  openSocket(input, `ticket=${encodeURIComponent(session.ticket)}`);
-}
-
-function openSocket(input, credential) {
-  drawChain = Promise.resolve();
-  let opened = false;
-  ws = new WebSocket(`wss://${location.host}/sessions/${current.session}/viewer?${credential}`);
-  ws.binaryType = 'arraybuffer';
-  ws.onopen = () => {
-    opened = true;
-    send({ type: 'HELLO', version: PROTOCOL_VERSION, flags: 0 });
-  };
-  ws.onmessage = (event) => {
-    try {
-      onMessage(event.data, input);
-    } catch (err) {
-      console.error('invalid message from the gateway', err);
-      ws.close(4002, 'protocol error');
-    }
-  };
-  ws.onclose = () => {
-    input.setEnabled(false);
-    ws = null;
-    if (userClosed) {
-      setState('disconnected');
-      reconnectBtn.hidden = false;
-      disconnectBtn.hidden = true;
-    } else if (stats.endReason && FINAL_REASONS.has(stats.endReason)) {
-      showEnded(stats.endReason, null);
-    } else if (!stats.endReason && current && opened) {
-      // The link broke but nobody ended the session: it waits on the gateway for us.
-      lostAt = Date.now();
-      resume(input, 0);
-    } else if (!stats.endReason && current && Date.now() - lostAt < RESUME_GRACE_MS && credential.startsWith('resume')) {
-      resume(input, attempt); // the resume attempt itself failed to connect: try again while it may work
-    } else {
-      scheduleReconnect(input);
-    }
-  };
 }
 
 // ---- the end screen: why, when connecting is allowed again (if known), the way back ---------
 
 function showEnded(reason, refusal) {
-  clearTimeout(reconnectTimer);
-  current = null;
   setState('ended');
   // A refused request never connected: its own message says why (and until when); an end says why.
   const why = refusal || t(`ended.${reason}`);
@@ -415,21 +326,6 @@ async function checkAccess() {
   }
 }
 
-function resume(input, n) {
-  const delay = RECONNECT_DELAYS[Math.min(n, RECONNECT_DELAYS.length - 1)];
-  attempt = n + 1;
-  setState('resuming');
-  stats.resumes = (stats.resumes || 0) + 1;
-  reconnectTimer = setTimeout(() => {
-    if (Date.now() - lostAt >= RESUME_GRACE_MS) {
-      current = null;
-      scheduleReconnect(input); // too late: the session is over, start a new one
-      return;
-    }
-    openSocket(input, `resume=${encodeURIComponent(current.resume)}`);
-  }, delay * 1000);
-}
-
 function showWarning(detail) {
   const [reason, seconds] = detail.split(':');
   noticeEl.textContent = t(`warning.${reason}`, { s: seconds });
@@ -442,19 +338,25 @@ function hideIdleWarning() {
   if (!noticeEl.hidden) noticeEl.hidden = true;
 }
 
-function scheduleReconnect(input) {
-  const delay = RECONNECT_DELAYS[Math.min(attempt, RECONNECT_DELAYS.length - 1)];
-  attempt++;
-  const reason = stats.endReason ? t(`ended.${stats.endReason}`) : '';
-  let left = delay;
-  const tick = () => {
-    setState('reconnecting', { s: left });
-    if (reason) stateEl.textContent = `${reason} ${stateEl.textContent}`;
-    if (left <= 0) { connect(input); return; }
-    left--;
-    reconnectTimer = setTimeout(tick, 1000);
-  };
-  tick();
+function connectionFor(input) {
+  return new Connection({
+    hostId,
+    csrfToken,
+    base: `wss://${location.host}`,
+    // Reasons after which reconnecting by itself would only be refused again, or would undo what
+    // the user, an administrator or a rule meant (EndReason.FINAL, named by the gateway).
+    finalReasons: new Set((document.body.dataset.finalReasons || '').split(' ').filter(Boolean)),
+    graceMs: Number(document.body.dataset.resumeGrace || 60) * 1000,
+    handlers: messageHandlers(input),
+    stats,
+    on: {
+      state: (key, vars) => onConnectionState(key, vars, input),
+      ended: showEnded,
+      warning: showWarning,
+      closed: () => input.setEnabled(false),
+      login: () => location.assign('/login'), // the login expired: nothing to retry here
+    },
+  });
 }
 
 function showStats() {
@@ -509,14 +411,10 @@ async function main() {
   document.getElementById('layout-close').addEventListener('click', () => { layoutNotice.hidden = true; input.focus(null); });
   document.getElementById('text-notice-close').addEventListener('click', () => { textNotice.hidden = true; input.focus(null); });
   watchDevicePixelRatio(input);
-  disconnectBtn.addEventListener('click', () => {
-    userClosed = true;
-    clearTimeout(reconnectTimer);
-    if (ws) ws.close(1000, 'user');
-    else { setState('disconnected'); reconnectBtn.hidden = false; disconnectBtn.hidden = true; }
-  });
-  reconnectBtn.addEventListener('click', () => { attempt = 0; connect(input); });
-  endedReconnect.addEventListener('click', () => { attempt = 0; connect(input); });
+  connection = connectionFor(input);
+  disconnectBtn.addEventListener('click', () => connection.close());
+  reconnectBtn.addEventListener('click', () => connection.start());
+  endedReconnect.addEventListener('click', () => connection.start());
   window.addEventListener('resize', () => fitCanvas(input));
   // The toolbar may wrap or unwrap (status texts change): the stage moves without a window resize.
   new ResizeObserver(() => fitCanvas(input)).observe(stage);
@@ -527,7 +425,7 @@ async function main() {
   if (compositor) setInterval(() => compositor.tick(), 5000);
   showStats();
   input.focus(null);
-  connect(input);
+  connection.start();
 }
 
 main();

@@ -1,19 +1,10 @@
 // The jiseki display protocol in JavaScript: the mirror of jiseki/protocol/codec.py.
 // Pure functions (bytes in, objects out), checked against tests/vectors/ like the Python side.
+// One registry entry per message type (REGISTRY below): a new message is one entry here.
 
 export const PROTOCOL_VERSION = 1;
 
-export const MsgType = Object.freeze({
-  HELLO: 0x01,
-  DESKTOP: 0x10, UPDATE: 0x11, CURSOR_SHAPE: 0x12, CURSOR_POS: 0x13, STATUS: 0x14,
-  KEYBOARD_LAYOUT: 0x18,
-  ACK: 0x20, KEY: 0x21, POINTER: 0x22, WHEEL: 0x23, REFRESH: 0x24, TEXT: 0x25,
-  LOCKS: 0x28,
-  CLIPBOARD: 0x30,
-});
-const TYPE_NAMES = Object.fromEntries(Object.entries(MsgType).map(([k, v]) => [v, k]));
-
-export const OpType = Object.freeze({ COPY: 0x01, FILL: 0x02, IMAGE: 0x03 });
+// MsgType, OpType and the direction sets are derived from the registries below.
 export const Codec = Object.freeze({ JPEG: 1, WEBP: 2, PNG: 3 });
 const CODEC_NAMES = Object.fromEntries(Object.entries(Codec).map(([k, v]) => [v, k]));
 export const CODEC_MIME = Object.freeze({ JPEG: 'image/jpeg', WEBP: 'image/webp', PNG: 'image/png' });
@@ -22,15 +13,11 @@ export const StatusCode = Object.freeze({
 });
 const STATUS_NAMES = Object.fromEntries(Object.entries(StatusCode).map(([k, v]) => [v, k]));
 
-export const AGENT_TO_VIEWER = new Set([
-  'HELLO', 'DESKTOP', 'UPDATE', 'CURSOR_SHAPE', 'CURSOR_POS', 'STATUS', 'KEYBOARD_LAYOUT', 'CLIPBOARD',
-]);
-export const VIEWER_TO_AGENT = new Set(['HELLO', 'ACK', 'KEY', 'POINTER', 'WHEEL', 'REFRESH', 'TEXT', 'LOCKS', 'CLIPBOARD']);
-
 // Lock bits of LOCKS.known / LOCKS.state.
 export const Lock = Object.freeze({ CAPS: 0x01, NUM: 0x02, SCROLL: 0x04, KANA: 0x08 });
 const LOCK_ALL = 0x0f;
 
+// The limits of jiseki/protocol/limits.py (a Python test compares the two).
 export const MAX_COORD = 16384;
 export const MAX_MONITORS = 16;
 export const MAX_OPS = 8192;
@@ -100,123 +87,6 @@ function checkLocks(known, state) {
   if ((known & ~LOCK_ALL) !== 0 || (state & ~known) !== 0) throw new ProtocolError('lock bits out of range');
 }
 
-function decodeOp(r) {
-  const kind = r.u8();
-  if (kind === OpType.COPY) {
-    const op = { op: 'COPY', sx: r.u16(), sy: r.u16(), w: r.u16(), h: r.u16(), dx: r.u16(), dy: r.u16() };
-    checkRect(op.sx, op.sy, op.w, op.h);
-    checkRect(op.dx, op.dy, op.w, op.h);
-    return op;
-  }
-  if (kind === OpType.FILL) {
-    const op = { op: 'FILL', x: r.u16(), y: r.u16(), w: r.u16(), h: r.u16(), r: r.u8(), g: r.u8(), b: r.u8() };
-    checkRect(op.x, op.y, op.w, op.h);
-    return op;
-  }
-  if (kind === OpType.IMAGE) {
-    const x = r.u16(), y = r.u16(), w = r.u16(), h = r.u16(), codec = r.u8(), length = r.u32();
-    checkRect(x, y, w, h);
-    if (!(codec in CODEC_NAMES)) throw new ProtocolError(`unknown codec ${codec}`);
-    if (length === 0) throw new ProtocolError('empty image payload');
-    return { op: 'IMAGE', x, y, w, h, codec: CODEC_NAMES[codec], payload: r.take(length) };
-  }
-  throw new ProtocolError(`unknown operation type ${kind}`);
-}
-
-function decodeBody(type, r) {
-  switch (type) {
-    case 'HELLO': return { type, version: r.u16(), flags: r.u32() };
-    case 'DESKTOP': {
-      const width = r.u16(), height = r.u16(), count = r.u8();
-      checkRect(0, 0, width, height);
-      if (count < 1 || count > MAX_MONITORS) throw new ProtocolError('monitor count out of range');
-      const monitors = [];
-      for (let i = 0; i < count; i++) {
-        const m = { x: r.i16(), y: r.i16(), w: r.u16(), h: r.u16() };
-        if (m.w < 1 || m.h < 1) throw new ProtocolError('empty monitor');
-        monitors.push(m);
-      }
-      return { type, width, height, monitors };
-    }
-    case 'UPDATE': {
-      const seq = r.u32(), count = r.u16();
-      if (count > MAX_OPS) throw new ProtocolError('too many operations in one update');
-      const ops = [];
-      for (let i = 0; i < count; i++) ops.push(decodeOp(r));
-      return { type, seq, ops };
-    }
-    case 'CURSOR_SHAPE': {
-      const w = r.u16(), h = r.u16(), hot_x = r.u16(), hot_y = r.u16();
-      if (w < 1 || w > MAX_CURSOR || h < 1 || h > MAX_CURSOR || hot_x >= w || hot_y >= h) {
-        throw new ProtocolError('bad cursor shape');
-      }
-      return { type, w, h, hot_x, hot_y, rgba: r.take(w * h * 4) };
-    }
-    case 'CURSOR_POS': return { type, x: r.u16(), y: r.u16() };
-    case 'STATUS': {
-      const code = r.u8(), length = r.u16();
-      if (length > MAX_STATUS_BYTES) throw new ProtocolError('status detail too long');
-      if (!(code in STATUS_NAMES)) throw new ProtocolError(`unknown status code ${code}`);
-      return { type, code: STATUS_NAMES[code], detail: utf8(r.take(length)) };
-    }
-    case 'ACK': return { type, seq: r.u32(), decode_ms: r.u16() };
-    case 'KEY': {
-      const usage = r.u32(), down = r.u8();
-      if (down > 1) throw new ProtocolError('key state must be 0 or 1');
-      return { type, usage, down: down === 1 };
-    }
-    case 'POINTER': return { type, x: r.u16(), y: r.u16(), buttons: r.u8() };
-    case 'WHEEL': return { type, dx: r.i16(), dy: r.i16() };
-    case 'REFRESH': return { type };
-    case 'TEXT': {
-      const length = r.u16();
-      if (length < 1 || length > MAX_TEXT_BYTES) throw new ProtocolError('text empty or too long');
-      return { type, text: utf8(r.take(length)) };
-    }
-    case 'KEYBOARD_LAYOUT': {
-      const nameLength = r.u8();
-      if (nameLength > MAX_LAYOUT_NAME_BYTES) throw new ProtocolError('layout name too long');
-      const name = utf8(r.take(nameLength));
-      checkLayoutName(name);
-      const count = r.u8();
-      if (count > MAX_LAYOUT_KEYS) throw new ProtocolError('too many keys in a keyboard layout');
-      const keys = [];
-      for (let i = 0; i < count; i++) keys.push({ usage_id: r.u8(), codepoint: r.u32() });
-      checkLayoutKeys(keys);
-      return { type, name, keys };
-    }
-    case 'LOCKS': {
-      const known = r.u8(), state = r.u8();
-      checkLocks(known, state);
-      return { type, known, state };
-    }
-    case 'CLIPBOARD': {
-      const format = r.u8(), length = r.u32();
-      if (format !== CLIPBOARD_TEXT) throw new ProtocolError(`unknown clipboard format ${format}`);
-      if (length > MAX_CLIPBOARD_BYTES) throw new ProtocolError('clipboard text too long');
-      return { type, text: utf8(r.take(length)) };
-    }
-    default: throw new ProtocolError(`unhandled message type ${type}`);
-  }
-}
-
-/** Parse one message; `allowed` (a Set of type names) restricts the sender's direction. */
-export function decode(data, allowed = null) {
-  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
-  const limit = allowed === null || allowed === AGENT_TO_VIEWER ? MAX_AGENT_MESSAGE : MAX_VIEWER_MESSAGE;
-  if (bytes.length > limit) throw new ProtocolError(`message of ${bytes.length} bytes exceeds the limit of ${limit}`);
-  if (bytes.length === 0) throw new ProtocolError('empty message');
-  const r = new Reader(bytes);
-  const kind = r.u8();
-  const type = TYPE_NAMES[kind];
-  if (type === undefined) throw new ProtocolError(`unknown message type 0x${kind.toString(16).padStart(2, '0')}`);
-  if (allowed !== null && !allowed.has(type)) throw new ProtocolError(`message type ${type} not allowed in this direction`);
-  const msg = decodeBody(type, r);
-  r.done();
-  return msg;
-}
-
-export const decodeFromAgent = (data) => decode(data, AGENT_TO_VIEWER);
 
 class Writer {
   constructor() { this.parts = []; this.length = 0; }
@@ -244,85 +114,290 @@ function checkInt(v, lo, hi) {
   return v;
 }
 
-function encodeOp(w, op) {
-  if (op.op === 'COPY') {
-    checkRect(op.sx, op.sy, op.w, op.h);
-    checkRect(op.dx, op.dy, op.w, op.h);
-    w.u8(OpType.COPY);
-    for (const v of [op.sx, op.sy, op.w, op.h, op.dx, op.dy]) w.u16(v);
-  } else if (op.op === 'FILL') {
-    checkRect(op.x, op.y, op.w, op.h);
-    w.u8(OpType.FILL);
-    for (const v of [op.x, op.y, op.w, op.h]) w.u16(v);
-    w.u8(op.r); w.u8(op.g); w.u8(op.b);
-  } else if (op.op === 'IMAGE') {
-    checkRect(op.x, op.y, op.w, op.h);
-    w.u8(OpType.IMAGE);
-    for (const v of [op.x, op.y, op.w, op.h]) w.u16(v);
-    w.u8(Codec[op.codec]); w.u32(op.payload.length); w.raw(op.payload);
-  } else {
-    throw new ProtocolError(`unknown operation ${op.op}`);
-  }
+function checkLength(length, low, high, what) {
+  if (length < low || length > high) throw new ProtocolError(low ? `${what} empty or too long` : `${what} too long`);
 }
 
-/** Serialize one message object (the shape decode() returns). */
-export function encode(msg) {
-  const w = new Writer();
-  const kind = MsgType[msg.type];
-  if (kind === undefined) throw new ProtocolError(`cannot encode ${msg.type}`);
-  w.u8(kind);
-  switch (msg.type) {
-    case 'HELLO': w.u16(msg.version); w.u32(msg.flags ?? 0); break;
-    case 'DESKTOP':
-      if (msg.monitors.length < 1 || msg.monitors.length > MAX_MONITORS) throw new ProtocolError('monitor count out of range');
+// ---- UPDATE operations: one entry per kind ----------------------------------------------------
+
+const OPS = [
+  {
+    type: 0x01, name: 'COPY',
+    decode(r) {
+      const op = { sx: r.u16(), sy: r.u16(), w: r.u16(), h: r.u16(), dx: r.u16(), dy: r.u16() };
+      checkRect(op.sx, op.sy, op.w, op.h);
+      checkRect(op.dx, op.dy, op.w, op.h);
+      return op;
+    },
+    encode(w, op) {
+      checkRect(op.sx, op.sy, op.w, op.h);
+      checkRect(op.dx, op.dy, op.w, op.h);
+      for (const v of [op.sx, op.sy, op.w, op.h, op.dx, op.dy]) w.u16(v);
+    },
+  },
+  {
+    type: 0x02, name: 'FILL',
+    decode(r) {
+      const op = { x: r.u16(), y: r.u16(), w: r.u16(), h: r.u16(), r: r.u8(), g: r.u8(), b: r.u8() };
+      checkRect(op.x, op.y, op.w, op.h);
+      return op;
+    },
+    encode(w, op) {
+      checkRect(op.x, op.y, op.w, op.h);
+      for (const v of [op.x, op.y, op.w, op.h]) w.u16(v);
+      w.u8(op.r); w.u8(op.g); w.u8(op.b);
+    },
+  },
+  {
+    type: 0x03, name: 'IMAGE',
+    decode(r) {
+      const x = r.u16(), y = r.u16(), w = r.u16(), h = r.u16(), codec = r.u8(), length = r.u32();
+      checkRect(x, y, w, h);
+      if (!(codec in CODEC_NAMES)) throw new ProtocolError(`unknown codec ${codec}`);
+      if (length === 0) throw new ProtocolError('empty image payload');
+      return { x, y, w, h, codec: CODEC_NAMES[codec], payload: r.take(length) };
+    },
+    encode(w, op) {
+      checkRect(op.x, op.y, op.w, op.h);
+      for (const v of [op.x, op.y, op.w, op.h]) w.u16(v);
+      w.u8(Codec[op.codec]); w.u32(op.payload.length); w.raw(op.payload);
+    },
+  },
+];
+export const OpType = Object.freeze(Object.fromEntries(OPS.map((e) => [e.name, e.type])));
+const OP_BY_TYPE = new Map(OPS.map((e) => [e.type, e]));
+const OP_BY_NAME = new Map(OPS.map((e) => [e.name, e]));
+
+function decodeOp(r) {
+  const kind = r.u8();
+  const entry = OP_BY_TYPE.get(kind);
+  if (entry === undefined) throw new ProtocolError(`unknown operation type ${kind}`);
+  return { op: entry.name, ...entry.decode(r) };
+}
+
+function encodeOp(w, op) {
+  const entry = OP_BY_NAME.get(op.op);
+  if (entry === undefined) throw new ProtocolError(`unknown operation ${op.op}`);
+  w.u8(entry.type);
+  entry.encode(w, op);
+}
+
+// ---- the registry: one entry per message type -------------------------------------------------
+// `decode` reads the body after the type byte, `encode` writes it; `maxSize` is the largest valid
+// message, type byte included (null: only the channel's limit).
+
+const TO_VIEWER = 'agent → viewer';
+const TO_AGENT = 'viewer → agent';
+const BOTH = 'both';
+
+const REGISTRY = [
+  {
+    type: 0x01, name: 'HELLO', direction: BOTH, maxSize: 1 + 6,
+    decode: (r) => ({ version: r.u16(), flags: r.u32() }),
+    encode(w, msg) { w.u16(msg.version); w.u32(msg.flags ?? 0); },
+  },
+  {
+    type: 0x10, name: 'DESKTOP', direction: TO_VIEWER, maxSize: 1 + 5 + MAX_MONITORS * 8,
+    decode(r) {
+      const width = r.u16(), height = r.u16(), count = r.u8();
+      checkRect(0, 0, width, height);
+      if (count < 1 || count > MAX_MONITORS) throw new ProtocolError('monitor count out of range');
+      const monitors = [];
+      for (let i = 0; i < count; i++) {
+        const m = { x: r.i16(), y: r.i16(), w: r.u16(), h: r.u16() };
+        if (m.w < 1 || m.h < 1) throw new ProtocolError('empty monitor');
+        monitors.push(m);
+      }
+      return { width, height, monitors };
+    },
+    encode(w, msg) {
+      if (msg.monitors.length < 1 || msg.monitors.length > MAX_MONITORS) {
+        throw new ProtocolError('monitor count out of range');
+      }
       checkRect(0, 0, msg.width, msg.height);
       w.u16(msg.width); w.u16(msg.height); w.u8(msg.monitors.length);
       for (const m of msg.monitors) { w.i16(m.x); w.i16(m.y); w.u16(m.w); w.u16(m.h); }
-      break;
-    case 'UPDATE':
+    },
+  },
+  {
+    type: 0x11, name: 'UPDATE', direction: TO_VIEWER, maxSize: null,
+    decode(r) {
+      const seq = r.u32(), count = r.u16();
+      if (count > MAX_OPS) throw new ProtocolError('too many operations in one update');
+      const ops = [];
+      for (let i = 0; i < count; i++) ops.push(decodeOp(r));
+      return { seq, ops };
+    },
+    encode(w, msg) {
       if (msg.ops.length > MAX_OPS) throw new ProtocolError('too many operations in one update');
       w.u32(msg.seq); w.u16(msg.ops.length);
       for (const op of msg.ops) encodeOp(w, op);
-      break;
-    case 'CURSOR_SHAPE':
+    },
+  },
+  {
+    type: 0x12, name: 'CURSOR_SHAPE', direction: TO_VIEWER, maxSize: 1 + 8 + MAX_CURSOR * MAX_CURSOR * 4,
+    decode(r) {
+      const w = r.u16(), h = r.u16(), hot_x = r.u16(), hot_y = r.u16();
+      if (w < 1 || w > MAX_CURSOR || h < 1 || h > MAX_CURSOR || hot_x >= w || hot_y >= h) {
+        throw new ProtocolError('bad cursor shape');
+      }
+      return { w, h, hot_x, hot_y, rgba: r.take(w * h * 4) };
+    },
+    encode(w, msg) {
       if (msg.rgba.length !== msg.w * msg.h * 4) throw new ProtocolError('bad cursor shape');
       w.u16(msg.w); w.u16(msg.h); w.u16(msg.hot_x); w.u16(msg.hot_y); w.raw(msg.rgba);
-      break;
-    case 'CURSOR_POS': w.u16(msg.x); w.u16(msg.y); break;
-    case 'STATUS': {
+    },
+  },
+  {
+    type: 0x13, name: 'CURSOR_POS', direction: TO_VIEWER, maxSize: 1 + 4,
+    decode: (r) => ({ x: r.u16(), y: r.u16() }),
+    encode(w, msg) { w.u16(msg.x); w.u16(msg.y); },
+  },
+  {
+    type: 0x14, name: 'STATUS', direction: TO_VIEWER, maxSize: 1 + 3 + MAX_STATUS_BYTES,
+    decode(r) {
+      const code = r.u8(), length = r.u16();
+      checkLength(length, 0, MAX_STATUS_BYTES, 'status detail');
+      if (!(code in STATUS_NAMES)) throw new ProtocolError(`unknown status code ${code}`);
+      return { code: STATUS_NAMES[code], detail: utf8(r.take(length)) };
+    },
+    encode(w, msg) {
       const detail = utf8Encoder.encode(msg.detail ?? '');
-      if (detail.length > MAX_STATUS_BYTES) throw new ProtocolError('status detail too long');
+      checkLength(detail.length, 0, MAX_STATUS_BYTES, 'status detail');
       w.u8(StatusCode[msg.code]); w.u16(detail.length); w.raw(detail);
-      break;
-    }
-    case 'ACK': w.u32(msg.seq); w.u16(Math.min(msg.decode_ms, 0xffff)); break;
-    case 'KEY': w.u32(msg.usage); w.u8(msg.down ? 1 : 0); break;
-    case 'POINTER': w.u16(msg.x); w.u16(msg.y); w.u8(msg.buttons); break;
-    case 'WHEEL': w.i16(msg.dx); w.i16(msg.dy); break;
-    case 'REFRESH': break;
-    case 'TEXT': {
-      const text = utf8Encoder.encode(msg.text);
-      if (text.length < 1 || text.length > MAX_TEXT_BYTES) throw new ProtocolError('text empty or too long');
-      w.u16(text.length); w.raw(text);
-      break;
-    }
-    case 'KEYBOARD_LAYOUT': {
+    },
+  },
+  {
+    type: 0x18, name: 'KEYBOARD_LAYOUT', direction: TO_VIEWER,
+    maxSize: 1 + 1 + MAX_LAYOUT_NAME_BYTES + 1 + MAX_LAYOUT_KEYS * 5,
+    decode(r) {
+      const nameLength = r.u8();
+      checkLength(nameLength, 0, MAX_LAYOUT_NAME_BYTES, 'layout name');
+      const name = utf8(r.take(nameLength));
+      checkLayoutName(name);
+      const count = r.u8();
+      if (count > MAX_LAYOUT_KEYS) throw new ProtocolError('too many keys in a keyboard layout');
+      const keys = [];
+      for (let i = 0; i < count; i++) keys.push({ usage_id: r.u8(), codepoint: r.u32() });
+      checkLayoutKeys(keys);
+      return { name, keys };
+    },
+    encode(w, msg) {
       const name = utf8Encoder.encode(msg.name);
-      if (name.length > MAX_LAYOUT_NAME_BYTES) throw new ProtocolError('layout name too long');
+      checkLength(name.length, 0, MAX_LAYOUT_NAME_BYTES, 'layout name');
       checkLayoutName(msg.name);
       checkLayoutKeys(msg.keys);
       w.u8(name.length); w.raw(name); w.u8(msg.keys.length);
       for (const key of msg.keys) { w.u8(key.usage_id); w.u32(key.codepoint); }
-      break;
-    }
-    case 'LOCKS': checkLocks(msg.known, msg.state); w.u8(msg.known); w.u8(msg.state); break;
-    case 'CLIPBOARD': {
+    },
+  },
+  {
+    type: 0x20, name: 'ACK', direction: TO_AGENT, maxSize: 1 + 6,
+    decode: (r) => ({ seq: r.u32(), decode_ms: r.u16() }),
+    encode(w, msg) { w.u32(msg.seq); w.u16(Math.min(msg.decode_ms, 0xffff)); },
+  },
+  {
+    type: 0x21, name: 'KEY', direction: TO_AGENT, maxSize: 1 + 5,
+    decode(r) {
+      const usage = r.u32(), down = r.u8();
+      if (down > 1) throw new ProtocolError('key state must be 0 or 1');
+      return { usage, down: down === 1 };
+    },
+    encode(w, msg) { w.u32(msg.usage); w.u8(msg.down ? 1 : 0); },
+  },
+  {
+    type: 0x22, name: 'POINTER', direction: TO_AGENT, maxSize: 1 + 5,
+    decode: (r) => ({ x: r.u16(), y: r.u16(), buttons: r.u8() }),
+    encode(w, msg) { w.u16(msg.x); w.u16(msg.y); w.u8(msg.buttons); },
+  },
+  {
+    type: 0x23, name: 'WHEEL', direction: TO_AGENT, maxSize: 1 + 4,
+    decode: (r) => ({ dx: r.i16(), dy: r.i16() }),
+    encode(w, msg) { w.i16(msg.dx); w.i16(msg.dy); },
+  },
+  {
+    type: 0x24, name: 'REFRESH', direction: TO_AGENT, maxSize: 1,
+    decode: () => ({}),
+    encode() {},
+  },
+  {
+    type: 0x25, name: 'TEXT', direction: TO_AGENT, maxSize: 1 + 2 + MAX_TEXT_BYTES,
+    decode(r) {
+      const length = r.u16();
+      checkLength(length, 1, MAX_TEXT_BYTES, 'text');
+      return { text: utf8(r.take(length)) };
+    },
+    encode(w, msg) {
       const text = utf8Encoder.encode(msg.text);
-      if (text.length > MAX_CLIPBOARD_BYTES) throw new ProtocolError('clipboard text too long');
+      checkLength(text.length, 1, MAX_TEXT_BYTES, 'text');
+      w.u16(text.length); w.raw(text);
+    },
+  },
+  {
+    type: 0x28, name: 'LOCKS', direction: TO_AGENT, maxSize: 1 + 2,
+    decode(r) {
+      const known = r.u8(), state = r.u8();
+      checkLocks(known, state);
+      return { known, state };
+    },
+    encode(w, msg) { checkLocks(msg.known, msg.state); w.u8(msg.known); w.u8(msg.state); },
+  },
+  {
+    type: 0x30, name: 'CLIPBOARD', direction: BOTH, maxSize: 1 + 5 + MAX_CLIPBOARD_BYTES,
+    decode(r) {
+      const format = r.u8(), length = r.u32();
+      if (format !== CLIPBOARD_TEXT) throw new ProtocolError(`unknown clipboard format ${format}`);
+      checkLength(length, 0, MAX_CLIPBOARD_BYTES, 'clipboard text');
+      return { text: utf8(r.take(length)) };
+    },
+    encode(w, msg) {
+      const text = utf8Encoder.encode(msg.text);
+      checkLength(text.length, 0, MAX_CLIPBOARD_BYTES, 'clipboard text');
       w.u8(CLIPBOARD_TEXT); w.u32(text.length); w.raw(text);
-      break;
-    }
-    default: throw new ProtocolError(`cannot encode ${msg.type}`);
+    },
+  },
+];
+
+/** The registry as data (type byte, name, direction, largest size), for tests and tools. */
+export const MESSAGES = Object.freeze(REGISTRY.map(({ type, name, direction, maxSize }) => (
+  Object.freeze({ type, name, direction, maxSize }))));
+export const MsgType = Object.freeze(Object.fromEntries(REGISTRY.map((e) => [e.name, e.type])));
+const BY_TYPE = new Map(REGISTRY.map((e) => [e.type, e]));
+const BY_NAME = new Map(REGISTRY.map((e) => [e.name, e]));
+export const AGENT_TO_VIEWER = new Set(REGISTRY.filter((e) => e.direction !== TO_AGENT).map((e) => e.name));
+export const VIEWER_TO_AGENT = new Set(REGISTRY.filter((e) => e.direction !== TO_VIEWER).map((e) => e.name));
+
+// ---- entry points -----------------------------------------------------------------------------
+
+/** Parse one message; `allowed` (a Set of type names) restricts the sender's direction. */
+export function decode(data, allowed = null) {
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  const limit = allowed === null || allowed === AGENT_TO_VIEWER ? MAX_AGENT_MESSAGE : MAX_VIEWER_MESSAGE;
+  if (bytes.length > limit) throw new ProtocolError(`message of ${bytes.length} bytes exceeds the limit of ${limit}`);
+  if (bytes.length === 0) throw new ProtocolError('empty message');
+  const r = new Reader(bytes);
+  const kind = r.u8();
+  const entry = BY_TYPE.get(kind);
+  if (entry === undefined) throw new ProtocolError(`unknown message type 0x${kind.toString(16).padStart(2, '0')}`);
+  if (allowed !== null && !allowed.has(entry.name)) {
+    throw new ProtocolError(`message type ${entry.name} not allowed in this direction`);
   }
+  if (entry.maxSize !== null && bytes.length > entry.maxSize) {
+    throw new ProtocolError(`${entry.name} of ${bytes.length} bytes exceeds its limit of ${entry.maxSize}`);
+  }
+  const msg = { type: entry.name, ...entry.decode(r) };
+  r.done();
+  return msg;
+}
+
+export const decodeFromAgent = (data) => decode(data, AGENT_TO_VIEWER);
+
+/** Serialize one message object (the shape decode() returns). */
+export function encode(msg) {
+  const entry = BY_NAME.get(msg.type);
+  if (entry === undefined) throw new ProtocolError(`cannot encode ${msg.type}`);
+  const w = new Writer();
+  w.u8(entry.type);
+  entry.encode(w, msg);
   return w.result();
 }
