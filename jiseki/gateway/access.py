@@ -13,10 +13,21 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jiseki.i18n import N_
+
 from .db.models import Session
 from .end_reasons import EndReason
 from .policies_db import effective_for
 from .policy import Effective, next_allowed, time_denial
+
+# What each refusal tells the staff member (catalogue ids): "days" and "hours" name the policy, and
+# UNTIL follows when the time connecting is allowed again is known.
+MESSAGES = {
+    EndReason.ADMIN: N_("An administrator ended the connection. The reason is shown on My office PCs."),
+    "days": N_("Connections are not allowed on this day (policy: {policy})."),
+    "hours": N_("Connections are not allowed at this time (policy: {policy})."),
+}
+UNTIL = N_("You can connect again from {time}.")
 
 
 @dataclass(frozen=True)
@@ -24,6 +35,10 @@ class Refusal:
     reason: str  # "admin" (an administrator's hold), "days" or "hours" (the policy)
     policy: str | None  # the policy that decided, for days/hours
     until: dt.datetime | None  # when connecting is allowed again, if known
+
+    @property
+    def msgid(self) -> str:
+        return MESSAGES[self.reason]
 
 
 async def reconnect_hold(s: AsyncSession, user_id: str, host_id: str, now: dt.datetime) -> dt.datetime | None:

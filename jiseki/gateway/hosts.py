@@ -91,6 +91,13 @@ async def is_assigned(s: AsyncSession, user_id: str, host_id: str) -> bool:
     return await s.get(Assignment, (user_id, host_id)) is not None
 
 
+async def assigned_host(s: AsyncSession, user_id: str, host_id: str) -> Host | None:
+    """The PC if this user may use it; None otherwise (unknown and not assigned look the same)."""
+    if not valid_host_id(host_id) or not await is_assigned(s, user_id, host_id):
+        return None
+    return await s.get(Host, host_id)
+
+
 async def hosts_of(s: AsyncSession, user_id: str) -> list[Host]:
     query = select(Host).join(Assignment, Assignment.host_id == Host.id).where(Assignment.user_id == user_id)
     return list((await s.execute(query.order_by(Host.name))).scalars())

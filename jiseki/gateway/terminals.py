@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .auth import websessions
@@ -14,6 +16,7 @@ from .db.models import Terminal
 from .pki import CertificateAuthority, PKIError, cert_pem, fingerprint
 
 _P12_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+VIEW_CHOICES = frozenset({"view_zoom", "layout_told"})  # the viewer's choices kept per terminal
 
 
 @dataclass(frozen=True)
@@ -78,3 +81,17 @@ async def revoke_terminal(s: AsyncSession, terminal_id: str, reason: str) -> boo
     await revoke_owner(s, "terminal", terminal_id, reason)
     await websessions.end_all_for_terminal(s, terminal_id)
     return True
+
+
+async def mark_seen(s: AsyncSession, terminal_id: str, address: str | None, now: dt.datetime) -> None:
+    """The terminal made a request now from `address` (the console shows when and where last)."""
+    await s.execute(
+        update(Terminal).where(Terminal.id == terminal_id).values(last_seen_at=now, last_seen_address=address)
+    )
+
+
+async def save_view(s: AsyncSession, terminal_id: str, choices: Mapping[str, str | None]) -> None:
+    """Keep the viewer's choices on this terminal (`view_zoom`, `layout_told`); the others stay."""
+    if not choices or not set(choices) <= VIEW_CHOICES:
+        raise ValueError(f"not a viewer choice: {sorted(set(choices) - VIEW_CHOICES)}")
+    await s.execute(update(Terminal).where(Terminal.id == terminal_id).values(**choices))

@@ -38,6 +38,11 @@ def event(
     return AuditEvent(kind=kind, outcome=outcome, actor=actor, subject=subject, address=address, details=text)
 
 
+def add(s: AsyncSession, kind: str, outcome: str, **fields: Any) -> None:
+    """Write one event in the caller's transaction: it stands or falls with what it records."""
+    s.add(event(kind, outcome, **fields))
+
+
 async def record(db: async_sessionmaker[AsyncSession], kind: str, outcome: str, **fields: Any) -> None:
     """Write one event in its own transaction."""
     async with db.begin() as s:

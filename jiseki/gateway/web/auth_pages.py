@@ -5,11 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import audit
-from ..audit import pseudonym
-from ..auth import accounts, totp, websessions
+from ..auth import self_service, totp, websessions
 from ..auth.accounts import LoginResult
-from ..auth.passwords import hash_off_loop, verify_off_loop
-from ..db.models import User, utcnow
+from ..auth.passwords import verify_off_loop
+from ..db.models import utcnow
 from ..end_reasons import EndReason
 from ..textclean import has_controls
 from .guards import (
@@ -67,46 +66,19 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     terminal: TerminalIdentity = request[TERMINAL]
     form = await request.post()
     login_id, password, code = _field(form, "login_id").strip(), _field(form, "password"), _field(form, "code")
-    if state.login_throttle.blocked(request.remote or ""):
-        checked = accounts.PasswordCheck(None, False)  # refused below without spending argon2 on it
-    else:
-        checked = await accounts.check_password(state.db, login_id, password)
-    now = utcnow()
-    async with state.db.begin() as s:
-        outcome = await accounts.authenticate(
-            s,
-            state.config.auth,
-            state.login_throttle,
-            state.box,
-            login_id,
-            password,
-            checked,
-            code,
-            request.remote or "",
-            now,
-        )
-        cookie = None
-        if outcome.result in (LoginResult.OK, LoginResult.ENROLL_TOTP) and outcome.user is not None:
-            stage = websessions.STAGE_ENROLL_TOTP
-            if outcome.result is LoginResult.OK:
-                stage = (
-                    websessions.STAGE_CHANGE_PASSWORD if outcome.user.must_change_password else websessions.STAGE_FULL
-                )
-            await websessions.end(s, request.cookies.get(websessions.COOKIE))  # rotation: never reuse an id
-            cookie = await websessions.create(
-                s, state.config.auth, outcome.user.id, terminal.id, stage, request.remote, now
-            )
-        s.add(
-            audit.event(
-                "login",
-                "ok" if cookie else "denied",
-                actor=_audit_actor(state.box, outcome.user, login_id),
-                subject=terminal.id,
-                address=request.remote,
-                result=outcome.result.value,
-                reason=outcome.reason,
-            )
-        )
+    attempt = await self_service.log_in(
+        state.db,
+        state.config.auth,
+        state.login_throttle,
+        state.box,
+        login_id=login_id,
+        password=password,
+        code=code,
+        terminal_id=terminal.id,
+        old_cookie=request.cookies.get(websessions.COOKIE),
+        address=request.remote,
+    )
+    outcome, cookie = attempt.outcome, attempt.cookie
     if cookie is not None:
         response = web.HTTPSeeOther("/login/totp" if outcome.result is LoginResult.ENROLL_TOTP else "/")
         set_session_cookie(response, cookie)
@@ -115,23 +87,12 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     return _login_form(request, status, translator(request)(msgid), login_id)
 
 
-def _audit_actor(box: totp.SecretBox, user: User | None, login_id: str) -> str | None:
-    """A known account's ID as it is; anything else typed may be a password: a keyed hash."""
-    if user is not None:
-        return user.id
-    return pseudonym.unknown_login_id(box.derive_key(pseudonym.KEY_LABEL), login_id) if login_id else None
-
-
 async def totp_page(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     loaded = require_user(request, websessions.STAGE_ENROLL_TOTP)
     async with state.db.begin() as s:
-        user = await s.get(User, loaded.user.id)
-        assert user is not None
-        if not user.totp_secret:
-            user.totp_secret = state.box.seal(totp.new_secret())  # enabled only once a code confirms it
-        secret = state.box.open(user.totp_secret)
-    uri = totp.provisioning_uri(secret, user.id)
+        secret = await self_service.totp_secret_to_enrol(s, state.box, loaded.user.id)
+    uri = totp.provisioning_uri(secret, loaded.user.id)
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     return render(request, "totp.html", qr=totp.qr_svg_data_uri(uri), secret=grouped, error=None)
 
@@ -142,21 +103,14 @@ async def totp_submit(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     now = utcnow()
     async with state.db.begin() as s:
-        user = await s.get(User, loaded.user.id)
-        assert user is not None and user.totp_secret
-        secret = state.box.open(user.totp_secret)
-        ok = accounts.confirm_totp(user, state.box, secret, _field(form, "code"), now)
-        s.add(audit.event("totp_enrolled", "ok" if ok else "denied", actor=user.id, address=request.remote))
-        if ok:
-            session_row = await s.merge(loaded.row)
-            next_stage = websessions.STAGE_CHANGE_PASSWORD if user.must_change_password else websessions.STAGE_FULL
-            cookie = await websessions.rotate(
-                s, websessions.LoadedSession(session_row, user), state.config.auth, next_stage, now
-            )
-    if ok:
+        enrolment = await self_service.confirm_totp(
+            s, state.box, state.config.auth, loaded, _field(form, "code"), request.remote, now
+        )
+    if enrolment.cookie is not None:
         response = web.HTTPSeeOther("/")
-        set_session_cookie(response, cookie)
+        set_session_cookie(response, enrolment.cookie)
         raise response
+    secret = enrolment.secret
     uri = totp.provisioning_uri(secret, loaded.user.id)
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     _ = translator(request)
@@ -220,17 +174,9 @@ async def password_submit(request: web.Request) -> web.StreamResponse:
         )
     now = utcnow()
     async with state.db.begin() as s:
-        user = await s.get(User, loaded.user.id)
-        assert user is not None
-        user.password_hash = await hash_off_loop(new)
-        user.password_changed_at = now
-        user.must_change_password = False
-        # Other browsers signed in with the old password are signed out; this one gets a new session.
-        await websessions.end_all_for_user(s, user.id)
-        cookie = await websessions.create(
-            s, state.config.auth, user.id, loaded.row.terminal_id, websessions.STAGE_FULL, request.remote, now
+        cookie = await self_service.change_password(
+            s, state.config.auth, loaded.user.id, loaded.row.terminal_id, new, request.remote, now
         )
-        s.add(audit.event("password_change", "ok", actor=user.id, address=request.remote))
     # Remote sessions opened with the old password end too, this terminal's included.
     await state.broker.close_user_sessions(loaded.user.id, EndReason.PASSWORD_CHANGED)
     response = web.HTTPSeeOther("/")
@@ -242,9 +188,9 @@ async def logout(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     loaded = request.get(SESSION)
     async with state.db.begin() as s:
-        await websessions.end(s, request.cookies.get(websessions.COOKIE))
-        if loaded is not None:
-            s.add(audit.event("logout", "ok", actor=loaded.user.id, address=request.remote))
+        await self_service.log_out(
+            s, request.cookies.get(websessions.COOKIE), loaded.user.id if loaded else None, request.remote
+        )
     if loaded is not None:  # logging out ends the remote sessions this terminal opened
         terminal: TerminalIdentity = request[TERMINAL]
         await state.broker.close_user_sessions(loaded.user.id, EndReason.LOGGED_OUT, terminal.id)
@@ -257,8 +203,7 @@ async def logout_everywhere(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     loaded = require_user(request)
     async with state.db.begin() as s:
-        await websessions.end_all_for_user(s, loaded.user.id)
-        s.add(audit.event("logout_everywhere", "ok", actor=loaded.user.id, address=request.remote))
+        await self_service.log_out_everywhere(s, loaded.user.id, request.remote)
     await state.broker.close_user_sessions(loaded.user.id, EndReason.LOGGED_OUT)
     response = web.HTTPSeeOther("/login")
     clear_session_cookie(response)

@@ -44,7 +44,7 @@ async def enroll(request: web.Request) -> web.Response:
             if not valid_host_id(row.host_id):
                 raise EnrollmentError("invalid_token", "the token names an invalid host id")
             chain = await enroll_host(s, state.ca, row.host_id, row.host_name, csr.encode(), state.agent_lifetime)
-            s.add(audit.event("agent_enrolled", "ok", actor=row.created_by, subject=row.host_id, address=address))
+            audit.add(s, "agent_enrolled", "ok", actor=row.created_by, subject=row.host_id, address=address)
     except EnrollmentError as exc:
         state.enroll_throttle.failed(address)
         await audit.record(state.db, "agent_enrolled", "denied", address=address, reason=exc.code)

@@ -16,14 +16,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
-from sqlalchemy import update
 
 from jiseki.i18n import pick_language
 
-from .. import audit
+from .. import audit, terminals
 from ..auth import websessions
 from ..certs import CertStatus
-from ..db.models import Terminal, utcnow
+from ..db.models import utcnow
 from ..state import GatewayState
 from ..textclean import has_controls
 from .keys import SESSION, STATE, TERMINAL, TerminalIdentity
@@ -120,11 +119,7 @@ def make_guards(
         if now - terminal_seen.get(check.owner_id, -1e9) >= TERMINAL_SEEN_INTERVAL:
             terminal_seen[check.owner_id] = now
             async with state.db.begin() as s:
-                await s.execute(
-                    update(Terminal)
-                    .where(Terminal.id == check.owner_id)
-                    .values(last_seen_at=utcnow(), last_seen_address=request.remote)
-                )
+                await terminals.mark_seen(s, check.owner_id, request.remote, utcnow())
         return await handler(request)
 
     @web.middleware

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable
 from importlib import resources
 
 from aiohttp import web
-from sqlalchemy import select
 
-from jiseki.i18n import N_, format_jst
+from jiseki.i18n import format_jst
 
-from .. import access, audit
-from ..broker import HostUnavailable
-from ..db.models import Host, Session, Terminal, utcnow
+from .. import access, session_request
+from ..db.models import Host, utcnow
 from ..end_reasons import EndReason
-from ..hosts import hosts_of, is_assigned, valid_host_id
-from ..policies_db import effective_for
+from ..queries import portal
+from ..session_request import Denied
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity, require_user
 from .policy_labels import source_text
 from .render import render, translator
 from .security import same_origin
-
-_DENIALS = {
-    "days": "Connections are not allowed on this day (policy: {policy}).",
-    "hours": "Connections are not allowed at this time (policy: {policy}).",
-}
-_ADMIN_HOLD = N_("An administrator ended the connection. The reason is shown on My office PCs.")
-_UNTIL = N_("You can connect again from {time}.")
 
 # Texts the viewer script shows, by key; values are catalogue message ids (English).
 VIEWER_STRINGS = {
@@ -92,9 +82,6 @@ VIEWER_STRINGS = {
 }
 
 
-NOTICE_HOURS = 24  # how long an administrator's reason for ending a session stays on My PCs
-
-
 def host_state(host: Host, in_use: bool) -> str:
     """offline / in_use / locked / online, in that order of precedence."""
     if not host.online:
@@ -110,38 +97,17 @@ async def my_pcs(request: web.Request) -> web.Response:
     loaded = require_user(request)
     now = utcnow()
     async with state.db() as s:
-        hosts = await hosts_of(s, loaded.user.id)
-        ids = [h.id for h in hosts]
-        live = set(
-            (
-                await s.execute(select(Session.host_id).where(Session.host_id.in_(ids), Session.state == "live"))
-            ).scalars()
-        )
-        notices = list(
-            (
-                await s.execute(
-                    select(Session)
-                    .where(
-                        Session.user_id == loaded.user.id,
-                        Session.end_message.is_not(None),
-                        Session.ended_at > now - dt.timedelta(hours=NOTICE_HOURS),
-                    )
-                    .order_by(Session.ended_at.desc())
-                    .limit(5)
-                )
-            ).scalars()
-        )
-        refusals = {h.id: (await access.refusal(s, loaded.user.id, h.id, now))[0] for h in hosts}
-    names = {h.id: h.name for h in hosts}
+        mine = await portal.my_pcs(s, loaded.user.id, now)
+    names = {h.id: h.name for h in mine.hosts}
     template = "_portal_hosts.html" if request.query.get("fragment") else "portal.html"
     _ = translator(request)
     return render(
         request,
         template,
-        hosts=hosts,
-        states={h.id: host_state(h, h.id in live) for h in hosts},
-        refusals={hid: refusal_text(_, r) for hid, r in refusals.items() if r is not None},
-        notices=[(n, names.get(n.host_id, n.host_id)) for n in notices],
+        hosts=mine.hosts,
+        states={h.id: host_state(h, h.id in mine.in_use) for h in mine.hosts},
+        refusals={hid: refusal_text(_, r) for hid, r in mine.refusals.items() if r is not None},
+        notices=[(n, names.get(n.host_id, n.host_id)) for n in mine.notices],
         now=now,
     )
 
@@ -149,11 +115,11 @@ async def my_pcs(request: web.Request) -> web.Response:
 def refusal_text(_: Callable[..., str], refusal: access.Refusal) -> str:
     """Why connecting is not allowed now, and from when it is, in the reader's language."""
     if refusal.reason == EndReason.ADMIN:
-        text = _(_ADMIN_HOLD)
+        text = _(refusal.msgid)
     else:
-        text = _(_DENIALS[refusal.reason], policy=source_text(_, refusal.policy or ""))
+        text = _(refusal.msgid, policy=source_text(_, refusal.policy or ""))
     if refusal.until is not None:
-        text += " " + _(_UNTIL, time=format_jst(refusal.until))
+        text += " " + _(access.UNTIL, time=format_jst(refusal.until))
     return text
 
 
@@ -167,25 +133,15 @@ def _refusal_json(request: web.Request, refusal: access.Refusal, status: int) ->
     return web.json_response(body, status=status)
 
 
-async def _assigned_host(request: web.Request, user_id: str, host_id: str) -> Host | None:
-    """The host if this user may use it; None otherwise (unknown and not assigned look the same)."""
-    state = request.app[STATE]
-    async with state.db() as s:
-        if not valid_host_id(host_id) or not await is_assigned(s, user_id, host_id):
-            return None
-        return await s.get(Host, host_id)
-
-
 async def viewer_page(request: web.Request) -> web.Response:
     loaded = require_user(request)
-    host = await _assigned_host(request, loaded.user.id, request.match_info["host_id"])
-    if host is None:
-        raise web.HTTPNotFound(text=translator(request)("This office PC is not registered."))
     state = request.app[STATE]
     terminal_id = request[TERMINAL].id
     async with state.db() as s:
-        policy = await effective_for(s, loaded.user.id, host.id)
-        terminal = await s.get(Terminal, terminal_id)
+        setup = await portal.viewer_setup(s, loaded.user.id, request.match_info["host_id"], terminal_id)
+    if setup is None:
+        raise web.HTTPNotFound(text=translator(request)(session_request.NOT_REGISTERED))
+    host, policy, terminal = setup.host, setup.policy, setup.terminal
     watermark = (
         {"user": loaded.user.id, "terminal": terminal.name if terminal else terminal_id} if policy.watermark else None
     )
@@ -227,50 +183,28 @@ async def create_session(request: web.Request) -> web.Response:
     if not isinstance(host_id, str) or not 0 < len(host_id) <= 64:
         return _json_error(400, "bad_request", request, "The request was not understood.")
     terminal: TerminalIdentity = request[TERMINAL]
-    if await _assigned_host(request, loaded.user.id, host_id) is None:
-        await audit.record(
-            state.db,
-            "session_request",
-            "denied",
-            actor=loaded.user.id,
-            subject=host_id,
-            address=request.remote,
-            reason="not_assigned",
-        )
-        return _json_error(404, "unknown_host", request, "This office PC is not registered.")
-    async with state.db() as s:
-        refused, policy = await access.refusal(s, loaded.user.id, host_id, utcnow())
-    if refused is not None:
-        await audit.record(
-            state.db,
-            "session_request",
-            "denied",
-            actor=loaded.user.id,
-            subject=host_id,
-            address=request.remote,
-            reason=refused.reason,
-            policy=refused.policy,
-        )
-        return _refusal_json(request, refused, 409 if refused.reason == EndReason.ADMIN else 403)
-    try:
-        pending = await state.broker.create_session(
-            host_id, loaded.user.id, terminal.id, terminal.fingerprint, request.remote, policy
-        )
-    except HostUnavailable as exc:
-        return _json_error(409, exc.reason, request, VIEWER_STRINGS.get(f"ended.{exc.reason}", "The connection ended."))
-    await audit.record(
+    answer = await session_request.request_session(
         state.db,
-        "session_request",
-        "ok",
-        actor=loaded.user.id,
-        subject=host_id,
+        state.broker,
+        user_id=loaded.user.id,
+        host_id=host_id,
+        terminal_id=terminal.id,
+        terminal_fingerprint=terminal.fingerprint,
         address=request.remote,
-        session=pending.id,
-        terminal=terminal.id,
     )
+    if isinstance(answer, Denied):
+        return _denied_json(request, answer)
+    pending = answer.pending
     return web.json_response(
         {"session": pending.id, "ticket": pending.viewer_ticket, "resume": pending.resume_token}, status=201
     )
+
+
+def _denied_json(request: web.Request, denied: Denied) -> web.Response:
+    """A refused request's answer; a rule's refusal says until when (the portal and end screen show it)."""
+    if denied.refusal is not None:
+        return _refusal_json(request, denied.refusal, denied.status)
+    return _json_error(denied.status, denied.reason, request, denied.msgid)
 
 
 async def session_access(request: web.Request) -> web.Response:
@@ -278,14 +212,13 @@ async def session_access(request: web.Request) -> web.Response:
     loaded = request.get(SESSION)
     if loaded is None or loaded.row.stage != "full":
         return _json_error(401, "login_required", request, "Please log in again.")
-    host_id = request.match_info["host_id"]
-    if await _assigned_host(request, loaded.user.id, host_id) is None:
-        return _json_error(404, "unknown_host", request, "This office PC is not registered.")
     async with request.app[STATE].db() as s:
-        refused, _policy = await access.refusal(s, loaded.user.id, host_id, utcnow())
-    if refused is None:
+        denied, _policy = await session_request.check(s, loaded.user.id, request.match_info["host_id"], utcnow())
+    if denied is None:
         return web.json_response({"allowed": True})
-    return _refusal_json(request, refused, 200)
+    if denied.refusal is not None:  # a rule's refusal is this question's answer, not a failed request
+        return _refusal_json(request, denied.refusal, 200)
+    return _denied_json(request, denied)
 
 
 async def key_table(_request: web.Request) -> web.Response:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import update
 
 from jiseki.i18n import LANGUAGES
 
-from ..db.models import User
+from ..auth import self_service
 from .guards import SESSION, STATE
 from .redirects import local_path
 from .security import LANG_COOKIE
@@ -21,7 +20,7 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     loaded = request.get(SESSION)
     if loaded is not None:
         async with request.app[STATE].db.begin() as s:
-            await s.execute(update(User).where(User.id == loaded.user.id).values(language=lang))
+            await self_service.set_language(s, loaded.user.id, str(lang))
     response = web.HTTPSeeOther(local_path(form.get("next")))
     response.set_cookie(LANG_COOKIE, str(lang), secure=True, httponly=True, samesite="Strict", path="/")
     raise response

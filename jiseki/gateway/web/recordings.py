@@ -9,6 +9,7 @@ from aiohttp import web
 
 from .. import audit
 from ..db.models import Recording, Session
+from ..queries.recordings import playable
 from .guards import STATE, require_user
 from .render import render, translator
 
@@ -22,11 +23,10 @@ async def _recording(request: web.Request) -> tuple[Recording, Session]:
     state = request.app[STATE]
     session_id = request.match_info["session_id"]
     async with state.db() as s:
-        row = await s.get(Recording, session_id) if len(session_id) <= 64 else None
-        session = await s.get(Session, session_id) if row is not None else None
-    if row is None or session is None or row.deleted_at is not None:
+        found = await playable(s, session_id)
+    if found is None:
         raise web.HTTPNotFound(text=translator(request)("This recording does not exist (any more)."))
-    return row, session
+    return found
 
 
 async def player_page(request: web.Request) -> web.Response:

@@ -9,9 +9,8 @@ viewer page with the page itself (no fit-then-zoom flash).
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import update
 
-from ..db.models import Terminal
+from .. import terminals
 from .guards import SESSION, STATE, TERMINAL
 from .render import translator
 from .security import same_origin
@@ -55,5 +54,5 @@ async def set_terminal_view(request: web.Request) -> web.Response:
             return _error(400, "bad_request", request, "The request was not understood.")
         values["layout_told"] = name or None
     async with request.app[STATE].db.begin() as s:
-        await s.execute(update(Terminal).where(Terminal.id == request[TERMINAL].id).values(**values))
+        await terminals.save_view(s, request[TERMINAL].id, values)
     return web.json_response({"ok": True})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,41 +125,12 @@ def query_choice(request: web.Request, name: str, options: Sequence[str]) -> str
     return value if value in options else ""
 
 
-@dataclass(frozen=True)
-class Paging:
-    number: int
-    size: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.size))
-
-    @property
-    def offset(self) -> int:
-        return (self.number - 1) * self.size
-
-    @property
-    def first_item(self) -> int:
-        return 0 if self.total == 0 else self.offset + 1
-
-    @property
-    def last_item(self) -> int:
-        return min(self.total, self.offset + self.size)
-
-
 def page_number(request: web.Request) -> int:
     try:
         number = int(request.query.get("page", "1"))
     except ValueError:
         return 1
     return min(max(number, 1), MAX_PAGE)
-
-
-def paging(request: web.Request, total: int, size: int = PAGE_SIZE) -> Paging:
-    number = page_number(request)
-    pages = max(1, math.ceil(total / size))
-    return Paging(min(number, pages), size, total)
 
 
 def page_url(request: web.Request, number: int) -> str:

@@ -16,11 +16,11 @@ from aiohttp import web
 from ... import admin
 from ...assignments_csv import parse_assignments_csv
 from ...auth.users_csv import CsvFileError, RowError, initial_passwords_csv, parse_staff_csv
+from ...staged_imports import stage, take
 from ..guards import STATE
 from ..render import translator
 from .common import Actor, form_of, page, render_console
 from .permissions import Action, grantable_roles
-from .staging import stage, take
 from .uploads import uploaded_csv
 
 PREVIEW_OK_ROWS = 200  # valid rows shown in the preview; every error row is shown

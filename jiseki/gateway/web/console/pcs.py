@@ -8,7 +8,6 @@ from typing import Any
 from urllib.parse import quote
 
 from aiohttp import web
-from sqlalchemy import ColumnElement, Select, and_, exists, func, not_, or_, select
 
 from jiseki.i18n import N_
 
@@ -17,38 +16,28 @@ from ...admin import AdminError
 from ...assignments_csv import AssignmentRow
 from ...auth.accounts import valid_login_id
 from ...auth.users_csv import RowError
-from ...db.models import (
-    Assignment,
-    AuditEvent,
-    Certificate,
-    Department,
-    EnrollmentToken,
-    Host,
-    Session,
-    User,
-    utcnow,
-)
-from ...hosts import valid_host_id
+from ...db.models import Host, utcnow
+from ...queries import pcs as queries
 from ..guards import STATE
 from ..render import translator
 from .audit_log import view_of
 from .common import (
+    PAGE_SIZE,
     Actor,
     FormError,
     done_redirect,
     error_text,
     form_of,
     page,
-    paging,
+    page_number,
     query_choice,
     query_text,
     render_console,
     text,
 )
 from .permissions import Action
-from .staff import account_url, search_terms
+from .staff import account_url
 
-STATES = ("online", "offline", "in_use", "locked", "revoked")
 MAX_IDS = 1000
 _SEPARATORS = re.compile(r"[\s,;、，]+")
 
@@ -57,95 +46,20 @@ def pc_url(host_id: str) -> str:
     return "/admin/pc/" + quote(host_id, safe="")
 
 
-def _live_hosts() -> Select[Any]:
-    """PCs with a live session; computed once per query (a few hundred rows), not once per PC."""
-    return select(Session.host_id).where(Session.state == "live")
-
-
-def _certificate_valid() -> ColumnElement[bool]:
-    return exists().where(Certificate.fingerprint == Host.cert_fingerprint, Certificate.revoked_at.is_(None))
-
-
-def _filters(q: str, status: str) -> list[ColumnElement[bool]]:
-    conds: list[ColumnElement[bool]] = []
-    if q:
-        conds.append(
-            or_(
-                *(
-                    c
-                    for t in search_terms(q)
-                    for c in (
-                        Host.id.icontains(t, autoescape=True),
-                        Host.name.icontains(t, autoescape=True),
-                        Host.hostname.icontains(t, autoescape=True),
-                        Host.signed_in_user.icontains(t, autoescape=True),
-                    )
-                )
-            )
-        )
-    if status == "online":
-        conds.append(Host.online.is_(True))
-    elif status == "offline":
-        conds.append(Host.online.is_(False))
-    elif status == "in_use":
-        conds.append(Host.id.in_(_live_hosts()))
-    elif status == "locked":
-        conds.append(and_(Host.online.is_(True), Host.locked.is_(True)))
-    elif status == "revoked":
-        conds.append(not_(_certificate_valid()))
-    return conds
-
-
-def pc_query(q: str, status: str, limit: int, offset: int) -> tuple[Select[Any], Select[Any]]:
-    """(rows of one page, count): state, OS, signed-in user, version, number of assigned staff.
-
-    The page's IDs are chosen first on the (name, id) index; only those rows are then joined with
-    their assignments, sessions and certificate, so the last page costs what the first does.
-    """
-    conds = _filters(q, status)
-    page_ids = (
-        select(Host.id.label("id")).where(*conds).order_by(Host.name, Host.id).limit(limit).offset(offset).subquery()
-    )
-    assigned = select(func.count()).where(Assignment.host_id == Host.id).correlate(Host).scalar_subquery()
-    rows = (
-        select(
-            Host.id,
-            Host.name,
-            Host.online,
-            Host.locked,
-            Host.os,
-            Host.hostname,
-            Host.signed_in_user,
-            Host.agent_version,
-            Host.last_seen,
-            assigned.label("assigned"),
-            Host.id.in_(_live_hosts()).label("in_use"),
-            _certificate_valid().label("valid"),
-        )
-        .join(page_ids, page_ids.c.id == Host.id)
-        .order_by(Host.name, Host.id)
-    )
-    count = select(func.count()).select_from(Host).where(*conds)
-    return rows, count
-
-
 @page(Action.VIEW)
 async def pc_list(request: web.Request, actor: Actor) -> web.Response:
     q = query_text(request, "q")
-    status = query_choice(request, "state", STATES)
+    status = query_choice(request, "state", queries.STATES)
     async with request.app[STATE].db() as s:
-        total = int((await s.execute(pc_query(q, status, 0, 0)[1])).scalar_one())
-        pg = paging(request, total)
-        rows = (await s.execute(pc_query(q, status, pg.size, pg.offset)[0])).all()
+        found = await queries.pc_page(s, q, status, page_number(request), PAGE_SIZE)
     return render_console(
-        request, "console/pc_list.html", rows=rows, paging=pg, q=q, state_filter=status, pc_url=pc_url
+        request, "console/pc_list.html", rows=found.rows, paging=found.paging, q=q, state_filter=status, pc_url=pc_url
     )
 
 
 async def _host(request: web.Request) -> Host:
-    host_id = request.match_info["host_id"]
     async with request.app[STATE].db() as s:
-        row = await s.get(Host, host_id) if valid_host_id(host_id) else None
+        row = await queries.host(s, request.match_info["host_id"])
     if row is None:
         raise web.HTTPNotFound(text="no such office PC")
     return row
@@ -167,54 +81,17 @@ async def _render_pc(
     login_ids: str = "",
 ) -> web.Response:
     async with request.app[STATE].db() as s:
-        certificate = await s.get(Certificate, host.cert_fingerprint)
-        staff = (
-            await s.execute(
-                select(User.id, User.display_name, Department.name.label("department"), User.disabled)
-                .join(Assignment, Assignment.user_id == User.id)
-                .outerjoin(Department, Department.id == User.department_id)
-                .where(Assignment.host_id == host.id)
-                .order_by(User.id)
-            )
-        ).all()
-        sessions = (
-            await s.execute(
-                select(
-                    Session.id,
-                    Session.user_id,
-                    User.display_name,
-                    Session.terminal_id,
-                    Session.state,
-                    Session.started_at,
-                    Session.ended_at,
-                    Session.end_reason,
-                )
-                .outerjoin(User, User.id == Session.user_id)
-                .where(Session.host_id == host.id)
-                .order_by(Session.created_at.desc())
-                .limit(10)
-            )
-        ).all()
-        in_use = any(row.state == "live" for row in sessions)
-        events = []
-        if actor.can(Action.VIEW_AUDIT):
-            events = list(
-                (
-                    await s.execute(
-                        select(AuditEvent).where(AuditEvent.subject == host.id).order_by(AuditEvent.id.desc()).limit(20)
-                    )
-                ).scalars()
-            )
+        details = await queries.pc_details(s, host, with_events=actor.can(Action.VIEW_AUDIT))
     return render_console(
         request,
         "console/pc.html",
         status=status,
         host=host,
-        certificate=certificate,
-        staff=staff,
-        sessions=sessions,
-        in_use=in_use,
-        events=[view_of(e) for e in events],
+        certificate=details.certificate,
+        staff=details.staff,
+        sessions=details.sessions,
+        in_use=details.in_use,
+        events=[view_of(e) for e in details.events],
         error=error,
         result=result,
         login_ids=login_ids,
@@ -298,9 +175,7 @@ async def _render_tokens(
     token: str | None = None,
 ) -> web.Response:
     async with request.app[STATE].db() as s:
-        tokens = list(
-            (await s.execute(select(EnrollmentToken).order_by(EnrollmentToken.created_at.desc()).limit(100))).scalars()
-        )
+        tokens = await queries.enrollment_tokens(s)
     return render_console(
         request,
         "console/enrollment.html",

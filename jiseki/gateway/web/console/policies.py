@@ -8,15 +8,14 @@ from typing import Any
 
 from aiohttp import web
 from multidict import MultiDictProxy
-from sqlalchemy import select
 
 from jiseki.policy_kinds import DAY_LABELS, DAY_NAMES, PolicyError
 from jiseki.policy_settings import SETTINGS, Setting
 
 from ... import admin
 from ...admin import AdminError
-from ...db.models import Department, HostGroup, PolicyRow
 from ...policies_db import effective_for
+from ...queries.policies import policy_targets
 from ..guards import STATE
 from ..policy_labels import source_text
 from ..render import translator
@@ -36,23 +35,13 @@ from .permissions import Action
 SCOPES = ("department", "host_group")
 
 
-async def _targets(s: Any) -> dict[str, list[tuple[int, str, PolicyRow | None]]]:
-    rows = {(p.scope, p.target_id): p for p in (await s.execute(select(PolicyRow))).scalars()}
-    departments = (await s.execute(select(Department.id, Department.name).order_by(Department.name))).all()
-    groups = (await s.execute(select(HostGroup.id, HostGroup.name).order_by(HostGroup.name))).all()
-    return {
-        "department": [(i, n, rows.get(("department", i))) for i, n in departments],
-        "host_group": [(i, n, rows.get(("host_group", i))) for i, n in groups],
-    }
-
-
 @page(Action.VIEW)
 async def policies_page(request: web.Request, actor: Actor) -> web.Response:
     state = request.app[STATE]
     user_id, host_id = query_text(request, "user", 64), query_text(request, "pc", 64)
     preview = None
     async with state.db() as s:
-        targets = await _targets(s)
+        targets = await policy_targets(s)
         if user_id and host_id:
             preview = await effective_for(s, user_id, host_id)
     return _page(request, targets, preview=preview, preview_user=user_id, preview_pc=host_id)
@@ -151,7 +140,7 @@ async def save_policy(request: web.Request, actor: Actor) -> web.StreamResponse:
             await admin.set_policy(s, scope, name, settings, actor.id, address=actor.address)
     except PolicyError as exc:
         async with state.db() as s:
-            targets = await _targets(s)
+            targets = await policy_targets(s)
         return _page(request, targets, status=400, error=str(exc))
     raise done_redirect("/admin/policies", "updated")
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import select
 
 from jiseki.i18n import JST
 
 from ... import audit, reports
-from ...db.models import Recording, Session, utcnow
+from ...db.models import utcnow
+from ...queries.recordings import newest_recordings
 from ..guards import STATE
 from ..render import translator
 from .common import Actor, page, query_choice, render_console
@@ -147,13 +147,5 @@ async def report_export(request: web.Request, actor: Actor) -> web.StreamRespons
 async def recordings_page(request: web.Request, actor: Actor) -> web.Response:
     state = request.app[STATE]
     async with state.db() as s:
-        rows = (
-            await s.execute(
-                select(Recording, Session.user_id, Session.host_id, Session.started_at)
-                .join(Session, Session.id == Recording.session_id)
-                .where(Recording.deleted_at.is_(None))
-                .order_by(Recording.created_at.desc())
-                .limit(200)
-            )
-        ).all()
+        rows = await newest_recordings(s)
     return render_console(request, "console/recordings.html", section="recordings", recordings=rows)

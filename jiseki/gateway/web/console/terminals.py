@@ -9,34 +9,32 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.web_request import FileField
 from multidict import MultiDictProxy
-from sqlalchemy import ColumnElement, func, or_, select
 
 from jiseki.i18n import N_
 
 from ... import admin
 from ...admin import AdminError
-from ...db.models import AuditEvent, Certificate, Session, Terminal, User
-from ...terminals import valid_terminal_id
+from ...db.models import Terminal
+from ...queries import terminals as queries
 from ..guards import STATE
 from .audit_log import view_of
 from .common import (
+    PAGE_SIZE,
     Actor,
     FormError,
     done_redirect,
     error_text,
     form_of,
     page,
-    paging,
+    page_number,
     query_choice,
     query_text,
     render_console,
     text,
 )
 from .permissions import Action
-from .staff import search_terms
 
 MAX_CSR = 16 * 1024
-STATES = ("active", "revoked")
 
 
 def terminal_url(terminal_id: str) -> str:
@@ -46,38 +44,14 @@ def terminal_url(terminal_id: str) -> str:
 @page(Action.VIEW)
 async def terminal_list(request: web.Request, actor: Actor) -> web.Response:
     q = query_text(request, "q")
-    status = query_choice(request, "state", STATES)
-    conds: list[ColumnElement[bool]] = []
-    if q:
-        conds.append(
-            or_(
-                *(
-                    c
-                    for t in search_terms(q)
-                    for c in (Terminal.id.icontains(t, autoescape=True), Terminal.name.icontains(t, autoescape=True))
-                )
-            )
-        )
-    if status:
-        conds.append(Terminal.state == status)
+    status = query_choice(request, "state", queries.STATES)
     async with request.app[STATE].db() as s:
-        total = int((await s.execute(select(func.count()).select_from(Terminal).where(*conds))).scalar_one())
-        pg = paging(request, total)
-        rows = (
-            await s.execute(
-                select(Terminal, Certificate.not_after)
-                .outerjoin(Certificate, Certificate.fingerprint == Terminal.cert_fingerprint)
-                .where(*conds)
-                .order_by(Terminal.id)
-                .limit(pg.size)
-                .offset(pg.offset)
-            )
-        ).all()
+        found = await queries.terminal_page(s, q, status, page_number(request), PAGE_SIZE)
     return render_console(
         request,
         "console/terminal_list.html",
-        rows=rows,
-        paging=pg,
+        rows=found.rows,
+        paging=found.paging,
         q=q,
         state_filter=status,
         terminal_url=terminal_url,
@@ -171,9 +145,8 @@ async def register_terminal(request: web.Request, actor: Actor) -> web.Response:
 
 
 async def _terminal(request: web.Request) -> Terminal:
-    terminal_id = request.match_info["terminal_id"]
     async with request.app[STATE].db() as s:
-        row = await s.get(Terminal, terminal_id) if valid_terminal_id(terminal_id) else None
+        row = await queries.terminal(s, request.match_info["terminal_id"])
     if row is None:
         raise web.HTTPNotFound(text="no such terminal")
     return row
@@ -188,50 +161,15 @@ async def _render_terminal(
     request: web.Request, actor: Actor, row: Terminal, *, status: int = 200, error: str | None = None
 ) -> web.Response:
     async with request.app[STATE].db() as s:
-        certificates = list(
-            (
-                await s.execute(
-                    select(Certificate)
-                    .where(Certificate.kind == "terminal", Certificate.owner_id == row.id)
-                    .order_by(Certificate.issued_at.desc())
-                    .limit(20)
-                )
-            ).scalars()
-        )
-        sessions = (
-            await s.execute(
-                select(
-                    Session.id,
-                    Session.user_id,
-                    User.display_name,
-                    Session.host_id,
-                    Session.started_at,
-                    Session.ended_at,
-                    Session.end_reason,
-                )
-                .outerjoin(User, User.id == Session.user_id)
-                .where(Session.terminal_id == row.id)
-                .order_by(Session.created_at.desc())
-                .limit(10)
-            )
-        ).all()
-        events = []
-        if actor.can(Action.VIEW_AUDIT):
-            events = list(
-                (
-                    await s.execute(
-                        select(AuditEvent).where(AuditEvent.subject == row.id).order_by(AuditEvent.id.desc()).limit(20)
-                    )
-                ).scalars()
-            )
+        details = await queries.terminal_details(s, row.id, with_events=actor.can(Action.VIEW_AUDIT))
     return render_console(
         request,
         "console/terminal.html",
         status=status,
         terminal=row,
-        certificates=certificates,
-        sessions=sessions,
-        events=[view_of(e) for e in events],
+        certificates=details.certificates,
+        sessions=details.sessions,
+        events=[view_of(e) for e in details.events],
         error=error,
         terminal_url=terminal_url(row.id),
     )

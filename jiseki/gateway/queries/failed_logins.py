@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...db.models import AuditEvent
+from ..db.models import AuditEvent
 
 FAILED_LOGINS_SHOWN = 10
 

@@ -8,7 +8,7 @@ import secrets
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ...db.models import StagedImport, utcnow
+from .db.models import StagedImport, utcnow
 
 LIFETIME = dt.timedelta(hours=1)
 

@@ -1,0 +1,66 @@
+"""The staff portal's reads: my office PCs with their state, and what the viewer page needs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .. import access
+from ..db.models import Host, Session, Terminal
+from ..hosts import assigned_host, hosts_of
+from ..policies_db import effective_for
+from ..policy import Effective
+
+NOTICE_HOURS = 24  # how long an administrator's reason for ending a session stays on My PCs
+NOTICES_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class MyPcs:
+    hosts: list[Host]  # the PCs assigned to the user, by name
+    in_use: set[str]  # those with a live session
+    notices: list[Session]  # the user's sessions an administrator ended lately, with the reason
+    refusals: dict[str, access.Refusal | None]  # why connecting to each is not allowed now (None: allowed)
+
+
+async def my_pcs(s: AsyncSession, user_id: str, now: dt.datetime) -> MyPcs:
+    """From the database, so any gateway node answers alike."""
+    hosts = await hosts_of(s, user_id)
+    ids = [h.id for h in hosts]
+    live = set(
+        (await s.execute(select(Session.host_id).where(Session.host_id.in_(ids), Session.state == "live"))).scalars()
+    )
+    notices = list(
+        (
+            await s.execute(
+                select(Session)
+                .where(
+                    Session.user_id == user_id,
+                    Session.end_message.is_not(None),
+                    Session.ended_at > now - dt.timedelta(hours=NOTICE_HOURS),
+                )
+                .order_by(Session.ended_at.desc())
+                .limit(NOTICES_SHOWN)
+            )
+        ).scalars()
+    )
+    refusals = {h.id: (await access.refusal(s, user_id, h.id, now))[0] for h in hosts}
+    return MyPcs(hosts, live, notices, refusals)
+
+
+@dataclass(frozen=True)
+class ViewerSetup:
+    host: Host
+    policy: Effective  # what the page offers (clipboard, watermark)
+    terminal: Terminal | None  # its stored zoom and the layout it was told about
+
+
+async def viewer_setup(s: AsyncSession, user_id: str, host_id: str, terminal_id: str) -> ViewerSetup | None:
+    """What the viewer page of this PC needs, or None if the user may not use it."""
+    host = await assigned_host(s, user_id, host_id)
+    if host is None:
+        return None
+    return ViewerSetup(host, await effective_for(s, user_id, host.id), await s.get(Terminal, terminal_id))
