@@ -38,6 +38,18 @@ class Staff:
     totp_secret: str | None
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass (JISEKI_TEST_DB=postgresql) runs the tests marked `database`: queries,
+    atomic writes, migrations, the console's lists and reports. The others (relay, resume, input,
+    capture, roles) send the same statements as on SQLite; test_nodes is on PostgreSQL in every pass."""
+    if engine_under_test() != "postgresql":
+        return
+    keep = [item for item in items if item.get_closest_marker("database")]
+    if len(keep) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in keep])
+        items[:] = keep
+
+
 @pytest.fixture(autouse=True)
 def no_nested_connections() -> Iterator[None]:
     """Fail a test during which any task took a second pooled connection while holding one (see

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -24,6 +25,8 @@ from jiseki.policy_settings import SETTINGS, Setting
 
 from .conftest import RunningGateway
 from .console_support import add_console_users, database, events, logged_in, post
+
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
 
 # Commands that change no administrative data (they run, read or export; `db upgrade` changes the
 # schema only). Every other command of the CLI is an administrative write and must be audited.

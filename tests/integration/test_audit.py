@@ -25,6 +25,8 @@ from jiseki.gateway.audit.syslog import Destination, SyslogForwarder, format_rfc
 from jiseki.gateway.db.models import utcnow
 from jiseki.gateway.state import GatewayState, open_state
 
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
+
 KINDS = ("login", "device_refused", "session_start", "session_end", "clipboard")
 
 

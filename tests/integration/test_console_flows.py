@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import aiohttp
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -26,6 +27,8 @@ from jiseki.protocol import Status, StatusCode, decode_from_agent
 
 from .conftest import Browser, RunningGateway
 from .console_support import add_console_users, console_csrf, database, events, logged_in, post, post_file, text_of
+
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
 
 _DATA_URL = re.compile(r'href="data:([^;"]+)(?:;[^;",]+)*;base64,([^"]+)"')
 

@@ -7,6 +7,8 @@ import pytest
 from .conftest import Browser, RunningGateway, csrf_of
 from .console_support import add_console_users, text_of
 
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
+
 PAGES = [
     "/admin",
     "/admin?fragment=1",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -13,6 +14,8 @@ from jiseki.i18n import JST
 
 from .conftest import RunningGateway
 from .console_support import add_console_users, database, events, logged_in, post, text_of
+
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
 
 FULL = {
     "clipboard": "",

@@ -14,6 +14,8 @@ from jiseki.gateway.audit.store import seal, verify_chain
 from jiseki.gateway.db.engine import alembic_config, make_engine, sessionmaker, upgrade_to_head
 from jiseki.gateway.db.models import Host, Session, utcnow
 
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
+
 TABLES = {
     "hosts",
     "sessions",

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from openpyxl import load_workbook
 
 from jiseki.gateway.admin import create_user
@@ -19,6 +20,8 @@ from jiseki.i18n import JST
 
 from .conftest import PASSWORD, RunningGateway
 from .console_support import add_console_users, database, logged_in
+
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
 
 DEPARTMENTS = ('=HYPERLINK("http://x","y")', "@SUM(1)", "\t=1+1")
 

@@ -32,6 +32,8 @@ from jiseki.protocol import (
 
 from .conftest import Browser, RunningGateway, issue_other_ca_cert
 
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
+
 
 async def test_security_headers_on_every_page(gateway: RunningGateway) -> None:
     async with Browser(gateway, gateway.terminal_ssl()) as b:

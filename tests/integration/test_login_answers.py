@@ -24,6 +24,8 @@ from jiseki.gateway.db.models import AuditEvent, User
 from .conftest import PASSWORD, Browser, RunningGateway, Staff, current_code
 from .console_support import add_console_users, database, logged_in, text_of
 
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
+
 THRESHOLD = 3
 
 

@@ -33,6 +33,8 @@ from jiseki.protocol import (
 
 from .conftest import Browser, RunningGateway
 
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
+
 
 async def _apply(gw: RunningGateway, scope: str, name: str, **settings: Any) -> None:
     engine = make_engine(gw.db_url())

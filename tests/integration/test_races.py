@@ -30,6 +30,8 @@ from jiseki.gateway.web import enroll as enroll_web
 
 from .conftest import Browser, RunningGateway, Staff, csrf_of, current_code
 
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
+
 THRESHOLD = 5
 
 

@@ -24,6 +24,8 @@ from .conftest import PASSWORD, Browser, RunningGateway, csrf_of
 from .console_support import database
 from .test_policy import _apply, _control, _later_code, _pair
 
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
+
 
 async def _ended(viewer: aiohttp.ClientWebSocketResponse, within: float = 6.0) -> Status:
     """The viewer's SESSION_ENDED (skipping anything relayed before it)."""

@@ -24,6 +24,8 @@ from jiseki.gateway.policies_db import set_policy
 from jiseki.gateway.policy import JST
 from jiseki.gateway.session_request import Denied, Granted
 
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
+
 NOW = dt.datetime(2026, 12, 7, 3, 0, tzinfo=dt.UTC)  # Monday 12:00 in Japan
 
 

@@ -27,6 +27,8 @@ from tests.conftest import expired_client_cert
 
 from .conftest import Browser, RunningGateway, csrf_of, current_code, issue_other_ca_cert
 
+pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
+
 
 async def _db(gw: RunningGateway):  # type: ignore[no-untyped-def]
     engine = make_engine(gw.db_url())
