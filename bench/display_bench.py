@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import psutil
 from PIL import Image
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from jiseki.demo.processes import ProcessGroup
 from jiseki.demo.run import DemoStack
@@ -129,7 +130,7 @@ class StackResult:
 class Viewer:
     """A page showing one stack, and how to read its figures."""
 
-    page: Any
+    page: Page
     counters_js: str  # -> [frames drawn, bytes received]
     canvas_js: str  # -> the canvas element shown
     server: list[psutil.Process]
@@ -220,7 +221,7 @@ def exactness(v: Viewer) -> float:
 def host_screen(display: str) -> np.ndarray:
     """RGB of the host screen; through plain XGetImage where mss refuses the server's visual (Xvnc)."""
     try:
-        return grab_screen(display)  # type: ignore[return-value]
+        return grab_screen(display)
     except Exception:  # mss.exception.ScreenShotError
         from Xlib import X
         from Xlib import display as xdisplay
@@ -297,7 +298,7 @@ def run_phases(v: Viewer, workload: Workload, name: str) -> StackResult:
     return result
 
 
-def _login(page, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+def _login(page: Page, stack: DemoStack) -> None:
     """The demo staff member's login (each stack has fresh credentials, so any current code works)."""
     from jiseki.gateway.auth.totp import code_at
 
@@ -311,19 +312,19 @@ def _login(page, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_url(stack.base_url + "/")
 
 
-def _new_page(browser, **kwargs: Any):  # type: ignore[no-untyped-def]
+def _new_page(browser: Browser, **kwargs: Any) -> tuple[BrowserContext, Page]:
     context = browser.new_context(viewport={"width": 1920, "height": 1200}, **kwargs)
     context.add_init_script(INSTRUMENT)
     return context, context.new_page()
 
 
-def _wait(page, expression: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def _wait(page: Page, expression: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not page.evaluate(expression):
         time.sleep(0.1)
 
 
-def bench_jiseki(browser, workload: Workload, workdir: Path) -> StackResult:  # type: ignore[no-untyped-def]
+def bench_jiseki(browser: Browser, workload: Workload, workdir: Path) -> StackResult:
     stack = DemoStack(workdir / f"jiseki-{time.monotonic_ns()}", free_port(), quiet=True, desktop=workload.desktop)
     stack.start()
     try:
@@ -360,7 +361,9 @@ def _novnc_web(workdir: Path, ws_port: int) -> Path:
     return web
 
 
-def bench_novnc(browser, workload: Workload, workdir: Path, name: str, server_argv: list[str], rfb_port: int):  # type: ignore[no-untyped-def]
+def bench_novnc(
+    browser: Browser, workload: Workload, workdir: Path, name: str, server_argv: list[str], rfb_port: int
+) -> StackResult:
     """A VNC server (already listening on rfb_port, or started from server_argv) + websockify + noVNC."""
     group = ProcessGroup()
     ws_port = free_port()
@@ -377,7 +380,7 @@ def bench_novnc(browser, workload: Workload, workdir: Path, name: str, server_ar
         # websockify serves each connection from a forked child: count the children too.
         server = [psutil.Process(p.pid) for _name, p in group.procs]
         server += [c for proc in list(server) for c in proc.children(recursive=True)]
-        server += getattr(workload, "extra_server", [])
+        server += workload.extra_server
         viewer = Viewer(
             page,
             "[window.benchFrames, window.__wsBytes]",
@@ -392,7 +395,7 @@ def bench_novnc(browser, workload: Workload, workdir: Path, name: str, server_ar
         group.stop_all()
 
 
-def bench_x11vnc(browser, workload: Workload, workdir: Path) -> StackResult:  # type: ignore[no-untyped-def]
+def bench_x11vnc(browser: Browser, workload: Workload, workdir: Path) -> StackResult:
     rfb_port = free_port()
     argv = ["x11vnc", "-display", workload.desktop.display, "-rfbport", str(rfb_port), "-localhost", "-forever"]
     argv += ["-shared", "-nopw", "-quiet"]
@@ -421,7 +424,7 @@ def start_tigervnc(group: ProcessGroup, workdir: Path, scroll_seconds: float) ->
     time.sleep(0.5)
     workload = Workload(desktop, group, workdir)
     workload.start(scroll_seconds)
-    workload.extra_server = [psutil.Process(proc.pid)]  # type: ignore[attr-defined]
+    workload.extra_server = [psutil.Process(proc.pid)]
     return workload, rfb_port
 
 
@@ -429,7 +432,7 @@ def _percent(fraction: float | None) -> float | None:
     return None if fraction is None else 100 * fraction
 
 
-def summarize(runs: list[list[StackResult]]) -> dict[str, dict[str, Any]]:
+def summarize(runs: list[list[StackResult]]) -> dict[str, dict[str, list[float]]]:
     """Per stack: each measure's values over the runs."""
     table: dict[str, dict[str, list[float]]] = {}
     for run in runs:
@@ -457,7 +460,7 @@ def summarize(runs: list[list[StackResult]]) -> dict[str, dict[str, Any]]:
             put("drag: exact pixels 1 s after rest %", _percent(p["drag"].exact))
             put("idle: bytes (3 s)", p["idle"].bytes)
             put("idle: server CPU-s (3 s)", p["idle"].server_cpu)
-    return table  # type: ignore[return-value]
+    return table
 
 
 def fmt(values: list[float]) -> str:

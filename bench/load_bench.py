@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import psutil
@@ -40,7 +41,19 @@ from jiseki.agent.runner import backoff_delays
 from jiseki.config import Config, GatewayConfig
 from jiseki.gateway.auth import totp
 from jiseki.gateway.pki import client_ssl_context
-from jiseki.protocol import Ack, Codec, Desktop, ImageOp, Monitor, Update, decode_from_agent, decode_from_viewer, encode
+from jiseki.protocol import (
+    Ack,
+    Codec,
+    Desktop,
+    ImageOp,
+    Monitor,
+    Status,
+    StatusCode,
+    Update,
+    decode_from_agent,
+    decode_from_viewer,
+    encode,
+)
 from tests.conftest import free_port
 from tests.netproxy import LinkShape, NetProxy
 from tests.pg import PostgresServer
@@ -50,6 +63,14 @@ UPDATE_SIZES = (2_000, 4_000, 8_000, 16_000, 30_000, 60_000)
 UPDATES_PER_SECOND = 20
 FAULT_PCS = (1, 3, 5, 7, 9)  # the PCs the fault cases' viewers use
 SOLO_PCS = (10, 11, 12, 13, 14, 15)  # sessions started one at a time, on an otherwise quiet pair of nodes
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of a portal page's forms."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    if found is None:
+        raise RuntimeError("no CSRF token on the page (not logged in?)")
+    return found.group(1)
 
 
 @dataclass
@@ -109,7 +130,7 @@ class FakeAgent:
                     return
             await asyncio.sleep(next(delays))
 
-    async def serve(self, http: aiohttp.ClientSession, offer: dict) -> None:
+    async def serve(self, http: aiohttp.ClientSession, offer: dict[str, Any]) -> None:
         """Stream updates within an ACK window of two, like the real agent's flow control."""
         self.sessions += 1
         url = f"{offer['url']}{offer['path']}?ticket={offer['ticket']}"
@@ -165,7 +186,7 @@ class Viewer:
         """Password and one-time code; apart, so that argon2 (~0.2 CPU-s) stays out of relay figures."""
         self.http = http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         async with http.get(f"{self.base}/login", ssl=self.ssl) as r:
-            token = re.search(r'name="csrf_token" value="([^"]+)"', await r.text()).group(1)  # type: ignore[union-attr]
+            token = csrf_token(await r.text())
         form = {
             "csrf_token": token,
             "login_id": self.login_id,
@@ -181,7 +202,7 @@ class Viewer:
         assert self.http is not None, "log in first"
         async with self.http as http:
             async with http.get(f"{self.base}/", ssl=self.ssl) as r:
-                csrf = re.search(r'name="csrf_token" value="([^"]+)"', await r.text()).group(1)  # type: ignore[union-attr]
+                csrf = csrf_token(await r.text())
             t0 = time.monotonic()
             headers = {"Origin": self.base, "X-CSRF-Token": csrf}
             async with http.post(
@@ -208,7 +229,7 @@ class Viewer:
                                 self.frames += 1
                                 self.bytes += len(msg.data)
                                 await ws.send_bytes(encode(Ack(m.seq, 0)))
-                            elif getattr(m, "code", None) and m.code.name == "SESSION_ENDED":
+                            elif isinstance(m, Status) and m.code == StatusCode.SESSION_ENDED:
                                 self.ended = m.detail
                             if time.monotonic() >= end:
                                 await ws.close()
@@ -254,8 +275,9 @@ async def provision_all(pg_url: str, root: Path, agents: int, sessions: int) -> 
                         s, state.password_policy, login_id, login_id, "負荷試験課", "staff", PASSWORD, "bench"
                     )
                     user = await s.get(User, login_id)
+                    assert user is not None
                     secret = totp.new_secret()
-                    user.totp_secret, user.totp_enabled = state.box.seal(secret), True  # type: ignore[union-attr]
+                    user.totp_secret, user.totp_enabled = state.box.seal(secret), True
                     await assign(s, login_id, f"pc-{i:05d}")
                     secrets_[login_id] = secret
         finally:
@@ -301,7 +323,7 @@ async def main_async(args: argparse.Namespace, root: Path, pg: PostgresServer, p
     base_rss = {n.name: n.rss_mb() for n in nodes}
     terminal = client_ssl_context(root / "shared" / "pki" / "root-ca.crt", root / "term.crt", root / "term.key")
     connector = aiohttp.TCPConnector(limit=0)
-    results: dict[str, object] = {}
+    results: dict[str, Any] = {}  # figures by phase, written out as JSON
     async with aiohttp.ClientSession(connector=connector) as http:
         agents = []
         for i in range(args.agents):
@@ -448,32 +470,32 @@ async def faults(
     return out
 
 
-def report(results: dict[str, object], args: argparse.Namespace) -> None:
-    idle, sess = results["idle"], results["sessions"]  # type: ignore[index]
-    print(f"\n== {args.agents} idle agents over 2 nodes (connected in {idle['connect_s']:.1f} s)")  # type: ignore[index]
-    for node, count in idle["per_node"].items():  # type: ignore[index]
+def report(results: dict[str, Any], args: argparse.Namespace) -> None:
+    idle, sess = results["idle"], results["sessions"]
+    print(f"\n== {args.agents} idle agents over 2 nodes (connected in {idle['connect_s']:.1f} s)")
+    for node, count in idle["per_node"].items():
         print(
-            f"   {node}: {count} agents, {idle['kb_per_agent'][node]:.0f} KB RSS per agent, "  # type: ignore[index]
+            f"   {node}: {count} agents, {idle['kb_per_agent'][node]:.0f} KB RSS per agent, "
             f"{idle['rss_mb'][node]:.0f} MB RSS"
-        )  # type: ignore[index]
-    print(f"== {sess['sessions']} sessions for {sess['seconds']:.1f} s (half on each node)")  # type: ignore[index]
-    for node in sess["mbit_per_node"]:  # type: ignore[index]
+        )
+    print(f"== {sess['sessions']} sessions for {sess['seconds']:.1f} s (half on each node)")
+    for node in sess["mbit_per_node"]:
         print(
-            f"   {node}: {sess['mbit_per_node'][node]:.1f} Mbit/s relayed, {sess['cpu_s_per_node'][node]:.1f} CPU-s, "  # type: ignore[index]
+            f"   {node}: {sess['mbit_per_node'][node]:.1f} Mbit/s relayed, {sess['cpu_s_per_node'][node]:.1f} CPU-s, "
             f"{sess['cpu_s_per_mbit'][node] * 1000:.1f} CPU-ms per Mbit"
-        )  # type: ignore[index]
+        )
     print(
-        f"   session start (request → first update): p50 {sess['start_p50_ms']:.0f} ms, "  # type: ignore[index]
+        f"   session start (request → first update): p50 {sess['start_p50_ms']:.0f} ms, "
         f"p95 {sess['start_p95_ms']:.0f} ms"
-    )  # type: ignore[index]
-    solo = results["solo_starts"]  # type: ignore[index]
+    )
+    solo = results["solo_starts"]
     print(
-        f"   one start at a time: request → first update {solo['start_ms']} ms "  # type: ignore[index]
-        f"(of which the session request {solo['request_ms']} ms)"  # type: ignore[index]
+        f"   one start at a time: request → first update {solo['start_ms']} ms "
+        f"(of which the session request {solo['request_ms']} ms)"
     )
     if "faults" in results:
         print("== faults")
-        for name, figures in results["faults"].items():  # type: ignore[attr-defined]
+        for name, figures in results["faults"].items():
             print(
                 f"   {name}: "
                 + ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items())

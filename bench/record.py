@@ -13,8 +13,11 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from jiseki.agent.capture.x11 import X11Capture
 from jiseki.demo.processes import ProcessGroup
+from jiseki.protocol import Rect
 
 from . import recording
 from .workload import start_desktop
@@ -22,16 +25,16 @@ from .workload import start_desktop
 HERE = Path(__file__).parent
 
 
-def capture(display: str, seconds: float, fps: int = 30) -> list:  # type: ignore[type-arg]
+def capture(display: str, seconds: float, fps: int = 30) -> list[tuple[float, Rect | None, np.ndarray]]:
     cap = X11Capture(display)
-    frames = []
+    frames: list[tuple[float, Rect | None, np.ndarray]] = []
     try:
         cap.damage()  # the first report covers the whole screen
         start = time.monotonic()
         while (now := time.monotonic()) - start < seconds:
             hints = cap.damage()
             hint = hints[0] if hints else None
-            frames.append((now - start, hint if hints != [] else recording.Rect(0, 0, 0, 0), cap.grab().copy()))
+            frames.append((now - start, hint if hints != [] else Rect(0, 0, 0, 0), cap.grab().copy()))
             time.sleep(max(0.0, 1 / fps - (time.monotonic() - now)))
     finally:
         cap.close()

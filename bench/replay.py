@@ -34,7 +34,9 @@ def replay(path: Path, *, moves: bool, hints: bool) -> dict[str, object]:
     update = stream.next_update(first, t0)
     assert update is not None
     stream.on_ack(Ack(update.seq, 0), t0)
-    times, sizes, ops = [], [], Counter()
+    times: list[float] = []
+    sizes: list[int] = []
+    ops: Counter[str] = Counter()
     for t, hint, frame in frames[1:]:
         if hints and hint is not None and hint.w == 0 and stream.refine_at() is None:
             times.append(0.0)  # nothing drawn: the agent does not even grab

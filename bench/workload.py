@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 from jiseki.demo.desktop import XTERM_FONT, VirtualDesktop
 from jiseki.demo.processes import ProcessGroup
 
@@ -51,6 +53,7 @@ class Workload:
         self.script.write_text(SCROLLER, "utf-8")
         self.seconds = 0.0
         self._group = group
+        self.extra_server: list[psutil.Process] = []  # server processes outside the stack (Xvnc draws and encodes)
 
     def start(self, scroll_seconds: float) -> None:
         self.seconds = scroll_seconds

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jiseki.protocol import ProtocolError
 from jiseki.protocol.close_codes import CloseCode
@@ -133,7 +133,7 @@ class Broker:
 
     def __init__(
         self,
-        db: async_sessionmaker,  # type: ignore[type-arg]
+        db: async_sessionmaker[AsyncSession],
         ticket_seconds: float = 15.0,
         node_id: str = "local",
         public_url: str = "",
@@ -219,7 +219,7 @@ class Broker:
                         )
                     )
                 ).all()
-                if node in alive
+                if node is not None and node in alive
             ]
         if host is None:
             raise HostUnavailable("unknown_host")

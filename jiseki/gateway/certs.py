@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .db.models import Certificate, utcnow
+from .db.results import rowcount
 from .pki import fingerprint, fingerprint_der, identity_of, serial_hex
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ async def revoke_owner(s: AsyncSession, kind: str, owner_id: str, reason: str) -
         .where(Certificate.kind == kind, Certificate.owner_id == owner_id, Certificate.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason=reason[:255])
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return rowcount(result)
 
 
 class CertificateChecker:
@@ -148,7 +149,7 @@ class RevocationWatcher:
             rows = (await s.execute(query)).all()
         fresh = []
         for fp, revoked_at in rows:
-            if self._since is None or revoked_at > self._since:
+            if revoked_at is not None and (self._since is None or revoked_at > self._since):  # not None: see query
                 self._since = revoked_at
             if fp in self._handled:
                 continue

@@ -16,6 +16,7 @@ from jiseki.trust.tokens import parse_token as parse_token
 from jiseki.trust.tokens import token_id
 
 from .db.models import EnrollmentToken
+from .db.results import rowcount
 
 
 async def create(
@@ -55,7 +56,7 @@ async def consume(s: AsyncSession, token: str, now: dt.datetime, address: str | 
             select(EnrollmentToken).where(EnrollmentToken.id == tid).execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
-    if won.rowcount == 1 and row is not None:  # type: ignore[attr-defined]
+    if rowcount(won) == 1 and row is not None:
         return row
     if row is None:
         raise EnrollmentError("invalid_token", "the enrollment token is not known to this gateway")

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jiseki.policy_kinds import CLIPBOARD_BITS, TO_HOST, TO_TERMINAL, PolicyError, clipboard_mode
+from jiseki.policy_kinds import CLIPBOARD_BITS, TO_HOST, TO_TERMINAL, clipboard_mode
+from jiseki.policy_kinds import PolicyError as PolicyError  # re-exported: the gateway's callers take it from here
 from jiseki.policy_settings import AGENT_SETTINGS, COLUMNS, SETTINGS
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -35,6 +36,8 @@ class Policy:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Policy) and (self.name, self.values) == (other.name, other.values)
 
+    # Mutable and compared by value: unhashable. typeshed declares object.__hash__ a method, so mypy
+    # wants an ignore for the way Python itself spells "unhashable".
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:

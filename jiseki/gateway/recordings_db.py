@@ -8,7 +8,9 @@ import datetime as dt
 import logging
 from pathlib import Path
 
+from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jiseki.config import Config
 from jiseki.protocol import Refresh, encode
@@ -37,16 +39,16 @@ def start(config: Config, pending: PendingSession) -> Recorder:
     return Recorder(path, metadata)
 
 
-async def keyframes(agent_ws: object, interval: float = KEYFRAME_INTERVAL) -> None:
+async def keyframes(agent_ws: web.WebSocketResponse, interval: float = KEYFRAME_INTERVAL) -> None:
     """Ask the agent for a full picture now and then, so playback can seek without replaying everything."""
     while True:
         await asyncio.sleep(interval)
-        await agent_ws.send_bytes(encode(Refresh()))  # type: ignore[attr-defined]
+        await agent_ws.send_bytes(encode(Refresh()))
 
 
-async def finish(db: object, pending: PendingSession, recorder: Recorder) -> None:
+async def finish(db: async_sessionmaker[AsyncSession], pending: PendingSession, recorder: Recorder) -> None:
     size = await recorder.close()
-    async with db.begin() as s:  # type: ignore[attr-defined]
+    async with db.begin() as s:
         s.add(
             Recording(
                 session_id=pending.id,
@@ -69,8 +71,8 @@ async def finish(db: object, pending: PendingSession, recorder: Recorder) -> Non
         )
 
 
-async def delete(db: object, session_id: str, actor: str | None, reason: str) -> bool:
-    async with db.begin() as s:  # type: ignore[attr-defined]
+async def delete(db: async_sessionmaker[AsyncSession], session_id: str, actor: str | None, reason: str) -> bool:
+    async with db.begin() as s:
         row = await s.get(Recording, session_id)
         if row is None or row.deleted_at is not None:
             return False
@@ -80,8 +82,8 @@ async def delete(db: object, session_id: str, actor: str | None, reason: str) ->
     return True
 
 
-async def purge_before(db: object, cutoff: dt.datetime) -> int:
-    async with db() as s:  # type: ignore[operator]
+async def purge_before(db: async_sessionmaker[AsyncSession], cutoff: dt.datetime) -> int:
+    async with db() as s:
         ids = list(
             (
                 await s.execute(

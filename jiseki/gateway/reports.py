@@ -195,7 +195,7 @@ def write_xlsx(rows: list[Row], hours: list[float], path: Any, translate: Any = 
     from openpyxl import Workbook
 
     book = Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]  # the one sheet a new workbook holds (`active` is typed optional)
     sheet.title = translate("Usage")
     append_row(sheet, [translate(HEADERS[c]) for c in COLUMNS])
     for values in table(rows):

@@ -47,9 +47,10 @@ class End:
 FORWARD = Decision(Verdict.FORWARD)
 
 
-def _clipboard_meta(msg: Clipboard, direction: str) -> dict[str, object]:
+def _clipboard_meta(msg: Clipboard, direction: str) -> tuple[int, dict[str, object]]:
+    """The text's size in bytes, and what the audit keeps of it (never the content)."""
     data = msg.text.encode()
-    return {"direction": direction, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return len(data), {"direction": direction, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 class SessionRules:
@@ -81,22 +82,22 @@ class SessionRules:
             self.last_input = mono
             return FORWARD
         if isinstance(msg, Clipboard):
-            meta = _clipboard_meta(msg, "to_host")
+            size, meta = _clipboard_meta(msg, "to_host")
             if self.policy.view_only:  # nothing from the terminal reaches the PC, clipboard included
                 return Decision(Verdict.DROP, "view_only", meta)
             if not self.policy.clipboard_allowed(to_host=True):
                 return Decision(Verdict.DROP, "clipboard_forbidden", meta)
-            if int(meta["bytes"]) > self.policy.clipboard_max_bytes:  # type: ignore[call-overload]
+            if size > self.policy.clipboard_max_bytes:
                 return Decision(Verdict.DROP, "clipboard_too_large", meta)
             return Decision(Verdict.FORWARD, clipboard=meta)
         return FORWARD
 
     def from_agent(self, msg: Message) -> Decision:
         if isinstance(msg, Clipboard):
-            meta = _clipboard_meta(msg, "to_terminal")
+            size, meta = _clipboard_meta(msg, "to_terminal")
             if not self.policy.clipboard_allowed(to_host=False):
                 return Decision(Verdict.DROP, "clipboard_forbidden", meta)
-            if int(meta["bytes"]) > self.policy.clipboard_max_bytes:  # type: ignore[call-overload]
+            if size > self.policy.clipboard_max_bytes:
                 return Decision(Verdict.DROP, "clipboard_too_large", meta)
             return Decision(Verdict.FORWARD, clipboard=meta)
         return FORWARD

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from sqlalchemy import text
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "jiseki_signal"
 MAX_PAYLOAD = 7000  # PostgreSQL's NOTIFY payload limit is 8000 bytes
-Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Handler = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]  # an async def: it runs as a task
 
 
 class Signaling(Protocol):

@@ -69,4 +69,5 @@ def _obj_from_json(cls: Any, d: dict[str, Any]) -> Any:
 
 def from_json(d: dict[str, Any]) -> Message:
     cls = BY_TYPE[MsgType[d["type"]]].cls
-    return _obj_from_json(cls, {k: v for k, v in d.items() if k != "type"})  # type: ignore[no-any-return]
+    msg: Message = _obj_from_json(cls, {k: v for k, v in d.items() if k != "type"})  # an instance of cls
+    return msg

@@ -7,6 +7,7 @@ administrator's consent, the pin is the SHA-256 of the gateway's root CA so the 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ def parse_token(token: str) -> ParsedToken:
         raise EnrollmentError("invalid_token", "this is not a jiseki enrollment token (it starts with 'jsk1.')")
     try:
         secret_bytes, pin = _unb64(parts[1]), _unb64(parts[2])
-    except (ValueError, base64.binascii.Error):  # type: ignore[attr-defined]
+    except (ValueError, binascii.Error):
         raise EnrollmentError("invalid_token", "the enrollment token is damaged (copy it again)") from None
     if len(secret_bytes) != 24 or len(pin) != 32:
         raise EnrollmentError("invalid_token", "the enrollment token is damaged (copy it again)")

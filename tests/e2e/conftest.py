@@ -8,11 +8,15 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from jiseki.demo.run import DemoStack
 from tests.conftest import free_port
+
+if TYPE_CHECKING:
+    import numpy as np
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -73,7 +77,7 @@ def xdotool(display: str, *args: str) -> str:
     ).stdout
 
 
-def grab_screen(display: str) -> object:
+def grab_screen(display: str) -> np.ndarray:
     import mss
     import numpy as np
 

@@ -231,3 +231,24 @@ def test_a_key_lent_to_text_mode_does_not_type_its_text(host: Host) -> None:
     host.tap("F24")
     time.sleep(0.3)
     assert presses(host.recorder.take()) == []
+
+
+def test_a_server_without_xtest_is_refused_with_a_clear_error() -> None:
+    """python-xlib answers None for an extension the server lacks (it once gave an AttributeError)."""
+    group = ProcessGroup()
+    read_fd, write_fd = os.pipe()
+    try:
+        group.start(
+            "Xvfb",
+            ["Xvfb", "-displayfd", str(write_fd), "-extension", "XTEST", "-nolisten", "tcp"],
+            pass_fds=(write_fd,),
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(write_fd)
+        with os.fdopen(read_fd, "rb") as fh:
+            number = fh.readline().strip()
+        assert number, "Xvfb did not start"
+        with pytest.raises(RuntimeError, match="no XTEST extension"):
+            X11Input(f":{int(number)}")
+    finally:
+        group.stop_all()

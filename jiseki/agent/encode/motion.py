@@ -41,7 +41,8 @@ class Move:
 def row_hashes(frame: np.ndarray, box: Rect) -> list[int]:
     """xxh3 of each row's pixels inside `box` (each row slice is contiguous: ~0.5 µs per row)."""
     x0, x1 = box.x, box.x + box.w
-    return [xxhash.xxh3_64_intdigest(frame[y, x0:x1]) for y in range(box.y, box.y + box.h)]
+    # numpy's stubs give ndarray a __buffer__ on Python 3.12+ only; the row is a buffer on 3.11 too.
+    return [xxhash.xxh3_64_intdigest(frame[y, x0:x1]) for y in range(box.y, box.y + box.h)]  # type: ignore[arg-type]
 
 
 class RowHashCache:
@@ -61,7 +62,7 @@ class RowHashCache:
         out = []
         for y in range(box.y, box.y + box.h):
             h = rows.get(y)
-            out.append(xxhash.xxh3_64_intdigest(old[y, x0:x1]) if h is None else h)
+            out.append(xxhash.xxh3_64_intdigest(old[y, x0:x1]) if h is None else h)  # type: ignore[arg-type]  # as above
         return out
 
     def remember(self, box: Rect, new_hashes: list[int]) -> None:
@@ -232,8 +233,8 @@ def find_moves(
     for (dx, dy), seeds in ranked[:3]:
         if len(seeds) < ANCHOR_VOTES:
             break
-        for seed in seeds[:3]:
-            rect = matching_rect(old, new, box, dx, dy, seed)
+        for point in seeds[:3]:
+            rect = matching_rect(old, new, box, dx, dy, point)
             if rect is not None:
                 return [Move(Rect(rect.x - dx, rect.y - dy, rect.w, rect.h), dx, dy)]
     return []

@@ -43,7 +43,7 @@ def mask_tiles(mask: np.ndarray, tile: int = TILE) -> np.ndarray:
     th, tw = -(-h // tile), -(-w // tile)
     padded = np.zeros((th * tile, tw * tile), dtype=bool)
     padded[:h, :w] = mask
-    return padded.reshape(th, tile, tw, tile).any(axis=(1, 3))
+    return np.asarray(padded.reshape(th, tile, tw, tile).any(axis=(1, 3)))
 
 
 class DisplayStream:

@@ -17,6 +17,8 @@ TILE = 64
 def changed_rows(prev: np.ndarray, cur: np.ndarray) -> np.ndarray:
     """Boolean per row: does any pixel of this row differ?"""
     h, w = cur.shape[:2]
+    a: np.ndarray
+    b: np.ndarray
     if prev.flags.c_contiguous and cur.flags.c_contiguous and w % 2 == 0:
         a = prev.reshape(h, -1).view(np.uint64)
         b = cur.reshape(h, -1).view(np.uint64)

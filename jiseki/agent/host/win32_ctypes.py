@@ -61,12 +61,14 @@ class WTSINFOEXW(ctypes.Structure):
     _fields_ = [("Level", wintypes.DWORD), ("Data", WTSINFOEX_LEVEL_W)]
 
 
+# typeshed declares ctypes.WinDLL, ctypes.WINFUNCTYPE and wintypes.WNDCLASSW on Windows only: the
+# ignores below let mypy check this module on Linux ("unused-ignore": and on Windows).
 class User32Api:  # pragma: no cover - needs Windows
     def __init__(self) -> None:
-        self.user32: Any = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined]
-        self.gdi32: Any = ctypes.WinDLL("gdi32", use_last_error=True)  # type: ignore[attr-defined]
-        self.kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
-        self.wtsapi32: Any = ctypes.WinDLL("wtsapi32", use_last_error=True)  # type: ignore[attr-defined]
+        self.user32: Any = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
+        self.gdi32: Any = ctypes.WinDLL("gdi32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
+        self.kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
+        self.wtsapi32: Any = ctypes.WinDLL("wtsapi32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
         self._thread: threading.Thread | None = None
 
     def lock_workstation(self) -> bool:
@@ -122,7 +124,7 @@ class User32Api:  # pragma: no cover - needs Windows
 
     def _monitors(self) -> list[tuple[int, int, int, int]]:
         rects: list[tuple[int, int, int, int]] = []
-        proc_type = ctypes.WINFUNCTYPE(  # type: ignore[attr-defined]
+        proc_type = ctypes.WINFUNCTYPE(  # type: ignore[attr-defined,unused-ignore]
             wintypes.BOOL, wintypes.HMONITOR, wintypes.HDC, ctypes.POINTER(wintypes.RECT), wintypes.LPARAM
         )
 
@@ -140,11 +142,11 @@ class User32Api:  # pragma: no cover - needs Windows
 
         def run() -> None:
             hinstance = self.kernel32.GetModuleHandleW(None)
-            wndproc_type = ctypes.WINFUNCTYPE(  # type: ignore[attr-defined]
+            wndproc_type = ctypes.WINFUNCTYPE(  # type: ignore[attr-defined,unused-ignore]
                 ctypes.c_ssize_t, wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM
             )
             wndproc = wndproc_type(lambda h, m, w, lp: self.user32.DefWindowProcW(h, m, w, lp))
-            cls = wintypes.WNDCLASSW()  # type: ignore[attr-defined]
+            cls = wintypes.WNDCLASSW()  # type: ignore[attr-defined,unused-ignore]
             cls.lpfnWndProc = wndproc
             cls.hInstance = hinstance
             cls.hbrBackground = self.gdi32.GetStockObject(BLACK_BRUSH)

@@ -13,7 +13,7 @@ import ctypes
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 # Fixed-width types: ctypes.wintypes.DWORD is 8 bytes on Linux, which would hide layout errors.
 DWORD = ctypes.c_uint32
@@ -134,6 +134,10 @@ class Win32Api(Protocol):
 
 class Win32:
     """The real thing (Windows only)."""
+
+    # A ctypes.WinDLL, whose functions are looked up by name at run time; declared here because a
+    # type checker on Linux sees the rest of __init__ as unreachable and would not know the attribute.
+    _user32: Any
 
     def __init__(self) -> None:
         if sys.platform != "win32":

@@ -78,10 +78,10 @@ def key_input(usage: int, down: bool) -> KeyInput | None:
     if by_vk is not None:
         vk, sc = by_vk
         return KeyInput(vk, sc & 0xFF, up | (KEYEVENTF_EXTENDEDKEY if sc & EXTENDED else 0))
-    sc = scancode(usage)
-    if sc is None:
+    code = scancode(usage)
+    if code is None:
         return None
-    return KeyInput(0, sc & 0xFF, KEYEVENTF_SCANCODE | up | (KEYEVENTF_EXTENDEDKEY if sc & EXTENDED else 0))
+    return KeyInput(0, code & 0xFF, KEYEVENTF_SCANCODE | up | (KEYEVENTF_EXTENDEDKEY if code & EXTENDED else 0))
 
 
 def unicode_inputs(text: str) -> list[KeyInput]:
@@ -140,7 +140,7 @@ class WindowsInput:
     def layout(self) -> KeyboardLayout | None:
         by_scancode = {HID_TO_SCANCODE[u]: u for u in LAYOUT_PROBE_IDS if u in HID_TO_SCANCODE}
         name, chars = self._api.keyboard_layout(sorted(by_scancode))
-        keys = {}
+        keys: dict[int, int] = {}
         for sc, ch in chars.items():
             usage_id = by_scancode.get(sc)
             if usage_id is not None and len(ch) == 1 and ord(ch) >= 0x20 and not 0xD800 <= ord(ch) <= 0xDFFF:
@@ -172,7 +172,9 @@ class WindowsInput:
             self._api.send(events)
 
     def release_all(self) -> None:
-        events = [e for u in reversed(self._held) if (e := key_input(u, False)) is not None]
+        events: list[KeyInput | MouseInput] = [
+            e for u in reversed(self._held) if (e := key_input(u, False)) is not None
+        ]
         self._held.clear()
         self._sas_delete = False
         for bit, _down, up, data in _BUTTONS:

@@ -50,7 +50,8 @@ FCITX_IME_KEYS = {0x00070090: korean.XK_Hangul_Hanja, 0x00070091: korean.XK_Hang
 class X11Input:
     def __init__(self, display_name: str | None = None) -> None:
         self._d = display.Display(display_name)
-        if not self._d.query_extension("XTEST").present:
+        if self._d.query_extension("XTEST") is None:  # python-xlib: None when the server lacks it
+            self._d.close()
             raise RuntimeError("the X server has no XTEST extension")
         self._held_keys: list[int] = []  # keycodes in the order they were pressed
         self._repeat_off: set[int] = set()  # keycodes whose server autorepeat we turned off

@@ -62,7 +62,8 @@ class X11Keymap:
         return range(self._min, self._max + 1)
 
     def group(self) -> int:
-        return (self._d.screen().root.query_pointer().mask >> 13) & 0x3
+        mask: int = self._d.screen().root.query_pointer().mask  # the stubs leave reply fields untyped
+        return (mask >> 13) & 0x3
 
     # ---- layout --------------------------------------------------------------------------
 

@@ -46,7 +46,8 @@ def xim_server_windows(d: display.Display) -> list[int]:
     if prop is None or prop.format != 32:
         return []
     owners = [d.get_selection_owner(atom) for atom in prop.value]
-    return sorted(int(w.id) for w in owners if w != X.NONE)
+    # types-python-xlib says get_selection_owner returns an int; it returns a Window, or X.NONE.
+    return sorted(int(w.id) for w in owners if w != X.NONE)  # type: ignore[attr-defined]
 
 
 def xim_server_names(d: display.Display) -> list[str]:
@@ -118,8 +119,9 @@ class XimWatch:
             self.releases.clear()
             self.epoch += 1
         self._servers = servers
+        assert self._data is not None  # opened together with _ctl above
         self._reader = threading.Thread(
-            target=self._data.record_enable_context,  # type: ignore[union-attr]
+            target=self._data.record_enable_context,
             args=(self._context, self._on_data),
             name="xim-watch",
             daemon=True,

@@ -125,7 +125,8 @@ def _names_anchor(r: ChainRecord, anchor_seq: int, anchor_hash: str) -> bool:
         return False
     if not isinstance(details, dict) or details.get("anchor_seq") != anchor_seq:
         return False
-    return details.get("anchor_hash", anchor_hash) == anchor_hash
+    named: object = details.get("anchor_hash", anchor_hash)
+    return named == anchor_hash
 
 
 def _matches(w: Head, anchor_seq: int, anchor_hash: str, seen: dict[int, str]) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ..db.models import AuditAnchor, AuditEvent, utcnow
+from ..db.results import rowcount
 from . import event
 from .chain import GENESIS, PURGE_KIND, ChainRecord, Head, VerifyResult, record_hash, verify
 from .head import HeadFile, HeadFileError
@@ -59,7 +60,7 @@ async def seal(db: async_sessionmaker[AsyncSession], head: HeadFile | None = Non
     while True:
         seen = _read_quietly(head)  # before the chain: the file never runs ahead of a committed seal
         async with db.begin() as s:
-            if s.bind.dialect.name == "postgresql":
+            if s.get_bind().dialect.name == "postgresql":
                 await s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK})
             rows = (
                 (
@@ -98,7 +99,11 @@ async def _chain_end(s: AsyncSession, seen: Head | None, head: HeadFile | None) 
         )
     ).first()
     anchor = await _anchor(s)
-    seq, prev = (int(last[0]), str(last[1])) if last is not None else (anchor.last_seq, anchor.last_hash)
+    if last is None:
+        seq, prev = anchor.last_seq, anchor.last_hash
+    else:
+        assert last.seq is not None  # the query selects sealed records only
+        seq, prev = int(last.seq), str(last.hash)
     if seen is None or head is None:
         return seq, prev, False
     if seen.seq > seq:
@@ -226,7 +231,7 @@ async def purge_before(
         else:
             last = (await s.execute(select(AuditEvent.hash).where(AuditEvent.seq == limit_seq))).scalar_one()
             result = await s.execute(delete(AuditEvent).where(AuditEvent.seq <= limit_seq))
-            count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+            count = rowcount(result)
             anchor.last_seq, anchor.last_hash = int(limit_seq), str(last)
             anchor.purged_count += count
             anchor.purged_at = utcnow()

@@ -14,6 +14,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from jiseki.config import AuthConfig
 
 from ..db.models import User
+from ..db.results import rowcount
 from . import totp
 from .passwords import dummy_hash, hash_off_loop, needs_rehash, verify_off_loop
 from .throttle import AddressThrottle
@@ -118,7 +119,7 @@ async def _accept(
     result = await s.execute(
         update(User).where(*conditions).values(**values).execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         return False
     for key, value in values.items():  # in step with the row, without a flush writing them again
         set_committed_value(user, key, value)

@@ -5,16 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..db.models import Host, Session, Terminal, User
+from ..db.models import Base, Host, Session, Terminal, User
 
 
-def _count(*where: object, model: type = Session) -> Any:
-    return select(func.count()).select_from(model).where(*where).scalar_subquery()  # type: ignore[arg-type]
+def _count(*where: ColumnElement[bool], model: type[Base] = Session) -> ScalarSelect[int]:
+    return select(func.count()).select_from(model).where(*where).scalar_subquery()
 
 
 async def figures_now(s: AsyncSession, now: dt.datetime, midnight: dt.datetime) -> dict[str, int]:

@@ -42,7 +42,7 @@ _LOGIN_MESSAGES = {
 
 
 def _field(form: object, name: str) -> str:
-    value = form.get(name) if hasattr(form, "get") else None  # type: ignore[union-attr]
+    value = form.get(name) if hasattr(form, "get") else None
     # A control character cannot be typed into these fields; such a value matches no account.
     return value[:MAX_FIELD] if isinstance(value, str) and not has_controls(value) else ""
 
@@ -143,7 +143,7 @@ async def password_page(request: web.Request) -> web.StreamResponse:
 
 
 def _password_session(request: web.Request) -> websessions.LoadedSession:
-    loaded = request.get(SESSION)
+    loaded: websessions.LoadedSession | None = request.get(SESSION)  # aiohttp types get() by str keys only
     if loaded is None or loaded.row.stage not in (websessions.STAGE_FULL, websessions.STAGE_CHANGE_PASSWORD):
         return require_user(request)
     return loaded

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from jiseki.i18n import pick_language
 
@@ -77,7 +78,7 @@ def _allowed(address: str | None, networks: tuple[str, ...]) -> bool:
 
 def make_guards(
     state: GatewayState, body_limits: Mapping[str, int] | None = None
-) -> list[Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]]:
+) -> list[Middleware]:
     """The middlewares; `body_limits` raises the request size for the few upload routes (by path)."""
     refusals = _RateLimitedRecorder()
     body_limits = dict(body_limits or {})
@@ -169,8 +170,10 @@ async def _csrf_ok(request: web.Request, loaded: websessions.LoadedSession | Non
         value = form.get(CSRF_FIELD)
         given = value if isinstance(value, str) else None
     # The login form is shown before any session exists, so it carries the pre-login token.
-    prelogin = loaded is None or request.path == "/login"
-    expected = request.cookies.get(PRELOGIN_COOKIE) if prelogin else loaded.row.csrf_token
+    if loaded is None or request.path == "/login":
+        expected = request.cookies.get(PRELOGIN_COOKIE)
+    else:
+        expected = loaded.row.csrf_token
     return bool(given and expected and hmac.compare_digest(given.encode(), expected.encode()))
 
 

@@ -20,4 +20,4 @@ class TerminalIdentity:
 
 STATE = web.AppKey("state", GatewayState)
 TERMINAL = web.RequestKey("terminal", TerminalIdentity)
-SESSION = web.RequestKey("session", LoadedSession | None)  # type: ignore[arg-type]
+SESSION = web.RequestKey[LoadedSession | None]("session")  # the documented spelling for a non-class type

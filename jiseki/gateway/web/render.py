@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
 import jinja2
 from aiohttp import web
@@ -25,10 +25,16 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def translator(request: web.Request):  # type: ignore[no-untyped-def]
+class Translate(Protocol):
+    """`_` in handlers and templates: the catalogue's text for `msgid`, with `values` filled in."""
+
+    def __call__(self, msgid: str, /, **values: Any) -> str: ...
+
+
+def translator(request: web.Request) -> Translate:
     lang = request_language(request)
 
-    def _(msgid: str, **values: Any) -> str:
+    def _(msgid: str, /, **values: Any) -> str:
         text = gettext(lang, msgid)
         return text.format(**values) if values else text
 
