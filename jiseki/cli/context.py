@@ -1,7 +1,7 @@
 """What a command may open, each part on first use: the configuration, a migrated database, the CA,
-the audit head file. Unlike the gateway's state (`jiseki.gateway.state`), nothing else: no broker,
-signaling or node registry, no server certificate. A command that reads one row opens the database
-only; the CA (and its passphrase) only for commands that issue certificates.
+the TOTP secret box, the audit head file. Unlike the gateway's state (`jiseki.gateway.state`),
+nothing else: no broker, signaling or node registry. A command that reads one row opens the
+database only; the CA (and its passphrase) only for commands that issue certificates.
 
 Imports nothing of the gateway at module level, so that `jiseki agent` never loads it."""
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from jiseki.gateway.audit.head import HeadFile
     from jiseki.gateway.auth.passwords import PasswordPolicy
+    from jiseki.gateway.auth.totp import SecretBox
     from jiseki.gateway.pki import CertificateAuthority
 
 T = TypeVar("T")
@@ -50,7 +51,7 @@ class Context:
             from jiseki.gateway.db.engine import make_engine, sessionmaker, upgrade_to_head
 
             gw = self.config.gateway
-            self.data_dir  # noqa: B018 - the SQLite file lives in it
+            _ = self.data_dir  # made first, private: the SQLite file lives in it
             self._engine = make_engine(gw.effective_database_url, gw.database_pool_size, gw.database_max_overflow)
             await upgrade_to_head(self._engine)
             self._db = sessionmaker(self._engine)
@@ -75,6 +76,13 @@ class Context:
 
         gw = self.config.gateway
         return CertificateAuthority(self.data_dir / "pki", gw.ca_passphrase.encode() or None)
+
+    @cached_property
+    def box(self) -> SecretBox:
+        """The key that seals one-time-code secrets (created on first use, as by the gateway)."""
+        from jiseki.gateway.auth.totp import SecretBox
+
+        return SecretBox(self.data_dir / "secrets" / "totp.key")
 
     @cached_property
     def audit_head(self) -> HeadFile:

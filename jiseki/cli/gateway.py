@@ -18,7 +18,16 @@ def run_gateway(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def db_upgrade(args: argparse.Namespace, ctx: Context) -> int:
-    ctx.run(Context.db)  # opening the database runs the migrations
+    """Also prepares the data directory as a node's first start would (the CA with the server
+    certificate, the TOTP key): `docs/deployment.md` has it run once, then `pki/` and `secrets/`
+    copied to the other nodes."""
+
+    async def action(ctx: Context) -> None:
+        ctx.ca.ensure_server_cert(ctx.config.gateway.server_names)
+        await ctx.db()  # opening the database runs the migrations
+        _ = ctx.box
+
+    ctx.run(action)
     print("database is at the newest schema")
     return 0
 

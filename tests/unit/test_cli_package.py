@@ -47,11 +47,10 @@ def config_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_commands_open_the_ca_only_to_issue_and_never_the_secret_box(
+def test_commands_open_the_ca_only_to_issue_and_the_secret_box_only_to_prepare_a_node(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config, data = str(config_file(tmp_path)), tmp_path / "data"
-    assert main(["db", "upgrade", "--config", config]) == 0
     assert main(["admin", "create-user", "k0001", "--name", "山田", "--temporary-password", "--config", config]) == 0
     assert main(["admin", "unlock", "k0001", "--config", config]) == 0
     assert main(["audit", "verify", "--config", config]) == 0
@@ -59,10 +58,14 @@ def test_commands_open_the_ca_only_to_issue_and_never_the_secret_box(
     assert not (data / "pki").exists() and not (data / "secrets").exists()
 
     assert main(["host", "token", "pc-0001", "--config", config]) == 0
-    assert (data / "pki" / "root-ca.crt").is_file()
-    assert not (data / "pki" / "server.crt").exists()  # the gateway's own certificate: made by the gateway
-    assert not (data / "secrets").exists()
     assert "jsk1." in capsys.readouterr().out
+    assert (data / "pki" / "root-ca.crt").is_file()
+    assert not (data / "pki" / "server.crt").exists()  # the node's own certificate: not needed to issue
+    assert not (data / "secrets").exists()
+
+    # `db upgrade` prepares the data directory to copy to the other nodes (docs/deployment.md)
+    assert main(["db", "upgrade", "--config", config]) == 0
+    assert (data / "pki" / "server.crt").is_file() and (data / "secrets" / "totp.key").is_file()
 
 
 def test_a_command_that_opens_the_database_leaves_it_closed(tmp_path: Path) -> None:
