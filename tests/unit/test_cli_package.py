@@ -139,3 +139,21 @@ def test_reading_one_row_opens_the_database_only(tmp_path: Path) -> None:
     # no broker, signaling, node registry, CA, HTTP server or client: what the gateway's state would open
     unopened = ["jiseki.gateway." + m for m in ("state", "broker", "signaling", "nodes", "pki", "certs", "server")]
     assert _of(seen["modules"], *unopened, "aiohttp") == []
+
+
+def test_a_ca_error_is_one_line_and_only_for_commands_that_use_the_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("JISEKI_CA_PASSPHRASE", raising=False)
+    data = tmp_path / "data"
+    with_passphrase = tmp_path / "with.toml"
+    with_passphrase.write_text(f'[gateway]\ndata_dir = "{data}"\nca_passphrase = "s3cret-pass"\n', "utf-8")
+    assert main(["host", "token", "pc-0001", "--config", str(with_passphrase)]) == 0  # an encrypted CA
+    capsys.readouterr()
+
+    without = str(config_file(tmp_path))
+    assert main(["host", "token", "pc-0002", "--config", without]) == 1
+    assert capsys.readouterr().err == (
+        f"jiseki: {data / 'pki' / 'issuing-ca.key'} is encrypted: set JISEKI_CA_PASSPHRASE (or gateway.ca_passphrase)\n"
+    )
+    assert main(["admin", "create-user", "k0001", "--name", "山田", "--temporary-password", "--config", without]) == 0
