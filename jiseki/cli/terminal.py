@@ -31,9 +31,9 @@ def add(args: argparse.Namespace, ctx: Context) -> int:
     from jiseki.gateway import admin
     from jiseki.trust.tls import write_private
 
-    async def action(ctx: Context) -> admin.terminals.TerminalBundle:
+    async def action(ctx: Context) -> tuple[bytes, str]:
         async with ctx.transaction() as s:
-            return await admin.issue_terminal_pkcs12(
+            bundle = await admin.issue_terminal_pkcs12(
                 s,
                 ctx.ca,
                 args.terminal_id,
@@ -42,11 +42,12 @@ def add(args: argparse.Namespace, ctx: Context) -> int:
                 ACTOR,
                 reissue=args.reissue,
             )
+            return bundle.p12, bundle.password
 
-    bundle = _run_hinting_reissue(ctx, action)
-    write_private(args.out, bundle.p12)
+    p12, password = _run_hinting_reissue(ctx, action)
+    write_private(args.out, p12)
     print(f"terminal {args.terminal_id}: PKCS#12 written to {args.out} (mode 0600)")
-    print(f"one-time import password: {bundle.password}")
+    print(f"one-time import password: {password}")
     print("Import it on the terminal (certmgr / double-click, 'current user'), then delete the file.")
     return 0
 

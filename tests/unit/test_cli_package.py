@@ -108,7 +108,8 @@ def loaded_after(code: str, tmp_path: Path) -> dict[str, object]:
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.splitlines()[-1])
+    seen: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return seen
 
 
 def _of(modules: object, *prefixes: str) -> list[str]:
