@@ -14,9 +14,9 @@ import pytest
 
 from jiseki.agent.policy import AgentPolicy, parse_agent_policy
 from jiseki.cli import build_parser
+from jiseki.cli.policy import settings_from_args, show_lines
 from jiseki.gateway.db.models import PolicyRow
 from jiseki.gateway.policy import DEFAULT, Effective, Policy, PolicyError, combine
-from jiseki.gateway.policy_cli import settings_from_args, show_lines
 from jiseki.gateway.web.console.policies import READERS
 from jiseki.i18n import catalogue, gettext
 from jiseki.policy_settings import AGENT_SETTINGS, COLUMNS, SETTINGS, Setting, docs_table

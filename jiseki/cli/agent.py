@@ -1,0 +1,88 @@
+"""`jiseki agent` (run the agent on the office PC) and `jiseki agent enroll`.
+
+Imports nothing of `jiseki.gateway` or SQLAlchemy, here or in what it runs: an office PC has the
+agent's dependencies only (a test runs both commands in a fresh interpreter and checks)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from jiseki.config import ConfigError
+
+from .common import CommandError
+from .context import Context
+from .options import command
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from jiseki.agent.capture.x11 import X11Capture
+    from jiseki.agent.clipboard.x11 import X11Clipboard
+    from jiseki.agent.host.x11 import X11HostControl
+    from jiseki.agent.input.x11 import X11Input
+    from jiseki.agent.runner import Agent
+
+    config = ctx.config.agent
+    display = config.display or os.environ.get("DISPLAY")
+    if not display:
+        raise ConfigError("agent.display: not set and $DISPLAY is empty")
+    agent = Agent(
+        config,
+        lambda: X11Capture(display),
+        lambda: X11Input(display),
+        host=X11HostControl(display, config.lock_command),
+        make_clipboard=lambda: X11Clipboard(display),
+    )
+    asyncio.run(_until_signalled(agent.run_forever(), agent.close_session))
+    return 0
+
+
+async def _until_signalled(work: Any, before_cancel: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Run `work` until SIGTERM or Ctrl+C, then cancel it so that it can clean up."""
+    import signal
+
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+
+    async def stop() -> None:
+        if before_cancel is not None:
+            try:
+                await asyncio.wait_for(before_cancel(), 5)
+            except (TimeoutError, OSError):
+                pass
+        task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: loop.create_task(stop()))
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
+def enroll(args: argparse.Namespace, ctx: Context) -> int:
+    from jiseki.agent.enroll import EnrollFailed
+    from jiseki.agent.enroll import enroll as enroll_with_token
+
+    config = ctx.config.agent
+    cert_dir = args.cert_dir or config.cert_dir
+    try:
+        host_id = enroll_with_token(args.gateway_url, args.token, cert_dir)
+    except EnrollFailed as exc:
+        raise CommandError(f"enrollment failed: {exc}") from None
+    print(f"enrolled as {host_id}; certificate in {cert_dir}")
+    return 0
+
+
+def register(sub: Any) -> None:
+    agent = command(sub, "agent", "the agent on the office PC (runs it when no subcommand is given)", run)
+    commands = agent.add_subparsers(dest="agent_command")
+
+    p = command(commands, "enroll", "obtain this PC's certificate with a one-time token", enroll)
+    p.add_argument("gateway_url", help="https://gateway.example")
+    p.add_argument("--token", required=True)
+    p.add_argument("--cert-dir", type=Path, help="where to store the key and certificate (default: agent.cert_dir)")
