@@ -56,11 +56,7 @@ def import_users(args: argparse.Namespace, ctx: Context) -> int:
 
     rows, errors = parse_staff_csv(read_csv(args.csv))
 
-    async def action(ctx: Context) -> admin.ImportResult:
-        async with ctx.transaction() as s:
-            return await admin.import_users(s, rows, errors, ACTOR)
-
-    result = ctx.run(action)
+    result = ctx.write(lambda s: admin.import_users(s, rows, errors, ACTOR))
     if result.created:
         write_private(args.passwords_out, initial_passwords_csv(result.created).encode())
     print(f"created {len(result.created)} account(s); temporary passwords in {args.passwords_out} (mode 0600)")
@@ -114,11 +110,7 @@ def import_assignments(args: argparse.Namespace, ctx: Context) -> int:
 
     rows, errors = parse_assignments_csv(read_csv(args.csv))
 
-    async def action(ctx: Context) -> admin.AssignmentCheck:
-        async with ctx.transaction() as s:
-            return await admin.import_assignments(s, rows, errors, ACTOR)
-
-    result = ctx.run(action)
+    result = ctx.write(lambda s: admin.import_assignments(s, rows, errors, ACTOR))
     print(f"changed {len(result.valid)} assignment(s); {len(result.unchanged)} already as asked")
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)
@@ -151,11 +143,7 @@ def update_user(args: argparse.Namespace, ctx: Context) -> int:
 def reset_password(args: argparse.Namespace, ctx: Context) -> int:
     from jiseki.gateway import admin
 
-    async def action(ctx: Context) -> str:
-        async with ctx.transaction() as s:
-            return await admin.reset_password(s, args.login_id, ACTOR)
-
-    temporary = ctx.run(action)
+    temporary = ctx.write(lambda s: admin.reset_password(s, args.login_id, ACTOR))
     print(f"{args.login_id}: temporary password (must be changed at the next login): {temporary}")
     return 0
 

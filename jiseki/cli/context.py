@@ -117,6 +117,15 @@ class Context:
 
         return asyncio.run(run())
 
+    def write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run one audited operation (`work(session)`, e.g. an `admin` function) in a transaction of its own."""
+
+        async def action(ctx: Context) -> T:
+            async with ctx.transaction() as s:
+                return await work(s)
+
+        return self.run(action)
+
     async def close(self) -> None:
         if self._engine is not None:
             await self._engine.dispose()

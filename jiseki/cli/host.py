@@ -44,11 +44,7 @@ def token(args: argparse.Namespace, ctx: Context) -> int:
 def revoke(args: argparse.Namespace, ctx: Context) -> int:
     from jiseki.gateway import admin
 
-    async def action(ctx: Context) -> None:
-        async with ctx.transaction() as s:
-            await admin.revoke_host(s, args.host_id, args.reason, ACTOR)
-
-    ctx.run(action)
+    ctx.write(lambda s: admin.revoke_host(s, args.host_id, args.reason, ACTOR))
     print(f"office PC {args.host_id}: agent certificate revoked")
     return 0
 
@@ -56,11 +52,7 @@ def revoke(args: argparse.Namespace, ctx: Context) -> int:
 def set_group(args: argparse.Namespace, ctx: Context) -> int:
     from jiseki.gateway import admin
 
-    async def action(ctx: Context) -> None:
-        async with ctx.transaction() as s:
-            await admin.set_host_group(s, args.host_id, args.group, ACTOR)
-
-    ctx.run(action)
+    ctx.write(lambda s: admin.set_host_group(s, args.host_id, args.group, ACTOR))
     print(f"{args.host_id}: host group {args.group or '(none)'}")
     return 0
 

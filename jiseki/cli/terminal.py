@@ -78,11 +78,7 @@ def sign(args: argparse.Namespace, ctx: Context) -> int:
 def revoke(args: argparse.Namespace, ctx: Context) -> int:
     from jiseki.gateway import admin
 
-    async def action(ctx: Context) -> None:
-        async with ctx.transaction() as s:
-            await admin.revoke_terminal(s, args.terminal_id, args.reason, ACTOR)
-
-    ctx.run(action)
+    ctx.write(lambda s: admin.revoke_terminal(s, args.terminal_id, args.reason, ACTOR))
     print(f"terminal {args.terminal_id}: revoked")
     return 0
 
