@@ -13,6 +13,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 pkgs=(xvfb openbox xterm less fonts-noto-cjk fonts-dejavu-core x11-xkb-utils ca-certificates libnss3-tools xclip xinput)
 if [ "$mode" = "test" ]; then
   pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify xclip i3lock xinput postgresql)
+  pkgs+=(wine64 wine)  # Windows CPython for the Windows agent's tests (scripts/wine-python.sh)
   pkgs+=(fcitx5 fcitx5-mozc fcitx5-frontend-gtk3 dbus x11-xserver-utils)  # a real IME; xrandr
   command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 fi
@@ -34,7 +35,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-extra=""
-if [ "$mode" = "test" ]; then extra="[test]"; fi
+extra="[agent,gateway]"  # the demo runs both on this machine
+if [ "$mode" = "test" ]; then extra="[agent,gateway,test]"; fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import jiseki" # fail here, clearly, if the install did not work

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import pytest
 
 from jiseki.agent.input.hid_scancode import HID_TO_SCANCODE, scancode
-from jiseki.agent.input.win32 import (
+from jiseki.agent.input.windows import WindowsInput
+from jiseki.agent.win32.input import (
     INPUT,
     KEYEVENTF_EXTENDEDKEY,
     KEYEVENTF_KEYUP,
@@ -29,10 +30,9 @@ from jiseki.agent.input.win32 import (
     XBUTTON1,
     KeyInput,
     MouseInput,
-    Win32,
+    Win32Input,
     to_struct,
 )
-from jiseki.agent.input.windows import WindowsInput
 from jiseki.protocol import BUTTON_BACK, BUTTON_LEFT, LOCK_CAPS, LOCK_KANA, LOCK_NUM, KeyboardLayout, LayoutKey
 from jiseki.protocol.keycodes import dom_code_to_usage
 
@@ -91,8 +91,8 @@ def test_input_structure_has_the_windows_x64_layout() -> None:
 
 @pytest.mark.skipif(sys.platform == "win32", reason="checks the refusal off Windows")
 def test_the_real_api_refuses_to_start_off_windows() -> None:
-    with pytest.raises(RuntimeError):
-        Win32()
+    with pytest.raises(OSError):
+        Win32Input()
 
 
 @pytest.mark.parametrize(

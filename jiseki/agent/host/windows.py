@@ -9,14 +9,14 @@
 - state: the session's user (`WTSQuerySessionInformationW`, WTSUserName and WTSDomainName) and its
   lock state (WTSSessionInfoEx, `SessionFlags` = WTS_SESSIONSTATE_LOCK), both wtsapi32.
 
-The Win32 calls sit behind the small `Win32Api` protocol; `WindowsHostControl` is tested with a fake
-here (this machine has no Windows), and `User32Api` is the ctypes binding used on Windows.
+The Win32 calls sit behind the small `HostApi` protocol; `WindowsHostControl` is unit-tested with a
+fake, and `win32.host.Win32Host` (the ctypes binding) runs under Wine in tests/wine, where what Wine
+lacks (display affinity, BlockInput, LockWorkStation, WTS lock state) fails: docs/windows.md.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Protocol
 
 from .base import HostState
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 WDA_EXCLUDEFROMCAPTURE = 0x00000011
 
 
-class Win32Api(Protocol):
+class HostApi(Protocol):
     def lock_workstation(self) -> bool: ...
     def block_input(self, block: bool) -> bool: ...
     def create_curtain_windows(self) -> list[int]:
@@ -45,7 +45,7 @@ class Win32Api(Protocol):
 
 
 class WindowsHostControl:
-    def __init__(self, api: Win32Api) -> None:
+    def __init__(self, api: HostApi) -> None:
         self.api = api
         self._windows: list[int] = []
         self._blocked = False
@@ -88,10 +88,8 @@ class WindowsHostControl:
         return done
 
 
-def user32_api() -> Win32Api:  # pragma: no cover - Windows only
+def win32_host() -> HostApi:
     """The ctypes binding; importable everywhere, usable only on Windows."""
-    if sys.platform != "win32":
-        raise OSError("the Win32 host backend needs Windows")
-    from .win32_ctypes import User32Api
+    from ..win32.host import Win32Host
 
-    return User32Api()
+    return Win32Host()

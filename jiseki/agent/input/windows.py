@@ -1,8 +1,8 @@
 """Windows input: physical keys as SendInput scancodes, text as KEYEVENTF_UNICODE, and the real
 Ctrl+Alt+Del through SendSAS (SendInput cannot produce the secure attention sequence).
 
-Every Win32 call goes through `win32.Win32Api`; the tests use a fake of it because the project's
-CI has no Windows. The behaviour mirrors `x11.X11Input`: a key-down of a held key is an autorepeat
+Every Win32 call goes through `InputApi`; the unit tests use a fake of it, tests/wine runs the real
+`win32.input.Win32Input` under Wine. The behaviour mirrors `x11.X11Input`: a key-down of a held key is an autorepeat
 (Windows repeats nothing injected by itself), modifiers are lifted while text is typed.
 """
 
@@ -22,9 +22,7 @@ from jiseki.protocol import (
     LayoutKey,
 )
 
-from .base import LAYOUT_PROBE_IDS, WheelAccumulator
-from .hid_scancode import EXTENDED, HID_TO_SCANCODE, KEYBOARD_PAGE, scancode, virtual_key
-from .win32 import (
+from ..win32.input import (
     KEYEVENTF_EXTENDEDKEY,
     KEYEVENTF_KEYUP,
     KEYEVENTF_SCANCODE,
@@ -49,11 +47,13 @@ from .win32 import (
     WHEEL_DELTA,
     XBUTTON1,
     XBUTTON2,
+    InputApi,
     KeyInput,
     MouseInput,
-    Win32,
-    Win32Api,
+    Win32Input,
 )
+from .base import LAYOUT_PROBE_IDS, WheelAccumulator
+from .hid_scancode import EXTENDED, HID_TO_SCANCODE, KEYBOARD_PAGE, scancode, virtual_key
 
 _PAGE = KEYBOARD_PAGE << 16
 DELETE = _PAGE | 0x4C
@@ -96,8 +96,8 @@ def unicode_inputs(text: str) -> list[KeyInput]:
 
 
 class WindowsInput:
-    def __init__(self, api: Win32Api | None = None) -> None:
-        self._api: Win32Api = api if api is not None else Win32()
+    def __init__(self, api: InputApi | None = None) -> None:
+        self._api: InputApi = api if api is not None else Win32Input()
         self._held: list[int] = []  # usages, in press order
         self._sas_delete = False  # the Delete of a Ctrl+Alt+Del went to SendSAS: drop its release
         self._buttons = 0

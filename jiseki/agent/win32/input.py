@@ -1,10 +1,9 @@
-"""The Win32 calls of the Windows input backend, isolated in this one small module (ctypes).
+"""The Win32 calls of the Windows input backend (ctypes).
 
-Written against the documented APIs -- SendInput (KEYEVENTF_SCANCODE, KEYEVENTF_UNICODE,
-MOUSEEVENTF_ABSOLUTE | MOUSEEVENTF_VIRTUALDESK), GetKeyState, GetSystemMetrics,
-GetKeyboardLayout, MapVirtualKeyExW, ToUnicodeEx and sas.dll's SendSAS -- but NOT run by the
-project's tests, which run on Linux: `windows.WindowsInput` is tested against a fake `Win32Api`,
-and only the structure layout below is checked here (sizeof(INPUT) is 40 bytes on 64-bit Windows).
+SendInput (KEYEVENTF_SCANCODE, KEYEVENTF_UNICODE, MOUSEEVENTF_ABSOLUTE | MOUSEEVENTF_VIRTUALDESK),
+GetKeyState, GetSystemMetrics, GetKeyboardLayout, MapVirtualKeyExW, ToUnicodeEx and sas.dll's SendSAS.
+The unit tests drive `input.windows.WindowsInput` with a fake `InputApi`; tests/wine runs this class
+under Wine, where the injected scan codes are read back from a window's message loop.
 """
 
 from __future__ import annotations
@@ -108,8 +107,8 @@ def to_struct(event: KeyInput | MouseInput) -> INPUT:
     return item
 
 
-class Win32Api(Protocol):
-    """What `WindowsInput` needs from Windows (a fake implements it in the tests)."""
+class InputApi(Protocol):
+    """What `WindowsInput` needs from Windows (a fake implements it in the unit tests)."""
 
     def send(self, events: Sequence[KeyInput | MouseInput]) -> int:
         """SendInput; returns how many events were inserted."""
@@ -132,7 +131,7 @@ class Win32Api(Protocol):
         ...
 
 
-class Win32:
+class Win32Input:
     """The real thing (Windows only)."""
 
     # A ctypes.WinDLL, whose functions are looked up by name at run time; declared here because a
@@ -141,7 +140,7 @@ class Win32:
 
     def __init__(self) -> None:
         if sys.platform != "win32":
-            raise RuntimeError("the Win32 input backend runs on Windows only")
+            raise OSError("the Win32 input backend runs on Windows only")
         user32 = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
         user32.SendInput.argtypes = (ctypes.c_uint, ctypes.POINTER(INPUT), ctypes.c_int)
         user32.SendInput.restype = ctypes.c_uint

@@ -1,14 +1,15 @@
-"""ctypes binding of the Win32 calls `windows.WindowsHostControl` needs (Windows only).
+"""ctypes binding of the Win32 calls `host.windows.WindowsHostControl` needs (Windows only).
 
 Documented APIs: LockWorkStation, BlockInput, SetWindowDisplayAffinity, EnumDisplayMonitors,
 RegisterClassExW, CreateWindowExW, ShowWindow, DestroyWindow; WTSQuerySessionInformationW and
 WTSFreeMemory (wtsapi32) for the session's user and lock state. The curtain windows are owned by a
-dedicated thread that runs their message loop. Not executed on the Linux CI: see windows.py.
+dedicated thread that runs their message loop. Run under Wine by tests/wine.
 """
 
 from __future__ import annotations
 
 import ctypes
+import sys
 import threading
 from ctypes import wintypes
 from typing import Any
@@ -63,8 +64,10 @@ class WTSINFOEXW(ctypes.Structure):
 
 # typeshed declares ctypes.WinDLL, ctypes.WINFUNCTYPE and wintypes.WNDCLASSW on Windows only: the
 # ignores below let mypy check this module on Linux ("unused-ignore": and on Windows).
-class User32Api:  # pragma: no cover - needs Windows
+class Win32Host:
     def __init__(self) -> None:
+        if sys.platform != "win32":
+            raise OSError("the Win32 host backend runs on Windows only")
         self.user32: Any = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
         self.gdi32: Any = ctypes.WinDLL("gdi32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
         self.kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
