@@ -23,9 +23,20 @@ class CursorImage:
     y: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class MoveHint:
+    """The window system says the pixels of `src` moved by (dx, dy) (a scroll or a window drag), as
+    DXGI's move rects do. A hint only: the encoder checks the pixels before it sends a COPY."""
+
+    src: Rect
+    dx: int
+    dy: int
+
+
 class Capture(Protocol):
     width: int
     height: int
+    method: str  # how the screen is read, reported in the hello and the console: "x11", "dxgi", "gdi"
 
     def grab(self, area: Rect | None = None) -> np.ndarray:
         """The whole desktop as a (height, width, 4) uint8 BGRA array.
@@ -45,6 +56,11 @@ class Capture(Protocol):
     def damage(self) -> list[Rect] | None:
         """Where the screen was drawn since the last call (a hint, not the truth: the frames are
         still compared); [] when nothing was drawn, None when the backend cannot tell."""
+        ...
+
+    def moves(self) -> list[MoveHint]:
+        """Moves the window system reported since the last call (taken with `damage()`); [] if none
+        or the backend cannot tell."""
         ...
 
     def cursor(self) -> CursorImage | None:

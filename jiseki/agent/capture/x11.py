@@ -8,11 +8,13 @@ import numpy as np
 
 from jiseki.protocol import Monitor, Rect
 
-from .base import CursorImage
+from .base import CursorImage, MoveHint
 from .x11_events import X11Events
 
 
 class X11Capture:
+    method = "x11"
+
     def __init__(self, display: str | None = None) -> None:
         self._mss = mss.MSS(display=display) if display else mss.MSS()
         whole = self._mss.monitors[0]
@@ -47,6 +49,9 @@ class X11Capture:
 
     def damage(self) -> list[Rect] | None:
         return self._events.damage()
+
+    def moves(self) -> list[MoveHint]:
+        return []  # X11 reports no moves: the encoder finds them in the pixels
 
     def cursor(self) -> CursorImage | None:
         return self._events.cursor()

@@ -1,0 +1,1 @@
+"""`jiseki agent selftest`: what an IT department runs on a desk PC before roll-out."""
