@@ -15,7 +15,8 @@ cache="${JISEKI_WINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/jiseki/wine}"
 embed_version=3.13.0
 python_dir="$cache/python"
 prefix="$cache/prefix"
-pip="${PIP:-$here/.venv/bin/python -m pip}"
+py="$here/.venv/bin/python"; [ -x "$py" ] || py=python3
+pip="${PIP:-$py -m pip}"
 
 winpath() { printf 'Z:%s' "${1//\//\\}"; }
 
@@ -25,7 +26,7 @@ wine_pins=("numpy==2.1.3" "cryptography==42.0.8")
 
 requirements() {
   # The agent's dependencies as pyproject.toml declares them, Linux-only ones left out.
-  "$here/.venv/bin/python" - "$here/pyproject.toml" <<'EOF'
+  python3 - "$here/pyproject.toml" <<'EOF'
 import sys, tomllib
 project = tomllib.load(open(sys.argv[1], "rb"))["project"]
 for req in [*project["dependencies"], *project["optional-dependencies"]["agent"]]:
