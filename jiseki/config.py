@@ -57,10 +57,18 @@ class GatewayConfig:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'jiseki.db'}"
 
 
+def default_agent_cert_dir() -> Path:
+    """Where `jiseki agent enroll` keeps the PC's key: %ProgramData%\\jiseki\\agent on Windows,
+    /var/lib/jiseki-agent elsewhere."""
+    if os.name == "nt":
+        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "jiseki" / "agent"
+    return Path("/var/lib/jiseki-agent")
+
+
 @dataclass(frozen=True)
 class AgentConfig:
     gateway_url: str = "https://127.0.0.1:8443"
-    cert_dir: Path = Path("/var/lib/jiseki-agent")
+    cert_dir: Path = field(default_factory=default_agent_cert_dir)
     display: str = ""  # empty: $DISPLAY
     max_fps: int = 30
     jpeg_quality: int = 80

@@ -61,7 +61,28 @@ def backoff_delays(first: float = BACKOFF_FIRST, cap: float = BACKOFF_MAX) -> An
         n += 1
 
 
-def hello_message(state: HostState) -> AgentHello:
+CaptureInfo = tuple[str | None, str | None]  # the method ("dxgi", "gdi", "x11") and why not a better one
+
+
+def describe_capture(capture: Capture) -> CaptureInfo:
+    return capture.method, getattr(capture, "fallback_reason", None)
+
+
+def probe_capture(make_capture: Callable[[], Capture]) -> CaptureInfo:
+    """Open the capture once to learn its method (for the hello); a failure is reported, not raised:
+    the agent still connects, and the console shows why this PC cannot be seen."""
+    try:
+        capture = make_capture()
+    except Exception as exc:  # any backend failure: the PC stays reachable for the console
+        log.warning("screen capture unavailable: %s", exc)
+        return "none", f"{type(exc).__name__}: {exc}"
+    try:
+        return describe_capture(capture)
+    finally:
+        capture.close()
+
+
+def hello_message(state: HostState, capture: CaptureInfo = (None, None)) -> AgentHello:
     """The first control message: this PC, the agent's version and the desk's state (what the
     platform cannot tell is left out)."""
     return AgentHello(
@@ -70,6 +91,8 @@ def hello_message(state: HostState) -> AgentHello:
         version=__version__,
         user=state.user,
         locked=state.locked,
+        capture=capture[0],
+        capture_note=capture[1],
     )
 
 
@@ -92,6 +115,7 @@ class Agent:
             config.cert_dir / "ca.crt", config.cert_dir / "agent.crt", config.cert_dir / "agent.key"
         )
         self._session_task: asyncio.Task[None] | None = None
+        self._capture: CaptureInfo | None = None  # learnt at start, updated by each session's capture
         self._data_ws: aiohttp.ClientWebSocketResponse | None = None
 
     async def close_session(self) -> None:
@@ -103,6 +127,8 @@ class Agent:
 
     async def run_forever(self) -> None:
         delays = backoff_delays()
+        self._capture = await asyncio.to_thread(probe_capture, self.make_capture)
+        log.info("screen capture: %s%s", self._capture[0], f" ({self._capture[1]})" if self._capture[1] else "")
         async with aiohttp.ClientSession() as http:
             try:
                 while True:
@@ -129,8 +155,9 @@ class Agent:
         ) as ws:
             log.info("connected to %s", self.config.gateway_url)
             state = await asyncio.to_thread(self.host.state)
-            await ws.send_str(serialise(hello_message(state)))
-            keepalive = asyncio.create_task(self._keepalive(ws, state))
+            capture = self._capture or (None, None)
+            await ws.send_str(serialise(hello_message(state, capture)))
+            keepalive = asyncio.create_task(self._keepalive(ws, state, capture))
             try:
                 async for msg in ws:
                     if msg.type != aiohttp.WSMsgType.TEXT:
@@ -139,9 +166,11 @@ class Agent:
             finally:
                 keepalive.cancel()
 
-    async def _keepalive(self, ws: aiohttp.ClientWebSocketResponse, reported: HostState) -> None:
+    async def _keepalive(
+        self, ws: aiohttp.ClientWebSocketResponse, reported: HostState, capture_reported: CaptureInfo
+    ) -> None:
         """Ping now and then; report the desk's user and lock state when they change (at once after
-        the session's own lock)."""
+        the session's own lock), and the capture method when a session's differs."""
         loop = asyncio.get_running_loop()
         next_ping = loop.time() + PING_INTERVAL
         while True:
@@ -154,6 +183,10 @@ class Agent:
             if state != reported:
                 await ws.send_str(serialise(AgentState(user=state.user, locked=state.locked)))
                 reported = state
+            capture = self._capture or (None, None)
+            if capture != capture_reported and capture[0] is not None:
+                await ws.send_str(serialise(AgentState(capture=capture[0], capture_note=capture[1] or "")))
+                capture_reported = capture
             if loop.time() >= next_ping:
                 await ws.send_str(serialise(Ping()))
                 next_ping = loop.time() + PING_INTERVAL
@@ -179,6 +212,9 @@ class Agent:
         # (the TLS check against the pinned CA still decides whether it is a real node).
         url = f"{node_url or self.config.gateway_url}/sessions/{sid}/agent"
         capture = self.make_capture()
+        if describe_capture(capture) != self._capture:
+            self._capture = describe_capture(capture)  # e.g. DXGI came back after a fallback
+            self._state_check.set()
         sink = self.make_input()
         if policy.curtain:
             log.info(

@@ -117,9 +117,12 @@ async def _only_me() -> Container[str]:
 
 
 def _state_values(state: AgentHello | AgentState) -> dict[str, Any]:
-    """Host columns from an agent's reported state: signed-in user (empty: nobody) and lock state;
-    what the agent could not tell stays as it was."""
+    """Host columns from an agent's reported state: signed-in user (empty: nobody), lock state and
+    capture method; what the agent could not tell stays as it was."""
     values: dict[str, Any] = {}
+    if state.capture is not None:
+        values["capture_method"] = state.capture
+        values["capture_note"] = state.capture_note or None
     if state.user is not None:
         values["signed_in_user"] = state.user or None
     if state.locked is not None:

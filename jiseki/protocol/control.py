@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from .errors import ProtocolError
 from .limits import (
     MAX_AGENT_VERSION,
+    MAX_CAPTURE_METHOD,
+    MAX_CAPTURE_NOTE,
     MAX_CONTROL_MESSAGE,
     MAX_HOSTNAME,
     MAX_NODE_URL,
@@ -42,14 +44,19 @@ class AgentHello:
     version: str | None = None
     user: str | None = None  # signed in at the desk; "" = nobody
     locked: bool | None = None
+    capture: str | None = None  # how the screen is read: "dxgi", "gdi", "x11" (a short token)
+    capture_note: str | None = None  # why not the best method (e.g. "DuplicateOutput: E_NOTIMPL")
 
 
 @dataclass(frozen=True, slots=True)
 class AgentState:
-    """The desk's signed-in user or lock state changed; None: the platform cannot tell (keep the last)."""
+    """The desk's signed-in user, lock state or capture method changed; None: the platform cannot
+    tell or nothing changed (keep the last)."""
 
     user: str | None = None
     locked: bool | None = None
+    capture: str | None = None
+    capture_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +90,7 @@ C = TypeVar("C")
 # ---- reading hostile fields -------------------------------------------------------------------
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1: no host name needs one, PostgreSQL holds no NUL
+_CAPTURE = re.compile(rf"^[a-z0-9-]{{1,{MAX_CAPTURE_METHOD}}}\Z")
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}\Z")
 _TICKET = re.compile(r"^[A-Za-z0-9_-]{20,128}\Z")
 _SCALARS = (str, int, float, bool, type(None))
@@ -92,6 +100,11 @@ def _text(raw: Mapping[str, object], key: str, limit: int) -> str | None:
     """A reported text: None unless a string; control characters dropped, cut to `limit`."""
     value = raw.get(key)
     return _CONTROLS.sub("", value)[:limit] if isinstance(value, str) else None
+
+
+def _capture(raw: Mapping[str, object]) -> str | None:
+    value = raw.get("capture")
+    return value if isinstance(value, str) and _CAPTURE.match(value) else None
 
 
 def _flag(raw: Mapping[str, object], key: str) -> bool | None:
@@ -129,11 +142,18 @@ def _hello_in(raw: Mapping[str, object]) -> AgentHello:
         version=_text(raw, "version", MAX_AGENT_VERSION),
         user=_text(raw, "user", MAX_USER),
         locked=_flag(raw, "locked"),
+        capture=_capture(raw),
+        capture_note=_text(raw, "capture_note", MAX_CAPTURE_NOTE),
     )
 
 
 def _state_in(raw: Mapping[str, object]) -> AgentState:
-    return AgentState(user=_text(raw, "user", MAX_USER), locked=_flag(raw, "locked"))
+    return AgentState(
+        user=_text(raw, "user", MAX_USER),
+        locked=_flag(raw, "locked"),
+        capture=_capture(raw),
+        capture_note=_text(raw, "capture_note", MAX_CAPTURE_NOTE),
+    )
 
 
 def _offer_in(raw: Mapping[str, object]) -> Offer:
@@ -161,9 +181,16 @@ class ControlEntry(Generic[C]):
 
 REGISTRY: tuple[ControlEntry[Any], ...] = (
     ControlEntry(
-        "hello", AgentHello, Sender.AGENT, ("type", "hostname", "os", "version", "user", "locked"), _hello_in, False
+        "hello",
+        AgentHello,
+        Sender.AGENT,
+        ("type", "hostname", "os", "version", "user", "locked", "capture", "capture_note"),
+        _hello_in,
+        False,
     ),
-    ControlEntry("state", AgentState, Sender.AGENT, ("type", "user", "locked"), _state_in, False),
+    ControlEntry(
+        "state", AgentState, Sender.AGENT, ("type", "user", "locked", "capture", "capture_note"), _state_in, False
+    ),
     ControlEntry("ping", Ping, Sender.AGENT, ("type",), lambda _raw: Ping(), True),
     ControlEntry("pong", Pong, Sender.GATEWAY, ("type",), lambda _raw: Pong(), True),
     ControlEntry(

@@ -26,5 +26,7 @@ MAX_HOSTNAME = 255
 MAX_OS = 255
 MAX_AGENT_VERSION = 64
 MAX_USER = 255
+MAX_CAPTURE_METHOD = 16  # a token: dxgi, gdi, x11
+MAX_CAPTURE_NOTE = 200  # why the agent fell back to a slower capture method (shown in the console)
 MAX_NODE_URL = 255  # the gateway node an offer names
 MAX_OFFER_PATH = 255

@@ -216,7 +216,14 @@ async def test_agents_report_who_is_signed_in_and_whether_the_pc_is_locked(gatew
 
     async with Browser(gateway, gateway.terminal_ssl()) as alice, aiohttp.ClientSession() as s:
         control = await s.ws_connect(gateway.url + "/agent/control", ssl=gateway.agent_ssl())
-        hello = {"type": "hello", "hostname": "desk-01", "user": "PREF\\yamada", "locked": False}
+        hello = {
+            "type": "hello",
+            "hostname": "desk-01",
+            "user": "PREF\\yamada",
+            "locked": False,
+            "capture": "gdi",
+            "capture_note": "DuplicateOutput: E_NOTIMPL",
+        }
         await control.send_str(json.dumps(hello))
         await until_row(lambda h: h.online and h.signed_in_user == "PREF\\yamada" and h.locked is False)
         assert (await alice.login(gateway.staff["alice"]))[0] == 303
@@ -225,6 +232,8 @@ async def test_agents_report_who_is_signed_in_and_whether_the_pc_is_locked(gatew
         async with await logged_in(gateway, "hd") as helpdesk:
             status, page, _r = await helpdesk.get("/admin/pcs?q=yamada")  # the signed-in user is searchable
             assert status == 200 and "PREF\\yamada" in page and "pc-1" in page
+            status, page, _r = await helpdesk.get("/admin/pc/pc-1")  # how the screen is read, and why
+            assert status == 200 and "GDI（代替方式" in page and "DuplicateOutput: E_NOTIMPL" in page
 
         await control.send_str(json.dumps({"type": "state", "locked": True}))  # the desk was locked
         await until_row(lambda h: h.locked is True and h.signed_in_user == "PREF\\yamada")

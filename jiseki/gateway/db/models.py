@@ -68,6 +68,8 @@ class Host(Base):
     # 0003: shown in the console and the portal; `locked` and `signed_in_user` come from the agent.
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     agent_version: Mapped[str | None] = mapped_column(String(64))
+    capture_method: Mapped[str | None] = mapped_column(String(16))  # as the agent reported: dxgi, gdi, x11
+    capture_note: Mapped[str | None] = mapped_column(String(200))  # why not the best method
     signed_in_user: Mapped[str | None] = mapped_column(String(255))
 
 
