@@ -14,6 +14,7 @@ from typing import Any
 
 from jiseki.config import ConfigError
 
+from . import selftest as selftest_command
 from .common import CommandError
 from .context import Context
 from .options import command
@@ -86,3 +87,4 @@ def register(sub: Any) -> None:
     p.add_argument("gateway_url", help="https://gateway.example")
     p.add_argument("--token", required=True)
     p.add_argument("--cert-dir", type=Path, help="where to store the key and certificate (default: agent.cert_dir)")
+    selftest_command.register(commands)

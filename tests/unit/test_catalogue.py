@@ -49,3 +49,13 @@ def test_english_catalogue_lists_every_japanese_msgid() -> None:
 def test_placeholders_survive_translation() -> None:
     for msgid, text in catalogue("ja").items():
         assert set(re.findall(r"\{\w+\}", msgid)) == set(re.findall(r"\{\w+\}", text)), msgid
+
+
+def test_both_catalogues_parse_without_problems() -> None:
+    """A msgid without its msgstr line is dropped with a warning on stderr (which `jiseki agent
+    selftest`, printing both languages, would show on every run)."""
+    from babel.messages.pofile import read_po
+
+    for lang in ("ja", "en"):
+        with (ROOT / "locale" / lang / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+            assert len(read_po(fh, locale=lang, abort_invalid=True)) > 100

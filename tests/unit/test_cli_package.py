@@ -131,6 +131,27 @@ def test_the_agent_commands_load_nothing_of_the_gateway(tmp_path: Path) -> None:
     assert _of(seen["modules"], "jiseki.gateway", "sqlalchemy", "alembic") == []
 
 
+def test_the_selftest_loads_nothing_of_the_gateway(tmp_path: Path) -> None:
+    """`jiseki agent selftest --help`, and a run of its handler down to a check's result: the desk
+    checks skipped (no X server here), the gateway's failing for want of a certificate."""
+    config = tmp_path / "agent.toml"
+    config.write_text(f'[agent]\ndisplay = ":99"\ncert_dir = "{tmp_path / "none"}"\n', "utf-8")
+    desk = ", ".join(f"'--skip', '{name}'" for name in ("capture", "picture", "input", "clipboard", "curtain"))
+    seen = loaded_after(
+        "import tests.selftest_backends\n"
+        "tests.selftest_backends.install()  # until jiseki.agent.backends is merged\n"
+        "try:\n"
+        "    main(['agent', 'selftest', '--help'])\n"
+        "except SystemExit as stop:\n"
+        "    shown = stop.code\n"
+        f"status = [shown, main(['agent', 'selftest', {desk}, '--config', {str(config)!r}])]",
+        tmp_path,
+    )
+    assert seen["status"] == [0, 1]
+    assert _of(seen["modules"], "jiseki.agent.selftest.run", "jiseki.agent.selftest.gateway_check")
+    assert _of(seen["modules"], "jiseki.gateway", "sqlalchemy", "alembic") == []
+
+
 def test_reading_one_row_opens_the_database_only(tmp_path: Path) -> None:
     config = config_file(tmp_path)
     assert main(["db", "upgrade", "--config", str(config)]) == 0
