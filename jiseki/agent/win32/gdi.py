@@ -177,6 +177,18 @@ def cursor_rgba(color_bgra: np.ndarray | None, and_mask: np.ndarray, xor_mask: n
 
 
 _dpi_done: str | None = None
+ERROR_ACCESS_DENIED = 5
+E_ACCESSDENIED = 0x80070005
+DPI_AWARENESS_NAMES = {0: "unaware", 1: "system", 2: "per-monitor"}
+
+
+def _current_awareness(user32: Any) -> str:
+    getter = getattr(user32, "GetAwarenessFromDpiAwarenessContext", None)
+    if getter is None:
+        return "already set"
+    user32.GetThreadDpiAwarenessContext.restype = ctypes.c_void_p
+    getter.argtypes = (ctypes.c_void_p,)
+    return "already " + DPI_AWARENESS_NAMES.get(getter(user32.GetThreadDpiAwarenessContext()), "set")
 
 
 def enable_per_monitor_dpi() -> str:
@@ -184,30 +196,34 @@ def enable_per_monitor_dpi() -> str:
 
     Without it Windows scales a DPI-unaware process's view: GetSystemMetrics, BitBlt and SendInput's
     coordinates would be in scaled pixels on a 150 % monitor, and captures blurred. Returns which call
-    succeeded ("per-monitor-v2", "per-monitor", "system") or "unchanged"."""
+    succeeded ("per-monitor-v2", "per-monitor", "system"), or "already <awareness>" when the process
+    was set before (python.exe's manifest declares it: the calls then fail with access denied)."""
     global _dpi_done
     if _dpi_done is not None:
         return _dpi_done
     if sys.platform != "win32":
         raise OSError("DPI awareness is a Windows setting")
     user32: Any = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
-    result = "unchanged"
+    result: str | None = None
     setter = getattr(user32, "SetProcessDpiAwarenessContext", None)  # Windows 10 1703+
     if setter is not None:
         setter.argtypes = (ctypes.c_void_p,)
         setter.restype = BOOL
         if setter(ctypes.c_void_p(DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2)):
             result = "per-monitor-v2"
-    if result == "unchanged":
+        elif ctypes.get_last_error() == ERROR_ACCESS_DENIED:  # type: ignore[attr-defined,unused-ignore]
+            result = _current_awareness(user32)
+        # else ERROR_INVALID_PARAMETER: a Windows (or Wine 8) without V2
+    if result is None:
         try:
             shcore: Any = ctypes.WinDLL("shcore")  # type: ignore[attr-defined,unused-ignore]  # Windows 8.1+
-            if shcore.SetProcessDpiAwareness(PROCESS_PER_MONITOR_DPI_AWARE) == 0:
-                result = "per-monitor"
+            shcore.SetProcessDpiAwareness.restype = ctypes.c_int32
+            hr = shcore.SetProcessDpiAwareness(PROCESS_PER_MONITOR_DPI_AWARE) & 0xFFFFFFFF
+            result = "per-monitor" if hr == 0 else _current_awareness(user32) if hr == E_ACCESSDENIED else None
         except (OSError, AttributeError):
             pass
-    if result == "unchanged" and user32.SetProcessDPIAware():
-        result = "system"
-    # ERROR_ACCESS_DENIED from all of them means it was set already (by a manifest or an earlier call).
+    if result is None:
+        result = "system" if user32.SetProcessDPIAware() else "unchanged"
     log.info("DPI awareness: %s", result)
     _dpi_done = result
     return result
