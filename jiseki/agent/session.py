@@ -40,7 +40,7 @@ from jiseki.protocol import (
     encode,
 )
 
-from .capture.base import Capture
+from .capture.base import Capture, MoveHint
 from .clipboard.base import HostClipboard
 from .clipboard.sync import CLIPBOARD_POLL, ClipboardSync
 from .encode.flow import FlowControl, FlowSettings
@@ -132,11 +132,11 @@ class DisplaySession:
             self._layout_sent = layout
             await self.ws.send_bytes(encode(layout))
 
-    def _grab_and_encode(self, hint: Rect | None, now: float) -> bytes | None:
+    def _grab_and_encode(self, hint: Rect | None, moves: list[MoveHint], now: float) -> bytes | None:
         started = time.thread_time()
         frame = self.capture.grab(hint)
         grabbed = time.thread_time()
-        update = self.stream.next_update(frame, now, hint)
+        update = self.stream.next_update(frame, now, hint, moves)
         data = encode(update) if update is not None else None
         self._stats["grab_cpu"] += grabbed - started
         self._stats["encode_cpu"] += time.thread_time() - grabbed
@@ -176,11 +176,14 @@ class DisplaySession:
                 await self._send_cursor()
                 if self.stream.can_send():
                     hints = self.capture.damage()  # taken only when it can be used: none is lost
+                    moves = self.capture.moves()  # the moves that go with that damage (hints, verified)
                     if self._due(hints, started):
                         hint = _union(hints) if hints else None
                         self._encoding = True
                         try:
-                            data = await loop.run_in_executor(self._executor, self._grab_and_encode, hint, started)
+                            data = await loop.run_in_executor(
+                                self._executor, self._grab_and_encode, hint, moves, started
+                            )
                         finally:
                             self._encoding = False
                             self._apply_acks()

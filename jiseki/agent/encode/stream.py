@@ -6,8 +6,9 @@ sends nothing and keeps no queue: the next update is computed against the refere
 changes made in the meantime are merged into it.
 
 One update, in order: `COPY` for each verified scroll or window move (applied to the reference
-first), then the remaining changed pixels as tight rectangles: solid -> `FILL`, text/UI -> WebP
-lossless, photographic -> JPEG at the quality the flow controller allows. Areas sent as JPEG are
+first: the window system's move hints, e.g. DXGI's move rects, then those found in the pixels),
+then the remaining changed pixels as tight rectangles: solid -> `FILL`, text/UI -> WebP lossless,
+photographic -> JPEG at the quality the flow controller allows. Areas sent as JPEG are
 remembered (`lossy`, per pixel, moved along with COPY) and resent losslessly once the screen has
 rested for `refine_after` seconds.
 """
@@ -18,6 +19,7 @@ import numpy as np
 
 from jiseki.protocol import Ack, Codec, CopyOp, ImageOp, Op, Rect, Update
 
+from ..capture.base import MoveHint
 from .codecs import encode_rect
 from .flow import SEQ_MODULO, FlowControl, FlowSettings
 from .motion import Move, RowHashCache, apply_move, find_moves
@@ -95,10 +97,13 @@ class DisplayStream:
         """When lossy areas are due to be resent losslessly (if nothing changes before), or None."""
         return self._last_change + self.refine_after if self._lossy_any else None
 
-    def next_update(self, frame: np.ndarray, now: float = 0.0, hint: Rect | None = None) -> Update | None:
+    def next_update(
+        self, frame: np.ndarray, now: float = 0.0, hint: Rect | None = None, moves: list[MoveHint] | None = None
+    ) -> Update | None:
         """The UPDATE that brings the viewer to `frame`, or None (nothing to send, or must wait).
 
-        `hint` is where the window system reported drawing since the last call (None: anywhere)."""
+        `hint` is where the window system reported drawing since the last call (None: anywhere);
+        `moves` what it reported as moved (each is checked against the pixels before it is used)."""
         if frame.shape != (self.height, self.width, 4):
             raise ValueError(f"frame shape {frame.shape} does not match the desktop {self.width}x{self.height}")
         if not self.can_send():
@@ -114,7 +119,7 @@ class DisplayStream:
                 return self._emit(self._refine(frame), now)
             return None
         self._last_change = now
-        ops: list[Op] = []
+        ops: list[Op] = list(self._hinted_moves(frame, diff, moves or []))
         if self.detect_moves:
             ops.extend(self._moves(frame, diff))
         ops.extend(self._encode_tiles(frame, diff.tiles(), diff))
@@ -122,9 +127,42 @@ class DisplayStream:
 
     # ---- parts -----------------------------------------------------------------------------
 
+    def _apply(self, move: Move, diff: Diff) -> CopyOp:
+        """A verified move: the reference does what the viewer's COPY will do, its destination is done."""
+        apply_move(self.reference, move)
+        if self._lossy_any:
+            apply_move(self.lossy, move)
+        diff.clear(Rect(move.src.x + move.dx, move.src.y + move.dy, move.src.w, move.src.h))
+        return move.op()
+
+    def _hinted_moves(self, frame: np.ndarray, diff: Diff, hints: list[MoveHint]) -> list[CopyOp]:
+        """The window system's moves whose pixels check out: the reference's source area must equal
+        the frame at the destination (a cheap comparison where a search would cost much more).
+        Each is checked after the previous ones were applied, as the viewer will run them."""
+        ops: list[CopyOp] = []
+        for h in hints:
+            if h.dx == 0 and h.dy == 0:
+                continue
+            # The part of the source whose destination is on the screen too.
+            x0, y0 = max(h.src.x, 0, -h.dx), max(h.src.y, 0, -h.dy)
+            x1 = min(h.src.x + h.src.w, self.width, self.width - h.dx)
+            y1 = min(h.src.y + h.src.h, self.height, self.height - h.dy)
+            if x1 <= x0 or y1 <= y0:
+                continue
+            old = self.reference[y0:y1, x0:x1]
+            new = frame[y0 + h.dy : y1 + h.dy, x0 + h.dx : x1 + h.dx]
+            if not np.array_equal(old, new):
+                continue  # stale or wrong: the pixel search and the tiles handle that area
+            if np.array_equal(self.reference[y0 + h.dy : y1 + h.dy, x0 + h.dx : x1 + h.dx], new):
+                continue  # the destination did not change (e.g. moved blank space): nothing to copy
+            ops.append(self._apply(Move(Rect(x0, y0, x1 - x0, y1 - y0), h.dx, h.dy), diff))
+        if ops:
+            self._hashes.clear()  # its rows are the last frame's: the reference moved since
+        return ops
+
     def _moves(self, frame: np.ndarray, diff: Diff) -> list[CopyOp]:
         """Find, verify and apply to the reference the scrolls and window moves in each changed area."""
-        ops = []
+        ops: list[CopyOp] = []
         for comp in components(diff.tiles()):
             if comp.w * comp.h < 2:
                 continue
@@ -145,13 +183,8 @@ class DisplayStream:
                     alt = [m for g in groups for m in find_moves(self.reference, frame, g, self._ref_buf)]
                     if _area(alt) > _area(moves):
                         moves = alt
-            for move in moves:
-                apply_move(self.reference, move)
-                if self._lossy_any:
-                    apply_move(self.lossy, move)
-                # Verified: the destination now equals the frame. Elsewhere the reference is unchanged.
-                diff.clear(Rect(move.src.x + move.dx, move.src.y + move.dy, move.src.w, move.src.h))
-                ops.append(move.op())
+            # Verified: the destination now equals the frame. Elsewhere the reference is unchanged.
+            ops.extend(self._apply(move, diff) for move in moves)
         return ops
 
     def _encode_tiles(

@@ -1,0 +1,433 @@
+"""Windows screen capture: DXGI Desktop Duplication when it works, GDI BitBlt otherwise.
+
+`open_windows_capture()` tries DXGI (one duplication per output, composed into the virtual-screen
+frame at each output's DesktopCoordinates) and falls back to GDI on any failure, keeping the reason
+for the hello and the console (`fallback_reason`, e.g. "DuplicateOutput: E_NOTIMPL" under Wine).
+
+- `DxgiCapture` ("dxgi"): dirty rects are the damage, move rects become `MoveHint`s, the pointer's
+  position and shape come with the frames. DXGI_ERROR_ACCESS_LOST (mode change, desktop switch,
+  full-screen application) re-creates the duplications and reports full damage once; a timed-out
+  AcquireNextFrame means nothing changed.
+- `GdiCapture` ("gdi"): BitBlt of the virtual screen (or only the damaged area) into a DIB section;
+  it cannot tell what changed (damage() is None: the encoder compares frames) and the cursor is
+  polled with GetCursorInfo.
+
+Coordinates: frames, damage, moves, monitors and the cursor count from the virtual screen's corner
+(which lies at negative x or y when a monitor is left of or above the primary one), the same origin
+`input.windows` uses for SendInput. The Win32 calls sit behind the protocols below so that the unit
+tests drive both backends with fakes; tests/wine runs them for real (GDI only: Wine lacks DXGI).
+The session polls (fileno() is None): asyncio's ProactorEventLoop on Windows cannot add_reader.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from jiseki.protocol import MAX_CURSOR, Monitor, Rect
+
+from ..win32.dxgi import (
+    DXGI_MODE_ROTATION_IDENTITY,
+    DXGI_MODE_ROTATION_UNSPECIFIED,
+    DXGI_OUTDUPL_POINTER_SHAPE_TYPE_COLOR,
+    DXGI_OUTDUPL_POINTER_SHAPE_TYPE_MASKED_COLOR,
+    DXGI_OUTDUPL_POINTER_SHAPE_TYPE_MONOCHROME,
+    AccessLost,
+    DuplicatedFrame,
+    OutputInfo,
+    PointerShape,
+    rotate_image,
+    rotate_rect,
+)
+from ..win32.gdi import CursorBitmap, CursorState, MonitorArea, cursor_rgba, masked_rgba, unpack_bits
+from .base import CursorImage, MoveHint
+
+log = logging.getLogger(__name__)
+
+PRIME_TIMEOUT_MS = 100  # waits for each output's first (whole-desktop) image after DuplicateOutput
+PRIME_TRIES = 5
+MAX_DIRTY = 256  # more rects than this between two damage() calls are merged into their union
+MAX_MOVES = 32  # more moves than this are dropped (hints only: the encoder still finds them)
+HIDDEN = CursorBitmap(1, 1, 0, 0, bytes(4))  # all transparent: the protocol's "pointer hidden"
+_logged_reasons: set[str] = set()
+
+
+class Dib(Protocol):
+    pixels: np.ndarray  # (h, w, 4) BGRA, the DIB's own memory
+
+    def blit(self, x: int, y: int, w: int, h: int, src_x: int, src_y: int) -> bool: ...
+    def close(self) -> None: ...
+
+
+class GdiApi(Protocol):
+    """What the GDI backend (and DxgiCapture, for metrics and monitors) needs: `win32.gdi.Win32Gdi`."""
+
+    def virtual_screen(self) -> tuple[int, int, int, int]: ...
+    def monitors(self) -> list[MonitorArea]: ...
+    def screen_dib(self, width: int, height: int) -> Dib: ...
+    def cursor_state(self) -> CursorState | None: ...
+    def cursor_bitmap(self, handle: int) -> CursorBitmap | None: ...
+    def close(self) -> None: ...
+
+
+class Duplication(Protocol):
+    """One output's desktop duplication: `win32.dxgi.Win32Duplication`."""
+
+    info: OutputInfo
+
+    def acquire(self, timeout_ms: int) -> DuplicatedFrame | None:
+        """The changes of the next frame; None when none came within the timeout. Raises AccessLost."""
+        ...
+
+    def read(self, area: Rect | None = None) -> np.ndarray | None:
+        """The last image (or `area` of it), in the output's unrotated pixels; None before the first."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class DxgiApi(Protocol):
+    """`win32.dxgi.Win32Dxgi`."""
+
+    def outputs(self) -> list[OutputInfo]: ...
+    def duplicate(self, index: int) -> Duplication: ...
+    def close(self) -> None: ...
+
+
+def clip(r: Rect, width: int, height: int) -> Rect | None:
+    x0, y0 = max(0, r.x), max(0, r.y)
+    x1, y1 = min(width, r.x + r.w), min(height, r.y + r.h)
+    return Rect(x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+
+
+def intersect(a: Rect, b: Rect) -> Rect | None:
+    x0, y0 = max(a.x, b.x), max(a.y, b.y)
+    x1, y1 = min(a.x + a.w, b.x + b.w), min(a.y + a.h, b.y + b.h)
+    return Rect(x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+
+
+def union(rects: list[Rect]) -> Rect:
+    x0, y0 = min(r.x for r in rects), min(r.y for r in rects)
+    x1, y1 = max(r.x + r.w for r in rects), max(r.y + r.h for r in rects)
+    return Rect(x0, y0, x1 - x0, y1 - y0)
+
+
+def monitor_list(areas: list[MonitorArea], left: int, top: int, width: int, height: int) -> list[Monitor]:
+    """Monitors relative to the virtual screen's corner, the primary one first."""
+    ordered = sorted(areas, key=lambda m: (not m.primary, m.y, m.x))
+    return [Monitor(m.x - left, m.y - top, m.w, m.h) for m in ordered] or [Monitor(0, 0, width, height)]
+
+
+def cursor_image(bitmap: CursorBitmap, x: int, y: int) -> CursorImage:
+    """A cursor for the protocol: at most MAX_CURSOR on each side, the hotspot inside."""
+    w, h = min(bitmap.w, MAX_CURSOR), min(bitmap.h, MAX_CURSOR)
+    rgba = bitmap.rgba
+    if (w, h) != (bitmap.w, bitmap.h):
+        rgba = np.frombuffer(rgba, dtype=np.uint8).reshape(bitmap.h, bitmap.w, 4)[:h, :w].tobytes()
+    return CursorImage(w, h, min(bitmap.hot_x, w - 1), min(bitmap.hot_y, h - 1), rgba, x, y)
+
+
+def pointer_bitmap(shape: PointerShape) -> CursorBitmap | None:
+    """A DXGI pointer shape as straight-alpha RGBA."""
+    w, h, pitch = shape.w, shape.h, shape.pitch
+    if w < 1 or h < 1 or len(shape.data) < pitch * h:
+        return None
+    if shape.type == DXGI_OUTDUPL_POINTER_SHAPE_TYPE_MONOCHROME:
+        h //= 2  # the AND mask above the XOR mask
+        bits = unpack_bits(shape.data, w, 2 * h, pitch)
+        rgba = cursor_rgba(None, bits[:h], bits[h:])
+    else:
+        bgra = np.frombuffer(shape.data, dtype=np.uint8, count=pitch * h).reshape(h, pitch)[:, : w * 4]
+        bgra = bgra.reshape(h, w, 4)
+        if shape.type == DXGI_OUTDUPL_POINTER_SHAPE_TYPE_COLOR:
+            rgba = np.ascontiguousarray(bgra[..., [2, 1, 0, 3]])
+        elif shape.type == DXGI_OUTDUPL_POINTER_SHAPE_TYPE_MASKED_COLOR:
+            rgba = masked_rgba(bgra, bgra[..., 3] == 0xFF)  # alpha 0xFF: XOR with the screen
+        else:
+            return None
+    return CursorBitmap(w, h, min(max(shape.hot_x, 0), w - 1), min(max(shape.hot_y, 0), h - 1), rgba.tobytes())
+
+
+class DxgiCapture:
+    method = "dxgi"
+    fallback_reason: str | None = None
+
+    def __init__(self, dxgi: DxgiApi, gdi: GdiApi) -> None:
+        self._dxgi = dxgi
+        self._gdi = gdi
+        self._left, self._top, self.width, self.height = gdi.virtual_screen()
+        self._frame = np.zeros((self.height, self.width, 4), dtype=np.uint8)
+        self._dupls: list[Duplication] = []
+        self._has_image: list[bool] = []
+        self._dirty: list[Rect] | None = None  # None: everything (the first frame, after ACCESS_LOST)
+        self._moves: list[MoveHint] = []
+        self._lost = False
+        self._pointer = (0, 0)
+        self._visible = True
+        self._pointer_owner: int | None = None
+        self._shape: CursorBitmap | None = None
+        self._cursor_changed = False
+        self._open()
+
+    # ---- duplications ----------------------------------------------------------------------
+
+    def _open(self) -> None:
+        outputs = self._dxgi.outputs()
+        if not outputs:
+            raise OSError("EnumOutputs: no output attached to the desktop")
+        try:
+            for index in range(len(outputs)):
+                self._dupls.append(self._dxgi.duplicate(index))
+        except BaseException:
+            self._close_duplications()
+            raise
+        self._has_image = [False] * len(self._dupls)
+        self._dirty = None
+        for _ in range(PRIME_TRIES):  # the first frame of a new duplication is the whole desktop
+            self._poll(PRIME_TIMEOUT_MS, only_missing=True)
+            if self._lost or all(self._has_image):
+                break
+
+    def _close_duplications(self) -> None:
+        for dupl in self._dupls:
+            try:
+                dupl.close()
+            except OSError as exc:
+                log.debug("closing a duplication: %s", exc)
+        self._dupls = []
+
+    def _recreate(self) -> bool:
+        """After ACCESS_LOST: new duplications (they fail while the secure desktop is shown: retried)."""
+        self._close_duplications()
+        self._lost = False
+        try:
+            self._open()
+        except OSError as exc:
+            self._lost = True
+            log.debug("desktop duplication not available again yet: %s", exc)
+            return False
+        if self._lost:
+            return False
+        log.info("desktop duplication re-created after ACCESS_LOST")
+        return True
+
+    def _offset(self, info: OutputInfo) -> tuple[int, int]:
+        return info.desktop.x - self._left, info.desktop.y - self._top
+
+    def _add_dirty(self, rect: Rect) -> None:
+        r = clip(rect, self.width, self.height)
+        if r is None or self._dirty is None:
+            return
+        self._dirty.append(r)
+        if len(self._dirty) > MAX_DIRTY:
+            self._dirty = [union(self._dirty)]
+
+    def _poll(self, timeout_ms: int = 0, *, only_missing: bool = False) -> None:
+        """Take what each output reported since the last look (AcquireNextFrame with no wait)."""
+        if self._lost:
+            return
+        for index, dupl in enumerate(self._dupls):
+            if only_missing and self._has_image[index]:
+                continue
+            try:
+                frame = dupl.acquire(timeout_ms)
+            except AccessLost as exc:
+                log.info("desktop duplication lost (%s): re-creating it", exc)
+                self._lost = True
+                return
+            if frame is not None:
+                self._take(index, dupl.info, frame)
+
+    def _take(self, index: int, info: OutputInfo, frame: DuplicatedFrame) -> None:
+        ox, oy = self._offset(info)
+        rotated = info.rotation not in (DXGI_MODE_ROTATION_IDENTITY, DXGI_MODE_ROTATION_UNSPECIFIED)
+        if frame.image:
+            self._has_image[index] = True
+            rects = [*frame.dirty, *(m.dest for m in frame.moves)]  # moved areas are not in the dirty rects
+            if not rects:
+                rects = [Rect(0, 0, info.desktop.w, info.desktop.h)]
+            elif rotated:
+                # The image is the unrotated scan-out; the output as seen is desktop.w x desktop.h.
+                rects = [rotate_rect(r, info.rotation, info.desktop.w, info.desktop.h) for r in rects]
+            for r in rects:
+                self._add_dirty(Rect(r.x + ox, r.y + oy, r.w, r.h))
+            if not rotated and self._dirty is not None:
+                for m in frame.moves:
+                    src = Rect(m.src_x + ox, m.src_y + oy, m.dest.w, m.dest.h)
+                    self._moves.append(MoveHint(src, m.dest.x - m.src_x, m.dest.y - m.src_y))
+                if len(self._moves) > MAX_MOVES:
+                    self._moves = []
+        if frame.pointer is not None:
+            x, y, visible = frame.pointer
+            if visible:
+                self._pointer = (x + ox, y + oy)
+                self._visible = True
+                self._pointer_owner = index
+                self._cursor_changed = True
+            elif self._pointer_owner in (index, None) and self._visible:
+                self._visible = False  # it left this output for none (hidden), not for another
+                self._cursor_changed = True
+        if frame.shape is not None:
+            bitmap = pointer_bitmap(frame.shape)
+            if bitmap is not None:
+                self._shape = bitmap
+                self._cursor_changed = True
+
+    # ---- Capture ---------------------------------------------------------------------------
+
+    def grab(self, area: Rect | None = None) -> np.ndarray:
+        whole = Rect(0, 0, self.width, self.height)
+        want = whole if area is None else clip(area, self.width, self.height)
+        if want is None:
+            return self._frame
+        for index, dupl in enumerate(self._dupls):
+            if not self._has_image[index]:
+                continue
+            info = dupl.info
+            ox, oy = self._offset(info)
+            part = intersect(want, Rect(ox, oy, info.desktop.w, info.desktop.h))
+            if part is None:
+                continue
+            local = Rect(part.x - ox, part.y - oy, part.w, part.h)
+            if info.rotation in (DXGI_MODE_ROTATION_IDENTITY, DXGI_MODE_ROTATION_UNSPECIFIED):
+                pixels = dupl.read(local)
+            else:
+                image = dupl.read(None)
+                pixels = None if image is None else rotate_image(image, info.rotation)[local.y :, local.x :]
+            if pixels is None:
+                continue
+            self._frame[part.y : part.y + part.h, part.x : part.x + part.w] = pixels[: part.h, : part.w]
+        return self._frame
+
+    def monitors(self) -> list[Monitor]:
+        return monitor_list(self._gdi.monitors(), self._left, self._top, self.width, self.height)
+
+    def fileno(self) -> int | None:
+        return None  # the ProactorEventLoop cannot add_reader: the session polls
+
+    def damage(self) -> list[Rect] | None:
+        self._poll()
+        if self._lost:
+            if not self._recreate():
+                self._moves = []
+                return []  # nothing can be read meanwhile (e.g. the secure desktop): the last frame stays
+        dirty, self._dirty = self._dirty, []
+        if dirty is None:
+            self._moves = []
+        return dirty
+
+    def moves(self) -> list[MoveHint]:
+        moves, self._moves = self._moves, []
+        return moves
+
+    def cursor(self) -> CursorImage | None:
+        self._poll()
+        if not self._cursor_changed:
+            return None
+        if self._shape is None:  # no shape has come with the frames yet: ask GDI once
+            state = self._gdi.cursor_state()
+            self._shape = self._gdi.cursor_bitmap(state.handle) if state is not None and state.handle else None
+            if self._shape is None:
+                return None
+        self._cursor_changed = False
+        x, y = self._pointer
+        return cursor_image(self._shape if self._visible else HIDDEN, x, y)
+
+    def pending(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._close_duplications()
+        self._dxgi.close()
+        self._gdi.close()
+
+
+class GdiCapture:
+    method = "gdi"
+
+    def __init__(self, gdi: GdiApi, fallback_reason: str | None = None) -> None:
+        self._gdi = gdi
+        self.fallback_reason = fallback_reason
+        self._left, self._top, self.width, self.height = gdi.virtual_screen()
+        self._dib = gdi.screen_dib(self.width, self.height)
+        self._grabbed = False
+        self._cursor_key: tuple[int, int, int] | None = None
+        self._shapes: dict[int, CursorBitmap | None] = {}
+
+    def grab(self, area: Rect | None = None) -> np.ndarray:
+        rect = Rect(0, 0, self.width, self.height)
+        if area is not None and self._grabbed:
+            part = clip(area, self.width, self.height)
+            if part is None:
+                return self._dib.pixels
+            rect = part
+        if not self._dib.blit(rect.x, rect.y, rect.w, rect.h, self._left + rect.x, self._top + rect.y):
+            # BitBlt fails while the secure desktop (UAC, lock screen) is shown: keep the last picture.
+            log.debug("BitBlt failed")
+        self._grabbed = True
+        return self._dib.pixels
+
+    def monitors(self) -> list[Monitor]:
+        return monitor_list(self._gdi.monitors(), self._left, self._top, self.width, self.height)
+
+    def fileno(self) -> int | None:
+        return None
+
+    def damage(self) -> list[Rect] | None:
+        return None  # GDI cannot tell: the encoder compares the frames
+
+    def moves(self) -> list[MoveHint]:
+        return []
+
+    def cursor(self) -> CursorImage | None:
+        state = self._gdi.cursor_state()
+        if state is None:
+            return None
+        key = (state.handle, state.x, state.y)
+        if key == self._cursor_key:
+            return None
+        self._cursor_key = key
+        bitmap = HIDDEN
+        if state.handle:
+            if state.handle not in self._shapes:
+                if len(self._shapes) >= 64:
+                    self._shapes.clear()
+                self._shapes[state.handle] = self._gdi.cursor_bitmap(state.handle)
+            bitmap = self._shapes[state.handle] or HIDDEN
+        return cursor_image(bitmap, state.x - self._left, state.y - self._top)
+
+    def pending(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._dib.close()
+        self._gdi.close()
+
+
+def open_windows_capture(
+    dxgi_factory: Callable[[], DxgiApi] | None = None, gdi_factory: Callable[[], GdiApi] | None = None
+) -> DxgiCapture | GdiCapture:
+    """DXGI if it works, else GDI (the reason in `fallback_reason`, logged once at INFO)."""
+    from ..win32.dxgi import Win32Dxgi
+    from ..win32.gdi import Win32Gdi, enable_per_monitor_dpi
+
+    if sys.platform == "win32":
+        enable_per_monitor_dpi()  # before the first metric is read; the agent's start does it too
+    gdi = (gdi_factory or Win32Gdi)()
+    try:
+        dxgi = (dxgi_factory or Win32Dxgi)()
+        try:
+            return DxgiCapture(dxgi, gdi)
+        except BaseException:
+            dxgi.close()
+            raise
+    except Exception as exc:  # any failure: GDI works wherever a desktop can be read at all
+        reason = str(exc) or type(exc).__name__
+        if reason not in _logged_reasons:
+            _logged_reasons.add(reason)
+            log.info("DXGI desktop duplication unavailable (%s): capturing with GDI", reason)
+        return GdiCapture(gdi, fallback_reason=reason)
