@@ -155,6 +155,7 @@ class Win32Api:
         _proto(u, "PostMessageW", BOOL, HANDLE, UINT, WPARAM, LPARAM)
         _proto(u, "PostQuitMessage", None, ctypes.c_int)
         _proto(u, "IsWindow", BOOL, HANDLE)
+        _proto(u, "UpdateWindow", BOOL, HANDLE)
         _proto(g, "GetStockObject", HANDLE, ctypes.c_int)
         self.hinstance = k.GetModuleHandleW(None)
         self.wndproc = WNDPROC(_wndproc)  # kept here: Windows calls it for as long as the process lives
@@ -351,6 +352,7 @@ class WindowThread:
             hwnd = self._create(class_name, rect=rect, style=style, ex_style=ex_style, title=title, handler=handler)
             if show is not None:
                 self.api.user32.ShowWindow(hwnd, show)
+                self.api.user32.UpdateWindow(hwnd)  # painted before this returns, not when idle
             return hwnd
 
         return self.call(make)
