@@ -195,3 +195,83 @@ def test_clipboard_sync_refuses_the_terminal_in_view_only() -> None:
     board = FakeClipboard("office")
     sync = ClipboardSync(board, AgentPolicy(clipboard_to_host=True, clipboard_to_terminal=True, view_only=True))
     assert not sync.from_viewer("from home") and board.writes == []
+
+
+class CountingClipboard(FakeClipboard):
+    """A backend with a change counter (as Windows has): reads only after it moved."""
+
+    def __init__(self, text: str | None = None) -> None:
+        super().__init__(text)
+        self.counter = 0
+        self.reads = 0
+
+    def get_text(self) -> str | None:
+        self.reads += 1
+        return self.text
+
+    def sequence(self) -> int | None:
+        return self.counter
+
+
+def test_clipboard_sync_reads_only_when_the_sequence_moved() -> None:
+    board = CountingClipboard("before")
+    sync = ClipboardSync(board, AgentPolicy(clipboard_to_host=True, clipboard_to_terminal=True))
+    board.reads = 0
+    assert sync.changed_text() is None and board.reads == 1  # the first look reads
+    assert sync.changed_text() is None and sync.changed_text() is None
+    assert board.reads == 1  # nothing changed: nothing read
+    board.text, board.counter = "copied", 1
+    assert sync.changed_text() == "copied" and board.reads == 2
+    assert sync.changed_text() is None and board.reads == 2
+    assert sync.from_viewer("from home")
+    board.counter = 2  # our own write moves the counter too: read, but not echoed
+    assert sync.changed_text() is None and board.reads == 3
+
+
+class FakeClipboardApi:
+    def __init__(self) -> None:
+        self.data: str | None = None
+        self.count = 0
+        self.asked: list[int] = []
+        self.closed = False
+
+    def get_unicode(self, max_units: int) -> str | None:
+        self.asked.append(max_units)
+        return None if self.data is None else self.data[:max_units]
+
+    def set_unicode(self, text: str) -> bool:
+        self.data = text
+        self.count += 1
+        return True
+
+    def changes(self) -> int:
+        return self.count
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_windows_clipboard_line_ends_limit_and_sequence() -> None:
+    from jiseki.agent.clipboard.base import ChangeCounter
+    from jiseki.agent.clipboard.windows import MAX_UNITS, WindowsClipboard
+    from jiseki.protocol import MAX_CLIPBOARD_BYTES
+
+    api = FakeClipboardApi()
+    board = WindowsClipboard(api)
+    assert isinstance(board, ChangeCounter)
+    assert board.get_text() is None and board.sequence() == 0
+    board.set_text("日本語\nline 2\r\nline 3")
+    assert api.data == "日本語\r\nline 2\r\nline 3"  # CF_UNICODETEXT uses CRLF
+    assert board.get_text() == "日本語\nline 2\nline 3" and board.sequence() == 1
+    api.data = "x" * (MAX_CLIPBOARD_BYTES + 10)
+    got = board.get_text()
+    assert got is not None and len(got.encode()) > MAX_CLIPBOARD_BYTES  # still too big: refused, not cut
+    assert api.asked[-1] == MAX_UNITS
+    board.close()
+    assert api.closed
+
+
+def test_x11_clipboard_has_no_sequence() -> None:
+    from jiseki.agent.clipboard.x11 import X11Clipboard
+
+    assert X11Clipboard.sequence(object.__new__(X11Clipboard)) is None

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 
 import pytest
 
-from jiseki.agent.input.hid_scancode import HID_TO_SCANCODE, scancode
-from jiseki.agent.input.windows import WindowsInput
+from jiseki.agent.input.hid_scancode import EXTENDED, HID_TO_SCANCODE, scancode, scancode_vk
+from jiseki.agent.input.windows import WindowsInput, _absolute
 from jiseki.agent.win32.input import (
     INPUT,
     KEYEVENTF_EXTENDEDKEY,
@@ -38,6 +38,8 @@ from jiseki.protocol.keycodes import dom_code_to_usage
 
 USAGE = dom_code_to_usage()
 SC = KEYEVENTF_SCANCODE
+VK_A = 0x41
+VK_LSHIFT = 0xA0
 UP = KEYEVENTF_KEYUP
 EXT = KEYEVENTF_EXTENDEDKEY
 
@@ -55,7 +57,7 @@ class FakeWin32:
     def send(self, events: Sequence[KeyInput | MouseInput]) -> int:
         self.sent.extend(events)
         for e in events:  # a lock key tap toggles, as on Windows
-            if isinstance(e, KeyInput) and e.vk and not e.flags & KEYEVENTF_KEYUP:
+            if isinstance(e, KeyInput) and e.vk and not e.flags & (KEYEVENTF_KEYUP | KEYEVENTF_SCANCODE):
                 self.toggled[e.vk] = not self.toggled.get(e.vk, False)
         return len(events)
 
@@ -96,21 +98,28 @@ def test_the_real_api_refuses_to_start_off_windows() -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "sc"),
+    ("code", "sc", "vk"),
     [
-        ("Backquote", 0x29),
-        ("KanaMode", 0x70),
-        ("IntlRo", 0x73),
-        ("Convert", 0x79),
-        ("NonConvert", 0x7B),
-        ("IntlYen", 0x7D),
+        ("Backquote", 0x29, 0xF3),  # 半角/全角: VK_OEM_AUTO (VK_DBE_SBCSCHAR)
+        ("KanaMode", 0x70, 0xF2),  # カタカナ/ひらがな: VK_OEM_COPY (VK_DBE_HIRAGANA)
+        ("IntlRo", 0x73, 0xE2),  # ろ: VK_OEM_102
+        ("Convert", 0x79, 0x1C),  # 変換: VK_CONVERT
+        ("NonConvert", 0x7B, 0x1D),  # 無変換: VK_NONCONVERT
+        ("IntlYen", 0x7D, 0xDC),  # ¥: VK_OEM_5
     ],
 )
-def test_jis_keys_are_their_set1_scancodes(win: tuple[WindowsInput, FakeWin32], code: str, sc: int) -> None:
+def test_jis_keys_are_their_set1_scancodes(win: tuple[WindowsInput, FakeWin32], code: str, sc: int, vk: int) -> None:
+    """The scancode decides on Windows; the virtual key (the JIS 106/109 layout's) is for Wine, which
+    needs wVk filled even with KEYEVENTF_SCANCODE."""
     sink, api = win
     sink.key(USAGE[code], True)
     sink.key(USAGE[code], False)
-    assert api.take() == [KeyInput(0, sc, SC), KeyInput(0, sc, SC | UP)]
+    assert api.take() == [KeyInput(vk, sc, SC), KeyInput(vk, sc, SC | UP)]
+
+
+def test_every_scancode_has_a_virtual_key_but_power_and_the_lang_keys() -> None:
+    no_vk = {EXTENDED | 0x5E, 0x77, 0x78}  # Power, Lang4, Lang3: no VK on the JIS layout
+    assert sorted(sc for sc in set(HID_TO_SCANCODE.values()) if not scancode_vk(sc)) == sorted(no_vk)
 
 
 def test_every_key_of_the_table_can_be_sent() -> None:
@@ -128,7 +137,8 @@ def test_every_key_of_the_table_can_be_sent() -> None:
 def test_extended_keys_carry_the_flag(win: tuple[WindowsInput, FakeWin32], code: str, sc: int) -> None:
     sink, api = win
     sink.key(USAGE[code], True)
-    assert api.take() == [KeyInput(0, sc, SC | EXT)]
+    assert api.take() == [KeyInput(scancode_vk(EXTENDED | sc), sc, SC | EXT)]
+    assert scancode_vk(EXTENDED | sc) != 0
 
 
 def test_pause_and_num_lock_go_as_virtual_keys(win: tuple[WindowsInput, FakeWin32]) -> None:
@@ -162,7 +172,7 @@ def test_repeat_and_stray_release(win: tuple[WindowsInput, FakeWin32]) -> None:
     sink.key(a, True)  # autorepeat: Windows repeats nothing injected, so we do
     sink.key(a, False)
     sink.key(a, False)
-    assert api.take() == [KeyInput(0, 0x1E, SC), KeyInput(0, 0x1E, SC), KeyInput(0, 0x1E, SC | UP)]
+    assert api.take() == [KeyInput(VK_A, 0x1E, SC), KeyInput(VK_A, 0x1E, SC), KeyInput(VK_A, 0x1E, SC | UP)]
 
 
 def test_ctrl_alt_del_becomes_the_secure_attention_sequence(win: tuple[WindowsInput, FakeWin32]) -> None:
@@ -176,7 +186,7 @@ def test_ctrl_alt_del_becomes_the_secure_attention_sequence(win: tuple[WindowsIn
     assert all(isinstance(e, KeyInput) and e.scan != 0x53 for e in sent)  # Delete itself never injected
     assert len(sent) == 4
     sink.key(USAGE["Delete"], True)  # alone it is a normal Delete
-    assert api.take() == [KeyInput(0, 0x53, SC | EXT)]
+    assert api.take() == [KeyInput(0x2E, 0x53, SC | EXT)]  # VK_DELETE
 
 
 def test_text_is_unicode_with_modifiers_lifted(win: tuple[WindowsInput, FakeWin32]) -> None:
@@ -186,14 +196,14 @@ def test_text_is_unicode_with_modifiers_lifted(win: tuple[WindowsInput, FakeWin3
     sink.text("a𠮷")
     u = KEYEVENTF_UNICODE
     assert api.take() == [
-        KeyInput(0, 0x2A, SC | UP),
+        KeyInput(VK_LSHIFT, 0x2A, SC | UP),
         KeyInput(0, 0x61, u),
         KeyInput(0, 0x61, u | UP),
         KeyInput(0, 0xD842, u),
         KeyInput(0, 0xD842, u | UP),
         KeyInput(0, 0xDFB7, u),
         KeyInput(0, 0xDFB7, u | UP),
-        KeyInput(0, 0x2A, SC),
+        KeyInput(VK_LSHIFT, 0x2A, SC),
     ]
 
 
@@ -216,14 +226,23 @@ def test_pointer_spans_the_virtual_desktop(win: tuple[WindowsInput, FakeWin32]) 
     sink.pointer(0, 0, 0)
     sink.pointer(3839, 1079, BUTTON_LEFT)
     sink.pointer(5000, -3, BUTTON_BACK)
+    # ceil(x * 65536 / width): the first normalized value Windows maps to pixel x
     assert api.take() == [
         MouseInput(0, 0, 0, move),
-        MouseInput(65535, 65535, 0, move),
+        MouseInput(65519, 65476, 0, move),
         MouseInput(0, 0, 0, MOUSEEVENTF_LEFTDOWN),
-        MouseInput(65535, 0, 0, move),
+        MouseInput(65519, 0, 0, move),
         MouseInput(0, 0, 0, MOUSEEVENTF_LEFTUP),
         MouseInput(0, 0, XBUTTON1, MOUSEEVENTF_XDOWN),
     ]
+
+
+@pytest.mark.parametrize("width", [1, 7, 1080, 1366, 1920, 3840, 5120])
+def test_every_pixel_is_reached_exactly(width: int) -> None:
+    """Windows maps normalized n to pixel floor(n * width / 65536) (exact under Wine over all points)."""
+    for x in range(width):
+        n = _absolute(x, width)
+        assert 0 <= n <= 65535 and n * width // 65536 == x
 
 
 def test_wheel_whole_notches_in_windows_direction(win: tuple[WindowsInput, FakeWin32]) -> None:
@@ -252,8 +271,8 @@ def test_release_all(win: tuple[WindowsInput, FakeWin32]) -> None:
     api.take()
     sink.release_all()
     assert api.take() == [
-        KeyInput(0, 0x1E, SC | UP),
-        KeyInput(0, 0x2A, SC | UP),
+        KeyInput(VK_A, 0x1E, SC | UP),
+        KeyInput(VK_LSHIFT, 0x2A, SC | UP),
         MouseInput(0, 0, 0, MOUSEEVENTF_LEFTUP),
     ]
     sink.release_all()
@@ -266,3 +285,36 @@ def test_scancode_table_has_no_duplicates_except_the_hash_key() -> None:
         if sc in seen:
             assert {usage_id, seen[sc]} == {0x31, 0x32}
         seen[sc] = usage_id
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="checks the refusal off Windows")
+def test_the_window_modules_refuse_to_start_off_windows() -> None:
+    from jiseki.agent.clipboard.windows import WindowsClipboard
+    from jiseki.agent.win32.clipboard import Win32Clipboard
+    from jiseki.agent.win32.probe_window import Win32ProbeWindow
+    from jiseki.agent.win32.window import WindowThread
+    from jiseki.protocol import Rect
+
+    for make in (WindowThread, Win32Clipboard, WindowsClipboard, lambda: Win32ProbeWindow(Rect(0, 0, 10, 10))):
+        with pytest.raises(OSError):
+            make()
+
+
+@pytest.mark.parametrize(
+    ("msg", "wparam", "lparam", "usage", "down", "native"),
+    [
+        (0x100, 0x25, 0x014B0001, 0x070050, True, 0xE04B),  # Left arrow: E0 4B
+        (0x101, 0xDC, 0xC07D0001, 0x070089, False, 0x7D),  # ¥ released
+        (0x104, 0xA5, 0x21380001, 0x0700E6, True, 0xE038),  # Right Alt: WM_SYSKEYDOWN, context bit
+        (0x100, 0x2B, 0x002B0001, 0x070031, True, 0x2B),  # 0x2B: Backslash, not Non-US #
+        (0x100, 0x90, 0x01450001, 0x070053, True, 0xE045),  # Num Lock (sent by virtual key)
+        (0x100, 0x00, 0x00550001, 0, True, 0x55),  # no usage
+    ],
+)
+def test_probe_window_reads_scancodes_from_lparam(
+    msg: int, wparam: int, lparam: int, usage: int, down: bool, native: int
+) -> None:
+    from jiseki.agent.selftest.window import KeyEvent
+    from jiseki.agent.win32.probe_window import key_event
+
+    assert key_event(msg, wparam, lparam) == KeyEvent(usage, down, native, wparam)

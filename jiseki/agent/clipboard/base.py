@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class HostClipboard(Protocol):
@@ -11,3 +11,13 @@ class HostClipboard(Protocol):
         ...
 
     def set_text(self, text: str) -> None: ...
+
+
+@runtime_checkable
+class ChangeCounter(Protocol):
+    """Optional for a backend: a cheap look whether the clipboard changed, so that polling does not
+    read (and hash) the whole text every time."""
+
+    def sequence(self) -> int | None:
+        """A number that changes whenever the clipboard does; None when the backend cannot tell."""
+        ...

@@ -10,7 +10,7 @@ import hashlib
 import logging
 
 from ..policy import AgentPolicy
-from .base import HostClipboard
+from .base import ChangeCounter, HostClipboard
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,8 @@ class ClipboardSync:
         self.backend = backend
         self.policy = policy
         self._last: str | None = None  # digest of the text both sides have
+        self._counter = backend if isinstance(backend, ChangeCounter) else None
+        self._seen: int | None = None  # the backend's sequence() when the clipboard was last read
         if policy.clipboard_to_terminal:
             current = backend.get_text()
             self._last = _digest(current) if current is not None else None  # what was there before: stays
@@ -43,6 +45,11 @@ class ClipboardSync:
         """The office PC's clipboard text if it changed since last time and may go to the terminal."""
         if not self.policy.clipboard_to_terminal:
             return None
+        # Taken before the read: a change during the read moves it again and is read next time.
+        sequence = self._counter.sequence() if self._counter is not None else None
+        if sequence is not None and sequence == self._seen:
+            return None
+        self._seen = sequence
         text = self.backend.get_text()
         if text is None or _digest(text) == self._last:
             return None

@@ -30,6 +30,9 @@ class X11Clipboard:
             return None
         return result.stdout[:MAX_READ].decode("utf-8", errors="replace")
 
+    def sequence(self) -> int | None:
+        return None  # unknown: the sync layer reads the selection on every poll
+
     def set_text(self, text: str) -> None:
         subprocess.run(
             ["xclip", "-selection", "clipboard", "-i"],

@@ -96,6 +96,94 @@ HID_TO_SCANCODE.update(
     }
 )
 
+# Set-1 scancode -> the virtual key of the Japanese 106/109 layout (kbd106.dll), for the wVk of a
+# KEYEVENTF_SCANCODE event. Windows ignores wVk with that flag (it maps the scancode through the
+# active layout itself); Wine does not: without wVk its messages carry VK 0 and no WM_CHAR, and its
+# own table maps 0x7D and 0x73 to 0 (docs/windows-input-notes.md). Source: Microsoft's scancode ->
+# VK table for the Japanese 106 keyboard ("Japanese Keyboard", Windows Embedded CE 6.0 docs,
+# learn.microsoft.com/previous-versions/windows/embedded/ee483466), the same T29/T3A/T70... values
+# kbd106.c builds from kbdjpn.h. 0x29 半角/全角 is VK_DBE_SBCSCHAR = VK_OEM_AUTO (0xF3), 0x3A 英数
+# VK_DBE_ALPHANUMERIC (0xF0), 0x70 ひらがな VK_DBE_HIRAGANA (0xF2), 0x73 ろ VK_OEM_102 (0xE2), 0x79 変換
+# VK_CONVERT (0x1C), 0x7B 無変換 VK_NONCONVERT (0x1D), 0x7D ¥ VK_OEM_5 (0xDC). The numpad keys get
+# their digit VKs (Num Lock on); keys the table leaves without a VK get 0.
+_ROW = "1234567890"
+SCANCODE_TO_VK: dict[int, int] = {0x02 + i: ord(c) for i, c in enumerate(_ROW)}
+SCANCODE_TO_VK.update({sc: ord("A") + i for i, sc in enumerate(_LETTERS)})
+SCANCODE_TO_VK.update({0x3B + i: 0x70 + i for i in range(10)})  # F1..F10
+SCANCODE_TO_VK.update({0x64 + i: 0x7C + i for i in range(11)})  # F13..F23
+SCANCODE_TO_VK.update(
+    {
+        0x01: 0x1B,  # VK_ESCAPE
+        0x0C: 0xBD,  # VK_OEM_MINUS
+        0x0D: 0xDE,  # VK_OEM_7 (^)
+        0x0E: 0x08,  # VK_BACK
+        0x0F: 0x09,  # VK_TAB
+        0x1A: 0xC0,  # VK_OEM_3 (@)
+        0x1B: 0xDB,  # VK_OEM_4 ([)
+        0x1C: 0x0D,  # VK_RETURN
+        0x1D: 0xA2,  # VK_LCONTROL
+        0x27: 0xBB,  # VK_OEM_PLUS (;)
+        0x28: 0xBA,  # VK_OEM_1 (:)
+        0x29: 0xF3,  # VK_OEM_AUTO = VK_DBE_SBCSCHAR (半角/全角)
+        0x2A: 0xA0,  # VK_LSHIFT
+        0x2B: 0xDD,  # VK_OEM_6 (])
+        0x33: 0xBC,  # VK_OEM_COMMA
+        0x34: 0xBE,  # VK_OEM_PERIOD
+        0x35: 0xBF,  # VK_OEM_2 (/)
+        0x36: 0xA1,  # VK_RSHIFT
+        0x37: 0x6A,  # VK_MULTIPLY
+        0x38: 0xA4,  # VK_LMENU
+        0x39: 0x20,  # VK_SPACE
+        0x3A: 0xF0,  # VK_OEM_ATTN = VK_DBE_ALPHANUMERIC (英数 / Caps Lock)
+        0x46: 0x91,  # VK_SCROLL
+        0x47: 0x67,  # VK_NUMPAD7
+        0x48: 0x68,  # VK_NUMPAD8
+        0x49: 0x69,  # VK_NUMPAD9
+        0x4A: 0x6D,  # VK_SUBTRACT
+        0x4B: 0x64,  # VK_NUMPAD4
+        0x4C: 0x65,  # VK_NUMPAD5
+        0x4D: 0x66,  # VK_NUMPAD6
+        0x4E: 0x6B,  # VK_ADD
+        0x4F: 0x61,  # VK_NUMPAD1
+        0x50: 0x62,  # VK_NUMPAD2
+        0x51: 0x63,  # VK_NUMPAD3
+        0x52: 0x60,  # VK_NUMPAD0
+        0x53: 0x6E,  # VK_DECIMAL
+        0x56: 0xE2,  # VK_OEM_102 (ISO key; not on JIS keyboards)
+        0x57: 0x7A,  # VK_F11
+        0x58: 0x7B,  # VK_F12
+        0x59: 0x0C,  # VK_CLEAR (NumpadEqual)
+        0x70: 0xF2,  # VK_OEM_COPY = VK_DBE_HIRAGANA (カタカナ/ひらがな)
+        0x73: 0xE2,  # VK_OEM_102 (ろ)
+        0x76: 0x87,  # VK_F24
+        0x79: 0x1C,  # VK_CONVERT (変換)
+        0x7B: 0x1D,  # VK_NONCONVERT (無変換)
+        0x7D: 0xDC,  # VK_OEM_5 (¥)
+        0x7E: 0xC2,  # VK_ABNT_C2 (NumpadComma)
+        EXTENDED | 0x1C: 0x0D,  # VK_RETURN (NumpadEnter)
+        EXTENDED | 0x1D: 0xA3,  # VK_RCONTROL
+        EXTENDED | 0x20: 0xAD,  # VK_VOLUME_MUTE
+        EXTENDED | 0x2E: 0xAE,  # VK_VOLUME_DOWN
+        EXTENDED | 0x30: 0xAF,  # VK_VOLUME_UP
+        EXTENDED | 0x35: 0x6F,  # VK_DIVIDE
+        EXTENDED | 0x37: 0x2C,  # VK_SNAPSHOT
+        EXTENDED | 0x38: 0xA5,  # VK_RMENU
+        EXTENDED | 0x47: 0x24,  # VK_HOME
+        EXTENDED | 0x48: 0x26,  # VK_UP
+        EXTENDED | 0x49: 0x21,  # VK_PRIOR
+        EXTENDED | 0x4B: 0x25,  # VK_LEFT
+        EXTENDED | 0x4D: 0x27,  # VK_RIGHT
+        EXTENDED | 0x4F: 0x23,  # VK_END
+        EXTENDED | 0x50: 0x28,  # VK_DOWN
+        EXTENDED | 0x51: 0x22,  # VK_NEXT
+        EXTENDED | 0x52: 0x2D,  # VK_INSERT
+        EXTENDED | 0x53: 0x2E,  # VK_DELETE
+        EXTENDED | 0x5B: 0x5B,  # VK_LWIN
+        EXTENDED | 0x5C: 0x5C,  # VK_RWIN
+        EXTENDED | 0x5D: 0x5D,  # VK_APPS
+    }
+)
+
 VK_PAUSE = 0x13
 VK_NUMLOCK = 0x90
 VK_IME_ON = 0x16
@@ -117,6 +205,11 @@ def scancode(usage: int) -> int | None:
     if usage >> 16 != KEYBOARD_PAGE:
         return None
     return HID_TO_SCANCODE.get(usage & 0xFFFF)
+
+
+def scancode_vk(code: int) -> int:
+    """The Japanese 106/109 layout's virtual key for a scancode (0xE0xx when extended), or 0."""
+    return SCANCODE_TO_VK.get(code, 0)
 
 
 def virtual_key(usage: int) -> tuple[int, int] | None:

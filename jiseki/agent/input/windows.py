@@ -53,7 +53,7 @@ from ..win32.input import (
     Win32Input,
 )
 from .base import LAYOUT_PROBE_IDS, WheelAccumulator
-from .hid_scancode import EXTENDED, HID_TO_SCANCODE, KEYBOARD_PAGE, scancode, virtual_key
+from .hid_scancode import EXTENDED, HID_TO_SCANCODE, KEYBOARD_PAGE, scancode, scancode_vk, virtual_key
 
 _PAGE = KEYBOARD_PAGE << 16
 DELETE = _PAGE | 0x4C
@@ -72,7 +72,9 @@ _BUTTONS = (
 
 
 def key_input(usage: int, down: bool) -> KeyInput | None:
-    """The SendInput keyboard event for a physical key (scancode, or virtual key for Pause/Num Lock)."""
+    """The SendInput keyboard event for a physical key (scancode, or virtual key for Pause/Num Lock).
+
+    A scancode event carries the key's virtual key too: Windows ignores it, Wine needs it."""
     up = 0 if down else KEYEVENTF_KEYUP
     by_vk = virtual_key(usage)
     if by_vk is not None:
@@ -81,7 +83,8 @@ def key_input(usage: int, down: bool) -> KeyInput | None:
     code = scancode(usage)
     if code is None:
         return None
-    return KeyInput(0, code & 0xFF, KEYEVENTF_SCANCODE | up | (KEYEVENTF_EXTENDEDKEY if code & EXTENDED else 0))
+    flags = KEYEVENTF_SCANCODE | up | (KEYEVENTF_EXTENDEDKEY if code & EXTENDED else 0)
+    return KeyInput(scancode_vk(code), code & 0xFF, flags)
 
 
 def unicode_inputs(text: str) -> list[KeyInput]:
@@ -93,6 +96,15 @@ def unicode_inputs(text: str) -> list[KeyInput]:
         events.append(KeyInput(0, unit, KEYEVENTF_UNICODE))
         events.append(KeyInput(0, unit, KEYEVENTF_UNICODE | KEYEVENTF_KEYUP))
     return events
+
+
+def _absolute(pixel: int, size: int) -> int:
+    """The normalized coordinate that lands on `pixel` of `size`: Windows takes the pixel as
+    floor(n * size / 65536), so the smallest n of that pixel is ceil(pixel * 65536 / size) (rounding
+    misses pixels, measured under Wine over 53 points: docs/windows-input-notes.md)."""
+    size = max(size, 1)
+    pixel = min(max(pixel, 0), size - 1)
+    return min(-(-pixel * 65536 // size), 65535)
 
 
 class WindowsInput:
@@ -151,8 +163,8 @@ class WindowsInput:
     def pointer(self, x: int, y: int, buttons: int) -> None:
         _left, _top, width, height = self._api.virtual_screen()
         # Absolute coordinates span 0..65535 over the virtual desktop; (x, y) count from its corner.
-        nx = round(min(max(x, 0), width - 1) * 65535 / max(width - 1, 1))
-        ny = round(min(max(y, 0), height - 1) * 65535 / max(height - 1, 1))
+        nx = _absolute(x, width)
+        ny = _absolute(y, height)
         events = [MouseInput(nx, ny, 0, MOUSEEVENTF_MOVE | MOUSEEVENTF_ABSOLUTE | MOUSEEVENTF_VIRTUALDESK)]
         changed = buttons ^ self._buttons
         for bit, down, up, data in _BUTTONS:

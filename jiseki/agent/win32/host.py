@@ -3,24 +3,22 @@
 Documented APIs: LockWorkStation, BlockInput, SetWindowDisplayAffinity, EnumDisplayMonitors,
 RegisterClassExW, CreateWindowExW, ShowWindow, DestroyWindow; WTSQuerySessionInformationW and
 WTSFreeMemory (wtsapi32) for the session's user and lock state. The curtain windows are owned by a
-dedicated thread that runs their message loop. Run under Wine by tests/wine.
+dedicated thread that runs their message loop (`win32/window.py`). Run under Wine by tests/wine.
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import sys
-import threading
 from ctypes import wintypes
 from typing import Any
 
-WS_POPUP = 0x80000000
-WS_EX_TOPMOST = 0x00000008
-WS_EX_TOOLWINDOW = 0x00000080
-WS_EX_NOACTIVATE = 0x08000000
-SW_SHOWNOACTIVATE = 4
-BLACK_BRUSH = 4
-WM_CLOSE = 0x0010
+from . import window
+
+log = logging.getLogger(__name__)
+
+CURTAIN_CLASS = "JisekiCurtain"
 
 WTS_CURRENT_SESSION = 0xFFFFFFFF
 WTS_USER_NAME = 5  # WTS_INFO_CLASS values
@@ -72,7 +70,7 @@ class Win32Host:
         self.gdi32: Any = ctypes.WinDLL("gdi32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
         self.kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
         self.wtsapi32: Any = ctypes.WinDLL("wtsapi32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
-        self._thread: threading.Thread | None = None
+        self._curtain: window.WindowThread | None = None  # owns the curtain windows while they exist
 
     def lock_workstation(self) -> bool:
         return bool(self.user32.LockWorkStation())
@@ -122,8 +120,15 @@ class Win32Host:
         return bool(self.user32.SetWindowDisplayAffinity(wintypes.HWND(hwnd), wintypes.DWORD(affinity)))
 
     def destroy_window(self, hwnd: int) -> bool:
-        # Windows must be destroyed by their own thread: ask it to close them.
-        return bool(self.user32.PostMessageW(wintypes.HWND(hwnd), WM_CLOSE, 0, 0))
+        """Destroy a curtain window (on its own thread); with the last one the thread ends too."""
+        thread = self._curtain
+        if thread is None or not thread.alive:
+            return False
+        done = thread.destroy_window(hwnd)
+        if not thread.windows():
+            thread.stop()
+            self._curtain = None
+        return done
 
     def _monitors(self) -> list[tuple[int, int, int, int]]:
         rects: list[tuple[int, int, int, int]] = []
@@ -140,46 +145,34 @@ class Win32Host:
         return rects
 
     def create_curtain_windows(self) -> list[int]:
+        """One topmost black window per monitor, owned by a thread of their own ("curtain")."""
+        if self._curtain is not None:
+            self._curtain.stop()
+        win = window.api()
+        win.register_class(CURTAIN_CLASS, background=int(win.gdi32.GetStockObject(window.BLACK_BRUSH)))
+        thread = self._curtain = window.WindowThread("curtain").start()
         handles: list[int] = []
-        ready = threading.Event()
-
-        def run() -> None:
-            hinstance = self.kernel32.GetModuleHandleW(None)
-            wndproc_type = ctypes.WINFUNCTYPE(  # type: ignore[attr-defined,unused-ignore]
-                ctypes.c_ssize_t, wintypes.HWND, wintypes.UINT, wintypes.WPARAM, wintypes.LPARAM
-            )
-            wndproc = wndproc_type(lambda h, m, w, lp: self.user32.DefWindowProcW(h, m, w, lp))
-            cls = wintypes.WNDCLASSW()  # type: ignore[attr-defined,unused-ignore]
-            cls.lpfnWndProc = wndproc
-            cls.hInstance = hinstance
-            cls.hbrBackground = self.gdi32.GetStockObject(BLACK_BRUSH)
-            cls.lpszClassName = "JisekiCurtain"
-            self.user32.RegisterClassW(ctypes.byref(cls))
-            for x, y, w, h in self._monitors():
-                hwnd = self.user32.CreateWindowExW(
-                    WS_EX_TOPMOST | WS_EX_TOOLWINDOW | WS_EX_NOACTIVATE,
-                    "JisekiCurtain",
-                    "jiseki",
-                    WS_POPUP,
-                    x,
-                    y,
-                    w,
-                    h,
-                    None,
-                    None,
-                    hinstance,
-                    None,
+        for rect in self._monitors():
+            try:
+                handles.append(
+                    thread.create_window(
+                        CURTAIN_CLASS,
+                        rect=rect,
+                        style=window.WS_POPUP,
+                        ex_style=window.WS_EX_TOPMOST | window.WS_EX_TOOLWINDOW | window.WS_EX_NOACTIVATE,
+                        title="jiseki",
+                        handler=_curtain_message,
+                        show=window.SW_SHOWNOACTIVATE,
+                    )
                 )
-                if hwnd:
-                    self.user32.ShowWindow(hwnd, SW_SHOWNOACTIVATE)
-                    handles.append(int(hwnd))
-            ready.set()
-            msg = wintypes.MSG()
-            while self.user32.GetMessageW(ctypes.byref(msg), None, 0, 0) > 0:
-                self.user32.TranslateMessage(ctypes.byref(msg))
-                self.user32.DispatchMessageW(ctypes.byref(msg))
-
-        self._thread = threading.Thread(target=run, name="curtain", daemon=True)
-        self._thread.start()
-        ready.wait(5)
+            except OSError as exc:
+                log.warning("curtain window for monitor %s: %s", rect, exc)
+        if not handles:
+            thread.stop()
+            self._curtain = None
         return handles
+
+
+def _curtain_message(_hwnd: int, msg: int, _wparam: int, _lparam: int) -> int | None:
+    # Alt+F4 at the desk must not take a curtain down: only the agent destroys them.
+    return 0 if msg == window.WM_CLOSE else None
