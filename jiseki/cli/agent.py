@@ -7,12 +7,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-
-from jiseki.config import ConfigError
 
 from . import selftest as selftest_command
 from .common import CommandError
@@ -21,29 +18,25 @@ from .options import command
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from jiseki.agent.capture.x11 import X11Capture
-    from jiseki.agent.clipboard.x11 import X11Clipboard
-    from jiseki.agent.host.x11 import X11HostControl
-    from jiseki.agent.input.x11 import X11Input
+    from jiseki.agent.backends import choose_backends
     from jiseki.agent.runner import Agent
 
     config = ctx.config.agent
-    display = config.display or os.environ.get("DISPLAY")
-    if not display:
-        raise ConfigError("agent.display: not set and $DISPLAY is empty")
+    backends = choose_backends(config)
     agent = Agent(
         config,
-        lambda: X11Capture(display),
-        lambda: X11Input(display),
-        host=X11HostControl(display, config.lock_command),
-        make_clipboard=lambda: X11Clipboard(display),
+        backends.make_capture,
+        backends.make_input,
+        host=backends.host,
+        make_clipboard=backends.make_clipboard,
     )
     asyncio.run(_until_signalled(agent.run_forever(), agent.close_session))
     return 0
 
 
 async def _until_signalled(work: Any, before_cancel: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Run `work` until SIGTERM or Ctrl+C, then cancel it so that it can clean up."""
+    """Run `work` until SIGTERM or Ctrl+C (Windows: Ctrl+C, Ctrl+Break or the service's stop), then
+    cancel it so that it can clean up."""
     import signal
 
     task = asyncio.ensure_future(work)
@@ -57,8 +50,19 @@ async def _until_signalled(work: Any, before_cancel: Callable[[], Awaitable[None
                 pass
         task.cancel()
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: loop.create_task(stop()))
+    def on_signal(*_args: object) -> None:
+        loop.call_soon_threadsafe(lambda: loop.create_task(stop()))
+
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        try:
+            loop.add_signal_handler(sig, on_signal)
+        except (NotImplementedError, RuntimeError, ValueError):
+            # Windows' event loop has no add_signal_handler: the C runtime's handler runs in the main
+            # thread between the loop's waits, and hands the stop over to the loop.
+            signal.signal(sig, on_signal)
     try:
         await task
     except asyncio.CancelledError:

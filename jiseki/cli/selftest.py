@@ -27,7 +27,7 @@ def _seconds(text: str) -> float:
 
 
 def selftest(args: argparse.Namespace, ctx: Context) -> int:
-    from jiseki.agent.backends import choose_backends  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    from jiseki.agent.backends import choose_backends
     from jiseki.agent.selftest.checks import CheckResult, exit_status
     from jiseki.agent.selftest.report import header, render_json, result_lines, summary
     from jiseki.agent.selftest.run import SelftestOptions, run_selftest

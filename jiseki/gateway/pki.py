@@ -59,22 +59,25 @@ def _name(common_name: str) -> x509.Name:
 
 
 def _ca_cert(
-    subject: str,
+    subject: str | x509.Name,
     key: ec.EllipticCurvePrivateKey,
     issuer: x509.Certificate | None,
     signer: ec.EllipticCurvePrivateKey,
     lifetime: dt.timedelta,
     path_length: int,
+    valid: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> x509.Certificate:
     now = _now()
+    not_before, not_after = valid or (now - dt.timedelta(minutes=5), now + lifetime)
+    name = _name(subject) if isinstance(subject, str) else subject
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(subject))
-        .issuer_name(issuer.subject if issuer else _name(subject))
+        .subject_name(name)
+        .issuer_name(issuer.subject if issuer else name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + lifetime)
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -92,7 +95,21 @@ def _ca_cert(
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
+    if issuer is not None:
+        # Python 3.13's default TLS context (VERIFY_X509_STRICT) refuses a CA certificate below the
+        # root without it: the Windows agent's embedded Python does.
+        builder = builder.add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False
+        )
     return builder.sign(signer, hashes.SHA256())
+
+
+def _has_authority_key_id(cert: x509.Certificate) -> bool:
+    try:
+        cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -125,6 +142,26 @@ class CertificateAuthority:
         self.root_cert = x509.load_pem_x509_certificate(self.root_cert_path.read_bytes())
         self.issuing_cert = x509.load_pem_x509_certificate(self.issuing_cert_path.read_bytes())
         self._issuing_key = self._load_ca_key(pki_dir / "issuing-ca.key")
+        if not _has_authority_key_id(self.issuing_cert):
+            self._reissue_issuing_cert()
+
+    def _reissue_issuing_cert(self) -> None:
+        """A CA made before version 0.14 has an issuing certificate without an authority key identifier,
+        which strict verifiers (Python 3.13's default) refuse. Sign it again: same key, subject and
+        validity, so every certificate it issued stays valid; the server certificate, which carries
+        the issuing certificate in its chain, is then issued again by `ensure_server_cert`."""
+        root_key = self._load_ca_key(self.dir / "root-ca.key")
+        old = self.issuing_cert
+        self.issuing_cert = _ca_cert(
+            old.subject,
+            self._issuing_key,
+            self.root_cert,
+            root_key,
+            ISSUING_LIFETIME,
+            0,
+            valid=(old.not_valid_before_utc, old.not_valid_after_utc),
+        )
+        self.issuing_cert_path.write_bytes(cert_pem(self.issuing_cert))
 
     def _load_ca_key(self, path: Path) -> ec.EllipticCurvePrivateKey:
         data = path.read_bytes()
@@ -191,7 +228,8 @@ class CertificateAuthority:
                 }
             except x509.ExtensionNotFound:
                 have = set()
-            if have == set(names) and current.not_valid_after_utc - _now() > dt.timedelta(days=30):
+            chained = self.server_cert_path.read_bytes().endswith(cert_pem(self.issuing_cert))
+            if have == set(names) and chained and current.not_valid_after_utc - _now() > dt.timedelta(days=30):
                 return
         sans: list[x509.GeneralName] = []
         for name in names:

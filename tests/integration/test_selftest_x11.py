@@ -47,12 +47,13 @@ def agent_config(tmp_path: Path, gateway_url: str, cert_dir: Path, display: str)
 
 
 async def selftest(config: Path, *args: str) -> tuple[int, str, str]:
-    """`jiseki agent selftest` in a new interpreter (the stand-in backends until the real ones are merged)."""
+    """`jiseki agent selftest` in a new interpreter."""
     env = {k: v for k, v in os.environ.items() if k != "DISPLAY" and not k.startswith("JISEKI_")}
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "tests.selftest_backends",
+        "jiseki",
+        "agent",
         "selftest",
         "--config",
         str(config),

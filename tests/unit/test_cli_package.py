@@ -138,8 +138,6 @@ def test_the_selftest_loads_nothing_of_the_gateway(tmp_path: Path) -> None:
     config.write_text(f'[agent]\ndisplay = ":99"\ncert_dir = "{tmp_path / "none"}"\n', "utf-8")
     desk = ", ".join(f"'--skip', '{name}'" for name in ("capture", "picture", "input", "clipboard", "curtain"))
     seen = loaded_after(
-        "import tests.selftest_backends\n"
-        "tests.selftest_backends.install()  # until jiseki.agent.backends is merged\n"
         "try:\n"
         "    main(['agent', 'selftest', '--help'])\n"
         "except SystemExit as stop:\n"

@@ -56,9 +56,26 @@ class WinePython:
             except subprocess.TimeoutExpired:
                 self._server.kill()
 
+    @staticmethod
+    def script_path(script: Path | str) -> Path:
+        """A bare name is a script of tests/wine/win/."""
+        return WIN_SCRIPTS / script if isinstance(script, str) and "/" not in script else Path(script)
+
     def argv(self, script: Path | str, args: Sequence[str] = ()) -> list[str]:
-        target = WIN_SCRIPTS / script if isinstance(script, str) and "/" not in script else Path(script)
-        return ["bash", str(SCRIPT), "run", windows_path(target), *args]
+        return ["bash", str(SCRIPT), "run", windows_path(self.script_path(script)), *args]
+
+    def run_module(
+        self, args: Sequence[str], timeout: float = 120, env: Mapping[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """`python.exe -m ...` to its end; its terminal output (escape codes and all) in stdout."""
+        proc = subprocess.run(
+            ["bash", str(SCRIPT), "run", "-m", *args],
+            env=self.env(env),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+        return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(errors="replace"), "")
 
     def run(
         self, script: Path | str, *args: str, timeout: float = 120, env: Mapping[str, str] | None = None
