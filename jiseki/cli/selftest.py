@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from .context import Context
@@ -32,6 +33,9 @@ def selftest(args: argparse.Namespace, ctx: Context) -> int:
     from jiseki.agent.selftest.report import header, render_json, result_lines, summary
     from jiseki.agent.selftest.run import SelftestOptions, run_selftest
 
+    if args.output is not None and not args.output.resolve().parent.is_dir():
+        print(f"jiseki: --output: no such folder: {args.output.resolve().parent}", file=sys.stderr)
+        return 2  # said before the checks run (the curtain and the clipboard are touched)
     config = ctx.config.agent
     backends = choose_backends(config)
     options = SelftestOptions(skip=frozenset(args.skip), lock=args.lock, seconds=args.seconds)
@@ -45,6 +49,13 @@ def selftest(args: argparse.Namespace, ctx: Context) -> int:
     results = run_selftest(backends, config, options, show)
     print(render_json(results, backends.platform) if args.json else summary(results), flush=True)
     sys.stdout.flush()
+    if args.output is not None:
+        # The record IT keeps of each PC it checked: always JSON, whatever was printed.
+        try:
+            args.output.write_text(render_json(results, backends.platform) + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"jiseki: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     return exit_status(results)
 
 
@@ -60,4 +71,5 @@ def register(commands: Any) -> None:
     )
     p.add_argument("--lock", action="store_true", help="also lock the PC and check that it reports locked")
     p.add_argument("--json", action="store_true", help="print the results as JSON (for automation)")
+    p.add_argument("--output", type=Path, help="also write the results as JSON to this file (a record of the PC)")
     p.add_argument("--seconds", type=_seconds, default=2.0, help="how long to measure the capture's frame rate")

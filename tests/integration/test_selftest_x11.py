@@ -99,10 +99,22 @@ async def test_a_closed_gateway_port_fails_with_a_non_zero_exit(
 ) -> None:
     wrong = f"https://127.0.0.1:{free_port()}"
     config = agent_config(tmp_path, wrong, gateway.root / "agents" / "pc-1", x_display)
-    status, out, _err = await selftest(config, "--skip", "capture", "--skip", "input", "--seconds", "0.5")
+    record = tmp_path / "pc-1-selftest.json"
+    args = ("--skip", "capture", "--skip", "input", "--seconds", "0.5", "--output", str(record))
+    status, out, _err = await selftest(config, *args)
     assert status == 1
+    kept = json.loads(record.read_text("utf-8"))  # the record IT keeps: JSON, whatever was printed
+    assert kept["exit_status"] == 1 and {c["name"]: c["status"] for c in kept["checks"]}["gateway"] == "fail"
     lines = out.splitlines()
     failed = [line for line in lines if line.startswith("[不合格 FAIL] ゲートウェイ接続 / Gateway connection:")]
     assert len(failed) == 1 and "ConnectionRefusedError" in failed[0], out
     assert any(line.startswith("[合格 PASS] 画像 / Picture:") for line in lines), out
     assert lines[-1] == "結果: 合格 2、要確認 0、不合格 1、省略 4 / Result: 2 passed, 0 to check, 1 failed, 4 skipped"
+
+
+async def test_an_output_folder_that_does_not_exist_is_refused_before_any_check(
+    gateway: RunningGateway, x_display: str, tmp_path: Path
+) -> None:
+    config = agent_config(tmp_path, gateway.url, gateway.root / "agents" / "pc-1", x_display)
+    status, out, err = await selftest(config, "--output", str(tmp_path / "missing" / "r.json"))
+    assert status == 2 and "no such folder" in err and out == ""

@@ -175,3 +175,46 @@ def test_a_windows_pc_is_operated_from_the_browser(windows_pc: dict[str, Any]) -
         row = db.execute("SELECT capture_method, capture_note, os FROM hosts WHERE id = ?", (HOST,)).fetchone()
     assert row[0] == "gdi" and "E_NOTIMPL" in row[1], row
     assert row[2].startswith("Windows"), row
+
+
+def test_the_selftest_on_the_windows_pc(wine: WinePython, windows_pc: dict[str, Any]) -> None:
+    """`jiseki agent selftest` as IT runs it on a PC before roll-out, here through Windows APIs under
+    Wine: what Wine has passes, the curtain fails (no capture exclusion here: on a real Windows 10
+    2004+ PC it passes), so the exit status is 1."""
+    work: Path = windows_pc["work"]
+    (work / "stop").touch()  # the target window goes: the selftest shows its own
+    time.sleep(1.5)
+    record = work / "selftest.json"
+    run = wine.run_module(
+        [
+            "jiseki",
+            "agent",
+            "selftest",
+            "--config",
+            windows_path(work / "agent.toml"),
+            "--seconds",
+            "2",
+            "--output",
+            windows_path(record),
+        ],
+        timeout=180,
+    )
+    assert record.exists(), run.stdout[-3000:]
+    doc = json.loads(record.read_text(encoding="utf-8"))
+    checks = {c["name"]: c for c in doc["checks"]}
+    summary = {name: c["status"] for name, c in checks.items()}
+    assert summary == {
+        "capture": "pass",
+        "picture": "pass",
+        "input": "pass",
+        "clipboard": "pass",
+        "curtain": "fail",  # SetWindowDisplayAffinity fails under Wine
+        "gateway": "pass",
+        "lock": "skip",  # only with --lock
+    }, json.dumps(doc, ensure_ascii=False, indent=1)
+    assert doc["platform"] == "windows" and doc["exit_status"] == 1 and run.returncode == 1
+    capture = checks["capture"]["figures"]
+    assert capture["method"] == "gdi" and "E_NOTIMPL" in str(capture.get("fallback_reason"))
+    assert checks["input"]["figures"]["keys_received"] == checks["input"]["figures"]["keys_sent"]
+    size = f"{capture['width']}x{capture['height']}"
+    print(f"selftest under Wine: GDI {capture['frames_per_second']} frames/s at {size}")
