@@ -66,7 +66,7 @@ def _x11_probe_window(display: str, rect: Rect) -> ProbeWindow:
 
 
 def _win32_probe_window(rect: Rect) -> ProbeWindow:
-    from .win32.probe_window import Win32ProbeWindow
+    from .selftest.win32_window import Win32ProbeWindow
 
     return Win32ProbeWindow(rect)
 

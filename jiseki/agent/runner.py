@@ -216,15 +216,18 @@ class Agent:
             self._capture = describe_capture(capture)  # e.g. DXGI came back after a fallback
             self._state_check.set()
         sink = self.make_input()
+        clipboard = self._clipboard(policy)  # one per session: resumes keep it
         if policy.curtain:
             log.info(
                 "curtain on: %s", ", ".join(await asyncio.to_thread(self.host.set_curtain, True)) or "nothing possible"
             )
         try:
-            await self._run_data_channel(http, url, sid, ticket, policy, capture, sink)
+            await self._run_data_channel(http, url, sid, ticket, policy, capture, sink, clipboard)
         finally:
             sink.close()
             capture.close()
+            if clipboard is not None:
+                clipboard.close()
             if policy.curtain:
                 await asyncio.to_thread(self.host.set_curtain, False)
             if policy.lock_on_end:
@@ -241,6 +244,7 @@ class Agent:
         policy: AgentPolicy,
         capture: Capture,
         sink: InputSink,
+        clipboard: HostClipboard | None,
     ) -> None:
         """Serve the session; if the link breaks (not closed by the gateway), dial again with the same
         ticket while the gateway keeps the session open, so the staff member's work goes on."""
@@ -268,7 +272,7 @@ class Agent:
                         max_unacked=self.config.max_unacked,
                         jpeg_quality=self.config.jpeg_quality,
                         policy=policy,
-                        clipboard=self._clipboard(policy),
+                        clipboard=clipboard,
                     ).run()
                     if ws.close_code in _ENDED_BY_GATEWAY:
                         return

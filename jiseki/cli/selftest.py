@@ -1,4 +1,4 @@
-"""`jiseki agent selftest`: what an IT department runs on a desk PC before roll-out (docs/selftest-notes.md).
+"""`jiseki agent selftest`: what an IT department runs on a desk PC before roll-out (docs/selftest.md).
 
 Like the rest of `jiseki agent`, loads nothing of the gateway: the platform's backends come from
 `jiseki.agent.backends`, imported in the handler."""

@@ -39,6 +39,7 @@ NOT_WRITES = {
     "report usage",
     "agent",
     "agent enroll",
+    "agent selftest",
     "demo",
 }
 

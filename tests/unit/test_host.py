@@ -174,6 +174,9 @@ class FakeClipboard:
         self.writes.append(text)
         self.text = text
 
+    def close(self) -> None:
+        pass
+
 
 def test_clipboard_sync_directions_limits_and_no_echo() -> None:
     board = FakeClipboard("was there before")

@@ -4,7 +4,8 @@
   use a database session only by handing it to domain functions (no `s.execute`, `s.get`, `s.add`…,
   no ORM attribute written inside a transaction);
 - `jiseki.protocol` imports nothing of the agent or the gateway;
-- `jiseki.agent` never imports `jiseki.gateway` (the known exceptions are listed exactly).
+- `jiseki.agent` never imports `jiseki.gateway` (the known exceptions are listed exactly);
+- only the platform's backend modules import Win32 or X11 code, and only `agent/backends.py` picks them.
 """
 
 from __future__ import annotations
@@ -205,3 +206,73 @@ def test_relative_imports_are_resolved() -> None:
     tree = ast.parse("from ...gateway import pki\nfrom . import codec\n")
     assert imported_modules("jiseki/protocol/sub/x.py", tree) >= {"jiseki.gateway", "jiseki.gateway.pki"}
     assert "jiseki.protocol.codec" in imported_modules("jiseki/protocol/x.py", ast.parse("from . import codec\n"))
+
+
+# One place picks the platform: the Win32 bindings and the X11 libraries are imported by the
+# platform's own backend modules (and the selftest's X11 window), which only `agent/backends.py` names.
+PLATFORM_BACKENDS = {
+    "windows": {
+        "jiseki/agent/backends.py",
+        "jiseki/agent/capture/windows.py",
+        "jiseki/agent/input/windows.py",
+        "jiseki/agent/host/windows.py",
+        "jiseki/agent/clipboard/windows.py",
+        "jiseki/agent/selftest/win32_window.py",
+    },
+    "x11": {
+        "jiseki/agent/backends.py",
+        "jiseki/agent/capture/x11.py",
+        "jiseki/agent/capture/x11_events.py",
+        "jiseki/agent/input/x11.py",
+        "jiseki/agent/input/x11_keymap.py",
+        "jiseki/agent/input/x11_text.py",
+        "jiseki/agent/input/x11_xim.py",
+        "jiseki/agent/host/x11.py",
+        "jiseki/agent/clipboard/x11.py",
+        "jiseki/agent/selftest/x11_window.py",
+    },
+}
+
+
+def _platform_of(module: str) -> str | None:
+    if module.startswith("jiseki.agent.win32"):
+        return "windows"
+    if module.startswith(("Xlib", "mss")) or module.endswith((".x11", ".x11_events", ".x11_window")):
+        return "x11"
+    if module.split(".")[-1].startswith("x11_"):
+        return "x11"
+    if module.split(".")[-1].startswith("win32_"):
+        return "windows"
+    if module.endswith(".windows") and module.startswith("jiseki.agent."):
+        return "windows"
+    return None
+
+
+def test_only_the_platform_backends_import_platform_code() -> None:
+    found = []
+    for rel, tree in _modules(PACKAGE):
+        if rel.startswith("jiseki/agent/win32/"):
+            continue  # the bindings themselves
+        for module in imported_modules(rel, tree):
+            platform = _platform_of(module)
+            if platform is not None and rel not in PLATFORM_BACKENDS[platform]:
+                found.append(f"{rel} imports {module}")
+    assert found == []
+
+
+@pytest.mark.parametrize(
+    ("module", "platform"),
+    [
+        ("jiseki.agent.win32.gdi", "windows"),
+        ("jiseki.agent.capture.windows", "windows"),
+        ("jiseki.agent.selftest.win32_window", "windows"),
+        ("Xlib.display", "x11"),
+        ("mss", "x11"),
+        ("jiseki.agent.input.x11_keymap", "x11"),
+        ("jiseki.agent.capture.x11", "x11"),
+        ("jiseki.agent.capture.base", None),
+        ("jiseki.agent.runner", None),
+    ],
+)
+def test_the_platform_check_knows_platform_code(module: str, platform: str | None) -> None:
+    assert _platform_of(module) == platform

@@ -127,12 +127,16 @@ class FakeClipboard:
     def __init__(self, text: str | None = "previous", mangle: bool = False) -> None:
         self.value = text
         self.mangle = mangle  # a clipboard that loses non-ASCII text
+        self.closed = False
 
     def get_text(self) -> str | None:
         return self.value
 
     def set_text(self, text: str) -> None:
         self.value = text.encode("ascii", "replace").decode() if self.mangle else text
+
+    def close(self) -> None:
+        self.closed = True
 
 
 @dataclass
@@ -298,6 +302,7 @@ def test_a_clipboard_that_loses_japanese_fails_and_is_restored() -> None:
     assert clipboard.status is Status.FAIL
     assert "read back: '??" in english(clipboard)
     assert b.clipboard.value == "before"
+    assert b.clipboard.closed  # its listener (Windows) does not outlive the check
 
 
 def test_ctrl_c_in_the_middle_restores_the_clipboard_and_the_curtain(monkeypatch: pytest.MonkeyPatch) -> None:

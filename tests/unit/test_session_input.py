@@ -121,6 +121,9 @@ class FakeClipboard:
     def set_text(self, text: str) -> None:
         self.writes.append(text)
 
+    def close(self) -> None:
+        pass
+
 
 async def test_view_only_session_takes_no_clipboard_from_the_terminal() -> None:
     board, sink = FakeClipboard(), RecordingSink()

@@ -290,8 +290,8 @@ def test_scancode_table_has_no_duplicates_except_the_hash_key() -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="checks the refusal off Windows")
 def test_the_window_modules_refuse_to_start_off_windows() -> None:
     from jiseki.agent.clipboard.windows import WindowsClipboard
+    from jiseki.agent.selftest.win32_window import Win32ProbeWindow
     from jiseki.agent.win32.clipboard import Win32Clipboard
-    from jiseki.agent.win32.probe_window import Win32ProbeWindow
     from jiseki.agent.win32.window import WindowThread
     from jiseki.protocol import Rect
 
@@ -314,7 +314,7 @@ def test_the_window_modules_refuse_to_start_off_windows() -> None:
 def test_probe_window_reads_scancodes_from_lparam(
     msg: int, wparam: int, lparam: int, usage: int, down: bool, native: int
 ) -> None:
+    from jiseki.agent.selftest.win32_window import key_event
     from jiseki.agent.selftest.window import KeyEvent
-    from jiseki.agent.win32.probe_window import key_event
 
     assert key_event(msg, wparam, lparam) == KeyEvent(usage, down, native, wparam)

@@ -75,7 +75,7 @@ def test_pointer_lands_on_every_pixel_asked_and_the_wheel_turns(wine: WinePython
 
 
 def test_key_round_trip_time(wine: WinePython) -> None:
-    """SendInput to WM_KEYDOWN in the probe window's message loop, 50 keys (docs/windows-input-notes.md)."""
+    """SendInput to WM_KEYDOWN in the probe window's message loop, 50 keys (docs/windows.md)."""
     got = wine.run("input_probe.py", "latency")
     assert got.get("error") is None, got.get("traceback")
     assert len(got["times_ms"]) == 50

@@ -12,6 +12,10 @@ class HostClipboard(Protocol):
 
     def set_text(self, text: str) -> None: ...
 
+    def close(self) -> None:
+        """End what the backend runs (Windows: its change listener's window and thread)."""
+        ...
+
 
 @runtime_checkable
 class ChangeCounter(Protocol):

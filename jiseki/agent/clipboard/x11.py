@@ -43,3 +43,6 @@ class X11Clipboard:
             timeout=5,
             check=False,
         )
+
+    def close(self) -> None:
+        pass  # xclip processes end by themselves

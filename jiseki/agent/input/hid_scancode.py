@@ -99,7 +99,7 @@ HID_TO_SCANCODE.update(
 # Set-1 scancode -> the virtual key of the Japanese 106/109 layout (kbd106.dll), for the wVk of a
 # KEYEVENTF_SCANCODE event. Windows ignores wVk with that flag (it maps the scancode through the
 # active layout itself); Wine does not: without wVk its messages carry VK 0 and no WM_CHAR, and its
-# own table maps 0x7D and 0x73 to 0 (docs/windows-input-notes.md). Source: Microsoft's scancode ->
+# own table maps 0x7D and 0x73 to 0 (docs/windows.md). Source: Microsoft's scancode ->
 # VK table for the Japanese 106 keyboard ("Japanese Keyboard", Windows Embedded CE 6.0 docs,
 # learn.microsoft.com/previous-versions/windows/embedded/ee483466), the same T29/T3A/T70... values
 # kbd106.c builds from kbdjpn.h. 0x29 半角/全角 is VK_DBE_SBCSCHAR = VK_OEM_AUTO (0xF3), 0x3A 英数

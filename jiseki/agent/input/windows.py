@@ -101,7 +101,7 @@ def unicode_inputs(text: str) -> list[KeyInput]:
 def _absolute(pixel: int, size: int) -> int:
     """The normalized coordinate that lands on `pixel` of `size`: Windows takes the pixel as
     floor(n * size / 65536), so the smallest n of that pixel is ceil(pixel * 65536 / size) (rounding
-    misses pixels; this is exact on every point tried under Wine: docs/windows-input-notes.md)."""
+    misses pixels; this is exact on every point tried under Wine: docs/windows.md)."""
     size = max(size, 1)
     pixel = min(max(pixel, 0), size - 1)
     return min(-(-pixel * 65536 // size), 65535)

@@ -36,12 +36,15 @@ def check_clipboard(make_clipboard: Callable[[], HostClipboard]) -> CheckResult:
     except Exception as exc:  # a backend that cannot start is this check's finding
         return CheckResult("clipboard", Status.FAIL, Note(N_("could not start: {error}"), {"error": describe(exc)}))
     try:
-        clipboard.set_text(CLIPBOARD_SAMPLE)
-        got = _read_until(clipboard, CLIPBOARD_SAMPLE)
+        try:
+            clipboard.set_text(CLIPBOARD_SAMPLE)
+            got = _read_until(clipboard, CLIPBOARD_SAMPLE)
+        finally:
+            # What was there before; a clipboard without text (a picture, nothing) is left empty.
+            clipboard.set_text(before if before is not None else "")
+        restored = _read_until(clipboard, before or "") == (before or "")
     finally:
-        # What was there before; a clipboard without text (a picture, nothing) is left empty.
-        clipboard.set_text(before if before is not None else "")
-    restored = _read_until(clipboard, before or "") == (before or "")
+        clipboard.close()
     figures: dict[str, object] = {"sent": CLIPBOARD_SAMPLE, "received": got, "restored": restored}
     notes = [] if restored else [Note(N_("the clipboard's previous text could not be put back"))]
     if before is None:

@@ -1,7 +1,7 @@
 """The selftest's own window: a known picture on top of the desktop that records the input it gets.
 
 Each platform implements `ProbeWindow` (X11: `selftest/x11_window.py`; Windows:
-`win32/probe_window.py`). Keys come back as HID usages (page 7 << 16 | id, as the viewer sends
+`selftest/win32_window.py`). Keys come back as HID usages (page 7 << 16 | id, as the viewer sends
 them), translated from what the window really received (an X keycode, a Windows scan code), so the
 selftest can compare what it injected with what arrived, platform-neutrally."""
 

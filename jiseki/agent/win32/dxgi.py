@@ -10,7 +10,7 @@ d3d11.h; the same order in Wine's dxgi.idl / dxgi1_2.idl / d3d11.idl), each inte
 base's: IUnknown 0-2; IDXGIObject 3-6 (SetPrivateData, SetPrivateDataInterface, GetPrivateData,
 GetParent); ID3D11DeviceChild 3-6 (GetDevice, GetPrivateData, SetPrivateData,
 SetPrivateDataInterface). Under Wine 8 everything up to DuplicateOutput works and DuplicateOutput
-returns E_NOTIMPL, so the duplication itself is tested with fakes only (docs/windows-capture-notes.md).
+returns E_NOTIMPL, so the duplication itself is tested with fakes only (docs/windows.md).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ A window belongs to the thread that created it: only that thread gets its messag
 thread may destroy it. `WindowThread` therefore does every window operation on its own thread:
 `call` hands a function to a message-only window of that thread (a posted message) and waits for
 the result. Used by the curtain (`win32/host.py`), the selftest's probe window
-(`win32/probe_window.py`) and the clipboard listener (`win32/clipboard.py`).
+(`selftest/win32_window.py`) and the clipboard listener (`win32/clipboard.py`).
 
 Documented APIs: RegisterClassExW, CreateWindowExW, DestroyWindow, DefWindowProcW, GetMessageW,
 TranslateMessage, DispatchMessageW, PostMessageW, PostQuitMessage, ShowWindow.

@@ -18,8 +18,8 @@ GWL_EXSTYLE = -20
 
 def run() -> dict[str, Any]:
     from jiseki.agent.host.windows import WindowsHostControl
+    from jiseki.agent.selftest.win32_window import Win32ProbeWindow
     from jiseki.agent.win32.host import CURTAIN_CLASS, Win32Host
-    from jiseki.agent.win32.probe_window import Win32ProbeWindow
     from jiseki.protocol import Rect
 
     user32 = ctypes.WinDLL("user32", use_last_error=True)

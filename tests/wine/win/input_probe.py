@@ -33,8 +33,8 @@ def events(got: list[Any]) -> list[list[int]]:
 
 def run() -> dict[str, Any]:
     from jiseki.agent.input.windows import WindowsInput
+    from jiseki.agent.selftest.win32_window import Win32ProbeWindow
     from jiseki.agent.win32.input import Win32Input
-    from jiseki.agent.win32.probe_window import Win32ProbeWindow
     from jiseki.protocol import BUTTON_BACK, BUTTON_FORWARD, BUTTON_MIDDLE, BUTTON_RIGHT, Rect
 
     mode = sys.argv[1]

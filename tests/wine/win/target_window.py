@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-from jiseki.agent.win32.probe_window import Win32ProbeWindow
+from jiseki.agent.selftest.win32_window import Win32ProbeWindow
 from jiseki.protocol import Rect
 
 RECT = Rect(200, 150, 640, 400)

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from jiseki.protocol import Rect
 
 from ..input.hid_scancode import HID_TO_SCANCODE, HID_TO_VIRTUAL_KEY, KEYBOARD_PAGE
-from ..selftest.window import Click, KeyEvent
-from . import window
-from .window import BOOL, DWORD, HANDLE, POINT, RECT, WindowThread
+from ..win32 import window as win32
+from ..win32.window import BOOL, DWORD, HANDLE, POINT, RECT, WindowThread
+from .window import Click, KeyEvent
 
 PROBE_CLASS = "JisekiProbe"
 WM_PAINT = 0x000F
@@ -84,7 +84,7 @@ class PAINTSTRUCT(ctypes.Structure):
     )
 
 
-def _prototypes(api: window.Win32Api) -> None:
+def _prototypes(api: win32.Win32Api) -> None:
     u, g = api.user32, api.gdi32
     for name, restype, argtypes in (
         (u.BeginPaint, HANDLE, (HANDLE, ctypes.POINTER(PAINTSTRUCT))),
@@ -115,7 +115,7 @@ class Win32ProbeWindow:
     """A topmost popup window at `rect` (virtual-desktop pixels, as the capture counts them)."""
 
     def __init__(self, rect: Rect, title: str = "jiseki selftest") -> None:
-        self.api = window.api()  # OSError off Windows
+        self.api = win32.api()  # OSError off Windows
         _prototypes(self.api)
         self.rect = rect
         user32 = self.api.user32
@@ -135,8 +135,8 @@ class Win32ProbeWindow:
             self.hwnd = self._thread.create_window(
                 PROBE_CLASS,
                 rect=(rect.x + self._origin[0], rect.y + self._origin[1], rect.w, rect.h),
-                style=window.WS_POPUP | window.WS_VISIBLE,
-                ex_style=window.WS_EX_TOPMOST | window.WS_EX_TOOLWINDOW,
+                style=win32.WS_POPUP | win32.WS_VISIBLE,
+                ex_style=win32.WS_EX_TOPMOST | win32.WS_EX_TOOLWINDOW,
                 title=title,
                 handler=self._on_message,
             )
@@ -174,7 +174,7 @@ class Win32ProbeWindow:
             axis = "y" if msg == WM_MOUSEWHEEL else "x"
             self._record(lambda: self._wheel.append((axis, _signed16(wparam >> 16))), now)
             return 0
-        if msg == window.WM_CLOSE:
+        if msg == win32.WM_CLOSE:
             return 0  # only close() ends the probe
         return None
 
