@@ -105,6 +105,15 @@ class PendingSession:
         return time.monotonic() - self.created > ttl
 
 
+def _abandoned_by(session: PendingSession, user_id: str, terminal_fingerprint: str) -> bool:
+    """The session is this user's, from this terminal, and has no viewer now (not yet, or no longer)."""
+    return (
+        session.user_id == user_id
+        and hmac.compare_digest(session.terminal_fingerprint, terminal_fingerprint)
+        and (session.viewer_socket is None or session.viewer_socket.closed)
+    )
+
+
 def _ticket_ok(expected: str, given: str | None) -> bool:
     return given is not None and hmac.compare_digest(expected.encode(), given.encode())
 
@@ -229,6 +238,13 @@ class Broker:
         if host_id not in self.agents and not (host.online and host.control_node in alive):
             raise HostUnavailable(EndReason.HOST_OFFLINE)
         current = [p for p in (*self.live.values(), *self.pending.values()) if p.host_id == host_id]
+        # The same person at the same terminal whose viewer is gone (a crashed or closed browser, a
+        # second click on 接続) is not a second user of the PC: the new request replaces that session
+        # at once instead of waiting out its resume grace as "in use".
+        own = [p for p in current if _abandoned_by(p, user_id, terminal_fingerprint)]
+        for mine in own:
+            await self.close_session(mine, EndReason.TAKEOVER)
+        current = [p for p in current if p not in own]
         if current or elsewhere:
             if policy is None or policy.conflict == "refuse":
                 raise HostUnavailable(EndReason.IN_USE)

@@ -70,15 +70,19 @@ def broker(db: async_sessionmaker[AsyncSession]) -> Broker:
 
 
 async def _request(
-    db: async_sessionmaker[AsyncSession], broker: Broker, host_id: str, now: dt.datetime = NOW
+    db: async_sessionmaker[AsyncSession],
+    broker: Broker,
+    host_id: str,
+    now: dt.datetime = NOW,
+    terminal: tuple[str, str] = ("term-1", "cd" * 32),
 ) -> Granted | Denied:
     return await session_request.request_session(
         db,
         broker,
         user_id="alice",
         host_id=host_id,
-        terminal_id="term-1",
-        terminal_fingerprint="cd" * 32,
+        terminal_id=terminal[0],
+        terminal_fingerprint=terminal[1],
         address="192.0.2.7",
         now=now,
     )
@@ -170,9 +174,28 @@ async def test_an_offline_pc_or_one_in_use_is_unavailable(db: async_sessionmaker
     offline = await _request(db, broker, "pc-2")
     assert offline == Denied("host_offline", 409, session_request.UNAVAILABLE["host_offline"])
     assert isinstance(await _request(db, broker, "pc-1"), Granted)
-    in_use = await _request(db, broker, "pc-1")  # the default policy refuses a second session
+    # The default policy refuses a second session: here from another terminal.
+    in_use = await _request(db, broker, "pc-1", terminal=("term-2", "ef" * 32))
     assert in_use == Denied("in_use", 409, session_request.UNAVAILABLE["in_use"])
     assert len(broker.pending) == 1
+
+
+async def test_the_same_person_at_the_same_terminal_replaces_a_session_whose_viewer_is_gone(
+    db: async_sessionmaker[AsyncSession], broker: Broker
+) -> None:
+    """A crashed browser, or a second click on 接続: not a second user of the PC, so no "in use"."""
+    first = await _request(db, broker, "pc-1")
+    assert isinstance(first, Granted)
+    second = await _request(db, broker, "pc-1")
+    assert isinstance(second, Granted) and second.pending.id != first.pending.id
+    assert first.pending.forced_reason == "takeover"  # the old one ends; its viewer is not there to be told
+    # While a viewer is attached it is a session in use, even for the same person and terminal.
+    second.pending.viewer_socket = _OpenSocket()  # type: ignore[assignment]
+    assert (await _request(db, broker, "pc-1")) == Denied("in_use", 409, session_request.UNAVAILABLE["in_use"])
+
+
+class _OpenSocket:
+    closed = False
 
 
 async def test_check_asks_nothing_of_the_broker(db: async_sessionmaker[AsyncSession]) -> None:
