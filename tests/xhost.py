@@ -104,11 +104,21 @@ class Recorder:
         self._thread = threading.Thread(target=self._run, name="x-recorder", daemon=True)
         self._thread.start()
 
-    def focus(self) -> None:
-        with self._lock:
-            self.window.raise_window()
-            self.window.set_input_focus(X.RevertToParent, X.CurrentTime)
-            self.d.sync()
+    def focus(self, timeout: float = 3.0) -> None:
+        """Take the keyboard focus, and wait until the server says so: keys meant for this window must
+        not land in the desktop's terminal (where an earlier test's keys left a half-typed line)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                self.window.raise_window()
+                self.window.set_input_focus(X.RevertToParent, X.CurrentTime)
+                self.d.sync()
+                focused = self.d.get_input_focus().focus
+            if focused == self.window:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the recorder window did not get the keyboard focus ({focused})")
+            time.sleep(0.05)
 
     def _run(self) -> None:
         self._record_d.record_enable_context(self._context, self._on_record)  # returns when disabled

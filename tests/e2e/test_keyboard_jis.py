@@ -160,10 +160,26 @@ def file_appears(path: Path, timeout: float = 15.0) -> str:
     raise AssertionError(f"{path} was not written")
 
 
-def focus_terminal(page: Any) -> None:
-    """Click into the demo's terminal window (top left of the office PC's desktop)."""
-    page.mouse.click(*page_point(page, 300, 350))
-    time.sleep(0.3)
+def focus_terminal(page: Any, stack: DemoStack) -> None:
+    """Click into the demo's terminal window (top left of the office PC's desktop) until X says it has
+    the keyboard focus. The recorder window of an earlier test held the focus and, destroyed, handed
+    it to the root: the window manager then does not always take the first click as a focus change."""
+    terminal = str(next(proc.pid for name, proc in stack.group.procs if name == "xterm"))
+    focused = ""
+    for _ in range(5):
+        page.mouse.click(*page_point(page, 300, 350))
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            try:
+                focused = xdotool(stack.desktop.display, "getwindowfocus", "getwindowpid").strip()
+            except subprocess.CalledProcessError:
+                focused = ""  # the root window has no pid
+            if focused == terminal:
+                page.keyboard.press("Control+c")  # a fresh prompt, whatever an earlier test left typed
+                time.sleep(0.2)
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"the terminal (pid {terminal}) never got the keyboard focus (focus: {focused!r})")
 
 
 def test_jis_characters_typed_in_an_xterm(jis_context, jis_stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
@@ -171,7 +187,7 @@ def test_jis_characters_typed_in_an_xterm(jis_context, jis_stack: DemoStack) -> 
     name = "jiseki_" + "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
     target = Path("/tmp") / name
     try:
-        focus_terminal(page)
+        focus_terminal(page, jis_stack)
         keys = Keys(jis_context, page)
         keys.type_jis(f"cat > /tmp/{name}")
         keys.enter()
@@ -195,7 +211,7 @@ def test_text_mode_types_composed_japanese(jis_context, jis_stack: DemoStack) ->
     try:
         page.select_option("#kbd-mode", "text")
         wait_for(page, "window.jisekiStats.keyboard.mode === 'text'")
-        focus_terminal(page)
+        focus_terminal(page, jis_stack)
         assert page.evaluate("document.activeElement.id") == "ime"
         # Characters typed in text mode arrive as TEXT (the terminal's layout is what counts).
         page.keyboard.type(f"cat > /tmp/{name}")
@@ -224,7 +240,7 @@ def test_text_mode_leaves_out_direction_overrides_and_says_so(jis_context, jis_s
     try:
         page.select_option("#kbd-mode", "text")
         wait_for(page, "window.jisekiStats.keyboard.mode === 'text'")
-        focus_terminal(page)
+        focus_terminal(page, jis_stack)
         page.keyboard.type(f"cat > /tmp/{name}")
         page.keyboard.press("Enter")
         time.sleep(0.5)
