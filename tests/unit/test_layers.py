@@ -214,6 +214,8 @@ PLATFORM_BACKENDS = {
     "windows": {
         "jiseki/agent/backends.py",
         "jiseki/agent/capture/windows.py",
+        "jiseki/agent/capture/windows_dxgi.py",
+        "jiseki/agent/capture/windows_gdi.py",
         "jiseki/agent/input/windows.py",
         "jiseki/agent/host/windows.py",
         "jiseki/agent/clipboard/windows.py",
@@ -241,7 +243,7 @@ def _platform_of(module: str) -> str | None:
         return "x11"
     if module.split(".")[-1].startswith("x11_"):
         return "x11"
-    if module.split(".")[-1].startswith("win32_"):
+    if module.split(".")[-1].startswith(("win32_", "windows_")):
         return "windows"
     if module.endswith(".windows") and module.startswith("jiseki.agent."):
         return "windows"
@@ -266,6 +268,7 @@ def test_only_the_platform_backends_import_platform_code() -> None:
         ("jiseki.agent.win32.gdi", "windows"),
         ("jiseki.agent.capture.windows", "windows"),
         ("jiseki.agent.selftest.win32_window", "windows"),
+        ("jiseki.agent.capture.windows_dxgi", "windows"),
         ("Xlib.display", "x11"),
         ("mss", "x11"),
         ("jiseki.agent.input.x11_keymap", "x11"),
