@@ -167,6 +167,25 @@ def test_a_windows_pc_is_operated_from_the_browser(windows_pc: dict[str, Any]) -
         assert scancodes[0x89] == 0x7D and scancodes[0x8A] == 0x79 and scancodes[0x04] == 0x1E
         assert [c[:2] for c in got["clicks"]][:1] == [list(target)], got["clicks"]
         assert got["text"].startswith("aA"), got["text"]
+
+        # Key latency, browser to Windows: from the DevTools key event to WM_KEYDOWN in the window's
+        # message loop (viewer, WebSocket, gateway relay, agent under Wine, SendInput). A figure only.
+        seen = len(got["keys"])
+        sent = []
+        for _ in range(20):
+            sent.append(time.time())
+            keys.tap("KeyB", "b", 66)
+            time.sleep(0.05)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            arrived = [k[4] for k in received(result)["keys"][seen:] if k[1] and k[0] == KEYBOARD_PAGE | 0x05]
+            if len(arrived) >= len(sent):
+                break
+            time.sleep(0.2)
+        assert len(arrived) == len(sent), arrived
+        latencies = sorted((a - s) * 1000 for a, s in zip(arrived, sent, strict=True))
+        median, worst = latencies[10], latencies[-1]
+        print(f"key latency browser -> WM_KEYDOWN under Wine: median {median:.1f} ms, max {worst:.1f} ms")
         context.close()
         browser.close()
 

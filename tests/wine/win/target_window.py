@@ -24,7 +24,8 @@ def write(result: dict[str, object]) -> None:
 
 def run(stop_file: str) -> None:
     window = Win32ProbeWindow(RECT)
-    keys: list[list[int]] = []
+    to_wall = time.time() - time.perf_counter()  # arrival times as the Linux side's clock reads them
+    keys: list[list[float]] = []
     clicks: list[list[int]] = []
     text = ""
     try:
@@ -32,9 +33,9 @@ def run(stop_file: str) -> None:
         focused = window.focus()
         write({"ready": True, "focused": focused, "keys": keys, "clicks": clicks, "text": text})
         while not os.path.exists(stop_file):
-            got_keys, got_clicks, got_text = window.keys(), window.clicks(), window.text()
+            got_keys, got_clicks, got_text = window.timed_keys(), window.clicks(), window.text()
             if got_keys or got_clicks or got_text:
-                keys += [[k.usage, int(k.down), k.native, k.vk] for k in got_keys]
+                keys += [[k.usage, int(k.down), k.native, k.vk, t + to_wall] for t, k in got_keys]
                 clicks += [[c.x, c.y, c.button] for c in got_clicks]
                 text += got_text
                 write({"ready": True, "focused": focused, "keys": keys, "clicks": clicks, "text": text})
