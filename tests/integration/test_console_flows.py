@@ -219,6 +219,7 @@ async def test_agents_report_who_is_signed_in_and_whether_the_pc_is_locked(gatew
         hello = {
             "type": "hello",
             "hostname": "desk-01",
+            "version": "0.0.9",  # older than the gateway
             "user": "PREF\\yamada",
             "locked": False,
             "capture": "gdi",
@@ -234,6 +235,10 @@ async def test_agents_report_who_is_signed_in_and_whether_the_pc_is_locked(gatew
             assert status == 200 and "PREF\\yamada" in page and "pc-1" in page
             status, page, _r = await helpdesk.get("/admin/pc/pc-1")  # how the screen is read, and why
             assert status == 200 and "GDI（代替方式" in page and "DuplicateOutput: E_NOTIMPL" in page
+            assert "ゲートウェイより古い版" in page  # so IT can roll the new agent out to it
+            status, page, _r = await helpdesk.get("/admin/pcs?state=outdated")
+            assert status == 200 and 'data-host="pc-1"' in page and "ゲートウェイより古い版" in page
+            assert 'data-host="pc-2"' not in page  # it never said its version
 
         await control.send_str(json.dumps({"type": "state", "locked": True}))  # the desk was locked
         await until_row(lambda h: h.locked is True and h.signed_in_user == "PREF\\yamada")

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ColumnElement, and_, exists, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from jiseki import __version__
+
 from ..db.models import Assignment, AuditEvent, Certificate, Department, EnrollmentToken, Host, Session, User
 from ..hosts import valid_host_id
 from .audit_log import events_about
@@ -17,7 +19,7 @@ from .search import search_terms
 if TYPE_CHECKING:
     from .paging import AnyRow, AnySelect
 
-STATES = ("online", "offline", "in_use", "locked", "revoked")
+STATES = ("online", "offline", "in_use", "locked", "revoked", "outdated")
 SESSIONS_SHOWN = 10  # on a PC's page
 TOKENS_SHOWN = 100
 
@@ -58,6 +60,8 @@ def _filters(q: str, status: str) -> list[ColumnElement[bool]]:
         conds.append(and_(Host.online.is_(True), Host.locked.is_(True)))
     elif status == "revoked":
         conds.append(not_(_certificate_valid()))
+    elif status == "outdated":  # another version than the gateway's (older, in a roll-out)
+        conds.append(and_(Host.agent_version.is_not(None), Host.agent_version != __version__))
     return conds
 
 

@@ -9,10 +9,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from jiseki import __version__
 from jiseki.i18n import N_
 
 from ... import admin
 from ...admin import AdminError
+from ...agent_versions import agent_age
 from ...assignments_csv import AssignmentRow
 from ...auth.accounts import valid_login_id
 from ...auth.users_csv import RowError
@@ -53,7 +55,15 @@ async def pc_list(request: web.Request, actor: Actor) -> web.Response:
     async with request.app[STATE].db() as s:
         found = await queries.pc_page(s, q, status, page_number(request), PAGE_SIZE)
     return render_console(
-        request, "console/pc_list.html", rows=found.rows, paging=found.paging, q=q, state_filter=status, pc_url=pc_url
+        request,
+        "console/pc_list.html",
+        rows=found.rows,
+        paging=found.paging,
+        q=q,
+        state_filter=status,
+        pc_url=pc_url,
+        agent_age=agent_age,
+        gateway_version=__version__,
     )
 
 
@@ -97,6 +107,8 @@ async def _render_pc(
         login_ids=login_ids,
         account_url=account_url,
         pc_url=pc_url(host.id),
+        agent_age=agent_age,
+        gateway_version=__version__,
     )
 
 
