@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import csv
 import datetime as dt
+import io
 import json
 import re
 from collections.abc import Iterator
@@ -180,6 +182,35 @@ async def test_enrollment_token_is_shown_once_and_only_its_hash_is_stored(gatewa
         assert status == 303 and location.endswith("done=token_cancelled")
     async with database(gateway) as s:
         assert list((await s.execute(select(EnrollmentToken))).scalars()) == []
+
+
+async def test_tokens_for_a_pc_list_come_back_once_as_a_csv_all_or_none(gateway: RunningGateway) -> None:
+    await add_console_users(gateway)
+    async with await logged_in(gateway, "root") as b:
+        # A wrong row anywhere: nothing is made, and every problem is named with its line.
+        bad = "PC ID,名称\r\nsoumu-01,総務課 01\r\nsoumu 02,総務課 02\r\nsoumu-01,重複\r\n".encode()
+        status, page = await post_file(b, "/admin/enrollment/bulk", bad, {"hours": "168"})
+        assert status == 400 and "トークンは作成していません" in text_of(page)
+        assert "upload.csv 3:" in text_of(page) and "upload.csv 4: このPCは 2 行目にもあります" in text_of(page)
+        async with database(gateway) as s:
+            assert list((await s.execute(select(EnrollmentToken))).scalars()) == []
+        good = "host_id,name\nsoumu-01,総務課 01\nsoumu-02,=HYPERLINK(\"x\")\n".encode()
+        status, page = await post_file(b, "/admin/enrollment/bulk", good, {"hours": "168"})
+        assert status == 200 and "2 件のトークンを作成しました" in text_of(page)
+        link = re.search(r'href="data:text/csv;charset=utf-8;base64,([A-Za-z0-9+/=]+)"', page)
+        assert link is not None
+    table = list(csv.reader(io.StringIO(base64.b64decode(link.group(1)).decode("utf-8-sig"), newline="")))
+    assert table[0] == ["host_id", "host_name", "token", "expires_at_jst"]
+    rows = table[1:]
+    assert [r[0] for r in rows] == ["soumu-01", "soumu-02"]
+    assert rows[1][1].startswith("'=")  # a spreadsheet shows the name; it does not run it
+    async with database(gateway) as s:
+        stored = {t.host_id: t.id for t in (await s.execute(select(EnrollmentToken))).scalars()}
+    # Each token works for its own PC only, and only its hash is kept.
+    assert stored == {r[0]: token_id(r[2].split(".")[1]) for r in rows}
+    made = [e for e in await events(gateway, "enrollment_token") if e.subject in stored]
+    assert sorted(e.subject for e in made) == ["soumu-01", "soumu-02"]
+    assert all(r[2] not in (e.details or "") for e in made for r in rows)  # never the secret in the audit
 
 
 async def _live_session(gateway: RunningGateway, alice: Browser, s: aiohttp.ClientSession):  # type: ignore[no-untyped-def]

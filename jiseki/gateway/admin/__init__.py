@@ -30,6 +30,7 @@ from .errors import TOKEN_HOURS as TOKEN_HOURS
 from .errors import AdminError as AdminError
 from .hosts import cancel_enrollment_token as cancel_enrollment_token
 from .hosts import create_enrollment_token as create_enrollment_token
+from .hosts import create_enrollment_tokens as create_enrollment_tokens
 from .hosts import register_host as register_host
 from .hosts import revoke_host as revoke_host
 from .policies import set_host_group as set_host_group

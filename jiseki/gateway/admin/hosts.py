@@ -6,6 +6,7 @@ after; never secrets)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 
 from sqlalchemy import delete
@@ -43,6 +44,24 @@ async def create_enrollment_token(
     after = {"host_name": name, "expires_at": now + dt.timedelta(hours=hours)}
     s.add(audit.change("enrollment_token", actor=actor, subject=host_id, before=None, after=after, address=address))
     return token
+
+
+async def create_enrollment_tokens(
+    s: AsyncSession,
+    ca: CertificateAuthority,
+    pcs: Iterable[tuple[str, str]],
+    hours: float,
+    actor: str | None,
+    *,
+    address: str | None = None,
+) -> list[tuple[str, str, str, dt.datetime]]:
+    """One token per (PC ID, name), all in the caller's transaction (all or none); each audited as
+    `create_enrollment_token` audits one. Returns (PC ID, name, token, expiry) in the given order."""
+    issued = []
+    for host_id, name in pcs:
+        token = await create_enrollment_token(s, ca, host_id, name, hours, actor, address=address)
+        issued.append((host_id, name, token, utcnow() + dt.timedelta(hours=hours)))
+    return issued
 
 
 async def cancel_enrollment_token(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import unicodedata
 from typing import Any
@@ -17,8 +18,9 @@ from ...admin import AdminError
 from ...agent_versions import agent_age
 from ...assignments_csv import AssignmentRow
 from ...auth.accounts import valid_login_id
-from ...auth.users_csv import RowError
+from ...auth.users_csv import CsvFileError, RowError
 from ...db.models import Host, utcnow
+from ...enrollment_csv import parse_pc_list, tokens_csv
 from ...queries import pcs as queries
 from ..guards import STATE
 from ..render import translator
@@ -39,6 +41,7 @@ from .common import (
 )
 from .permissions import Action
 from .staff import account_url
+from .uploads import uploaded_csv
 
 MAX_IDS = 1000
 _SEPARATORS = re.compile(r"[\s,;、，]+")
@@ -185,6 +188,7 @@ async def _render_tokens(
     error: str | None = None,
     values: dict[str, str] | None = None,
     token: str | None = None,
+    bulk_errors: list[str] | None = None,
 ) -> web.Response:
     async with request.app[STATE].db() as s:
         tokens = await queries.enrollment_tokens(s)
@@ -197,6 +201,7 @@ async def _render_tokens(
         error=error,
         values=values or {"hours": "24"},
         token=token,
+        bulk_errors=bulk_errors or [],
         pc_url=pc_url,
         hour_range=admin.TOKEN_HOURS,
         request_host=request.host,
@@ -230,6 +235,48 @@ async def create_token(request: web.Request, actor: Actor) -> web.Response:
         return await _render_tokens(request, status=400, error=error_text(request, exc), values=values)
     # The token is in this response only: the database keeps its SHA-256.
     return await _render_tokens(request, values={"hours": "24"}, token=token)
+
+
+@page(Action.PC_MANAGE)
+async def create_tokens(request: web.Request, actor: Actor) -> web.Response:
+    """Tokens for a whole PC list (an asset list's CSV): all or none; the CSV of tokens is in this
+    response only, as a download (the database keeps each token's SHA-256)."""
+    state = request.app[STATE]
+    _ = translator(request)
+    form = await form_of(request)
+    hours_text = text(form, "hours", 8, required=True)
+    try:
+        hours = float(hours_text)
+        filename, content = uploaded_csv(form)
+    except ValueError:
+        raise FormError("hours") from None
+    except CsvFileError as exc:
+        return await _render_tokens(request, status=400, error=_(exc.msgid, **exc.values))
+    rows, errors = parse_pc_list(content)
+    if errors or not rows:
+        problems = [f"{filename} {e.line}: {_(e.msgid, **e.values)}" for e in errors[:50]]
+        return await _render_tokens(
+            request,
+            status=400,
+            error=_("No token was made: correct the file and upload it again.") if errors else _("The file is empty."),
+            bulk_errors=problems,
+        )
+    try:
+        async with state.db.begin() as s:
+            issued = await admin.create_enrollment_tokens(
+                s, state.ca, [(r.host_id, r.name) for r in rows], hours, actor.id, address=actor.address
+            )
+    except AdminError as exc:  # the validity, or a PC ID the file check let through: nothing was made
+        return await _render_tokens(request, status=400, error=error_text(request, exc))
+    data = tokens_csv(issued).encode()
+    return render_console(
+        request,
+        "console/enrollment_bulk_done.html",
+        count=len(issued),
+        hours=hours,
+        download="data:text/csv;charset=utf-8;base64," + base64.b64encode(data).decode(),
+        request_host=request.host,
+    )
 
 
 @page(Action.PC_MANAGE)

@@ -11,6 +11,7 @@ from .uploads import UPLOAD_LIMIT
 UPLOAD_LIMITS = {
     "/admin/staff/import": UPLOAD_LIMIT,
     "/admin/assignments/import": UPLOAD_LIMIT,
+    "/admin/enrollment/bulk": UPLOAD_LIMIT,
 }
 
 
@@ -45,6 +46,7 @@ def routes() -> list[web.RouteDef]:
         web.post("/admin/pc/{host_id}/revoke", pcs.revoke),
         web.get("/admin/enrollment", pcs.tokens),
         web.post("/admin/enrollment", pcs.create_token),
+        web.post("/admin/enrollment/bulk", pcs.create_tokens),
         web.post("/admin/enrollment/{token_id}/cancel", pcs.cancel_token),
         web.get("/admin/assignments/import", imports.assignments_form),
         web.post("/admin/assignments/import", imports.assignments_preview),
