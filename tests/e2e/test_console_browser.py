@@ -301,7 +301,7 @@ def test_assign_many_staff_to_a_pc(admin, stack: DemoStack) -> None:  # type: ig
     page.get_by_role("navigation", name="管理コンソール").get_by_role("link", name="登録トークン").click()
     page.get_by_label("PC ID", exact=True).fill("pc-e2e-02")
     page.get_by_label("PC名", exact=True).fill("本庁3F 情報政策課 02")
-    page.get_by_role("button", name="トークンを作成する").click()
+    page.get_by_role("button", name="トークンを作成する", exact=True).click()
     token = page.inner_text("#enrollment-token").strip()
     assert token.startswith("jsk1.") and f"--token {token}" in page.inner_text("main")
     check_layout(page)
