@@ -35,7 +35,7 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-extra="[agent,gateway]"  # the demo runs both on this machine
-if [ "$mode" = "test" ]; then extra="[agent,gateway,test]"; fi
+extra=""
+if [ "$mode" = "test" ]; then extra="[test]"; fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extra}" 2>&1 | grep -v "^WARNING: Location" || true
 .venv/bin/python -c "import jiseki" # fail here, clearly, if the install did not work

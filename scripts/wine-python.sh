@@ -25,14 +25,15 @@ winpath() { printf 'Z:%s' "${1//\//\\}"; }
 wine_pins=("numpy==2.1.3" "cryptography==42.0.8")
 
 requirements() {
-  # The agent's dependencies as pyproject.toml declares them, Linux-only ones left out.
-  python3 - "$here/pyproject.toml" <<'EOF'
-import sys, tomllib
-project = tomllib.load(open(sys.argv[1], "rb"))["project"]
-for req in [*project["dependencies"], *project["optional-dependencies"]["agent"]]:
-    if "sys_platform" in req and "win32" not in req:
-        continue
-    print(req.split(";")[0].strip())
+  # The agent's dependencies (requirements/common.txt and agent.txt), Linux-only ones left out.
+  python3 - "$here/requirements/common.txt" "$here/requirements/agent.txt" <<'EOF'
+import sys
+for path in sys.argv[1:]:
+    for line in open(path, encoding="utf-8"):
+        req = line.split("#")[0].strip()
+        if not req or ("sys_platform" in req and "win32" not in req):
+            continue
+        print(req.split(";")[0].strip())
 EOF
 }
 
