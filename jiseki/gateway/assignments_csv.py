@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from jiseki.i18n import N_
 
 from .auth.accounts import valid_login_id
-from .auth.users_csv import LOGIN_ID_HEADERS, RowError, cell_of, read_records, structural_error
+from .auth.users_csv import LOGIN_ID_HEADERS, RowError, cell_of, data_rows, read_records
 from .hosts import valid_host_id
 
 _HEADERS = {
@@ -32,21 +32,15 @@ class AssignmentRow:
 
 def parse_assignments_csv(text: str) -> tuple[list[AssignmentRow], list[RowError]]:
     records, columns, errors = read_records(text, _HEADERS, ("login_id", "host_id"))
+    data = data_rows(records, errors)
+    if isinstance(data, RowError):
+        return [], [data]
     rows: list[AssignmentRow] = []
     seen: dict[tuple[str, str], int] = {}
-    for number, record in records:
-        marker = structural_error(number, record)
-        if marker is not None:
-            if number < 0:
-                return [], [marker]
-            errors.append(marker)
-            break
-        if not any(cell.strip() for cell in record):
-            continue
+    for number, record, cells in data:
         login_id, host_id = cell_of(columns, record, "login_id"), cell_of(columns, record, "host_id")
         action_text = cell_of(columns, record, "action")
         action = _ACTIONS.get(action_text.lower())
-        cells = tuple(c[:300] for c in record[:20])
         problems: list[RowError] = []
         if not valid_login_id(login_id):
             problems.append(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from jiseki.i18n import N_
 
-from .auth.users_csv import RowError, cell_of, read_records, structural_error
+from .auth.users_csv import RowError, cell_of, data_rows, read_records
 from .hosts import valid_host_id
 from .policy import JST
 from .spreadsheet import csv_text
@@ -37,19 +37,13 @@ class PcRow:
 
 def parse_pc_list(text: str) -> tuple[list[PcRow], list[RowError]]:
     records, columns, errors = read_records(text, _HEADERS, ("host_id", "name"))
+    data = data_rows(records, errors)
+    if isinstance(data, RowError):
+        return [], [data]
     rows: list[PcRow] = []
     seen: dict[str, int] = {}
-    for number, record in records:
-        marker = structural_error(number, record)
-        if marker is not None:
-            if number < 0:
-                return [], [marker]
-            errors.append(marker)
-            break
-        if not any(cell.strip() for cell in record):
-            continue
+    for number, record, cells in data:
         host_id, name = cell_of(columns, record, "host_id"), cell_of(columns, record, "name")
-        cells = tuple(c[:300] for c in record[:20])
         if not valid_host_id(host_id):
             errors.append(
                 RowError(

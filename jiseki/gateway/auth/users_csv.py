@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -155,24 +155,38 @@ def structural_error(number: int, record: list[str]) -> RowError | None:
     return None
 
 
-def parse_staff_csv(text: str) -> tuple[list[StaffRow], list[RowError]]:
-    records, columns, errors = read_records(text, _HEADERS, ("login_id", "display_name"))
-    rows: list[StaffRow] = []
-    seen: dict[str, int] = {}
+Row = tuple[int, list[str], tuple[str, ...]]  # line number, cells, the cells cut for the preview
+
+
+def data_rows(records: Iterable[tuple[int, list[str]]], errors: list[RowError]) -> list[Row] | RowError:
+    """The records that hold data (blank lines left out), each with its cells cut for the console's
+    preview; a "too many rows" marker goes to `errors`. A malformed file comes back as its one error:
+    it imports nothing."""
+    rows: list[Row] = []
     for number, record in records:
         marker = structural_error(number, record)
         if marker is not None:
-            if number < 0:  # a malformed file imports nothing
-                return [], [marker]
+            if number < 0:
+                return marker
             errors.append(marker)
             break
-        if not any(cell.strip() for cell in record):
-            continue
+        if any(cell.strip() for cell in record):
+            rows.append((number, record, tuple(c[:300] for c in record[:20])))
+    return rows
+
+
+def parse_staff_csv(text: str) -> tuple[list[StaffRow], list[RowError]]:
+    records, columns, errors = read_records(text, _HEADERS, ("login_id", "display_name"))
+    data = data_rows(records, errors)
+    if isinstance(data, RowError):
+        return [], [data]
+    rows: list[StaffRow] = []
+    seen: dict[str, int] = {}
+    for number, record, cells in data:
         login_id, name = cell_of(columns, record, "login_id"), cell_of(columns, record, "display_name")
         department = cell_of(columns, record, "department")
         role_text = cell_of(columns, record, "role") or "staff"
         role = ROLE_NAMES.get(role_text, role_text.lower())
-        cells = tuple(c[:300] for c in record[:20])
         problems: list[RowError] = []
         if not valid_login_id(login_id):
             problems.append(
