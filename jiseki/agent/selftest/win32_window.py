@@ -19,7 +19,8 @@ from jiseki.protocol import Rect
 
 from ..input.hid_scancode import HID_TO_SCANCODE, HID_TO_VIRTUAL_KEY, KEYBOARD_PAGE
 from ..win32 import window as win32
-from ..win32.window import BOOL, DWORD, HANDLE, POINT, RECT, WindowThread
+from ..win32.abi import BOOL, DWORD, HANDLE, POINT, RECT
+from ..win32.window import WindowThread
 from .window import Click, KeyEvent
 
 PROBE_CLASS = "JisekiProbe"

@@ -15,7 +15,8 @@ import threading
 import time
 
 from . import window
-from .window import BOOL, DWORD, HANDLE, UINT, WindowThread
+from .abi import BOOL, DWORD, HANDLE, UINT
+from .window import WindowThread
 
 CF_UNICODETEXT = 13
 GMEM_MOVEABLE = 0x0002

@@ -24,8 +24,8 @@ import numpy as np
 
 from jiseki.protocol import Rect
 
+from .abi import RECT
 from .dxgi_types import *  # noqa: F403 - the structures, constants and COM pointer of this area
-from .gdi import RECT
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import ctypes
 import uuid
 from typing import Any
 
-from .gdi import BOOL, DWORD, HANDLE, POINT, RECT
+from .abi import BOOL, DWORD, HANDLE, POINT, RECT
 
 __all__ = [  # `dxgi.py` takes them all (and so do the tests, from either module)
     "ADAPTER_ENUM_OUTPUTS",

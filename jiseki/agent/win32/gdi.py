@@ -18,14 +18,9 @@ from typing import Any
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+from .abi import BOOL, DWORD, HANDLE, LONG, POINT, RECT, WORD
 
-# Fixed-width types: ctypes.wintypes.DWORD/LONG are 8 bytes on Linux, which would hide layout errors.
-DWORD = ctypes.c_uint32
-LONG = ctypes.c_int32
-WORD = ctypes.c_uint16
-BOOL = ctypes.c_int32
-HANDLE = ctypes.c_void_p
+log = logging.getLogger(__name__)
 
 SM_XVIRTUALSCREEN = 76
 SM_YVIRTUALSCREEN = 77
@@ -39,14 +34,6 @@ MONITORINFOF_PRIMARY = 0x1
 CURSOR_SHOWING = 0x1
 DPI_AWARENESS_CONTEXT_PER_MONITOR_AWARE_V2 = -4
 PROCESS_PER_MONITOR_DPI_AWARE = 2
-
-
-class RECT(ctypes.Structure):
-    _fields_ = (("left", LONG), ("top", LONG), ("right", LONG), ("bottom", LONG))
-
-
-class POINT(ctypes.Structure):
-    _fields_ = (("x", LONG), ("y", LONG))
 
 
 class BITMAPINFOHEADER(ctypes.Structure):

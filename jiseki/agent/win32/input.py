@@ -14,11 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-# Fixed-width types: ctypes.wintypes.DWORD is 8 bytes on Linux, which would hide layout errors.
-DWORD = ctypes.c_uint32
-WORD = ctypes.c_uint16
-LONG = ctypes.c_int32
-ULONG_PTR = ctypes.c_size_t
+from .abi import DWORD, LONG, ULONG_PTR, WORD
 
 INPUT_MOUSE = 0
 INPUT_KEYBOARD = 1

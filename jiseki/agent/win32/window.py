@@ -22,19 +22,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
+from .abi import BOOL, DWORD, HANDLE, LPARAM, LRESULT, POINT, UINT, WPARAM
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# Fixed-width types: ctypes.wintypes follows the C compiler of the machine it runs on (LP64 on Linux).
-UINT = ctypes.c_uint32
-DWORD = ctypes.c_uint32
-LONG = ctypes.c_int32
-BOOL = ctypes.c_int32
-HANDLE = ctypes.c_void_p
-WPARAM = ctypes.c_size_t
-LPARAM = ctypes.c_ssize_t
-LRESULT = ctypes.c_ssize_t
 
 HWND_MESSAGE = -3  # parent of message-only windows: no picture, no input, only messages
 WM_DESTROY = 0x0002
@@ -60,14 +53,6 @@ MessageHandler = Callable[[int, int, int, int], int | None]
 
 WINFUNCTYPE: Any = getattr(ctypes, "WINFUNCTYPE", ctypes.CFUNCTYPE)  # stdcall on Windows only
 WNDPROC = WINFUNCTYPE(LRESULT, HANDLE, UINT, WPARAM, LPARAM)
-
-
-class POINT(ctypes.Structure):
-    _fields_ = (("x", LONG), ("y", LONG))
-
-
-class RECT(ctypes.Structure):
-    _fields_ = (("left", LONG), ("top", LONG), ("right", LONG), ("bottom", LONG))
 
 
 class MSG(ctypes.Structure):
