@@ -199,15 +199,30 @@ class Agent:
             return
         if not isinstance(message, Offer):
             return  # a pong, or a message this version does not know
-        if self._session_task is not None and not self._session_task.done():
-            self._session_task.cancel()  # one session at a time: the newest one wins
+        previous = self._session_task
+        if previous is not None and not previous.done():
+            previous.cancel()  # one session at a time: the newest one wins
+        else:
+            previous = None
         policy = parse_agent_policy(message.policy)
         node_url = message.url.rstrip("/") or None
-        self._session_task = asyncio.create_task(self._session(http, message.session, message.ticket, policy, node_url))
+        self._session_task = asyncio.create_task(
+            self._session(http, message.session, message.ticket, policy, node_url, previous)
+        )
 
     async def _session(
-        self, http: aiohttp.ClientSession, sid: str, ticket: str, policy: AgentPolicy, node_url: str | None = None
+        self,
+        http: aiohttp.ClientSession,
+        sid: str,
+        ticket: str,
+        policy: AgentPolicy,
+        node_url: str | None = None,
+        previous: asyncio.Task[None] | None = None,
     ) -> None:
+        if previous is not None:
+            # The session this one replaces ends first (its keys released, its curtain down), so that
+            # its end does not take down this one's curtain or lock the PC under it.
+            await asyncio.gather(previous, return_exceptions=True)
         # The offer names the gateway node that holds the viewer; the data channel goes straight there
         # (the TLS check against the pinned CA still decides whether it is a real node).
         url = f"{node_url or self.config.gateway_url}/sessions/{sid}/agent"
@@ -230,10 +245,11 @@ class Agent:
                 clipboard.close()
             if policy.curtain:
                 await asyncio.to_thread(self.host.set_curtain, False)
-            if policy.lock_on_end:
+            replaced = self._session_task is not asyncio.current_task()  # a newer session uses the PC now
+            if policy.lock_on_end and not replaced:
                 await asyncio.to_thread(self.host.lock)
                 self._state_check.set()
-            log.info("session %s ended", sid)
+            log.info("session %s ended%s", sid, " (replaced by a newer one)" if replaced else "")
 
     async def _run_data_channel(
         self,
