@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from . import package as package_command
 from . import selftest as selftest_command
 from .common import CommandError
 from .context import Context
@@ -92,3 +93,4 @@ def register(sub: Any) -> None:
     p.add_argument("--token", required=True)
     p.add_argument("--cert-dir", type=Path, help="where to store the key and certificate (default: agent.cert_dir)")
     selftest_command.register(commands)
+    package_command.register(commands)
