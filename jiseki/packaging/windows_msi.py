@@ -258,7 +258,7 @@ def build(options: BuildOptions, log: Callable[[str], None] = print) -> BuildRes
     _run([tools["wixl"], "-a", "x64", "-o", str(msi), str(wxs_path)], "wixl", cwd=work)
     seconds["wixl"] = time.monotonic() - started
 
-    fixup(tools, msi)
+    fixup(tools, msi, work, files)
     # Unlike the rest of what jiseki writes (umask 077), the package is for others to read and deploy.
     tmp = out.with_name(out.name + ".tmp")
     shutil.copyfile(msi, tmp)
@@ -268,16 +268,18 @@ def build(options: BuildOptions, log: Callable[[str], None] = print) -> BuildRes
     return BuildResult(out, out.stat().st_size, len(files), seconds)
 
 
-def fixup(tools: dict[str, str], msi: Path) -> None:
+def fixup(tools: dict[str, str], msi: Path, work: Path, files: Sequence[str]) -> None:
     """What wixl 0.101 cannot write (wxs' docstring), then a check that it was written."""
+    tables = _fresh(work / "tables")
+    (tables / "RemoveFile.idt").write_text(wxs.remove_file_table(files), encoding="ascii", newline="")
     argv = [tools["msibuild"], str(msi)]
     for query in wxs.fixup_queries():
         argv += ["-q", query]
-    _run(argv, "msibuild")
+    _run([*argv, "-i", "RemoveFile.idt"], "msibuild", cwd=tables)
     exported = {
         table: _run([tools["msiinfo"], "export", str(msi), table], "msiinfo export")
-        for table in ("Component", "Property", "Registry")
+        for table in ("Component", "Property", "Registry", "RemoveFile")
     }
-    problems = wxs.fixup_problems(exported["Component"], exported["Property"], exported["Registry"])
+    problems = wxs.fixup_problems(exported, files)
     if problems:
         raise BuildError("msibuild did not change the package as expected:\n  " + "\n  ".join(problems))

@@ -1,18 +1,19 @@
 """The WiX source of the agent's MSI, from the list of the files to install: pure (text in, text out).
 
 The MSI is built by wixl 0.101 (Debian 12's), which reads a subset of WiX 3. What it cannot express is
-done afterwards on the built database by `fixup_queries` (run by msibuild):
+done afterwards on the built database by `fixup_queries` and `remove_file_table` (run by msibuild):
 
 - component conditions and `Permanent` (the registry hand-off is written only when given and is not
   removed by an upgrade's removal of the old version: an upgrade run without properties keeps the
   enrollment's values);
 - `Property Secure="yes"` (SecureCustomProperties, so that the properties reach the elevated install);
 - `RegistryValue Type="expandable"` (wixl writes the value as a plain string: the Registry table
-  marks REG_EXPAND_SZ by a "#%" prefix).
+  marks REG_EXPAND_SZ by a "#%" prefix);
+- `RemoveFile Name="*.pyc"`: the service's Python writes `__pycache__` beside the installed modules;
+  without these rows an uninstall (or an upgrade's removal of the old version) leaves those folders,
+  and so the install folder, behind.
 
-`Property Hidden="yes"` is the plain property MsiHiddenProperties, written here. No `__pycache__` is
-ever written beside the installed modules (the embeddable CPython's ._pth file turns bytecode writing
-off), so uninstalling leaves no folder behind.
+`Property Hidden="yes"` is the plain property MsiHiddenProperties, written here.
 
 Ids are hashes of the relative path and component GUIDs uuid5 of it (case-folded, as Windows compares
 paths), so a rebuild gives the same components; the ProductCode is uuid5 of the version, so a rebuild
@@ -24,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
@@ -42,6 +43,9 @@ SERVICE_DESCRIPTION = (
     "Lets the registered staff member operate this desk PC from a telework terminal through the jiseki gateway."
 )
 PYTHON_EXE = "python.exe"
+# The cleanup runs windowless: msiexec starts custom actions without standard handles, with which
+# the console python.exe aborts at start under Wine (init_sys_streams); pythonw.exe does not need them.
+PYTHONW_EXE = "pythonw.exe"
 SERVICE_ARGUMENTS = "-m jiseki agent service"
 CLEANUP_ARGUMENTS = "-m jiseki agent service --cleanup"
 # A real uninstall only: an upgrade removes the old version too, and must keep %ProgramData%\jiseki.
@@ -81,6 +85,10 @@ _FORBIDDEN = set('<>:"|?*\\') | {chr(c) for c in range(32)}
 ATTR_64BIT = 256
 ATTR_REGISTRY_KEY_PATH = 4
 ATTR_PERMANENT = 16
+# The compiled modules' names: CPython 3.13's cache tag (sys.implementation.cache_tag).
+CACHE_TAG = "cpython-313"
+# msidbRemoveFileInstallMode: on removal of the component.
+REMOVE_ON_UNINSTALL = 2
 # What wixl itself puts in SecureCustomProperties (MajorUpgrade's detection properties).
 SECURE_FROM_WIXL = ("WIX_DOWNGRADE_DETECTED", "WIX_UPGRADE_DETECTED")
 
@@ -99,6 +107,10 @@ def windows_path(rel: str) -> str:
 
 def directory_id(rel_dir: str) -> str:
     return "INSTALLDIR" if rel_dir == "" else "d" + _digest("dir", rel_dir)
+
+
+def pycache_id(rel_dir: str) -> str:
+    return "p" + _digest("pycache", rel_dir)
 
 
 def file_id(rel: str) -> str:
@@ -181,11 +193,31 @@ def _tree(files: Sequence[str]) -> _Folder:
     return root
 
 
+def _walk(folder: _Folder) -> Iterable[_Folder]:
+    yield folder
+    for name in sorted(folder.folders):
+        yield from _walk(folder.folders[name])
+
+
+def python_folders(files: Sequence[str]) -> list[tuple[str, str]]:
+    """(folder, a module of it) for each folder holding .py modules, where Python may write
+    `__pycache__`; that module's component owns the removal of the cache."""
+    found = []
+    for folder in _walk(_tree(files)):
+        modules = [rel for rel in folder.files if rel.endswith(".py")]
+        if modules:
+            found.append((folder.rel, modules[0]))
+    return found
+
+
 def _sub(parent: ET.Element, tag: str, **attrs: str) -> ET.Element:
     return ET.SubElement(parent, tag, attrs)
 
 
 def _add_folder(parent: ET.Element, folder: _Folder, source_root: str, refs: list[str]) -> None:
+    if any(rel.endswith(".py") for rel in folder.files):
+        # Never created by the install: the Directory row only names the folder for RemoveFile.
+        _sub(parent, "Directory", Id=pycache_id(folder.rel), Name="__pycache__")
     for rel in folder.files:
         component = _sub(parent, "Component", Id=component_id(rel), Guid=component_guid(rel), Win64="yes")
         _sub(
@@ -273,8 +305,9 @@ def product_wxs(files: Sequence[str], version: str, source_root: str, upgrade_co
     """The WiX source installing `files` (paths relative to `source_root`, "/"-separated; wixl wants
     `source_root` relative to the folder it runs in) into
     [ProgramFiles64Folder]\\jiseki\\agent, with the service, the registry hand-off and the clean uninstall."""
-    if PYTHON_EXE not in files:
-        raise PackageError(f"{PYTHON_EXE} is not among the files: the service runs it")
+    for exe in (PYTHON_EXE, PYTHONW_EXE):
+        if exe not in files:
+            raise PackageError(f"{exe} is not among the files: the service and its cleanup run it")
     problems = file_problems(files)
     if problems:
         raise PackageError("cannot package these files:\n  " + "\n  ".join(problems))
@@ -321,7 +354,7 @@ def product_wxs(files: Sequence[str], version: str, source_root: str, upgrade_co
         product,
         "CustomAction",
         Id="AgentCleanup",
-        FileKey=file_id(PYTHON_EXE),
+        FileKey=file_id(PYTHONW_EXE),
         ExeCommand=CLEANUP_ARGUMENTS,
         Execute="deferred",
         Impersonate="no",
@@ -366,27 +399,63 @@ def fixup_queries() -> list[str]:
     return queries
 
 
+def remove_file_table(files: Sequence[str], cache_tag: str = CACHE_TAG) -> str:
+    """The RemoveFile table (msibuild's .idt import format): each `__pycache__` beside the installed
+    modules, emptied and then removed with the component of a module next to it. Each module's .pyc
+    is named as well as `*.pyc`: Wine's msiexec does not expand wildcards (Windows' does, and so
+    also removes the .opt-N.pyc of an optimised run). The file rows sort before the folder rows."""
+    lines = [
+        "FileKey\tComponent_\tFileName\tDirProperty\tInstallMode",
+        "s72\ts72\tL255\ts72\ti2",
+        "RemoveFile\tFileKey",
+    ]
+    folders = python_folders(files)
+    for folder, first in folders:
+        owner, cache = component_id(first), pycache_id(folder)
+        lines.append(f"r{_digest('pyc-all', folder)}\t{owner}\t*.pyc\t{cache}\t{REMOVE_ON_UNINSTALL}")
+        for module in _modules_in(files, folder):
+            name = f"{PurePosixPath(module).stem}.{cache_tag}.pyc"
+            lines.append(f"r{_digest('pyc', module)}\t{owner}\t{name}\t{cache}\t{REMOVE_ON_UNINSTALL}")
+    for folder, first in folders:
+        owner, cache = component_id(first), pycache_id(folder)
+        lines.append(f"s{_digest('pycache', folder)}\t{owner}\t\t{cache}\t{REMOVE_ON_UNINSTALL}")
+    return "\r\n".join(lines) + "\r\n"
+
+
+def _modules_in(files: Sequence[str], folder: str) -> list[str]:
+    return sorted(rel for rel in files if rel.endswith(".py") and str(PurePosixPath(rel).parent) == (folder or "."))
+
+
+def remove_file_rows(files: Sequence[str]) -> int:
+    """How many rows `remove_file_table` writes."""
+    return sum(2 + len(_modules_in(files, folder)) for folder, _ in python_folders(files))
+
+
 def _rows(idt: str) -> list[list[str]]:
     """The rows of a table as `msiinfo export` prints it (three header lines, then tab-separated rows)."""
     return [line.split("\t") for line in idt.replace("\r\n", "\n").split("\n")[3:] if line]
 
 
-def fixup_problems(component: str, prop: str, registry: str) -> list[str]:
-    """What the fixups did not do, read from the exported Component, Property and Registry tables:
+def fixup_problems(tables: Mapping[str, str], files: Sequence[str]) -> list[str]:
+    """What the fixups did not do, read from the Component, Property, Registry and RemoveFile tables
+    as `msiinfo export` prints them:
     msibuild reports no error for a query that changes nothing."""
     problems = []
-    components = {row[0]: row for row in _rows(component)}
+    components = {row[0]: row for row in _rows(tables["Component"])}
     for hand_off in HAND_OFF:
         row = components.get(hand_off.component)
         if row is None or row[4] != hand_off.prop or int(row[3]) & ATTR_PERMANENT == 0:
             problems.append(f"component {hand_off.component}: not conditioned on {hand_off.prop} and permanent")
-    properties = {row[0]: row[1] for row in _rows(prop)}
+    properties = {row[0]: row[1] for row in _rows(tables["Property"])}
     secure = set(properties.get("SecureCustomProperties", "").split(";"))
     if not {h.prop for h in HAND_OFF} <= secure:
         problems.append(f"SecureCustomProperties lacks the hand-off properties: {sorted(secure)}")
     if properties.get("MsiHiddenProperties") != ";".join(h.prop for h in HAND_OFF if h.hidden):
         problems.append("MsiHiddenProperties is not set")
-    values = {row[3]: row[4] for row in _rows(registry)}
+    values = {row[3]: row[4] for row in _rows(tables["Registry"])}
     if values.get("EventMessageFile") != "#%" + EVENT_MESSAGE_FILE:
         problems.append(f"EventMessageFile is not an expandable string: {values.get('EventMessageFile')!r}")
+    removals, want = len(_rows(tables["RemoveFile"])), remove_file_rows(files)
+    if removals != want:
+        problems.append(f"RemoveFile holds {removals} rows, not {want}")
     return problems
