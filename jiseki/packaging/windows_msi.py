@@ -245,6 +245,9 @@ def build(options: BuildOptions, log: Callable[[str], None] = print) -> BuildRes
     files = payload_files(payload)
     seconds["staging"] = time.monotonic() - start
 
+    problems = wxs.wixl_problems(files)
+    if problems:
+        raise BuildError("wixl cannot package these files:\n  " + "\n  ".join(problems))
     try:
         source = wxs.product_wxs(files, version, payload.relative_to(work).as_posix())
     except wxs.PackageError as exc:

@@ -148,8 +148,8 @@ def msi_version(text: str) -> str:
 
 
 def file_problems(files: Iterable[str]) -> list[str]:
-    """Why files cannot be installed as given (empty when all can): bad relative paths, names wixl
-    mangles or drops, two names Windows sees as one, targets past MAX_PATH."""
+    """Why files cannot be installed as given (empty when all can): bad relative paths or Windows
+    names, two names Windows sees as one, targets past MAX_PATH."""
     problems: list[str] = []
     seen: dict[str, str] = {}
     for rel in files:
@@ -159,10 +159,6 @@ def file_problems(files: Iterable[str]) -> list[str]:
             continue
         if any(ch in _FORBIDDEN for ch in rel) or any(part.endswith((" ", ".")) for part in path.parts):
             problems.append(f"{rel!r}: not a valid Windows file name")
-        if not rel.isascii():
-            problems.append(f"{rel!r}: wixl 0.101 drops names that are not ASCII")
-        if any(ch in _WIXL_MANGLES for ch in rel):
-            problems.append(f"{rel!r}: wixl reads '$' as a preprocessor variable")
         if "__pycache__" in path.parts:
             problems.append(f"{rel!r}: compiled caches are not installed (Python writes its own)")
         key = rel.casefold()
@@ -172,6 +168,18 @@ def file_problems(files: Iterable[str]) -> list[str]:
         target = INSTALL_ROOT + windows_path(rel)
         if len(target) >= MAX_PATH:
             problems.append(f"{rel!r}: {len(target)} characters installed, Windows Installer allows {MAX_PATH - 1}")
+    return problems
+
+
+def wixl_problems(files: Iterable[str]) -> list[str]:
+    """Names that are valid WiX but that wixl 0.101 would get wrong, silently: it writes an empty name
+    for one that is not ASCII, and reads "$..." as a preprocessor variable (it has no escape)."""
+    problems = []
+    for rel in files:
+        if not rel.isascii():
+            problems.append(f"{rel!r}: wixl 0.101 drops names that are not ASCII")
+        if any(ch in _WIXL_MANGLES for ch in rel):
+            problems.append(f"{rel!r}: wixl reads '$' as a preprocessor variable")
     return problems
 
 
