@@ -281,7 +281,7 @@ def fixup(tools: dict[str, str], msi: Path, work: Path, files: Sequence[str]) ->
     _run([*argv, "-i", "RemoveFile.idt"], "msibuild", cwd=tables)
     exported = {
         table: _run([tools["msiinfo"], "export", str(msi), table], "msiinfo export")
-        for table in ("Component", "Property", "Registry", "RemoveFile")
+        for table in ("Component", "Property", "Registry", "RemoveFile", "InstallExecuteSequence")
     }
     problems = wxs.fixup_problems(exported, files)
     if problems:

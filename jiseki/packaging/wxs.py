@@ -50,6 +50,11 @@ SERVICE_ARGUMENTS = "-m jiseki agent service"
 CLEANUP_ARGUMENTS = "-m jiseki agent service --cleanup"
 # A real uninstall only: an upgrade removes the old version too, and must keep %ProgramData%\jiseki.
 CLEANUP_CONDITION = 'REMOVE="ALL" AND NOT UPGRADINGPRODUCTCODE'
+# Where the cleanup runs: after StopServices (1900), DeleteServices (2000) and RemoveRegistryValues
+# (2600), before RemoveFiles (3500), inside the InstallInitialize..InstallFinalize transaction a deferred
+# action needs. A number, not Before="RemoveFiles": wixl 0.101 placed that at 1402, before
+# InstallInitialize, where Windows refuses a deferred action (error 2762).
+CLEANUP_SEQUENCE = 3400
 DOWNGRADE_MESSAGE = "A newer version of jiseki agent is already installed. Uninstall it first to install this one."
 
 AGENT_KEY = r"SOFTWARE\jiseki\Agent"
@@ -369,7 +374,7 @@ def product_wxs(files: Sequence[str], version: str, source_root: str, upgrade_co
         Return="ignore",
     )
     sequence = _sub(product, "InstallExecuteSequence")
-    custom = _sub(sequence, "Custom", Action="AgentCleanup", Before="RemoveFiles")
+    custom = _sub(sequence, "Custom", Action="AgentCleanup", Sequence=str(CLEANUP_SEQUENCE))
     custom.text = CLEANUP_CONDITION
 
     feature = _sub(product, "Feature", Id="Agent", Level="1", Title=PRODUCT_NAME)
@@ -445,9 +450,9 @@ def _rows(idt: str) -> list[list[str]]:
 
 
 def fixup_problems(tables: Mapping[str, str], files: Sequence[str]) -> list[str]:
-    """What the fixups did not do, read from the Component, Property, Registry and RemoveFile tables
-    as `msiinfo export` prints them:
-    msibuild reports no error for a query that changes nothing."""
+    """What the built database lacks, read from its Component, Property, Registry, RemoveFile and
+    InstallExecuteSequence tables as `msiinfo export` prints them: msibuild reports no error for a
+    query that changes nothing, and wixl places sequenced actions on its own."""
     problems = []
     components = {row[0]: row for row in _rows(tables["Component"])}
     for hand_off in HAND_OFF:
@@ -463,6 +468,12 @@ def fixup_problems(tables: Mapping[str, str], files: Sequence[str]) -> list[str]
     values = {row[3]: row[4] for row in _rows(tables["Registry"])}
     if values.get("EventMessageFile") != "#%" + EVENT_MESSAGE_FILE:
         problems.append(f"EventMessageFile is not an expandable string: {values.get('EventMessageFile')!r}")
+    sequence = {row[0]: (row[1], int(row[2])) for row in _rows(tables["InstallExecuteSequence"])}
+    condition, at = sequence.get("AgentCleanup", ("", 0))
+    after = max(sequence.get(a, ("", 1 << 30))[1] for a in ("InstallInitialize", "StopServices", "DeleteServices"))
+    before = min(sequence.get(a, ("", 0))[1] for a in ("RemoveFiles", "InstallFinalize"))
+    if not after < at < before or condition != CLEANUP_CONDITION:
+        problems.append(f"the cleanup is not between the services' removal and RemoveFiles: {at} {condition!r}")
     removals, want = len(_rows(tables["RemoveFile"])), remove_file_rows(files)
     if removals != want:
         problems.append(f"RemoveFile holds {removals} rows, not {want}")

@@ -169,7 +169,9 @@ def test_the_cleanup_runs_deferred_as_local_system_on_a_real_uninstall_only() ->
     assert action.get("ExeCommand") == "-m jiseki agent service --cleanup"
     assert (action.get("Execute"), action.get("Impersonate"), action.get("Return")) == ("deferred", "no", "ignore")
     custom = one(root, f".//{W}InstallExecuteSequence/{W}Custom")
-    assert (custom.get("Action"), custom.get("Before")) == (action.get("Id"), "RemoveFiles")
+    # A number, after StopServices/DeleteServices (1900/2000), before RemoveFiles (3500): wixl 0.101
+    # placed Before="RemoveFiles" at 1402, outside the transaction a deferred action needs.
+    assert (custom.get("Action"), custom.get("Sequence"), custom.get("Before")) == (action.get("Id"), "3400", None)
     assert custom.text == 'REMOVE="ALL" AND NOT UPGRADINGPRODUCTCODE'
 
 
@@ -332,6 +334,18 @@ def good_tables() -> dict[str, str]:
             "Registry", [["reg3", "2", "KEY", "EventMessageFile", "#%" + wxs.EVENT_MESSAGE_FILE, "RegEventSource"]]
         ),
         "RemoveFile": exported("RemoveFile", rows),
+        "InstallExecuteSequence": exported(
+            "InstallExecuteSequence",
+            [
+                ["RemoveExistingProducts", "", "1401"],
+                ["InstallInitialize", "", "1500"],
+                ["StopServices", "VersionNT", "1900"],
+                ["DeleteServices", "VersionNT", "2000"],
+                ["AgentCleanup", 'REMOVE="ALL" AND NOT UPGRADINGPRODUCTCODE', "3400"],
+                ["RemoveFiles", "", "3500"],
+                ["InstallFinalize", "", "6600"],
+            ],
+        ),
     }
 
 
@@ -363,6 +377,24 @@ def test_the_fixups_condition_the_hand_off_keep_it_and_pass_it_to_the_elevated_i
         ("Property", "GATEWAY_URL;ENROLL_TOKEN;", "", "SecureCustomProperties lacks"),
         ("Property", "MsiHiddenProperties\tENROLL_TOKEN", "Other\tx", "MsiHiddenProperties is not set"),
         ("Registry", "#%", "", "EventMessageFile is not an expandable string"),
+        (
+            "InstallExecuteSequence",
+            "UPGRADINGPRODUCTCODE\t3400",
+            "UPGRADINGPRODUCTCODE\t1402",
+            "cleanup is not between",
+        ),
+        (
+            "InstallExecuteSequence",
+            "UPGRADINGPRODUCTCODE\t3400",
+            "UPGRADINGPRODUCTCODE\t3600",
+            "cleanup is not between",
+        ),
+        (
+            "InstallExecuteSequence",
+            'REMOVE="ALL" AND NOT UPGRADINGPRODUCTCODE',
+            'REMOVE="ALL"',
+            "cleanup is not between",
+        ),
     ],
 )
 def test_a_fixup_msibuild_did_not_make_is_found(table: str, old: str, new: str, problem: str) -> None:
