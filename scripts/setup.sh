@@ -11,6 +11,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 pkgs=(xvfb openbox xterm less fonts-noto-cjk fonts-dejavu-core x11-xkb-utils ca-certificates libnss3-tools xclip xinput)
+pkgs+=(wixl msitools)  # `jiseki agent package --windows` builds the office PCs' MSI (docs/windows.md)
 if [ "$mode" = "test" ]; then
   pkgs+=(chromium xdotool x11-utils x11vnc novnc websockify xclip i3lock xinput postgresql)
   pkgs+=(wine64 wine)  # Windows CPython for the Windows agent's tests (scripts/wine-python.sh)

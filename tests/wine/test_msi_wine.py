@@ -85,6 +85,7 @@ def msis(tmp_path_factory: pytest.TempPathFactory) -> Msis:
     MEASURED["build_seconds"] = time.monotonic() - started
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert re.search(rf"{re.escape(str(old))}: \d+\.\d MB, \d+ files, version 0\.1\.0", done.stdout), done.stdout
+    assert f"ProductCode {{{wxs.product_code('0.1.0')}}}" in done.stdout
     MEASURED["msi_mb"] = old.stat().st_size / 1e6
 
     source = tmp / "src" / "jiseki"
