@@ -237,6 +237,8 @@ PLATFORM_BACKENDS = {
 
 
 def _platform_of(module: str) -> str | None:
+    if module.startswith("jiseki.packaging."):
+        return None  # the installers are built on Linux (`windows_msi` makes the MSI, it runs no Win32 code)
     if module.startswith("jiseki.agent.win32"):
         return "windows"
     if module.startswith(("Xlib", "mss")) or module.endswith((".x11", ".x11_events", ".x11_window")):
