@@ -13,7 +13,6 @@ from typing import Any
 
 from . import package as package_command
 from . import selftest as selftest_command
-from . import standin_service  # TEMPORARY (msi branch): until main's `agent service` lands
 from .common import CommandError
 from .context import Context
 from .options import command
@@ -95,4 +94,3 @@ def register(sub: Any) -> None:
     p.add_argument("--cert-dir", type=Path, help="where to store the key and certificate (default: agent.cert_dir)")
     selftest_command.register(commands)
     package_command.register(commands)
-    standin_service.register(commands)  # TEMPORARY
