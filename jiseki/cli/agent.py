@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from . import selftest as selftest_command
+from . import service as service_command
 from .common import CommandError
 from .context import Context
 from .options import command
@@ -92,3 +93,4 @@ def register(sub: Any) -> None:
     p.add_argument("--token", required=True)
     p.add_argument("--cert-dir", type=Path, help="where to store the key and certificate (default: agent.cert_dir)")
     selftest_command.register(commands)
+    service_command.register(commands)

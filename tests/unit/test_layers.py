@@ -220,6 +220,7 @@ PLATFORM_BACKENDS = {
         "jiseki/agent/host/windows.py",
         "jiseki/agent/clipboard/windows.py",
         "jiseki/agent/selftest/win32_window.py",
+        "jiseki/agent/service/windows.py",
     },
     "x11": {
         "jiseki/agent/backends.py",
