@@ -123,6 +123,7 @@ class Agent:
         self.service = service
         self._on_capture = on_capture
         self._http: aiohttp.ClientSession | None = None
+        self._stopping = False  # close_session() was called: the agent (or its worker) is ending
         self.make_capture = make_capture
         self.make_input = make_input
         self.host: HostControl = host or NoHostControl()
@@ -138,6 +139,7 @@ class Agent:
     async def close_session(self) -> None:
         """Stopping: close the data channel with "going away" first, so the gateway ends the session
         at once instead of holding it for a resume that will not come."""
+        self._stopping = True  # the data channel must not be dialled again after this close
         ws = self._data_ws
         if ws is not None and not ws.closed:
             await ws.close(code=1001, message=b"agent stopping")
@@ -328,13 +330,15 @@ class Agent:
                         policy=policy,
                         clipboard=clipboard,
                     ).run()
-                    if ws.close_code in _ENDED_BY_GATEWAY:
+                    if ws.close_code in _ENDED_BY_GATEWAY or self._stopping:
                         return
             except aiohttp.WSServerHandshakeError as exc:
                 log.info("session %s is over (%s)", sid, exc.status)
                 return
             except (aiohttp.ClientError, OSError) as exc:
                 log.warning("session %s link failed: %s", sid, exc)
+            if self._stopping:
+                return
             lost_at = lost_at or time.monotonic()
             if time.monotonic() - lost_at > RESUME_GRACE:
                 return

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -72,7 +74,11 @@ def worker(args: argparse.Namespace, ctx: Context) -> int:
     except ProtocolError as exc:
         raise CommandError(f"worker: {exc}") from None
     agent = _worker_agent(config, out)
-    return asyncio.run(w.serve(agent, offer, stdin))
+    code = asyncio.run(w.serve(agent, offer, stdin))
+    # Ended here, without the interpreter's finalization: window threads and ctypes callbacks that
+    # are still alive then can crash it (seen under Wine), and the service reads a crash as a failure.
+    logging.shutdown()
+    os._exit(code)
 
 
 def _worker_agent(config: Any, out: Any) -> Any:

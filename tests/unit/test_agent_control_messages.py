@@ -20,7 +20,9 @@ json_values = st.recursive(
     max_leaves=8,
 )
 messages = st.dictionaries(
-    st.sampled_from(["type", "hostname", "os", "version", "user", "locked", "capture", "capture_note", "service", "other"]),
+    st.sampled_from(
+        ["type", "hostname", "os", "version", "user", "locked", "capture", "capture_note", "service", "other"]
+    ),
     json_values,
     max_size=10,
 )

@@ -48,6 +48,7 @@ SESSION_METHODS = frozenset(
     }
 )
 
+
 def _modules(folder: Path) -> Iterator[tuple[str, ast.Module]]:
     for path in sorted(folder.rglob("*.py")):
         yield path.relative_to(ROOT).as_posix(), ast.parse(path.read_text("utf-8"), str(path))

@@ -40,7 +40,7 @@ class DesktopFollower:
         self.api = api
         self.on_switch = on_switch
         self._threads = threading.local()  # per thread: (handle, name) of the desktop it is on
-        self._refused: set[str] = set()
+        self._refused: set[str] = set()  # thread:desktop pairs already warned about
 
     def current(self) -> str | None:
         """The desktop the calling thread was last moved to (None: never moved)."""
@@ -59,9 +59,14 @@ class DesktopFollower:
             return False
         if not self.api.set_thread(handle):
             self.api.close(handle)
-            if name not in self._refused:
-                self._refused.add(name)
-                log.warning("cannot switch to the %s desktop (does this thread own a window?)", name)
+            where = f"{threading.current_thread().name}:{name}"
+            if where not in self._refused:
+                self._refused.add(where)
+                log.warning(
+                    "thread %s cannot switch to the %s desktop (does it own a window?)",
+                    threading.current_thread().name,
+                    name,
+                )
             return False
         if held is not None:
             self.api.close(held[0])  # the previous desktop's handle: the thread is no longer on it

@@ -68,7 +68,7 @@ class ConsoleFollower:
     def session_change(self, event: int, session: int) -> list[Action]:
         """A SERVICE_CONTROL_SESSIONCHANGE notification."""
         if event == WTS_CONSOLE_CONNECT:
-            return [*self._console_is(session), ReportState()]
+            return [] if session == self.console else [*self._console_is(session), ReportState()]
         if event == WTS_CONSOLE_DISCONNECT and session == self.console:
             return [*self._console_is(None), ReportState()]
         if event in (WTS_SESSION_LOGON, WTS_SESSION_LOGOFF, WTS_SESSION_LOCK, WTS_SESSION_UNLOCK):

@@ -105,6 +105,7 @@ async def serve(
     stopping: list[asyncio.Task[None]] = []
 
     def on_stop(why: str) -> None:
+        log.info("the service ends the session (%s)", why)
         if why == "replaced":
             agent.give_way()  # a newer session uses the PC: no lock at this one's end
 

@@ -127,6 +127,8 @@ def _advapi32() -> Any:
     dll.CloseServiceHandle.restype = BOOL
     dll.ChangeServiceConfig2W.argtypes = (HANDLE, DWORD, ctypes.c_void_p)
     dll.ChangeServiceConfig2W.restype = BOOL
+    dll.QueryServiceConfig2W.argtypes = (HANDLE, DWORD, ctypes.c_void_p, DWORD, ctypes.POINTER(DWORD))
+    dll.QueryServiceConfig2W.restype = BOOL
     dll.QueryServiceStatus.argtypes = (HANDLE, ctypes.POINTER(SERVICE_STATUS))
     dll.QueryServiceStatus.restype = BOOL
     return dll
@@ -250,6 +252,28 @@ def query_service(name: str = SERVICE_NAME) -> str:
         if not api.QueryServiceStatus(service, ctypes.byref(status)):
             raise OSError(ctypes.get_last_error(), "QueryServiceStatus failed")  # type: ignore[attr-defined,unused-ignore]
         return STATE_NAMES.get(status.dwCurrentState, str(status.dwCurrentState))
+    finally:
+        api.CloseServiceHandle(service)
+        api.CloseServiceHandle(scm)
+
+
+def restart_delays(name: str = SERVICE_NAME) -> list[int]:
+    """The failure actions' restart delays in milliseconds, as the SCM keeps them (for the selftest)."""
+    api = _advapi32()
+    scm, service = _open_service(api, name, SERVICE_QUERY_CONFIG)
+    try:
+        buffer = ctypes.create_string_buffer(8192)
+        needed = DWORD()
+        if not api.QueryServiceConfig2W(
+            service, SERVICE_CONFIG_FAILURE_ACTIONS, buffer, ctypes.sizeof(buffer), ctypes.byref(needed)
+        ):
+            raise OSError(ctypes.get_last_error(), "QueryServiceConfig2W failed")  # type: ignore[attr-defined,unused-ignore]
+        info = SERVICE_FAILURE_ACTIONSW.from_buffer(buffer)
+        return [
+            int(info.lpsaActions[i].Delay)
+            for i in range(info.cActions)
+            if info.lpsaActions and info.lpsaActions[i].Type == SC_ACTION_RESTART
+        ]
     finally:
         api.CloseServiceHandle(service)
         api.CloseServiceHandle(scm)

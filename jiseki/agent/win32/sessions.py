@@ -45,7 +45,7 @@ OPEN_EXISTING = 3
 WAIT_TIMEOUT = 0x102
 STILL_ACTIVE = 259
 INVALID_HANDLE = ctypes.c_void_p(-1).value
-DESKTOP = "winsta0\\default"  # the worker follows the input desktop from there (win32/desktop.py)
+DESKTOP = "WinSta0\\Default"  # the worker follows the input desktop from there (win32/desktop.py)
 
 
 class SECURITY_ATTRIBUTES(ctypes.Structure):
