@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 from jiseki.config import AgentConfig, ConfigError
 from jiseki.protocol import Rect
@@ -20,6 +22,7 @@ from .clipboard.base import HostClipboard
 from .host.base import HostControl
 from .input.base import InputSink
 from .selftest.window import ProbeWindow
+from .service.desktop import DesktopApi, OneDesktop
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,10 @@ class Backends:
     host: HostControl
     make_clipboard: Callable[[], HostClipboard]
     make_probe_window: Callable[[Rect], ProbeWindow]
+    # The service's worker: the desktops it follows, and input whose Ctrl+Alt+Del goes through a
+    # wrapper of the platform's input binding (Windows: the service calls SendSAS).
+    make_desktops: Callable[[], DesktopApi]
+    make_worker_input: Callable[[Callable[[Any], Any]], InputSink]
 
 
 def choose_backends(config: AgentConfig, platform: str = sys.platform) -> Backends:
@@ -56,6 +63,8 @@ def x11_backends(config: AgentConfig) -> Backends:
         host=X11HostControl(display, config.lock_command),
         make_clipboard=lambda: X11Clipboard(display),
         make_probe_window=lambda rect: _x11_probe_window(display, rect),
+        make_desktops=OneDesktop,
+        make_worker_input=lambda _sas: X11Input(display),  # X11 has no secure attention sequence
     )
 
 
@@ -76,6 +85,7 @@ def windows_backends() -> Backends:
     from .clipboard.windows import WindowsClipboard
     from .host.windows import WindowsHostControl, win32_host
     from .input.windows import WindowsInput
+    from .service import windows as service
     from .win32.gdi import enable_per_monitor_dpi
 
     # Physical pixels everywhere: capture and SendInput then agree on every monitor, whatever its scale.
@@ -87,4 +97,13 @@ def windows_backends() -> Backends:
         host=WindowsHostControl(win32_host()),
         make_clipboard=WindowsClipboard,
         make_probe_window=_win32_probe_window,
+        make_desktops=service.desktops,
+        make_worker_input=service.input_with_sas,
     )
+
+
+def service_platform() -> ModuleType:
+    """The Windows service's platform side (`service/windows.py`)."""
+    from .service import windows
+
+    return windows

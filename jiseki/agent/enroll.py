@@ -25,7 +25,12 @@ TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
 class EnrollFailed(Exception):
-    """Enrollment did not happen; the message tells the administrator why."""
+    """Enrollment did not happen; the message tells the administrator why. `retry`: the gateway could
+    not be reached (the same token may work later); otherwise it refused or answered nonsense."""
+
+    def __init__(self, message: str, retry: bool = False) -> None:
+        super().__init__(message)
+        self.retry = retry
 
 
 def _make_csr(key: ec.EllipticCurvePrivateKey) -> bytes:
@@ -87,7 +92,7 @@ async def _exchange(gateway_url: str, token: str, key: ec.EllipticCurvePrivateKe
                     message = answer.get("message") if isinstance(answer, dict) else None
                     raise EnrollFailed(f"the gateway refused: {message or f'HTTP {r.status}'}")
         except (aiohttp.ClientError, OSError) as exc:
-            raise EnrollFailed(f"cannot reach the gateway at {url}: {exc}") from None
+            raise EnrollFailed(f"cannot reach the gateway at {url}: {exc}", retry=True) from None
     chain = answer.get("certificate", "").encode()
     try:
         leaf = x509.load_pem_x509_certificate(chain)

@@ -13,7 +13,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -82,9 +82,14 @@ def probe_capture(make_capture: Callable[[], Capture]) -> CaptureInfo:
         capture.close()
 
 
-def hello_message(state: HostState, capture: CaptureInfo = (None, None)) -> AgentHello:
-    """The first control message: this PC, the agent's version and the desk's state (what the
-    platform cannot tell is left out)."""
+# Serves one offer (the previous session's task, if any, must end first): in this process by default,
+# in a worker process in the console session when the Windows service runs the agent.
+OfferRunner = Callable[[Offer, "asyncio.Task[None] | None"], Coroutine[Any, Any, None]]
+
+
+def hello_message(state: HostState, capture: CaptureInfo = (None, None), service: str = "process") -> AgentHello:
+    """The first control message: this PC, the agent's version, how it runs and the desk's state
+    (what the platform cannot tell is left out)."""
     return AgentHello(
         hostname=socket.gethostname(),
         os=f"{platform.system()} {platform.release()}",
@@ -93,6 +98,7 @@ def hello_message(state: HostState, capture: CaptureInfo = (None, None)) -> Agen
         locked=state.locked,
         capture=capture[0],
         capture_note=capture[1],
+        service=service,
     )
 
 
@@ -104,8 +110,20 @@ class Agent:
         make_input: Callable[[], InputSink],
         host: HostControl | None = None,
         make_clipboard: Callable[[], HostClipboard | None] = lambda: None,
+        *,
+        run_offer: OfferRunner | None = None,
+        service: str = "process",
+        on_capture: Callable[[CaptureInfo], None] | None = None,
     ) -> None:
+        """`run_offer` replaces the in-process `serve_offer` (the Windows service hands offers to a
+        worker); `service` is reported in the hello; `on_capture` hears of each session's capture
+        method (a worker passes it on to its service)."""
         self.config = config
+        self._run_offer: OfferRunner = run_offer or self.serve_offer
+        self.service = service
+        self._on_capture = on_capture
+        self._http: aiohttp.ClientSession | None = None
+        self._stopping = False  # close_session() was called: the agent (or its worker) is ending
         self.make_capture = make_capture
         self.make_input = make_input
         self.host: HostControl = host or NoHostControl()
@@ -121,15 +139,39 @@ class Agent:
     async def close_session(self) -> None:
         """Stopping: close the data channel with "going away" first, so the gateway ends the session
         at once instead of holding it for a resume that will not come."""
+        self._stopping = True  # the data channel must not be dialled again after this close
         ws = self._data_ws
         if ws is not None and not ws.closed:
             await ws.close(code=1001, message=b"agent stopping")
 
+    def serve(self, offer: Offer) -> asyncio.Task[None]:
+        """Serve one offer in this process as the current session (a worker's whole job)."""
+        self._session_task = asyncio.create_task(self.serve_offer(offer))
+        return self._session_task
+
+    def give_way(self) -> None:
+        """A newer session uses the PC now: the current one ends without locking it."""
+        self._session_task = None
+
+    def report_capture(self, capture: CaptureInfo) -> None:
+        """A session's capture method: reported to the gateway if it differs from the last one."""
+        if capture != self._capture:
+            self._capture = capture
+            self._state_check.set()
+        if self._on_capture is not None:
+            self._on_capture(capture)
+
+    def check_state(self) -> None:
+        """Look at the desk's user and lock state now (not at the next interval)."""
+        self._state_check.set()
+
     async def run_forever(self) -> None:
         delays = backoff_delays()
-        self._capture = await asyncio.to_thread(probe_capture, self.make_capture)
-        log.info("screen capture: %s%s", self._capture[0], f" ({self._capture[1]})" if self._capture[1] else "")
+        if self._run_offer == self.serve_offer:  # a service's capture is its worker's: learnt per session
+            self._capture = await asyncio.to_thread(probe_capture, self.make_capture)
+            log.info("screen capture: %s%s", self._capture[0], f" ({self._capture[1]})" if self._capture[1] else "")
         async with aiohttp.ClientSession() as http:
+            self._http = http
             try:
                 while True:
                     try:
@@ -156,13 +198,13 @@ class Agent:
             log.info("connected to %s", self.config.gateway_url)
             state = await asyncio.to_thread(self.host.state)
             capture = self._capture or (None, None)
-            await ws.send_str(serialise(hello_message(state, capture)))
+            await ws.send_str(serialise(hello_message(state, capture, self.service)))
             keepalive = asyncio.create_task(self._keepalive(ws, state, capture))
             try:
                 async for msg in ws:
                     if msg.type != aiohttp.WSMsgType.TEXT:
                         break
-                    self._on_control(http, msg.data)
+                    self._on_control(msg.data)
             finally:
                 keepalive.cancel()
 
@@ -191,7 +233,7 @@ class Agent:
                 await ws.send_str(serialise(Ping()))
                 next_ping = loop.time() + PING_INTERVAL
 
-    def _on_control(self, http: aiohttp.ClientSession, text: str) -> None:
+    def _on_control(self, text: str) -> None:
         try:
             message = parse(text, Sender.GATEWAY)
         except ProtocolError as exc:
@@ -204,21 +246,21 @@ class Agent:
             previous.cancel()  # one session at a time: the newest one wins
         else:
             previous = None
-        policy = parse_agent_policy(message.policy)
-        node_url = message.url.rstrip("/") or None
-        self._session_task = asyncio.create_task(
-            self._session(http, message.session, message.ticket, policy, node_url, previous)
-        )
+        self._session_task = asyncio.create_task(self._run_offer(message, previous))
 
-    async def _session(
-        self,
-        http: aiohttp.ClientSession,
-        sid: str,
-        ticket: str,
-        policy: AgentPolicy,
-        node_url: str | None = None,
-        previous: asyncio.Task[None] | None = None,
-    ) -> None:
+    async def serve_offer(self, offer: Offer, previous: asyncio.Task[None] | None = None) -> None:
+        """Run the offered session in this process: capture, input, curtain, lock at the end."""
+        if self._http is None:
+            async with aiohttp.ClientSession() as http:
+                self._http = http
+                try:
+                    return await self.serve_offer(offer, previous)
+                finally:
+                    self._http = None
+        http = self._http
+        sid, ticket = offer.session, offer.ticket
+        policy = parse_agent_policy(offer.policy)
+        node_url = offer.url.rstrip("/") or None
         if previous is not None:
             # The session this one replaces ends first (its keys released, its curtain down), so that
             # its end does not take down this one's curtain or lock the PC under it.
@@ -227,9 +269,7 @@ class Agent:
         # (the TLS check against the pinned CA still decides whether it is a real node).
         url = f"{node_url or self.config.gateway_url}/sessions/{sid}/agent"
         capture = self.make_capture()
-        if describe_capture(capture) != self._capture:
-            self._capture = describe_capture(capture)  # e.g. DXGI came back after a fallback
-            self._state_check.set()
+        self.report_capture(describe_capture(capture))  # e.g. DXGI came back after a fallback
         sink = self.make_input()
         clipboard = self._clipboard(policy)  # one per session: resumes keep it
         if policy.curtain:
@@ -290,13 +330,15 @@ class Agent:
                         policy=policy,
                         clipboard=clipboard,
                     ).run()
-                    if ws.close_code in _ENDED_BY_GATEWAY:
+                    if ws.close_code in _ENDED_BY_GATEWAY or self._stopping:
                         return
             except aiohttp.WSServerHandshakeError as exc:
                 log.info("session %s is over (%s)", sid, exc.status)
                 return
             except (aiohttp.ClientError, OSError) as exc:
                 log.warning("session %s link failed: %s", sid, exc)
+            if self._stopping:
+                return
             lost_at = lost_at or time.monotonic()
             if time.monotonic() - lost_at > RESUME_GRACE:
                 return

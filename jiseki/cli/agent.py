@@ -13,6 +13,7 @@ from typing import Any
 
 from . import package as package_command
 from . import selftest as selftest_command
+from . import service as service_command
 from .common import CommandError
 from .context import Context
 from .options import command
@@ -93,4 +94,5 @@ def register(sub: Any) -> None:
     p.add_argument("--token", required=True)
     p.add_argument("--cert-dir", type=Path, help="where to store the key and certificate (default: agent.cert_dir)")
     selftest_command.register(commands)
+    service_command.register(commands)
     package_command.register(commands)

@@ -126,9 +126,11 @@ async def _only_me() -> Container[str]:
 
 
 def _state_values(state: AgentHello | AgentState) -> dict[str, Any]:
-    """Host columns from an agent's reported state: signed-in user (empty: nobody), lock state and
-    capture method; what the agent could not tell stays as it was."""
+    """Host columns from an agent's reported state: signed-in user (empty: nobody), lock state,
+    capture method and how the agent runs; what the agent could not tell stays as it was."""
     values: dict[str, Any] = {}
+    if state.service is not None:
+        values["agent_service"] = state.service
     if state.capture is not None:
         values["capture_method"] = state.capture
         values["capture_note"] = state.capture_note or None

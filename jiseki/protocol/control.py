@@ -46,6 +46,7 @@ class AgentHello:
     locked: bool | None = None
     capture: str | None = None  # how the screen is read: "dxgi", "gdi", "x11" (a short token)
     capture_note: str | None = None  # why not the best method (e.g. "DuplicateOutput: E_NOTIMPL")
+    service: str | None = None  # how the agent runs: "windows-service" or "process" (a short token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class AgentState:
     locked: bool | None = None
     capture: str | None = None
     capture_note: str | None = None
+    service: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +92,7 @@ C = TypeVar("C")
 # ---- reading hostile fields -------------------------------------------------------------------
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1: no host name needs one, PostgreSQL holds no NUL
-_CAPTURE = re.compile(rf"^[a-z0-9-]{{1,{MAX_CAPTURE_METHOD}}}\Z")
+_TOKEN = re.compile(rf"^[a-z0-9-]{{1,{MAX_CAPTURE_METHOD}}}\Z")
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}\Z")
 _TICKET = re.compile(r"^[A-Za-z0-9_-]{20,128}\Z")
 _SCALARS = (str, int, float, bool, type(None))
@@ -102,9 +104,10 @@ def _text(raw: Mapping[str, object], key: str, limit: int) -> str | None:
     return _CONTROLS.sub("", value)[:limit] if isinstance(value, str) else None
 
 
-def _capture(raw: Mapping[str, object]) -> str | None:
-    value = raw.get("capture")
-    return value if isinstance(value, str) and _CAPTURE.match(value) else None
+def _token(raw: Mapping[str, object], key: str) -> str | None:
+    """A short lower-case token ("gdi", "windows-service"), or None for anything else."""
+    value = raw.get(key)
+    return value if isinstance(value, str) and _TOKEN.match(value) else None
 
 
 def _flag(raw: Mapping[str, object], key: str) -> bool | None:
@@ -142,8 +145,9 @@ def _hello_in(raw: Mapping[str, object]) -> AgentHello:
         version=_text(raw, "version", MAX_AGENT_VERSION),
         user=_text(raw, "user", MAX_USER),
         locked=_flag(raw, "locked"),
-        capture=_capture(raw),
+        capture=_token(raw, "capture"),
         capture_note=_text(raw, "capture_note", MAX_CAPTURE_NOTE),
+        service=_token(raw, "service"),
     )
 
 
@@ -151,8 +155,9 @@ def _state_in(raw: Mapping[str, object]) -> AgentState:
     return AgentState(
         user=_text(raw, "user", MAX_USER),
         locked=_flag(raw, "locked"),
-        capture=_capture(raw),
+        capture=_token(raw, "capture"),
         capture_note=_text(raw, "capture_note", MAX_CAPTURE_NOTE),
+        service=_token(raw, "service"),
     )
 
 
@@ -184,12 +189,17 @@ REGISTRY: tuple[ControlEntry[Any], ...] = (
         "hello",
         AgentHello,
         Sender.AGENT,
-        ("type", "hostname", "os", "version", "user", "locked", "capture", "capture_note"),
+        ("type", "hostname", "os", "version", "user", "locked", "capture", "capture_note", "service"),
         _hello_in,
         False,
     ),
     ControlEntry(
-        "state", AgentState, Sender.AGENT, ("type", "user", "locked", "capture", "capture_note"), _state_in, False
+        "state",
+        AgentState,
+        Sender.AGENT,
+        ("type", "user", "locked", "capture", "capture_note", "service"),
+        _state_in,
+        False,
     ),
     ControlEntry("ping", Ping, Sender.AGENT, ("type",), lambda _raw: Ping(), True),
     ControlEntry("pong", Pong, Sender.GATEWAY, ("type",), lambda _raw: Pong(), True),

@@ -194,7 +194,7 @@ async def test_tokens_for_a_pc_list_come_back_once_as_a_csv_all_or_none(gateway:
         assert "upload.csv 3:" in text_of(page) and "upload.csv 4: このPCは 2 行目にもあります" in text_of(page)
         async with database(gateway) as s:
             assert list((await s.execute(select(EnrollmentToken))).scalars()) == []
-        good = "host_id,name\nsoumu-01,総務課 01\nsoumu-02,=HYPERLINK(\"x\")\n".encode()
+        good = 'host_id,name\nsoumu-01,総務課 01\nsoumu-02,=HYPERLINK("x")\n'.encode()
         status, page = await post_file(b, "/admin/enrollment/bulk", good, {"hours": "168"})
         assert status == 200 and "2 件のトークンを作成しました" in text_of(page)
         link = re.search(r'href="data:text/csv;charset=utf-8;base64,([A-Za-z0-9+/=]+)"', page)

@@ -164,9 +164,7 @@ async def test_account_changes_from_the_cli_end_live_sessions(
         await b.login(gateway.staff["alice"])
         p = await _pair(b, gateway, s, control)
         await asyncio.to_thread(_cli, gateway, command, "alice")  # another process, no signal to this node
-        assert await _ended(p.viewer, within=authority.CHECK_INTERVAL + 3) == Status(
-            StatusCode.SESSION_ENDED, reason
-        )
+        assert await _ended(p.viewer, within=authority.CHECK_INTERVAL + 3) == Status(StatusCode.SESSION_ENDED, reason)
         await _input_is_cut(p.viewer, p.agent)
 
 

@@ -20,9 +20,11 @@ json_values = st.recursive(
     max_leaves=8,
 )
 messages = st.dictionaries(
-    st.sampled_from(["type", "hostname", "os", "version", "user", "locked", "capture", "capture_note", "other"]),
+    st.sampled_from(
+        ["type", "hostname", "os", "version", "user", "locked", "capture", "capture_note", "service", "other"]
+    ),
     json_values,
-    max_size=9,
+    max_size=10,
 )
 
 
@@ -38,7 +40,9 @@ def test_hello_and_state_keep_only_known_fields_of_the_right_type(message: dict[
     state = from_object({**message, "type": "state"}, Sender.AGENT)
     assert isinstance(state, AgentState)
     values = _state_values(state)
-    assert set(values) <= {"signed_in_user", "locked", "capture_method", "capture_note"}
+    assert set(values) <= {"signed_in_user", "locked", "capture_method", "capture_note", "agent_service"}
+    service = values.get("agent_service")
+    assert service is None or (isinstance(service, str) and service.isascii() and 0 < len(service) <= 16)
     method = values.get("capture_method")
     assert method is None or (isinstance(method, str) and method.isascii() and 0 < len(method) <= 16)
     note = values.get("capture_note")
@@ -55,7 +59,10 @@ def test_what_the_agent_sends_is_what_the_gateway_stores() -> None:
     assert isinstance(received, AgentState)
     assert _state_values(received) == {"signed_in_user": "PREF\\yamada", "locked": True}
     unknown = json.loads(serialise(hello_message(HostState(None, None))))
-    assert set(unknown) == {"type", "hostname", "os", "version"}  # what the platform cannot tell is left out
+    # What the platform cannot tell is left out; how the agent runs is always said.
+    assert set(unknown) == {"type", "hostname", "os", "version", "service"} and unknown["service"] == "process"
+    as_service = parse(serialise(hello_message(HostState(None, None), service="windows-service")), Sender.AGENT)
+    assert isinstance(as_service, AgentHello) and _state_values(as_service) == {"agent_service": "windows-service"}
     nobody = parse('{"type": "state", "user": ""}', Sender.AGENT)
     assert isinstance(nobody, AgentState) and _state_values(nobody) == {"signed_in_user": None}  # nobody at the desk
 
@@ -75,7 +82,11 @@ def test_the_hello_tells_the_capture_method_and_why_it_fell_back() -> None:
     assert info == ("gdi", "DuplicateOutput: E_NOTIMPL") and capture.closed
     hello = parse(serialise(hello_message(HostState(None, None), info)), Sender.AGENT)
     assert isinstance(hello, AgentHello)
-    assert _state_values(hello) == {"capture_method": "gdi", "capture_note": "DuplicateOutput: E_NOTIMPL"}
+    assert _state_values(hello) == {
+        "capture_method": "gdi",
+        "capture_note": "DuplicateOutput: E_NOTIMPL",
+        "agent_service": "process",
+    }
     best = parse(serialise(AgentState(capture="dxgi", capture_note="")), Sender.AGENT)
     assert isinstance(best, AgentState)
     assert _state_values(best) == {"capture_method": "dxgi", "capture_note": None}  # the old reason is cleared

@@ -71,10 +71,10 @@ async def test_a_replaced_session_ends_before_the_new_one_starts_and_does_not_lo
         await asyncio.sleep(3600)  # until the gateway ends it, or a newer offer replaces it
 
     monkeypatch.setattr(runner, "_run_data_channel", serve)
-    runner._on_control(None, offer("a" * 32))  # type: ignore[arg-type]
+    runner._on_control(offer("a" * 32))
     await asyncio.wait_for(serving.wait(), 5)
     serving.clear()
-    runner._on_control(None, offer("b" * 32))  # type: ignore[arg-type]
+    runner._on_control(offer("b" * 32))
     await asyncio.wait_for(serving.wait(), 5)
     assert started == ["a" * 32, "b" * 32]
     # The first session's curtain came down before the second one's went up, and nobody locked the PC.

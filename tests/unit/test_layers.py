@@ -48,6 +48,7 @@ SESSION_METHODS = frozenset(
     }
 )
 
+
 def _modules(folder: Path) -> Iterator[tuple[str, ast.Module]]:
     for path in sorted(folder.rglob("*.py")):
         yield path.relative_to(ROOT).as_posix(), ast.parse(path.read_text("utf-8"), str(path))
@@ -220,6 +221,7 @@ PLATFORM_BACKENDS = {
         "jiseki/agent/host/windows.py",
         "jiseki/agent/clipboard/windows.py",
         "jiseki/agent/selftest/win32_window.py",
+        "jiseki/agent/service/windows.py",
     },
     "x11": {
         "jiseki/agent/backends.py",

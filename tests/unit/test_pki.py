@@ -66,7 +66,6 @@ def test_identity_of_garbage_is_none() -> None:
     assert identity_from_der(b"not a certificate") is None
 
 
-
 def _strict_client_context(ca: CertificateAuthority) -> ssl.SSLContext:
     """What Python 3.13's `ssl.create_default_context()` does on the Windows agent: strict X.509."""
     context = ssl.create_default_context(cafile=str(ca.root_cert_path))

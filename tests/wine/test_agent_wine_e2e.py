@@ -72,7 +72,7 @@ def windows_pc(wine: WinePython, tmp_path_factory: pytest.TempPathFactory) -> It
         jiseki(stack, "admin", "assign", creds.login_id, HOST)
         config = work / "agent.toml"
         config.write_text(
-            f'[agent]\ngateway_url = "{stack.base_url}"\ncert_dir = \'{windows_path(certs)}\'\n', encoding="utf-8"
+            f"[agent]\ngateway_url = \"{stack.base_url}\"\ncert_dir = '{windows_path(certs)}'\n", encoding="utf-8"
         )
         procs.append(
             wine.popen(
@@ -82,9 +82,7 @@ def windows_pc(wine: WinePython, tmp_path_factory: pytest.TempPathFactory) -> It
             )
         )
         wait_for_file(result, "the target window")
-        procs.append(
-            wine.popen(["-m", "jiseki", "agent", "--config", windows_path(config)], log=work / "agent.log")
-        )
+        procs.append(wine.popen(["-m", "jiseki", "agent", "--config", windows_path(config)], log=work / "agent.log"))
         deadline = time.monotonic() + 60
         log = stack.data_dir / "processes.log"
         while f"agent {HOST} online" not in log.read_text(errors="replace"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import sys
+from collections.abc import Callable
 from ctypes import wintypes
 from typing import Any
 
@@ -63,7 +64,9 @@ class WTSINFOEXW(ctypes.Structure):
 # typeshed declares ctypes.WinDLL, ctypes.WINFUNCTYPE and wintypes.WNDCLASSW on Windows only: the
 # ignores below let mypy check this module on Linux ("unused-ignore": and on Windows).
 class Win32Host:
-    def __init__(self) -> None:
+    def __init__(self, session: Callable[[], int | None] | None = None) -> None:
+        """`session`: which session's user and lock state to report (the service asks for the
+        console's); None: the agent's own session."""
         if sys.platform != "win32":
             raise OSError("the Win32 host backend runs on Windows only")
         self.user32: Any = ctypes.WinDLL("user32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
@@ -71,6 +74,7 @@ class Win32Host:
         self.kernel32: Any = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
         self.wtsapi32: Any = ctypes.WinDLL("wtsapi32", use_last_error=True)  # type: ignore[attr-defined,unused-ignore]
         self._curtain: window.WindowThread | None = None  # owns the curtain windows while they exist
+        self._session: Any = session
 
     def lock_workstation(self) -> bool:
         return bool(self.user32.LockWorkStation())
@@ -80,9 +84,12 @@ class Win32Host:
 
     def _session_info(self, info_class: int) -> tuple[Any, int] | None:
         """The buffer WTSQuerySessionInformationW returns (free it with WTSFreeMemory) and its size."""
+        session = WTS_CURRENT_SESSION if self._session is None else self._session()
+        if session is None:
+            return None  # the console is being switched: nobody to report
         buffer, size = ctypes.c_void_p(), wintypes.DWORD()
         ok = self.wtsapi32.WTSQuerySessionInformationW(
-            None, wintypes.DWORD(WTS_CURRENT_SESSION), info_class, ctypes.byref(buffer), ctypes.byref(size)
+            None, wintypes.DWORD(session), info_class, ctypes.byref(buffer), ctypes.byref(size)
         )
         return (buffer, size.value) if ok and buffer.value else None
 

@@ -70,6 +70,7 @@ class Host(Base):
     agent_version: Mapped[str | None] = mapped_column(String(64))
     capture_method: Mapped[str | None] = mapped_column(String(16))  # as the agent reported: dxgi, gdi, x11
     capture_note: Mapped[str | None] = mapped_column(String(200))  # why not the best method
+    agent_service: Mapped[str | None] = mapped_column(String(16))  # 0009: "windows-service" or "process"
     signed_in_user: Mapped[str | None] = mapped_column(String(255))
 
 

@@ -76,9 +76,7 @@ def _allowed(address: str | None, networks: tuple[str, ...]) -> bool:
     return any(ip in ipaddress.ip_network(n) for n in networks)
 
 
-def make_guards(
-    state: GatewayState, body_limits: Mapping[str, int] | None = None
-) -> list[Middleware]:
+def make_guards(state: GatewayState, body_limits: Mapping[str, int] | None = None) -> list[Middleware]:
     """The middlewares; `body_limits` raises the request size for the few upload routes (by path)."""
     refusals = _RateLimitedRecorder()
     body_limits = dict(body_limits or {})
