@@ -103,7 +103,9 @@ def test_the_agent_is_copied_without_the_gateway_the_web_the_demo_and_caches(tmp
     script = (
         "import json, sys\n"
         "from jiseki.cli import main\n"
-        "try:\n    main(['agent', '--help'])\nexcept SystemExit as exc:\n    status = exc.code\n"
+        "status = []\n"
+        "for argv in (['agent', '--help'], ['agent', 'service', '--help']):\n"
+        "    try:\n        main(argv)\n    except SystemExit as exc:\n        status.append(exc.code)\n"
         "left_out = ('jiseki.gateway', 'jiseki.web', 'jiseki.demo')\n"
         "print(json.dumps({'status': status, 'file': sys.modules['jiseki'].__file__,"
         " 'gateway': sorted(m for m in sys.modules if m.startswith(left_out))}))\n"
@@ -118,10 +120,10 @@ def test_the_agent_is_copied_without_the_gateway_the_web_the_demo_and_caches(tmp
     )
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.splitlines()[-1])
-    assert seen["status"] == 0
+    assert seen["status"] == [0, 0]
     assert seen["file"] == str(copied / "__init__.py")
     assert seen["gateway"] == []
-    assert "enroll" in done.stdout and "package" in done.stdout
+    assert "enroll" in done.stdout and "package" in done.stdout and "--cleanup" in done.stdout
 
 
 def test_stage_agent_refuses_what_is_not_the_package(tmp_path: Path) -> None:

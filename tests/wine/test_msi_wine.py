@@ -33,6 +33,7 @@ import pytest
 
 from jiseki.packaging import wxs
 from jiseki.packaging.windows_msi import BuildOptions, build
+from jiseki.trust.tokens import make_token
 
 from .harness import WinePython, windows_path
 
@@ -41,12 +42,14 @@ pytestmark = pytest.mark.wine
 ROOT = Path(__file__).resolve().parents[2]
 CONSTRAINTS = "numpy==2.1.3\ncryptography==42.0.8\n"  # wine_pins of scripts/wine-python.sh
 GATEWAY = "https://127.0.0.1:1"  # nothing listens: the service keeps the token and retries
-TOKEN = "jsk1.msi-test.token"
+# Well formed: a malformed token is refused at once and removed; this one waits for its gateway.
+TOKEN = make_token("ab" * 32)[0]
 AGENT_KEY = r"HKLM\SOFTWARE\jiseki\Agent"
 SERVICE_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\jiseki-agent"
 EVENT_KEY = r"HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\jiseki"
 UNINSTALL_KEY = r"HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall"
 PROBE = "Lib/site-packages/jiseki/msi_probe.txt"
+WINE_LEAVES_OUT = ("_wmi.pyd",)
 MEASURED: dict[str, float] = {}
 
 
@@ -57,11 +60,12 @@ class Msis:
 
 
 @pytest.fixture(scope="module")
-def msis(tmp_path_factory: pytest.TempPathFactory) -> Msis:
-    tmp = tmp_path_factory.mktemp("msi")
+def built_by_the_command(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`jiseki agent package --windows` itself, as an IT department runs it."""
+    tmp = tmp_path_factory.mktemp("command")
     constraint = tmp / "constraints.txt"
     constraint.write_text(CONSTRAINTS, "utf-8")
-    old = tmp / "jiseki-agent-0.1.0-x64.msi"
+    out = tmp / "jiseki-agent-0.1.0-x64.msi"
     command = [
         "agent",
         "package",
@@ -71,7 +75,7 @@ def msis(tmp_path_factory: pytest.TempPathFactory) -> Msis:
         "--constraint",
         str(constraint),
         "--out",
-        str(old),
+        str(out),
     ]
     started = time.monotonic()
     done = subprocess.run(
@@ -84,15 +88,30 @@ def msis(tmp_path_factory: pytest.TempPathFactory) -> Msis:
     )
     MEASURED["build_seconds"] = time.monotonic() - started
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert re.search(rf"{re.escape(str(old))}: \d+\.\d MB, \d+ files, version 0\.1\.0", done.stdout), done.stdout
+    assert re.search(rf"{re.escape(str(out))}: \d+\.\d MB, \d+ files, version 0\.1\.0", done.stdout), done.stdout
     assert f"ProductCode {{{wxs.product_code('0.1.0')}}}" in done.stdout
-    MEASURED["msi_mb"] = old.stat().st_size / 1e6
+    MEASURED["msi_mb"] = out.stat().st_size / 1e6
+    return out
 
+
+@pytest.fixture(scope="module")
+def msis(tmp_path_factory: pytest.TempPathFactory) -> Msis:
+    """0.1.0 and 0.1.1 (from a copy of the package with a probe file the old version lacks) for Wine:
+    without CPython's `_wmi.pyd`, which Wine 8 cannot load (the service would crash on
+    propsys.VariantToString; Windows has it)."""
+    tmp = tmp_path_factory.mktemp("msi")
+    constraint = tmp / "constraints.txt"
+    constraint.write_text(CONSTRAINTS, "utf-8")
+    old = tmp / "jiseki-agent-0.1.0-x64.msi"
+    build(BuildOptions(old, "0.1.0", tmp / "work", constraint, leave_out=WINE_LEAVES_OUT), log=lambda _: None)
     source = tmp / "src" / "jiseki"
     shutil.copytree(ROOT / "jiseki", source, ignore=shutil.ignore_patterns("__pycache__"))
     (source / "msi_probe.txt").write_text("0.1.1", "utf-8")
     new = tmp / "jiseki-agent-0.1.1-x64.msi"
-    build(BuildOptions(new, "0.1.1", tmp / "work", constraint, source=source), log=lambda _: None)
+    build(
+        BuildOptions(new, "0.1.1", tmp / "work", constraint, source=source, leave_out=WINE_LEAVES_OUT),
+        log=lambda _: None,
+    )
     return Msis(old, new)
 
 
@@ -173,11 +192,12 @@ class Prefix:
         return now
 
     def log_tail(self, name: str) -> str:
+        """What went wrong: Wine's messages on the terminal and the failing actions of msiexec's log."""
+        terminal = (self.logs / f"{name}-terminal.log").read_bytes().decode("utf-8", "replace")
         log = self.logs / f"{name}-msi.log"
         text = log.read_bytes().decode("utf-8", "replace") if log.exists() else "(no log)"
-        return "\n".join(line for line in text.splitlines() if "error" in line.lower() or "return value 3" in line)[
-            -3000:
-        ]
+        failing = [line for line in text.splitlines() if re.search(r"Return value [03]\.|^Error|halted", line)]
+        return terminal[-2000:] + "\n" + "\n".join(failing[-20:])
 
 
 @pytest.fixture(scope="module")
@@ -209,11 +229,12 @@ def product_entries(prefix: Prefix) -> dict[str, str]:
     return found
 
 
-def test_the_built_msi_holds_what_wixl_could_not_write(msis: Msis) -> None:
+def test_the_built_msi_holds_what_wixl_could_not_write(built_by_the_command: Path) -> None:
     def table(name: str) -> list[list[str]]:
         text = subprocess.run(
-            ["msiinfo", "export", str(msis.old), name], capture_output=True, text=True, check=True, timeout=60
-        ).stdout
+            ["msiinfo", "export", str(built_by_the_command), name], capture_output=True, text=True, check=True,
+            timeout=60,
+        ).stdout  # fmt: skip
         return [line.split("\t") for line in text.splitlines()[3:] if line]
 
     [action] = table("CustomAction")
@@ -233,6 +254,8 @@ def test_the_built_msi_holds_what_wixl_could_not_write(msis: Msis) -> None:
     assert properties["MsiHiddenProperties"] == "ENROLL_TOKEN"
     assert properties["ProductVersion"] == "0.1.0"
     assert properties["ProductCode"] == "{" + wxs.product_code("0.1.0") + "}"
+    names = {row[2] for row in table("File")}
+    assert {"python.exe", "pythonw.exe", "python313.dll", "_wmi.pyd", "python313._pth"} <= names  # intact
 
 
 def test_a_silent_install_puts_the_agent_the_hand_off_and_the_service_in_place(msis: Msis, prefix: Prefix) -> None:
@@ -317,22 +340,24 @@ def upgraded(msis: Msis, prefix: Prefix) -> dict[str, object]:
     marker = prefix.data_dir / "agent" / "marker.txt"
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text("enrolled", "utf-8")
-    init = prefix.agent_dir / "Lib" / "site-packages" / "jiseki" / "__init__.py"
-    init.write_text("# changed by hand\n", "utf-8")
+    # A file nothing imports (the old version's cleanup still runs from these files under Wine).
+    changed = prefix.agent_dir / "LICENSE.txt"
+    original = changed.read_bytes()
+    changed.write_text("changed by hand\n", "utf-8")
     status, seconds = prefix.msiexec("upgrade", "/i", windows_path(msis.new), "/qn")
     MEASURED["upgrade_seconds"] = seconds
     return {
         "status": status,
         "marker": marker.exists(),
         "registry": prefix.values(AGENT_KEY),
-        "init": init.read_bytes(),
+        "restored": changed.read_bytes() == original,
     }
 
 
 def test_an_upgrade_replaces_the_old_version(prefix: Prefix, upgraded: dict[str, object]) -> None:
     assert upgraded["status"] == 0, prefix.log_tail("upgrade")
     assert (prefix.agent_dir / PROBE).read_text("utf-8") == "0.1.1"  # the new version's files
-    assert upgraded["init"] == (ROOT / "jiseki" / "__init__.py").read_bytes()  # the hand edit is gone
+    assert upgraded["restored"] is True  # the hand edit is gone
     assert product_entries(prefix) == {"{" + wxs.product_code("0.1.1") + "}": "0.1.1"}  # one product
     assert prefix.wait_for_service("RUNNING") == "RUNNING"
 
