@@ -158,6 +158,9 @@ def test_the_service_enrolls_from_the_registry_and_reports_how_it_runs(
     with sqlite3.connect(stack.gateway.data_dir / "jiseki.db") as db:
         row = db.execute("SELECT agent_service, os, online FROM hosts WHERE id = ?", (HOST,)).fetchone()
     assert row[0] == "windows-service" and row[1].startswith("Windows") and row[2], row
+    # Services may send Ctrl+Alt+Del (SendSAS): set where no policy had decided.
+    sas = reg_query(wine, r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System", "SoftwareSASGeneration")
+    assert sas is not None and sas.split()[-1] in ("0x1", "1"), sas
     service_log = (data / "logs" / "service.log").read_text(encoding="utf-8")
     assert "enrolled as" in service_log and "jiseki agent service started" in service_log
     assert "jsk" not in service_log  # the token itself is never logged

@@ -24,7 +24,7 @@ from ..win32.host import Win32Host
 from ..win32.input import Win32Input
 from ..win32.sessions import active_console_session, disconnect_session, start_in_session
 from . import main as svc
-from .handoff import RegistryHandoff
+from .handoff import RegistryHandoff, allow_service_sas
 from .supervisor import SubprocessWorker, Worker
 
 log = logging.getLogger("jiseki.agent.service")
@@ -83,6 +83,17 @@ def prepare(paths: svc.ServicePaths, verbose: bool) -> None:
     paths.root.mkdir(parents=True, exist_ok=True)
     restrict_to_admins(str(paths.root))
     svc.setup_logging(paths, "service", verbose, event_log())
+    try:
+        sas = allow_service_sas()
+    except OSError as exc:
+        log.warning("cannot read the Ctrl+Alt+Del policy (SoftwareSASGeneration): %s", exc)
+    else:
+        if sas == "set":
+            log.info("SoftwareSASGeneration set to 1: the remote user's Ctrl+Alt+Del reaches the PC")
+        elif sas == "refused":
+            log.warning(
+                "a policy (SoftwareSASGeneration) forbids services Ctrl+Alt+Del: the viewer's button does nothing"
+            )
 
 
 def make_service(paths: svc.ServicePaths, console: bool, config_path: Path | None, verbose: bool) -> svc.AgentService:
