@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -37,6 +37,8 @@ class Backends:
     # wrapper of the platform's input binding (Windows: the service calls SendSAS).
     make_desktops: Callable[[], DesktopApi]
     make_worker_input: Callable[[Callable[[Any], Any]], InputSink]
+    # The selftest's look at the installed service (None: this platform has none).
+    service_facts: Callable[[], Mapping[str, object]] | None
 
 
 def choose_backends(config: AgentConfig, platform: str = sys.platform) -> Backends:
@@ -65,6 +67,7 @@ def x11_backends(config: AgentConfig) -> Backends:
         make_probe_window=lambda rect: _x11_probe_window(display, rect),
         make_desktops=OneDesktop,
         make_worker_input=lambda _sas: X11Input(display),  # X11 has no secure attention sequence
+        service_facts=None,
     )
 
 
@@ -99,6 +102,7 @@ def windows_backends() -> Backends:
         make_probe_window=_win32_probe_window,
         make_desktops=service.desktops,
         make_worker_input=service.input_with_sas,
+        service_facts=service.service_facts,
     )
 
 

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from . import package as package_command
 from . import selftest as selftest_command
 from . import service as service_command
-from .common import CommandError
+from .common import CommandError, until_signalled
 from .context import Context
 from .options import command
 
@@ -32,43 +31,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         host=backends.host,
         make_clipboard=backends.make_clipboard,
     )
-    asyncio.run(_until_signalled(agent.run_forever(), agent.close_session))
+    asyncio.run(until_signalled(agent.run_forever(), agent.close_session))
     return 0
-
-
-async def _until_signalled(work: Any, before_cancel: Callable[[], Awaitable[None]] | None = None) -> None:
-    """Run `work` until SIGTERM or Ctrl+C (Windows: Ctrl+C, Ctrl+Break or the service's stop), then
-    cancel it so that it can clean up."""
-    import signal
-
-    task = asyncio.ensure_future(work)
-    loop = asyncio.get_running_loop()
-
-    async def stop() -> None:
-        if before_cancel is not None:
-            try:
-                await asyncio.wait_for(before_cancel(), 5)
-            except (TimeoutError, OSError):
-                pass
-        task.cancel()
-
-    def on_signal(*_args: object) -> None:
-        loop.call_soon_threadsafe(lambda: loop.create_task(stop()))
-
-    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
-        sig = getattr(signal, name, None)
-        if sig is None:
-            continue
-        try:
-            loop.add_signal_handler(sig, on_signal)
-        except (NotImplementedError, RuntimeError, ValueError):
-            # Windows' event loop has no add_signal_handler: the C runtime's handler runs in the main
-            # thread between the loop's waits, and hands the stop over to the loop.
-            signal.signal(sig, on_signal)
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
 
 
 def enroll(args: argparse.Namespace, ctx: Context) -> int:

@@ -1,9 +1,12 @@
-"""What several command groups share: the operator's error, reading an input file, days in Japan time."""
+"""What several command groups share: the operator's error, reading an input file, days in Japan time,
+running until a signal."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 
 class CommandError(Exception):
@@ -38,3 +41,39 @@ def jst_date(text: str, flag: str) -> dt.datetime:
     except ValueError:
         raise CommandError(f"{flag}: give a date as YYYY-MM-DD (Japan time), got {text!r}") from None
     return dt.datetime(day.year, day.month, day.day, tzinfo=JST)
+
+
+async def until_signalled(work: Any, before_cancel: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Run `work` until SIGTERM or Ctrl+C (Windows: Ctrl+C, Ctrl+Break or the service's stop), then
+    cancel it so that it can clean up."""
+    import asyncio  # here: the commands that never run a loop do not load it
+    import signal
+
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+
+    async def stop() -> None:
+        if before_cancel is not None:
+            try:
+                await asyncio.wait_for(before_cancel(), 5)
+            except (TimeoutError, OSError):
+                pass
+        task.cancel()
+
+    def on_signal(*_args: object) -> None:
+        loop.call_soon_threadsafe(lambda: loop.create_task(stop()))
+
+    for name in ("SIGINT", "SIGTERM", "SIGBREAK"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        try:
+            loop.add_signal_handler(sig, on_signal)
+        except (NotImplementedError, RuntimeError, ValueError):
+            # Windows' event loop has no add_signal_handler: the C runtime's handler runs in the main
+            # thread between the loop's waits, and hands the stop over to the loop.
+            signal.signal(sig, on_signal)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass

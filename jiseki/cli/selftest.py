@@ -13,7 +13,7 @@ from typing import Any
 from .context import Context
 from .options import command
 
-CHECKS = ("capture", "picture", "input", "clipboard", "curtain", "gateway", "lock")  # checks.CHECK_ORDER
+CHECKS = ("capture", "picture", "input", "clipboard", "curtain", "gateway", "service", "lock")  # checks.CHECK_ORDER
 MAX_SECONDS = 60.0
 
 
@@ -37,6 +37,10 @@ def selftest(args: argparse.Namespace, ctx: Context) -> int:
         print(f"jiseki: --output: no such folder: {args.output.resolve().parent}", file=sys.stderr)
         return 2  # said before the checks run (the curtain and the clipboard are touched)
     config = ctx.config.agent
+    if ctx.config_path is None and sys.platform == "win32":  # the PC the MSI set up: its gateway
+        from jiseki.agent.backends import service_platform
+
+        config = service_platform().installed_config(config)
     backends = choose_backends(config)
     options = SelftestOptions(skip=frozenset(args.skip), lock=args.lock, seconds=args.seconds)
 

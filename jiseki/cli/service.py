@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import CommandError
+from .common import CommandError, until_signalled
 from .context import Context
 from .options import command
 
@@ -36,12 +36,11 @@ def service(args: argparse.Namespace, ctx: Context) -> int:
     platform.prepare(paths, args.verbose)
     agent_service = platform.make_service(paths, args.console, ctx.config_path, args.verbose)
     if args.console:
-        from .agent import _until_signalled
 
         async def stop() -> None:
             agent_service.request_stop()
 
-        asyncio.run(_until_signalled(agent_service.run(), stop))
+        asyncio.run(until_signalled(agent_service.run(), stop))
         return 0
     try:
         platform.run_under_scm(agent_service)

@@ -22,6 +22,7 @@ from jiseki.agent.selftest.gateway_check import check_gateway
 from jiseki.agent.selftest.input_check import key_sequence
 from jiseki.agent.selftest.report import render_json, render_lines
 from jiseki.agent.selftest.run import SelftestOptions, run_selftest
+from jiseki.agent.selftest.service_check import check_service
 from jiseki.agent.selftest.window import Click, KeyEvent
 from jiseki.agent.selftest.x11_window import evdev_to_usage
 from jiseki.cli import main
@@ -174,6 +175,17 @@ class FakeBackends:
     make_probe_window: Callable[[Rect], FakeProbe]
     probes: list[FakeProbe] = field(default_factory=list)
     clipboard: FakeClipboard = field(default_factory=FakeClipboard)
+    service_facts: Callable[[], dict[str, object]] | None = None
+
+
+RUNNING_SERVICE: dict[str, object] = {
+    "name": "jiseki-agent",
+    "state": "running",
+    "restart_delays": [5000, 10000, 60000],
+    "input_desktop": "Default",
+    "folder": "C:\\ProgramData\\jiseki",
+    "folder_acl": "D:PAI(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)",
+}
 
 
 def backends(
@@ -201,6 +213,7 @@ def backends(
         probe,
         probes,
         clip,
+        (lambda: dict(RUNNING_SERVICE)) if platform == "windows" else None,
     )
 
 
@@ -235,6 +248,7 @@ def test_a_pc_that_does_everything_right_passes_and_exits_0() -> None:
         "clipboard": Status.PASS,
         "curtain": Status.PASS,
         "gateway": Status.SKIP,
+        "service": Status.PASS,
         "lock": Status.SKIP,
     }
     assert results["capture"].figures["method"] == "fake"
@@ -374,7 +388,7 @@ def test_every_line_is_japanese_then_english() -> None:
         assert line.index(ja.group()) < line.rindex(" / "), line  # Japanese first
     assert lines[1].startswith("[合格 PASS] 画面取得 / Screen capture: fake、毎秒")
     assert "[不合格 FAIL] キーボードとマウス / Keyboard and mouse:" in "\n".join(lines)
-    assert lines[-1] == "結果: 合格 4、要確認 0、不合格 1、省略 2 / Result: 4 passed, 0 to check, 1 failed, 2 skipped"
+    assert lines[-1] == "結果: 合格 5、要確認 0、不合格 1、省略 2 / Result: 5 passed, 0 to check, 1 failed, 2 skipped"
 
 
 def test_json_output_for_automation() -> None:
@@ -451,3 +465,27 @@ def test_the_command_offers_every_check_to_skip() -> None:
     from jiseki.cli import selftest as cli_selftest
 
     assert cli_selftest.CHECKS == CHECK_ORDER  # kept apart so that building the parser loads no catalogue
+
+
+@pytest.mark.parametrize(
+    ("facts", "status", "says"),
+    [
+        ({}, Status.PASS, "jiseki-agent is running; input desktop: Default"),
+        ({"input_desktop": "Winlogon"}, Status.PASS, "input desktop: Winlogon"),  # at the lock screen
+        ({"state": "not_installed"}, Status.WARN, "not installed as a service"),
+        ({"state": "stopped"}, Status.FAIL, "installed but stopped"),
+        ({"restart_delays": []}, Status.WARN, "no restart on failure"),
+        ({"folder_acl": "D:(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;BU)"}, Status.WARN, "readable by ordinary users"),
+        ({"input_desktop": None}, Status.WARN, "cannot be opened"),
+    ],
+)
+def test_the_service_check(facts: dict[str, object], status: Status, says: str) -> None:
+    result = check_service(lambda: {**RUNNING_SERVICE, **facts})
+    assert result.status is status
+    assert says in english(result)
+    assert result.figures["state"] == {**RUNNING_SERVICE, **facts}["state"]  # in --json too
+
+
+def test_the_service_check_is_a_skip_where_there_is_no_windows_service() -> None:
+    results = run(backends("x11"))
+    assert results["service"].status is Status.SKIP

@@ -15,6 +15,7 @@ does not enforce it)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import time
@@ -157,6 +158,9 @@ def test_the_service_enrolls_from_the_registry_and_reports_how_it_runs(
     with sqlite3.connect(stack.gateway.data_dir / "jiseki.db") as db:
         row = db.execute("SELECT agent_service, os, online FROM hosts WHERE id = ?", (HOST,)).fetchone()
     assert row[0] == "windows-service" and row[1].startswith("Windows") and row[2], row
+    # Services may send Ctrl+Alt+Del (SendSAS): set where no policy had decided.
+    sas = reg_query(wine, r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System", "SoftwareSASGeneration")
+    assert sas is not None and sas.split()[-1] in ("0x1", "1"), sas
     service_log = (data / "logs" / "service.log").read_text(encoding="utf-8")
     assert "enrolled as" in service_log and "jiseki agent service started" in service_log
     assert "jsk" not in service_log  # the token itself is never logged
@@ -201,6 +205,18 @@ def test_a_session_through_the_service_and_its_worker(wine: WinePython, service_
     with sqlite3.connect(stack.gateway.data_dir / "jiseki.db") as db:
         capture = db.execute("SELECT capture_method FROM hosts WHERE id = ?", (HOST,)).fetchone()[0]
     assert capture == "gdi"  # reported by the worker, passed on by the service
+
+
+def test_the_selftest_reports_the_installed_service(wine: WinePython, service_pc: dict[str, Any]) -> None:
+    if service_pc["mode"] != "scm":
+        pytest.skip("the service check is about the service the SCM runs")
+    out = service_pc["work"] / "selftest.json"
+    skip = [a for name in ("capture", "picture", "input", "clipboard", "curtain", "gateway") for a in ("--skip", name)]
+    done = wine.run_module(["jiseki", "agent", "selftest", "--json", "--output", windows_path(out), *skip])
+    report = json.loads(out.read_text(encoding="utf-8"))
+    service = next(c for c in report["checks"] if c["name"] == "service")
+    assert service["status"] == "pass", (service, done.stdout[-2000:])
+    assert service["figures"]["state"] == "running" and service["figures"]["input_desktop"] == "Default"
 
 
 def test_stopping_the_service_takes_the_pc_offline(wine: WinePython, service_pc: dict[str, Any]) -> None:

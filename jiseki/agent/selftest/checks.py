@@ -36,6 +36,7 @@ CHECK_NAMES: dict[str, str] = {
     "clipboard": N_("Clipboard"),
     "curtain": N_("Privacy curtain"),
     "gateway": N_("Gateway connection"),
+    "service": N_("Windows service"),
     "lock": N_("Screen lock"),
 }
 CHECK_ORDER: tuple[str, ...] = tuple(CHECK_NAMES)

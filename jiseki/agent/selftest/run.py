@@ -3,7 +3,7 @@ it is known (the report prints it while the next check runs)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -22,6 +22,7 @@ from .desk import Desk, describe, open_desk
 from .gateway_check import check_gateway
 from .host_checks import check_clipboard, check_curtain, check_lock
 from .input_check import check_input
+from .service_check import check_service
 from .window import ProbeWindow
 
 DESK_CHECKS = frozenset({"capture", "picture", "input", "curtain"})  # those that draw on the desktop
@@ -42,6 +43,8 @@ class SelftestBackends(Protocol):
     def make_clipboard(self) -> Callable[[], HostClipboard]: ...
     @property
     def make_probe_window(self) -> Callable[[Rect], ProbeWindow]: ...
+    @property
+    def service_facts(self) -> Callable[[], Mapping[str, object]] | None: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ def _one(
         return check_curtain(desk, backends.host, backends.platform)
     if name == "gateway":
         return check_gateway(config)
+    if name == "service":
+        return check_service(backends.service_facts)
     if name == "lock":
         if not options.lock:
             return skipped("lock", Note(N_("locks the PC: run `jiseki agent selftest --lock` at the desk")))

@@ -110,3 +110,21 @@ class RegistryHandoff:
                 winreg.DeleteKey(winreg.HKEY_LOCAL_MACHINE, sub)
             except OSError:
                 pass
+
+
+SAS_POLICY_KEY = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Policies\System"
+SAS_POLICY_VALUE = "SoftwareSASGeneration"  # 0 none, 1 services, 2 Ease of Access apps, 3 both
+
+
+def allow_service_sas() -> str:
+    """Let services generate Ctrl+Alt+Del (SendSAS) unless a policy already decided: "set" when this
+    call allowed it, "allowed" when it was, "refused" when a policy (GPO) forbids it."""
+    winreg = _winreg()
+    access = winreg.KEY_QUERY_VALUE | winreg.KEY_SET_VALUE
+    with winreg.CreateKeyEx(winreg.HKEY_LOCAL_MACHINE, SAS_POLICY_KEY, 0, access) as key:
+        try:
+            value, _kind = winreg.QueryValueEx(key, SAS_POLICY_VALUE)
+        except FileNotFoundError:
+            winreg.SetValueEx(key, SAS_POLICY_VALUE, 0, winreg.REG_DWORD, 1)
+            return "set"
+    return "allowed" if isinstance(value, int) and value & 1 else "refused"

@@ -6,22 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from jiseki.config import AgentConfig
 
 from ..host.windows import WindowsHostControl
 from ..input.base import InputSink
 from ..input.windows import WindowsInput
 from ..runner import Agent
 from ..win32 import service as scm
-from ..win32.acl import restrict_to_admins
+from ..win32.acl import dacl_sddl, restrict_to_admins
 from ..win32.desktop import Win32Desktops
 from ..win32.eventlog import EventLogHandler
 from ..win32.host import Win32Host
 from ..win32.input import Win32Input
 from ..win32.sessions import active_console_session, disconnect_session, start_in_session
 from . import main as svc
-from .handoff import RegistryHandoff
+from .handoff import RegistryHandoff, allow_service_sas
 from .supervisor import SubprocessWorker, Worker
 
 log = logging.getLogger("jiseki.agent.service")
@@ -80,6 +83,17 @@ def prepare(paths: svc.ServicePaths, verbose: bool) -> None:
     paths.root.mkdir(parents=True, exist_ok=True)
     restrict_to_admins(str(paths.root))
     svc.setup_logging(paths, "service", verbose, event_log())
+    try:
+        sas = allow_service_sas()
+    except OSError as exc:
+        log.warning("cannot read the Ctrl+Alt+Del policy (SoftwareSASGeneration): %s", exc)
+    else:
+        if sas == "set":
+            log.info("SoftwareSASGeneration set to 1: the remote user's Ctrl+Alt+Del reaches the PC")
+        elif sas == "refused":
+            log.warning(
+                "a policy (SoftwareSASGeneration) forbids services Ctrl+Alt+Del: the viewer's button does nothing"
+            )
 
 
 def make_service(paths: svc.ServicePaths, console: bool, config_path: Path | None, verbose: bool) -> svc.AgentService:
@@ -117,3 +131,34 @@ def desktops() -> Win32Desktops:
 def input_with_sas(send_sas: Any) -> InputSink:
     """SendInput, with Ctrl+Alt+Del handed to `send_sas` (the service calls SendSAS)."""
     return WindowsInput(send_sas(Win32Input()))
+
+
+def service_facts(paths: svc.ServicePaths | None = None) -> dict[str, object]:
+    """What the selftest reports of the installed service (each fact on its own: one failing call
+    does not hide the others)."""
+    paths = paths or svc.ServicePaths.default()
+    facts: dict[str, object] = {"name": scm.SERVICE_NAME, "folder": str(paths.root)}
+    try:
+        facts["state"] = scm.query_service()
+    except OSError as exc:
+        facts["state"] = f"unknown ({exc})"
+    if facts["state"] != "not_installed":
+        try:
+            facts["restart_delays"] = scm.restart_delays()
+        except OSError as exc:
+            facts["restart_delays"] = f"unknown ({exc})"
+    opened = Win32Desktops().open_input()
+    facts["input_desktop"] = opened[1] if opened else None
+    if opened:
+        Win32Desktops().close(opened[0])
+    try:
+        facts["folder_acl"] = dacl_sddl(str(paths.root)) if paths.root.exists() else None
+    except OSError as exc:
+        facts["folder_acl"] = f"unknown ({exc})"
+    return facts
+
+
+def installed_config(config: AgentConfig) -> AgentConfig:
+    """The configuration the installed service uses (the gateway from the registry), for the selftest."""
+    handed = RegistryHandoff().read()
+    return replace(config, gateway_url=handed.gateway_url) if handed.gateway_url else config
