@@ -43,9 +43,6 @@ SERVICE_DESCRIPTION = (
     "Lets the registered staff member operate this desk PC from a telework terminal through the jiseki gateway."
 )
 PYTHON_EXE = "python.exe"
-# The cleanup runs windowless: msiexec starts custom actions without standard handles, with which
-# the console python.exe aborts at start under Wine (init_sys_streams); pythonw.exe does not need them.
-PYTHONW_EXE = "pythonw.exe"
 SERVICE_ARGUMENTS = "-m jiseki agent service"
 CLEANUP_ARGUMENTS = "-m jiseki agent service --cleanup"
 # A real uninstall only: an upgrade removes the old version too, and must keep %ProgramData%\jiseki.
@@ -82,7 +79,7 @@ HAND_OFF = (
 # The default target, for the path-length check: Windows Installer works within MAX_PATH.
 INSTALL_ROOT = "C:\\Program Files\\jiseki\\agent\\"
 MAX_PATH = 260
-# Identifiers wixl reads as preprocessor variables; it has no escape for them.
+# What wixl reads as the start of a preprocessor variable; it has no escape for it.
 _WIXL_MANGLES = "$"
 _FORBIDDEN = set('<>:"|?*\\') | {chr(c) for c in range(32)}
 
@@ -318,9 +315,8 @@ def product_wxs(files: Sequence[str], version: str, source_root: str, upgrade_co
     """The WiX source installing `files` (paths relative to `source_root`, "/"-separated; wixl wants
     `source_root` relative to the folder it runs in) into
     [ProgramFiles64Folder]\\jiseki\\agent, with the service, the registry hand-off and the clean uninstall."""
-    for exe in (PYTHON_EXE, PYTHONW_EXE):
-        if exe not in files:
-            raise PackageError(f"{exe} is not among the files: the service and its cleanup run it")
+    if PYTHON_EXE not in files:
+        raise PackageError(f"{PYTHON_EXE} is not among the files: the service and its cleanup run it")
     problems = file_problems(files)
     if problems:
         raise PackageError("cannot package these files:\n  " + "\n  ".join(problems))
@@ -367,7 +363,7 @@ def product_wxs(files: Sequence[str], version: str, source_root: str, upgrade_co
         product,
         "CustomAction",
         Id="AgentCleanup",
-        FileKey=file_id(PYTHONW_EXE),
+        FileKey=file_id(PYTHON_EXE),
         ExeCommand=CLEANUP_ARGUMENTS,
         Execute="deferred",
         Impersonate="no",

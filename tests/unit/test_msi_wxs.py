@@ -165,7 +165,7 @@ def test_the_registry_hand_off_the_hidden_token_and_the_event_log_source() -> No
 def test_the_cleanup_runs_deferred_as_local_system_on_a_real_uninstall_only() -> None:
     root = parse()
     action = one(root, f".//{W}CustomAction")
-    assert action.get("FileKey") == wxs.file_id("pythonw.exe")
+    assert action.get("FileKey") == wxs.file_id("python.exe")
     assert action.get("ExeCommand") == "-m jiseki agent service --cleanup"
     assert (action.get("Execute"), action.get("Impersonate"), action.get("Return")) == ("deferred", "no", "ignore")
     custom = one(root, f".//{W}InstallExecuteSequence/{W}Custom")
@@ -254,8 +254,6 @@ def test_two_names_windows_sees_as_one_are_refused_and_the_service_needs_python(
     ]
     with pytest.raises(wxs.PackageError, match=r"python\.exe is not among the files"):
         source([f for f in FILES if f != "python.exe"])
-    with pytest.raises(wxs.PackageError, match=r"pythonw\.exe is not among the files"):
-        source([f for f in FILES if f != "pythonw.exe"])
 
 
 @pytest.mark.parametrize(
