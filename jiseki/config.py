@@ -57,11 +57,31 @@ class GatewayConfig:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'jiseki.db'}"
 
 
+def program_data() -> Path:
+    """Windows' ProgramData folder as the shell knows it (SHGetKnownFolderPath, FOLDERID_ProgramData):
+    the service, `jiseki agent enroll` and the uninstaller must agree, and %ProgramData% is not always
+    the same in each (Wine gives services C:\\users\\Public)."""
+    import ctypes
+    import uuid
+
+    folder_id = (ctypes.c_byte * 16).from_buffer_copy(uuid.UUID("62AB5D82-FDC1-4DC3-A9DD-070D1D495D97").bytes_le)
+    found = ctypes.c_wchar_p()
+    try:
+        shell32 = ctypes.WinDLL("shell32")  # type: ignore[attr-defined,unused-ignore]
+        if shell32.SHGetKnownFolderPath(ctypes.byref(folder_id), 0, None, ctypes.byref(found)) == 0 and found.value:
+            path = Path(found.value)
+            ctypes.WinDLL("ole32").CoTaskMemFree(found)  # type: ignore[attr-defined,unused-ignore]
+            return path
+    except (AttributeError, OSError):
+        pass
+    return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData"))
+
+
 def default_agent_cert_dir() -> Path:
     """Where `jiseki agent enroll` keeps the PC's key: %ProgramData%\\jiseki\\agent on Windows,
     /var/lib/jiseki-agent elsewhere."""
     if os.name == "nt":
-        return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "jiseki" / "agent"
+        return program_data() / "jiseki" / "agent"
     return Path("/var/lib/jiseki-agent")
 
 

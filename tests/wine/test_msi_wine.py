@@ -417,6 +417,67 @@ def test_an_uninstall_removes_the_agent_its_service_and_its_data(msis: Msis, pre
     assert product_entries(prefix) == {}
 
 
+def test_a_pc_set_up_by_the_msi_alone_comes_online_and_is_operated(
+    msis: Msis, prefix: Prefix, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The roll-out as the IT department runs it: a token from the gateway, one silent msiexec with the
+    two properties, nothing else on the PC. The service enrolls, appears online as a Windows service,
+    and a staff member's browser session shows the PC's screen (through the worker in the console session)."""
+    import sqlite3
+
+    from playwright.sync_api import sync_playwright
+
+    from jiseki.demo.run import DemoStack
+    from tests.conftest import free_port
+    from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, login, terminal_context
+    from tests.e2e.test_viewer import wait_for
+
+    from .test_agent_wine_e2e import jiseki
+
+    host = "msi-pc"
+    stack = DemoStack(tmp_path_factory.mktemp("msi-gateway") / "demo", free_port(), quiet=True)
+    stack.start()
+    try:
+        token_out = jiseki(stack, "host", "token", host, "--name", "MSI で導入した PC", "--hours", "1")
+        token = next(word for line in token_out.splitlines() for word in line.split() if word.startswith("jsk"))
+        status, seconds = prefix.msiexec(
+            "online", "/i", windows_path(msis.old), "/qn", f"GATEWAY_URL={stack.base_url}", f"ENROLL_TOKEN={token}"
+        )
+        assert status == 0, prefix.log_tail("online")
+        started = time.monotonic()
+        log = stack.data_dir / "processes.log"
+        while f"agent {host} online" not in log.read_text(errors="replace"):
+            service_log = prefix.data_dir / "logs" / "service.log"
+            assert time.monotonic() - started < 90, (
+                service_log.read_text(errors="replace")[-3000:] if service_log.exists() else "(no service log)"
+            )
+            time.sleep(0.3)
+        MEASURED["install_to_online_seconds"] = seconds + time.monotonic() - started
+        assert prefix.values(AGENT_KEY) == {"GatewayUrl": ("REG_SZ", stack.base_url)}  # the token was used up
+        assert (prefix.data_dir / "agent" / "agent.key").is_file()
+        with sqlite3.connect(stack.gateway.data_dir / "jiseki.db") as db:
+            row = db.execute("SELECT agent_service, agent_version FROM hosts WHERE id = ?", (host,)).fetchone()
+        assert row == ("windows-service", "0.1.0"), row
+        creds = stack.credentials
+        assert creds is not None
+        jiseki(stack, "admin", "assign", creds.login_id, host)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            context = terminal_context(browser, stack)
+            page = context.new_page()
+            login(page, stack)
+            page.goto(f"{stack.base_url}/view/{host}")
+            wait_for(page, "window.jisekiStats && window.jisekiStats.state === 'connected'", 60)
+            wait_for(page, "window.jisekiStats.framesDrawn > 0", 40)
+            context.close()
+            browser.close()
+        assert "started in session 1" in (prefix.data_dir / "logs" / "service.log").read_text("utf-8")
+    finally:
+        prefix.msiexec("online-uninstall", "/x", windows_path(msis.old), "/qn")
+        stack.stop()
+    assert prefix.service_state() == "absent" and not prefix.data_dir.exists()
+
+
 def test_measurements(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     (tmp_path / "msi-measurements.json").write_text(json.dumps(MEASURED, indent=1), "utf-8")
     with capsys.disabled():

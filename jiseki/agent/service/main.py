@@ -23,14 +23,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import logging.handlers
-import os
 import shutil
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from jiseki.config import AgentConfig, load_config
+from jiseki.config import AgentConfig, load_config, program_data
 
 from ..host.base import HostControl
 from ..runner import Agent
@@ -52,7 +51,7 @@ class ServicePaths:
 
     @classmethod
     def default(cls) -> ServicePaths:
-        return cls(Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "jiseki")
+        return cls(program_data() / "jiseki")
 
     @property
     def cert_dir(self) -> Path:

@@ -17,14 +17,14 @@ from ..input.base import InputSink
 from ..input.windows import WindowsInput
 from ..runner import Agent
 from ..win32 import service as scm
-from ..win32.acl import dacl_sddl, restrict_to_admins
+from ..win32.acl import SE_REGISTRY_KEY, dacl_sddl, restrict_to_admins
 from ..win32.desktop import Win32Desktops
 from ..win32.eventlog import EventLogHandler
 from ..win32.host import Win32Host
 from ..win32.input import Win32Input
 from ..win32.sessions import active_console_session, disconnect_session, start_in_session
 from . import main as svc
-from .handoff import RegistryHandoff, allow_service_sas
+from .handoff import REGISTRY_KEY, RegistryHandoff, allow_service_sas
 from .supervisor import SubprocessWorker, Worker
 
 log = logging.getLogger("jiseki.agent.service")
@@ -83,6 +83,10 @@ def prepare(paths: svc.ServicePaths, verbose: bool) -> None:
     paths.root.mkdir(parents=True, exist_ok=True)
     restrict_to_admins(str(paths.root))
     svc.setup_logging(paths, "service", verbose, event_log())
+    try:  # the installer's key may hold a one-time token: not for ordinary users' eyes
+        restrict_to_admins("MACHINE\\" + REGISTRY_KEY, kind=SE_REGISTRY_KEY)
+    except OSError as exc:
+        log.warning("cannot restrict the registry key %s: %s", REGISTRY_KEY, exc)
     try:
         sas = allow_service_sas()
     except OSError as exc:

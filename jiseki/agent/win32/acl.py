@@ -19,6 +19,7 @@ from .abi import BOOL, DWORD, HANDLE
 # BA: the built-in Administrators group.
 SECRETS_SDDL = "D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
 SE_FILE_OBJECT = 1
+SE_REGISTRY_KEY = 4  # named "MACHINE\\SOFTWARE\\..."
 DACL_SECURITY_INFORMATION = 0x4
 PROTECTED_DACL_SECURITY_INFORMATION = 0x80000000
 SDDL_REVISION_1 = 1
@@ -69,8 +70,9 @@ def _dlls() -> tuple[Any, Any]:
     return advapi32, kernel32
 
 
-def restrict_to_admins(path: str, sddl: str = SECRETS_SDDL) -> None:
-    """Give `path` (a folder) the protected DACL of `sddl`, inherited by all it holds."""
+def restrict_to_admins(path: str, sddl: str = SECRETS_SDDL, kind: int = SE_FILE_OBJECT) -> None:
+    """Give `path` (a folder, or with SE_REGISTRY_KEY a key) the protected DACL of `sddl`, inherited
+    by all it holds."""
     advapi32, kernel32 = _dlls()
     descriptor = HANDLE()
     if not advapi32.ConvertStringSecurityDescriptorToSecurityDescriptorW(
@@ -84,7 +86,7 @@ def restrict_to_admins(path: str, sddl: str = SECRETS_SDDL) -> None:
         ):
             raise OSError(ctypes.get_last_error(), "GetSecurityDescriptorDacl failed")  # type: ignore[attr-defined,unused-ignore]
         info = DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION
-        error = advapi32.SetNamedSecurityInfoW(path, SE_FILE_OBJECT, info, None, None, dacl, None)
+        error = advapi32.SetNamedSecurityInfoW(path, kind, info, None, None, dacl, None)
         if error:
             raise OSError(error, f"SetNamedSecurityInfoW({path}) failed ({error})")
     finally:
