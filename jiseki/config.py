@@ -94,6 +94,7 @@ class AgentConfig:
     jpeg_quality: int = 80
     max_unacked: int = 2
     lock_command: tuple[str, ...] = ()  # empty: the first desktop locker found (loginctl, xdg-screensaver, ...)
+    proxy_url: str = ""  # http://proxy:8080 that allows CONNECT to the gateway; empty: direct
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,32 @@ def _https_url(key: str, value: Any) -> str:
     return text.rstrip("/")
 
 
+def proxy_url_problem(text: str) -> str | None:
+    """Why `text` is not a proxy the agent can use (None: it is). An HTTP proxy that allows CONNECT to
+    the gateway: TLS with the PC's certificate runs end to end through it. No credentials in the URL:
+    the configuration and the registry are no place for a password."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        return f"not a URL ({exc})"
+    if parts.scheme != "http" or not parts.hostname or port is None:
+        return "must look like http://proxy.example:8080"
+    if parts.username or parts.password:
+        return "must not hold a user name or password"
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "must be http://host:port only"
+    return None
+
+
+def _proxy_url(key: str, value: Any) -> str:
+    text = _str(key, value)
+    problem = proxy_url_problem(text) if text else None
+    if problem:
+        raise ConfigError(f"{key}: {problem}, got {text!r}")
+    return text.rstrip("/")
+
+
 def _node_id(key: str, value: Any) -> str:
     text = _str(key, value)
     if text and not (len(text) <= 64 and all(c.isalnum() or c in "._-" for c in text)):
@@ -227,6 +254,7 @@ _AGENT_KEYS = {
     "jpeg_quality": lambda k, v: _int(k, v, 10, 100),
     "max_unacked": lambda k, v: _int(k, v, 1, 16),
     "lock_command": lambda k, v: _command(k, v),
+    "proxy_url": _proxy_url,
 }
 
 

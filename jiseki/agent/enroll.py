@@ -42,21 +42,22 @@ def _make_csr(key: ec.EllipticCurvePrivateKey) -> bytes:
     return csr.public_bytes(serialization.Encoding.PEM)
 
 
-async def _fetch_ca(http: aiohttp.ClientSession, url: str) -> bytes:
+async def _fetch_ca(http: aiohttp.ClientSession, url: str, proxy: str | None) -> bytes:
     # Not verified by TLS on purpose: this is the trust-on-first-use step, and the pin decides.
     insecure = ssl.create_default_context()
     insecure.check_hostname = False
     insecure.verify_mode = ssl.CERT_NONE
-    async with http.get(f"{url}/enroll/ca.pem", ssl=insecure) as r:
+    async with http.get(f"{url}/enroll/ca.pem", ssl=insecure, proxy=proxy) as r:
         if r.status != 200:
             raise EnrollFailed(f"the gateway did not return its CA certificate (HTTP {r.status})")
         return await r.content.read(64 * 1024)
 
 
-def enroll(gateway_url: str, token: str, cert_dir: Path) -> str:
-    """Enroll and write agent.key, agent.crt and ca.crt to `cert_dir`; returns the host id."""
+def enroll(gateway_url: str, token: str, cert_dir: Path, proxy_url: str = "") -> str:
+    """Enroll and write agent.key, agent.crt and ca.crt to `cert_dir`; returns the host id.
+    `proxy_url`: an HTTP proxy that allows CONNECT to the gateway (empty: direct)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    ca_pem, chain, host_id = asyncio.run(_exchange(gateway_url, token, key))
+    ca_pem, chain, host_id = asyncio.run(_exchange(gateway_url, token, key, proxy_url or None))
     cert_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     (cert_dir / "ca.crt").write_bytes(ca_pem)
     write_private(cert_dir / "agent.key", key_pem(key))
@@ -64,7 +65,9 @@ def enroll(gateway_url: str, token: str, cert_dir: Path) -> str:
     return host_id
 
 
-async def _exchange(gateway_url: str, token: str, key: ec.EllipticCurvePrivateKey) -> tuple[bytes, bytes, str]:
+async def _exchange(
+    gateway_url: str, token: str, key: ec.EllipticCurvePrivateKey, proxy: str | None = None
+) -> tuple[bytes, bytes, str]:
     """(root CA PEM, certificate chain PEM, host id) from the gateway, after checking the pin."""
     try:
         parsed = parse_token(token)
@@ -73,7 +76,7 @@ async def _exchange(gateway_url: str, token: str, key: ec.EllipticCurvePrivateKe
     url = gateway_url.rstrip("/")
     async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
         try:
-            ca_pem = await _fetch_ca(http, url)
+            ca_pem = await _fetch_ca(http, url, proxy)
             try:
                 ca_der = x509.load_pem_x509_certificate(ca_pem).public_bytes(serialization.Encoding.DER)
             except ValueError:
@@ -86,7 +89,7 @@ async def _exchange(gateway_url: str, token: str, key: ec.EllipticCurvePrivateKe
                 )
             verified = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cadata=ca_pem.decode())
             body = {"token": token.strip(), "csr": _make_csr(key).decode()}
-            async with http.post(f"{url}/enroll", json=body, ssl=verified) as r:
+            async with http.post(f"{url}/enroll", json=body, ssl=verified, proxy=proxy) as r:
                 answer = await r.json(content_type=None)
                 if r.status != 201:
                     message = answer.get("message") if isinstance(answer, dict) else None

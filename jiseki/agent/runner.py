@@ -193,7 +193,12 @@ class Agent:
     async def _control(self, http: aiohttp.ClientSession) -> None:
         url = f"{self.config.gateway_url}/agent/control"
         async with http.ws_connect(
-            url, ssl=self.ssl, heartbeat=30.0, compress=0, max_msg_size=MAX_CONTROL_MESSAGE
+            url,
+            ssl=self.ssl,
+            heartbeat=30.0,
+            compress=0,
+            max_msg_size=MAX_CONTROL_MESSAGE,
+            proxy=self.config.proxy_url or None,
         ) as ws:
             log.info("connected to %s", self.config.gateway_url)
             state = await asyncio.to_thread(self.host.state)
@@ -315,6 +320,7 @@ class Agent:
                     compress=0,
                     heartbeat=30.0,
                     max_msg_size=MAX_VIEWER_MESSAGE,
+                    proxy=self.config.proxy_url or None,
                 ) as ws:
                     self._data_ws = ws
                     log.info("session %s %s", sid, "resumed" if lost_at else "started")

@@ -42,11 +42,20 @@ def enroll(args: argparse.Namespace, ctx: Context) -> int:
     config = ctx.config.agent
     cert_dir = args.cert_dir or config.cert_dir
     try:
-        host_id = enroll_with_token(args.gateway_url, args.token, cert_dir)
+        host_id = enroll_with_token(args.gateway_url, args.token, cert_dir, args.proxy or config.proxy_url)
     except EnrollFailed as exc:
         raise CommandError(f"enrollment failed: {exc}") from None
     print(f"enrolled as {host_id}; certificate in {cert_dir}")
     return 0
+
+
+def _proxy(text: str) -> str:
+    from jiseki.config import proxy_url_problem
+
+    problem = proxy_url_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{problem}, got {text!r}")
+    return text
 
 
 def register(sub: Any) -> None:
@@ -57,6 +66,9 @@ def register(sub: Any) -> None:
     p.add_argument("gateway_url", help="https://gateway.example")
     p.add_argument("--token", required=True)
     p.add_argument("--cert-dir", type=Path, help="where to store the key and certificate (default: agent.cert_dir)")
+    p.add_argument(
+        "--proxy", type=_proxy, help="http://proxy:8080 allowing CONNECT to the gateway (default: agent.proxy_url)"
+    )
     selftest_command.register(commands)
     service_command.register(commands)
     package_command.register(commands)

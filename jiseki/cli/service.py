@@ -65,6 +65,8 @@ def worker(args: argparse.Namespace, ctx: Context) -> int:
         config = replace(config, cert_dir=paths.cert_dir)
     if args.gateway_url:
         config = replace(config, gateway_url=args.gateway_url.rstrip("/"))
+    if args.proxy_url:
+        config = replace(config, proxy_url=args.proxy_url)
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but the link's lines may reach the service's pipe
     out = w.LinkOut(stdout)
@@ -96,3 +98,4 @@ def register(commands: Any) -> None:
     p = command(commands, "worker", "one session in the console session (started by the service)", worker)
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--gateway-url", default="")
+    p.add_argument("--proxy-url", default="")

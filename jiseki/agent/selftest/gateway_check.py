@@ -42,9 +42,36 @@ def _days_left(not_after: dt.datetime, now: dt.datetime) -> int:
     return (not_after - now).days
 
 
-def _exchange(host: str, port: int, context: ssl.SSLContext, now: dt.datetime) -> Exchange:
+class ProxyRefused(OSError):
+    """The proxy did not open a tunnel to the gateway."""
+
+
+def _connect(host: str, port: int, proxy: str) -> socket.socket:
+    """A TCP connection to the gateway, through the proxy's CONNECT tunnel when one is set."""
+    if not proxy:
+        return socket.create_connection((host, port), timeout=TIMEOUT)
+    parts = urlsplit(proxy)
+    raw = socket.create_connection((parts.hostname or "", parts.port or 8080), timeout=TIMEOUT)
+    try:
+        raw.sendall(f"CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode("ascii"))
+        answer = b""
+        while b"\r\n\r\n" not in answer and len(answer) < 8192:
+            chunk = raw.recv(1)  # one byte at a time: nothing of the TLS that follows may be read here
+            if not chunk:
+                break
+            answer += chunk
+        status = answer.split(b" ", 2)[1] if answer.count(b" ") >= 1 else b"?"
+        if status != b"200":
+            raise ProxyRefused(f"the proxy {proxy} answered CONNECT with {status.decode(errors='replace')}")
+    except BaseException:
+        raw.close()
+        raise
+    return raw
+
+
+def _exchange(host: str, port: int, context: ssl.SSLContext, now: dt.datetime, proxy: str = "") -> Exchange:
     start = time.perf_counter()
-    with socket.create_connection((host, port), timeout=TIMEOUT) as raw:
+    with _connect(host, port, proxy) as raw:
         with context.wrap_socket(raw, server_hostname=host) as tls:
             shaken = time.perf_counter()
             peer = tls.getpeercert()
@@ -74,7 +101,7 @@ def check_gateway(config: AgentConfig, now: dt.datetime | None = None) -> CheckR
     now = now or dt.datetime.now(dt.UTC)
     url = urlsplit(config.gateway_url)
     host, port = url.hostname or "", url.port or 443
-    figures: dict[str, object] = {"gateway_url": config.gateway_url}
+    figures: dict[str, object] = {"gateway_url": config.gateway_url, "proxy_url": config.proxy_url or None}
     files = {name: config.cert_dir / name for name in ("ca.crt", "agent.crt", "agent.key")}
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
@@ -92,7 +119,7 @@ def check_gateway(config: AgentConfig, now: dt.datetime | None = None) -> CheckR
     where = {"host": host, "port": port}
     try:
         context = client_ssl_context(files["ca.crt"], files["agent.crt"], files["agent.key"])
-        done = _exchange(host, port, context, now)
+        done = _exchange(host, port, context, now, config.proxy_url)
     except ssl.SSLCertVerificationError as exc:
         pinned = Note(
             N_("the gateway's certificate is not trusted by the pinned CA: {error}"), {"error": exc.verify_message}

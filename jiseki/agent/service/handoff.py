@@ -16,8 +16,11 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from jiseki.config import proxy_url_problem
+
 REGISTRY_KEY = r"SOFTWARE\jiseki\Agent"
 GATEWAY_VALUE = "GatewayUrl"
+PROXY_VALUE = "ProxyUrl"  # optional: http://proxy:8080 (a GPO registry preference can set it)
 TOKEN_VALUE = "EnrollToken"  # noqa: S105 (the registry value's name, not a secret)
 MAX_VALUE = 4096  # a URL or a token is far shorter: anything longer is not ours
 
@@ -26,6 +29,7 @@ MAX_VALUE = 4096  # a URL or a token is far shorter: anything longer is not ours
 class Handed:
     gateway_url: str = ""
     token: str = ""
+    proxy_url: str = ""
 
 
 class Step(enum.Enum):
@@ -90,7 +94,10 @@ class RegistryHandoff:
         return value.strip()[:MAX_VALUE]
 
     def read(self) -> Handed:
-        return Handed(self._value(GATEWAY_VALUE).rstrip("/"), self._value(TOKEN_VALUE))
+        proxy = self._value(PROXY_VALUE).rstrip("/")
+        if proxy and proxy_url_problem(proxy):
+            proxy = ""  # main.py's agent_config says why (it reads the raw value)
+        return Handed(self._value(GATEWAY_VALUE).rstrip("/"), self._value(TOKEN_VALUE), proxy)
 
     def clear_token(self) -> None:
         winreg = _winreg()

@@ -97,10 +97,14 @@ def agent_config(paths: ServicePaths, handed: handoff.Handed, config_path: Path 
     config = replace(config, cert_dir=paths.cert_dir)
     if handed.gateway_url:
         config = replace(config, gateway_url=handed.gateway_url)
+    if handed.proxy_url:
+        config = replace(config, proxy_url=handed.proxy_url)
     return config
 
 
-async def enroll_when_handed(paths: ServicePaths, source: handoff.Handoff, stopped: asyncio.Event) -> bool:
+async def enroll_when_handed(
+    paths: ServicePaths, source: handoff.Handoff, stopped: asyncio.Event, config_path: Path | None = None
+) -> bool:
     """Enroll with the installer's token if there is one; wait while the PC cannot run. False: stopped."""
     from ..enroll import EnrollFailed, enroll
 
@@ -119,7 +123,8 @@ async def enroll_when_handed(paths: ServicePaths, source: handoff.Handoff, stopp
             delay = WAIT_RECHECK
         else:
             try:
-                host_id = await asyncio.to_thread(enroll, handed.gateway_url, handed.token, paths.cert_dir)
+                proxy = agent_config(paths, handed, config_path).proxy_url
+                host_id = await asyncio.to_thread(enroll, handed.gateway_url, handed.token, paths.cert_dir, proxy)
             except EnrollFailed as exc:
                 if exc.retry:
                     delay = next(retries, ENROLL_RETRY[-1])
@@ -147,14 +152,18 @@ class Hooks(ServiceHooks, Protocol):
     worker_argv: list[str]
 
 
-def worker_argv(config_path: Path | None, paths: ServicePaths, gateway_url: str, verbose: bool = False) -> list[str]:
-    """How this interpreter starts `jiseki agent worker` with the service's own settings."""
+def worker_argv(config_path: Path | None, paths: ServicePaths, config: AgentConfig, verbose: bool = False) -> list[str]:
+    """How this interpreter starts `jiseki agent worker` with the service's own settings (the
+    configuration file it read, and what the registry added to it)."""
+    if config_path is None and paths.config.is_file():
+        config_path = paths.config
     argv = [sys.executable, "-m", "jiseki"]
     if config_path is not None:
         argv += ["--config", str(config_path)]
     if verbose:
         argv.append("--verbose")
-    return [*argv, "agent", "worker", "--data-dir", str(paths.root), "--gateway-url", gateway_url]
+    argv += ["agent", "worker", "--data-dir", str(paths.root), "--gateway-url", config.gateway_url]
+    return [*argv, "--proxy-url", config.proxy_url] if config.proxy_url else argv
 
 
 class AgentService:
@@ -184,10 +193,10 @@ class AgentService:
 
     async def run(self) -> None:
         self._loop = asyncio.get_running_loop()
-        if not await enroll_when_handed(self.paths, self.source, self.stopped):
+        if not await enroll_when_handed(self.paths, self.source, self.stopped, self.config_path):
             return
         config = agent_config(self.paths, self.source.read(), self.config_path)
-        self.hooks.worker_argv = worker_argv(self.config_path, self.paths, config.gateway_url, self.verbose)
+        self.hooks.worker_argv = worker_argv(self.config_path, self.paths, config, self.verbose)
 
         def unused() -> None:
             raise RuntimeError("the service captures and injects only in its worker")
@@ -201,7 +210,8 @@ class AgentService:
             service=SERVICE_MODE,
         )
         self.hooks.agent = agent
-        log.info("jiseki agent service started; gateway %s", config.gateway_url)
+        via = f" through the proxy {config.proxy_url}" if config.proxy_url else ""
+        log.info("jiseki agent service started; gateway %s%s", config.gateway_url, via)
         work = asyncio.create_task(agent.run_forever())
         stop = asyncio.create_task(self.stopped.wait())
         await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
