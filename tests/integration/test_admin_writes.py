@@ -40,6 +40,9 @@ NOT_WRITES = {
     "agent",
     "agent enroll",
     "agent selftest",
+    "agent service",  # runs on the office PC: no gateway data
+    "agent worker",
+    "agent package",  # builds an MSI file
     "demo",
 }
 

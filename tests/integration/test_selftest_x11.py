@@ -81,6 +81,7 @@ async def test_an_enrolled_pc_passes(gateway: RunningGateway, x_display: str, tm
         "clipboard": "pass",
         "curtain": "skip",  # X11 has no privacy screen
         "gateway": "pass",
+        "service": "skip",  # the Windows service
         "lock": "skip",  # only with --lock
     }, json.dumps(doc, ensure_ascii=False, indent=1) + err
     assert status == 0 and doc["exit_status"] == 0
@@ -109,7 +110,7 @@ async def test_a_closed_gateway_port_fails_with_a_non_zero_exit(
     failed = [line for line in lines if line.startswith("[不合格 FAIL] ゲートウェイ接続 / Gateway connection:")]
     assert len(failed) == 1 and "ConnectionRefusedError" in failed[0], out
     assert any(line.startswith("[合格 PASS] 画像 / Picture:") for line in lines), out
-    assert lines[-1] == "結果: 合格 2、要確認 0、不合格 1、省略 4 / Result: 2 passed, 0 to check, 1 failed, 4 skipped"
+    assert lines[-1] == "結果: 合格 2、要確認 0、不合格 1、省略 5 / Result: 2 passed, 0 to check, 1 failed, 5 skipped"
 
 
 async def test_an_output_folder_that_does_not_exist_is_refused_before_any_check(
