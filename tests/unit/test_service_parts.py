@@ -190,3 +190,21 @@ def test_what_the_service_does_with_what_the_installer_left(
 def test_the_administrator_is_told_what_to_do() -> None:
     assert "GATEWAY_URL" in handoff.why_waiting(handoff.Handed("ftp://x", "t"))
     assert "ENROLL_TOKEN" in handoff.why_waiting(handoff.Handed(GW, ""))
+
+
+# ---- the secrets folder's DACL -------------------------------------------------------------------
+
+
+def test_the_secrets_dacl_is_protected_and_names_only_system_and_administrators() -> None:
+    """What `restrict_to_admins` applies (Wine stores but does not enforce it: checked here as text)."""
+    import re
+
+    from jiseki.agent.win32.acl import SECRETS_SDDL
+
+    assert SECRETS_SDDL.startswith("D:P(")  # protected: nothing inherited from ProgramData
+    aces = re.findall(r"\(([^)]*)\)", SECRETS_SDDL)
+    parsed = [ace.split(";") for ace in aces]
+    assert [(kind, flags, rights, sid) for kind, flags, rights, _o, _i, sid in parsed] == [
+        ("A", "OICI", "FA", "SY"),  # LocalSystem: the service
+        ("A", "OICI", "FA", "BA"),  # Administrators: IT staff
+    ]

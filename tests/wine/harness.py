@@ -83,13 +83,19 @@ class WinePython:
         """Run a script to its end and return what it wrote to $JISEKI_RESULT."""
         with tempfile.TemporaryDirectory(prefix="jiseki-wine-") as tmp:
             result = Path(tmp) / "result.json"
-            proc = subprocess.run(
-                self.argv(script, args),
-                env=self.env({**(env or {}), "JISEKI_RESULT": windows_path(result)}),
-                capture_output=True,
-                timeout=timeout,
-                check=False,
-            )
+            for _attempt in range(2):
+                proc = subprocess.run(
+                    self.argv(script, args),
+                    env=self.env({**(env or {}), "JISEKI_RESULT": windows_path(result)}),
+                    capture_output=True,
+                    timeout=timeout,
+                    check=False,
+                )
+                # A script that ran writes its result (common.main catches everything) or at least a
+                # traceback; silence and nothing written means Wine did not start it (seen once in a CI
+                # run, exit 1 and no output; not reproduced in isolation): start it once more.
+                if result.exists() or proc.stdout.strip():
+                    break
             if not result.exists():
                 text = proc.stdout.decode(errors="replace")[-4000:]
                 raise WineScriptFailed(f"{script} wrote no result (exit {proc.returncode}):\n{text}")
