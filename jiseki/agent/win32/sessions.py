@@ -252,7 +252,7 @@ def start_in_session(session: int, argv: list[str]) -> WorkerProcess:
         for handle in (child_in, child_out, null, token):
             if handle and handle != INVALID_HANDLE:
                 kernel32.CloseHandle(handle)
-    stdin = os.fdopen(msvcrt.open_osfhandle(our_in, 0), "wb", buffering=0)  # type: ignore[attr-defined,unused-ignore]
+    stdin = os.fdopen(msvcrt.open_osfhandle(our_in, os.O_WRONLY), "wb", buffering=0)  # type: ignore[attr-defined,unused-ignore]
     stdout = os.fdopen(msvcrt.open_osfhandle(our_out, os.O_RDONLY), "rb", buffering=0)  # type: ignore[attr-defined,unused-ignore]
     return WorkerProcess(kernel32, info, stdin, stdout)
 
