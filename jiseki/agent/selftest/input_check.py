@@ -90,10 +90,17 @@ def _check_keys(sink: InputSink, probe: ProbeWindow, notes: list[Note], figures:
     return False
 
 
+MOVE_SETTLE = 0.05  # seconds; 5 clicks: a quarter of a second in all
+
+
 def _check_clicks(sink: InputSink, probe: ProbeWindow, notes: list[Note], figures: dict[str, object]) -> bool:
     points = click_points(probe.rect)
     for x, y in points:
         sink.pointer(x, y, 0)
+        # The pointer settles before the button goes down, as between a person's move and click: a
+        # window system that moves the cursor asynchronously (Wine under load, a remote desktop) can
+        # otherwise report the click where the pointer was (one such Wine run sent 1109,450 and saw 810,450).
+        time.sleep(MOVE_SETTLE)
         sink.pointer(x, y, BUTTON_LEFT)
         sink.pointer(x, y, 0)
     got = [(c.x, c.y) for c in _collect(probe.clicks, len(points)) if c.button == 1]
