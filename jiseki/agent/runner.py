@@ -120,6 +120,7 @@ class Agent:
         method (a worker passes it on to its service)."""
         self.config = config
         self._run_offer: OfferRunner = run_offer or self.serve_offer
+        self._in_process = run_offer is None  # else the screen is a worker's: its capture comes per session
         self.service = service
         self._on_capture = on_capture
         self._http: aiohttp.ClientSession | None = None
@@ -167,7 +168,7 @@ class Agent:
 
     async def run_forever(self) -> None:
         delays = backoff_delays()
-        if self._run_offer == self.serve_offer:  # a service's capture is its worker's: learnt per session
+        if self._in_process:
             self._capture = await asyncio.to_thread(probe_capture, self.make_capture)
             log.info("screen capture: %s%s", self._capture[0], f" ({self._capture[1]})" if self._capture[1] else "")
         async with aiohttp.ClientSession() as http:

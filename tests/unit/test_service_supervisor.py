@@ -44,9 +44,6 @@ class FakeWorker:
         self.child_out.close()
         self.ended.set()
 
-    def poll(self) -> int | None:
-        return self.code
-
     def wait(self, timeout: float | None = None) -> int:
         self.ended.wait(timeout)
         return self.code if self.code is not None else 1

@@ -65,6 +65,11 @@ class ServicePaths:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    def config_file(self, given: Path | None) -> Path | None:
+        """The configuration file the service reads: the one given, else agent.toml if an
+        administrator wrote one (the worker is started with the same)."""
+        return given if given is not None or not self.config.is_file() else self.config
+
 
 def enrolled(cert_dir: Path) -> bool:
     return all((cert_dir / name).is_file() for name in ("ca.crt", "agent.crt", "agent.key"))
@@ -89,11 +94,9 @@ def setup_logging(paths: ServicePaths, name: str, verbose: bool = False, events:
 
 
 def agent_config(paths: ServicePaths, handed: handoff.Handed, config_path: Path | None = None) -> AgentConfig:
-    """The [agent] settings of `config_path`, else of agent.toml if an administrator wrote one; the
-    key in the service's folder; the gateway from the registry."""
-    if config_path is None and paths.config.is_file():
-        config_path = paths.config
-    config = load_config(config_path).agent
+    """The [agent] settings of the configuration file (`ServicePaths.config_file`); the key in the
+    service's folder; the gateway and the proxy from the registry."""
+    config = load_config(paths.config_file(config_path)).agent
     config = replace(config, cert_dir=paths.cert_dir)
     if handed.gateway_url:
         config = replace(config, gateway_url=handed.gateway_url)
@@ -155,8 +158,7 @@ class Hooks(ServiceHooks, Protocol):
 def worker_argv(config_path: Path | None, paths: ServicePaths, config: AgentConfig, verbose: bool = False) -> list[str]:
     """How this interpreter starts `jiseki agent worker` with the service's own settings (the
     configuration file it read, and what the registry added to it)."""
-    if config_path is None and paths.config.is_file():
-        config_path = paths.config
+    config_path = paths.config_file(config_path)
     argv = [sys.executable, "-m", "jiseki"]
     if config_path is not None:
         argv += ["--config", str(config_path)]
@@ -223,8 +225,8 @@ class AgentService:
 
 
 def cleanup(paths: ServicePaths) -> int:
-    """The uninstaller's last step: the key, the configuration and the logs (the registry values go
-    with the MSI's own components)."""
+    """The uninstaller's last step: the key, the configuration and the logs (`windows.cleanup`
+    removes the registry key too)."""
     logging.shutdown()
     shutil.rmtree(paths.root, ignore_errors=True)
     return 0 if not paths.root.exists() else 1

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
-from collections.abc import Callable
 from typing import IO, Protocol
 
 from jiseki.protocol import ProtocolError
@@ -33,7 +32,6 @@ class Worker(Protocol):
     stdin: IO[bytes]
     stdout: IO[bytes]
 
-    def poll(self) -> int | None: ...
     def wait(self, timeout: float | None = None) -> int: ...
     def kill(self) -> None: ...
     def close(self) -> None: ...
@@ -53,10 +51,8 @@ class ServiceHooks(Protocol):
 class _Running:
     """The worker of the current offer, with the tasks that read its output and wait for its end."""
 
-    def __init__(self, worker: Worker, session: int, generation: int) -> None:
+    def __init__(self, worker: Worker) -> None:
         self.worker = worker
-        self.session = session
-        self.generation = generation
         self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.tasks: tuple[asyncio.Task[None], ...] = ()
 
@@ -68,10 +64,10 @@ class WorkerSessions:
         self._offer: Offer | None = None
         self._over: asyncio.Future[None] | None = None
         self._running: _Running | None = None
-        self._generation = 0
         self._queue: asyncio.Queue[Action] = asyncio.Queue()
         self._actor: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # known once the first offer runs
         self.stopping = False  # the service stops: a cancelled session ends with "ended", not "replaced"
 
     # ---- entry points ------------------------------------------------------------------------
@@ -108,8 +104,6 @@ class WorkerSessions:
         await self._stop(Stop.ENDED)
 
     # ---- carrying the actions out -----------------------------------------------------------------
-
-    _loop: asyncio.AbstractEventLoop | None = None
 
     def _ensure_tasks(self) -> None:
         if self._actor is None:
@@ -155,8 +149,7 @@ class WorkerSessions:
             worker.kill()
             worker.close()
             return
-        self._generation += 1
-        running = _Running(worker, session, self._generation)
+        running = _Running(worker)
         self._running = running
         log.info("worker %d started in session %d", worker.pid, session)
         await asyncio.to_thread(_write, worker.stdin, link.encode(link.StartOffer(offer)))
@@ -238,9 +231,6 @@ class SubprocessWorker:
         self.stdin: IO[bytes] = self._proc.stdin
         self.stdout: IO[bytes] = self._proc.stdout
 
-    def poll(self) -> int | None:
-        return self._proc.poll()
-
     def wait(self, timeout: float | None = None) -> int:
         return self._proc.wait(timeout)
 
@@ -253,6 +243,3 @@ class SubprocessWorker:
                 stream.close()
             except OSError:
                 pass
-
-
-WorkerFactory = Callable[[int], Worker]

@@ -151,10 +151,11 @@ def service_facts(paths: svc.ServicePaths | None = None) -> dict[str, object]:
             facts["restart_delays"] = scm.restart_delays()
         except OSError as exc:
             facts["restart_delays"] = f"unknown ({exc})"
-    opened = Win32Desktops().open_input()
+    desktops = Win32Desktops()
+    opened = desktops.open_input()
     facts["input_desktop"] = opened[1] if opened else None
     if opened:
-        Win32Desktops().close(opened[0])
+        desktops.close(opened[0])
     try:
         facts["folder_acl"] = dacl_sddl(str(paths.root)) if paths.root.exists() else None
     except OSError as exc:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import IO, Any
 
 from jiseki.config import AgentConfig
@@ -62,10 +62,6 @@ class SasByService:
         self._out.send(link.SecureAttention())
         return True
 
-    def keyboard_layout(self, scancodes: Sequence[int]) -> tuple[str, dict[int, str]]:
-        result: tuple[str, dict[int, str]] = self._inner.keyboard_layout(scancodes)
-        return result
-
 
 class LockByService:
     """Host control whose lock falls back to the service (which disconnects the console session:
@@ -96,9 +92,7 @@ def read_offer(stdin: IO[bytes]) -> link.StartOffer:
     return first
 
 
-async def serve(
-    agent: Agent, offer: link.StartOffer, stdin: IO[bytes], loop_started: Callable[[], None] = lambda: None
-) -> int:
+async def serve(agent: Agent, offer: link.StartOffer, stdin: IO[bytes]) -> int:
     """Serve the offer until it is over or the service says stop (stdin's end counts as "ended")."""
     task = agent.serve(offer.offer)
     loop = asyncio.get_running_loop()
@@ -135,7 +129,6 @@ async def serve(
                 return
 
     threading.Thread(target=read_stdin, name="service-link", daemon=True).start()
-    loop_started()
     try:
         await task
     except asyncio.CancelledError:
