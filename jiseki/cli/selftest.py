@@ -40,7 +40,7 @@ def selftest(args: argparse.Namespace, ctx: Context) -> int:
     if ctx.config_path is None and sys.platform == "win32":  # the PC the MSI set up: its gateway
         from jiseki.agent.backends import service_platform
 
-        config = service_platform().installed_config(config)
+        config = service_platform().installed_config()
     backends = choose_backends(config)
     options = SelftestOptions(skip=frozenset(args.skip), lock=args.lock, seconds=args.seconds)
 

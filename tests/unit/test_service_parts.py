@@ -5,6 +5,7 @@ installer hand-off's decision."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -208,3 +209,21 @@ def test_the_secrets_dacl_is_protected_and_names_only_system_and_administrators(
         ("A", "OICI", "FA", "SY"),  # LocalSystem: the service
         ("A", "OICI", "FA", "BA"),  # Administrators: IT staff
     ]
+
+
+def test_the_service_configuration_is_agent_toml_plus_what_the_registry_hands_over(tmp_path: Path) -> None:
+    """What the service runs with, and what the selftest on an installed PC checks against."""
+    from jiseki.agent.service.main import ServicePaths, agent_config, worker_argv
+
+    paths = ServicePaths(tmp_path / "jiseki")
+    paths.root.mkdir()
+    handed = handoff.Handed(GW, "", "http://proxy.pref.example:8080")
+    assert paths.config_file(None) is None
+    plain = agent_config(paths, handed)
+    assert (plain.gateway_url, plain.proxy_url, plain.cert_dir) == (GW, handed.proxy_url, paths.cert_dir)
+    paths.config.write_text('[agent]\nmax_fps = 12\ngateway_url = "https://old.example"\n', "utf-8")
+    tuned = agent_config(paths, handed)
+    assert (tuned.max_fps, tuned.gateway_url) == (12, GW)  # the registry's gateway wins over the file's
+    argv = worker_argv(None, paths, tuned)
+    assert argv[argv.index("--config") + 1] == str(paths.config)  # the worker reads the same file
+    assert argv[-4:] == ["--gateway-url", GW, "--proxy-url", handed.proxy_url]

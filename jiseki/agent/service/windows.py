@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +162,7 @@ def service_facts(paths: svc.ServicePaths | None = None) -> dict[str, object]:
     return facts
 
 
-def installed_config(config: AgentConfig) -> AgentConfig:
-    """The configuration the installed service uses (the gateway from the registry), for the selftest."""
-    handed = RegistryHandoff().read()
-    return replace(config, gateway_url=handed.gateway_url) if handed.gateway_url else config
+def installed_config() -> AgentConfig:
+    """The configuration the installed service uses (agent.toml, the gateway and proxy from the
+    registry, the key in its folder), for the selftest."""
+    return svc.agent_config(svc.ServicePaths.default(), RegistryHandoff().read())
