@@ -27,6 +27,7 @@ from jiseki.trust.tls import client_ssl_context
 
 from .capture.base import Capture
 from .clipboard.base import HostClipboard
+from .encode.codecs import warm_up
 from .host.base import HostControl, HostState, NoHostControl
 from .input.base import InputSink
 from .policy import AgentPolicy, parse_agent_policy
@@ -169,6 +170,7 @@ class Agent:
     async def run_forever(self) -> None:
         delays = backoff_delays()
         if self._in_process:
+            await asyncio.to_thread(warm_up)
             self._capture = await asyncio.to_thread(probe_capture, self.make_capture)
             log.info("screen capture: %s%s", self._capture[0], f" ({self._capture[1]})" if self._capture[1] else "")
         async with aiohttp.ClientSession() as http:

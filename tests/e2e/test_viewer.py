@@ -191,9 +191,22 @@ def test_viewer_page_stores_nothing(staff_context, stack: DemoStack) -> None:  #
             })"""
         )
         assert stored == {"local": 0, "session": 0, "idb": 0, "workers": 0, "caches": 0}
-        for path in ("/view/demo-pc", "/static/app/viewer.js", "/static/core/protocol.js"):
+        for path in ("/view/demo-pc", "/static/app/viewer.js", "/static/core/protocol.js", "/api/hosts/demo-pc/access"):
             response = page.request.get(stack.base_url + path)
             assert response.headers["cache-control"] == "no-store", path
+        # Only the page code may be kept, under addresses that change with it (no screen data in it).
+        scripts = page.evaluate(
+            "[...document.querySelectorAll('script[src], link[rel=modulepreload]')].map(e => e.src || e.href)"
+        )
+        assert any(u.endswith("/app/viewer.js") for u in scripts) and any(
+            u.endswith("/core/protocol.js") for u in scripts
+        )
+        for url in scripts:
+            assert "/static/v/" in url, url
+            response = page.request.get(url)
+            assert response.ok and "immutable" in response.headers["cache-control"], url
+        old = page.request.get(stack.base_url + "/static/v/0000000000000000/app/viewer.js")
+        assert old.status == 404  # another release's address: not served as this one
         # No right-click menu on the picture ("save image as" is not offered).
         assert page.evaluate(
             "!document.getElementById('screen').dispatchEvent(new MouseEvent('contextmenu', {cancelable: true}))"

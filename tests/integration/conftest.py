@@ -242,6 +242,11 @@ class Browser:
         ) as r:
             return r.status, await r.json()
 
+    async def session_socket(self, host_id: str, origin: str | None = None) -> aiohttp.ClientWebSocketResponse:
+        """The viewer's way: a socket that asks for a new session (its first message answers)."""
+        url = f"{self.gw.url}/hosts/{host_id}/session"
+        return await self.http.ws_connect(url, headers={"Origin": origin or self.gw.url}, ssl=self.ssl)
+
     async def viewer_socket(self, created: dict) -> aiohttp.ClientWebSocketResponse:
         url = f"{self.gw.url}/sessions/{created['session']}/viewer?ticket={created['ticket']}"
         return await self.http.ws_connect(url, headers={"Origin": self.gw.url}, ssl=self.ssl)

@@ -66,6 +66,60 @@ async def test_session_api_checks_origin_and_host(gateway: RunningGateway) -> No
             assert r.status == 400
 
 
+async def test_session_socket_answers_first_then_carries_the_display_channel(gateway: RunningGateway) -> None:
+    """`/hosts/{id}/session`: the request, the offer and the display channel on one socket."""
+    async with Browser(gateway, gateway.terminal_ssl()) as b, aiohttp.ClientSession() as s:
+        # Before the login: the socket opens and says so (a browser cannot read a refused handshake).
+        ws = await b.session_socket("pc-1")
+        assert json.loads((await ws.receive(timeout=5)).data) == {
+            "status": 401,
+            "error": "login_required",
+            "message": "もう一度ログインしてください。",
+        }
+        assert (await ws.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        assert (await b.login(gateway.staff["alice"]))[0] == 303
+        with pytest.raises(aiohttp.WSServerHandshakeError) as err:  # another site's page
+            await b.session_socket("pc-1", origin="https://evil.example")
+        assert err.value.status == 403
+        # Refusals answer as the POST does, in the staff member's language, then close.
+        for host, status, error in (
+            ("pc-1", 409, "host_offline"),
+            ("nope", 404, "unknown_host"),
+            ("x" * 65, 400, "bad_request"),
+        ):
+            ws = await b.session_socket(host)
+            answer = json.loads((await ws.receive(timeout=5)).data)
+            assert (answer["status"], answer["error"]) == (status, error), answer
+            assert answer["message"]
+            assert (await ws.receive(timeout=5)).type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        # The PC comes online: the answer is the session, then the display channel as usual.
+        control = await s.ws_connect(gateway.url + "/agent/control", ssl=gateway.agent_ssl())
+        await control.send_str(json.dumps({"type": "hello", "hostname": "desk-01", "os": "Linux"}))
+        await asyncio.sleep(0.2)
+        viewer = await b.session_socket("pc-1")
+        answer = json.loads((await viewer.receive(timeout=5)).data)
+        assert set(answer) == {"session", "resume"}
+        assert decode_from_agent((await viewer.receive(timeout=5)).data) == Status(StatusCode.WAITING_FOR_HOST, "")
+        offer = json.loads((await control.receive(timeout=5)).data)
+        assert offer["type"] == "offer" and offer["session"] == answer["session"]
+        agent = await s.ws_connect(f"{gateway.url}{offer['path']}?ticket={offer['ticket']}", ssl=gateway.agent_ssl())
+        assert decode_from_agent((await viewer.receive(timeout=5)).data).code == StatusCode.HOST_CONNECTED
+        await agent.send_bytes(encode(Desktop(800, 600, (Monitor(0, 0, 800, 600),))))
+        assert isinstance(decode_from_agent((await viewer.receive(timeout=5)).data), Desktop)
+        # The resume token of the answer brings a broken viewer back to the same session.
+        transport = viewer.get_extra_info("socket")
+        assert transport is not None
+        transport.shutdown(2)  # the link breaks: no close frame
+        await asyncio.sleep(0.3)
+        resumed = await b.http.ws_connect(
+            f"{gateway.url}/sessions/{answer['session']}/viewer?resume={answer['resume']}",
+            headers={"Origin": gateway.url},
+            ssl=b.ssl,
+        )
+        assert isinstance(decode_from_agent((await resumed.receive(timeout=5)).data), Desktop)
+        await control.close()
+
+
 async def test_agent_without_certificate_is_refused(gateway: RunningGateway) -> None:
     async with aiohttp.ClientSession() as s:
         with pytest.raises(aiohttp.WSServerHandshakeError) as err:

@@ -1,4 +1,4 @@
-// The viewer's connection object (core/connection.js) driven with a fake socket, fetch and clock
+// The viewer's connection object (core/connection.js) driven with a fake socket and clock
 // (node --test): what it asks for, what it sends, the ordered draw chain with its ACKs, and how it
 // carries out the reconnect / resume decisions over time.
 import { test } from 'node:test';
@@ -34,7 +34,13 @@ class FakeClock {
 class FakeSocket {
   constructor(url) { this.url = url; this.readyState = 0; this.sent = []; this.closedWith = null; }
   send(bytes) { this.sent.push(decode(bytes)); }
-  open() { this.readyState = 1; this.onopen?.(); }
+  open() {
+    this.readyState = 1;
+    this.onopen?.();
+    if (this.answer) this.receiveText(JSON.stringify(this.answer)); // the gateway's first word
+    this.answer = null;
+  }
+  receiveText(text) { this.onmessage?.({ data: text }); }
   receive(msg) { const b = encode(msg); this.onmessage?.({ data: b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) }); }
   receiveRaw(bytes) { this.onmessage?.({ data: bytes.buffer }); }
   drop() { this.readyState = 3; this.onclose?.({ code: 1006 }); } // no close frame: the link broke
@@ -43,11 +49,16 @@ class FakeSocket {
 
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
+/** A refusal as the gateway words it on a new-session socket (`body`: a string is sent as is). */
 function answer(status, body) {
-  return { status, ok: status >= 200 && status < 300, json: async () => body };
+  return { refusal: typeof body === 'string' ? body : JSON.stringify({ status, ...body }) };
 }
 
-/** A connection wired to fakes; `answers` are the POST /api/sessions answers, in order. */
+/**
+ * A connection wired to fakes; `answers` are what the gateway says on each new-session socket, in
+ * order: a session (sent once the test opens the socket), a refusal (the socket opens, answers and
+ * closes), or an Error (the gateway is not reached: the socket closes without opening).
+ */
 function harness(answers, handlers = {}) {
   const clock = new FakeClock();
   const sockets = [];
@@ -55,16 +66,24 @@ function harness(answers, handlers = {}) {
   const events = [];
   const stats = {};
   const connection = new Connection({
-    hostId: 'pc-1', csrfToken: 'csrf-x', base: 'wss://gw', finalReasons: FINAL, graceMs: GRACE, stats, clock,
+    hostId: 'pc-1', base: 'wss://gw', finalReasons: FINAL, graceMs: GRACE, stats, clock,
     handlers,
-    fetch: async (url, init) => {
-      requests.push({ url, init });
-      const next = answers.shift();
-      if (next === undefined) throw new Error('no more answers');
-      if (next instanceof Error) throw next;
-      return next;
+    openSocket: (url) => {
+      const s = new FakeSocket(url);
+      sockets.push(s);
+      if (url.includes('/hosts/')) {
+        requests.push(url);
+        const next = answers.shift();
+        if (next === undefined) throw new Error('no more answers');
+        // The page sets its handlers after openSocket returns; the gateway answers after that.
+        queueMicrotask(() => {
+          if (next instanceof Error) s.drop();
+          else if (next.refusal !== undefined) { s.open(); s.receiveText(next.refusal); if (s.readyState !== 3) s.close(1000, ''); }
+          else s.answer = next;
+        });
+      }
+      return s;
     },
-    openSocket: (url) => { const s = new FakeSocket(url); sockets.push(s); return s; },
     on: {
       state: (key, vars) => events.push(vars ? `${key}:${vars.s}` : key),
       ended: (reason, refusal) => events.push(`ended:${reason}:${refusal}`),
@@ -76,22 +95,18 @@ function harness(answers, handlers = {}) {
   return { clock, sockets, requests, events, stats, connection, last: () => sockets[sockets.length - 1] };
 }
 
-const session = (n) => answer(200, { session: `S${n}`, ticket: `T${n}`, resume: `R${n}/+` });
+const session = (n) => ({ session: `S${n}`, resume: `R${n}/+` });
 
-test('start: asks for a session for its PC with the CSRF token, opens its socket, says HELLO', async () => {
+test('start: opens a socket that asks for a session for its PC, says HELLO, takes the answer', async () => {
   const h = harness([session(1)]);
   await h.connection.start();
-  assert.equal(h.requests.length, 1);
-  const { url, init } = h.requests[0];
-  assert.equal(url, '/api/sessions');
-  assert.equal(init.method, 'POST');
-  assert.equal(init.headers['X-CSRF-Token'], 'csrf-x');
-  assert.deepEqual(JSON.parse(init.body), { host_id: 'pc-1' });
-  assert.equal(h.sockets[0].url, 'wss://gw/sessions/S1/viewer?ticket=T1');
+  assert.deepEqual(h.requests, ['wss://gw/hosts/pc-1/session']);
   assert.equal(h.sockets[0].binaryType, 'arraybuffer');
   assert.deepEqual(h.sockets[0].sent, [], 'nothing is sent before the socket opens');
+  assert.equal(h.stats.sessions, 0);
   h.sockets[0].open();
   assert.deepEqual(h.sockets[0].sent, [{ type: 'HELLO', version: 1, flags: 0 }]);
+  assert.deepEqual(h.connection.current, { session: 'S1', resume: 'R1/+' });
   h.sockets[0].receive({ type: 'STATUS', code: 'WAITING_FOR_HOST', detail: '' });
   h.sockets[0].receive({ type: 'STATUS', code: 'HOST_CONNECTED', detail: '' });
   h.sockets[0].receive({ type: 'STATUS', code: 'WARNING', detail: 'idle:60' });
@@ -186,8 +201,11 @@ test('a broken link resumes the same session with its token, and a new one after
   // At 65 s the resume is due but the grace is over: a new session after 10 s.
   assert.equal(h.clock.now() - lostAt, 75_000);
   assert.ok(h.events.includes('reconnecting:10'), h.events.join(' '));
-  assert.equal(h.last().url, 'wss://gw/sessions/S2/viewer?ticket=T2');
+  assert.equal(h.last().url, 'wss://gw/hosts/pc-1/session');
+  await settle();
+  h.last().open();
   assert.equal(h.stats.sessions, 2);
+  assert.equal(h.connection.current.session, 'S2');
 });
 
 test('a final end reason shows the end screen and nothing is retried', async () => {
@@ -212,16 +230,16 @@ test('a non-final end (PC offline) starts a new session after a countdown, with 
   h.sockets[0].drop();
   assert.deepEqual(h.events.slice(-1), ['reconnecting:1']);
   await h.clock.advance(1000);
-  assert.deepEqual(h.events.slice(-3), ['reconnecting:0', 'connecting', 'reconnecting:2']);
+  assert.deepEqual(h.events.slice(-4), ['reconnecting:0', 'connecting', 'closed', 'reconnecting:2']);
   assert.equal(h.stats.endReason, 'gateway_shutdown');
   await h.clock.advance(2000);
-  assert.deepEqual(h.events.slice(-3), ['reconnecting:0', 'connecting', 'reconnecting:4']);
+  assert.deepEqual(h.events.slice(-4), ['reconnecting:0', 'connecting', 'closed', 'reconnecting:4']);
   await h.clock.advance(4000);
   assert.equal(h.requests.length, 4);
   assert.equal(h.stats.endReason, null);
-  assert.equal(h.last().url, 'wss://gw/sessions/S4/viewer?ticket=T4');
   // Connected again: the next drop starts from 1 s.
   h.last().open();
+  assert.equal(h.connection.current.session, 'S4');
   h.last().receive({ type: 'STATUS', code: 'HOST_CONNECTED', detail: '' });
   h.last().receive({ type: 'STATUS', code: 'SESSION_ENDED', detail: 'network' });
   h.last().drop();
@@ -231,26 +249,61 @@ test('a non-final end (PC offline) starts a new session after a countdown, with 
 test('a refusal with a final reason shows its message; an expired login goes to the login page', async () => {
   const h = harness([answer(403, { allowed: false, error: 'hours', message: 'until 08:30', until: null })]);
   await h.connection.start();
-  assert.deepEqual(h.events, ['connecting', 'ended:hours:until 08:30']);
+  assert.deepEqual(h.events, ['connecting', 'closed', 'ended:hours:until 08:30']);
   assert.equal(h.stats.endReason, 'hours');
-  assert.equal(h.sockets.length, 0);
+  assert.equal(h.connection.current, null);
+  assert.equal(h.sockets.length, 1);
 
-  const l = harness([answer(401, null)]);
+  const l = harness([answer(401, { error: 'login_required', message: 'x' })]);
   await l.connection.start();
-  assert.deepEqual(l.events, ['connecting', 'login']);
+  assert.deepEqual(l.events, ['connecting', 'closed', 'login']);
   await l.clock.advance(600_000);
   assert.equal(l.requests.length, 1);
 });
 
-test('an unreachable gateway is retried', async () => {
-  const h = harness([new TypeError('failed to fetch'), answer(502, 'not json'), session(3)]);
-  await h.connection.start();
-  assert.deepEqual(h.events, ['connecting', 'reconnecting:1']);
-  assert.equal(h.stats.endReason, null);
-  await h.clock.advance(1000);
-  await h.clock.advance(2000);
+test('an unreachable gateway, or one that answers nonsense, is retried', async () => {
+  const h = harness([new Error('unreachable'), answer(502, 'not json'), session(3)]);
+  const errors = [];
+  const original = console.error;
+  console.error = (...a) => errors.push(a);
+  try {
+    await h.connection.start();
+    assert.deepEqual(h.events, ['connecting', 'closed', 'reconnecting:1']);
+    assert.equal(h.stats.endReason, null);
+    await h.clock.advance(1000);
+    assert.deepEqual(h.sockets[1].closedWith, [4002, 'protocol error']);
+    await h.clock.advance(2000);
+  } finally {
+    console.error = original;
+  }
+  assert.equal(errors.length, 1);
   assert.equal(h.requests.length, 3);
-  assert.equal(h.sockets.length, 1);
+  h.last().open();
+  assert.equal(h.connection.current.session, 'S3');
+});
+
+test('the answer comes first and once: display data before it, or text after it, is a protocol error', async () => {
+  const errors = [];
+  const original = console.error;
+  console.error = (...a) => errors.push(a);
+  try {
+    const h = harness([session(1), session(2)]);
+    await h.connection.start();
+    await settle();
+    h.sockets[0].answer = null; // the gateway stays silent...
+    h.sockets[0].open();
+    h.sockets[0].receive({ type: 'STATUS', code: 'HOST_CONNECTED', detail: '' }); // ...and sends display data
+    assert.deepEqual(h.sockets[0].closedWith, [4002, 'protocol error']);
+    assert.equal(h.connection.current, null);
+    await h.clock.advance(1000);
+    await settle();
+    h.last().open();
+    h.last().receiveText('{"session":"S9","resume":"R9"}');
+    assert.deepEqual(h.last().closedWith, [4002, 'protocol error']);
+  } finally {
+    console.error = original;
+  }
+  assert.equal(errors.length, 2);
 });
 
 test('the user disconnects: the socket closes with 1000 and nothing reconnects until asked', async () => {
@@ -264,7 +317,7 @@ test('the user disconnects: the socket closes with 1000 and nothing reconnects u
   assert.equal(h.requests.length, 1);
   await h.connection.start();
   assert.equal(h.requests.length, 2);
-  assert.equal(h.last().url, 'wss://gw/sessions/S2/viewer?ticket=T2');
+  assert.equal(h.last().url, 'wss://gw/hosts/pc-1/session');
 });
 
 test('the user disconnects while a resume waits: the wait is cancelled', async () => {

@@ -7,7 +7,7 @@ from importlib import resources
 from aiohttp import web
 
 from ..state import GatewayState
-from . import auth_pages, enroll, pages, preferences, recordings, sockets, terminal_view
+from . import assets, auth_pages, enroll, pages, preferences, recordings, sockets, terminal_view
 from .console import routes as console
 from .guards import STATE, make_guards
 from .security import add_security_headers
@@ -36,6 +36,7 @@ def build_app(state: GatewayState) -> web.Application:
             web.post("/api/sessions", pages.create_session),
             web.get("/api/hosts/{host_id}/access", pages.session_access),
             web.post("/api/terminal/view", terminal_view.set_terminal_view),
+            web.get("/hosts/{host_id}/session", sockets.new_session_socket),
             web.get("/sessions/{session_id}/viewer", sockets.viewer_socket),
             web.get("/sessions/{session_id}/agent", sockets.agent_data_socket),
             web.get("/agent/control", sockets.agent_control_socket),
@@ -45,8 +46,8 @@ def build_app(state: GatewayState) -> web.Application:
             web.get("/recordings/{session_id}/data", recordings.recording_data),
             *console.routes(),
             web.get("/healthz", pages.healthz),
-            # The key table is one file in the protocol package, shared with the viewer.
-            web.get("/static/core/keycodes.json", pages.key_table),
+            # The same files under an address that changes with them, which the browser may keep.
+            web.static(assets.url("").rstrip("/"), str(static_dir), follow_symlinks=False),
             web.static("/static", str(static_dir), follow_symlinks=False),
         ]
     )

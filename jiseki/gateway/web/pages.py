@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import cache
 from importlib import resources
 
 from aiohttp import web
@@ -123,14 +124,26 @@ def refusal_text(_: Callable[..., str], refusal: access.Refusal) -> str:
     return text
 
 
-def _refusal_json(request: web.Request, refusal: access.Refusal, status: int) -> web.Response:
-    body = {
+def _refusal_body(request: web.Request, refusal: access.Refusal) -> dict[str, object]:
+    return {
         "allowed": False,
         "error": refusal.reason,
         "message": refusal_text(translator(request), refusal),
         "until": refusal.until.isoformat() if refusal.until else None,
     }
-    return web.json_response(body, status=status)
+
+
+def error_body(request: web.Request, reason: str, msgid: str) -> dict[str, object]:
+    """`{error, message}`: a reason key and what to tell the staff member, in their language."""
+    return {"error": reason, "message": translator(request)(msgid)}
+
+
+def denied_body(request: web.Request, denied: Denied) -> dict[str, object]:
+    """A refused session request's answer; a rule's refusal says until when (the portal and end
+    screen show it)."""
+    if denied.refusal is not None:
+        return _refusal_body(request, denied.refusal)
+    return error_body(request, denied.reason, denied.msgid)
 
 
 async def viewer_page(request: web.Request) -> web.Response:
@@ -156,6 +169,7 @@ async def viewer_page(request: web.Request) -> web.Response:
         zoom=(terminal.view_zoom if terminal else None) or "fit",
         layout_told=(terminal.layout_told if terminal else None) or "",
         strings_json=strings_json,
+        keycodes_json=_keycodes_json(),
         watermark=watermark,
         clipboard=policy.session_clipboard,  # the page offers only what the session allows
         resume_grace=state.config.gateway.resume_grace_seconds,
@@ -164,8 +178,7 @@ async def viewer_page(request: web.Request) -> web.Response:
 
 
 def _json_error(status: int, reason: str, request: web.Request, msgid: str) -> web.Response:
-    message = translator(request)(msgid)
-    return web.json_response({"error": reason, "message": message}, status=status)
+    return web.json_response(error_body(request, reason, msgid), status=status)
 
 
 async def create_session(request: web.Request) -> web.Response:
@@ -193,18 +206,11 @@ async def create_session(request: web.Request) -> web.Response:
         address=request.remote,
     )
     if isinstance(answer, Denied):
-        return _denied_json(request, answer)
+        return web.json_response(denied_body(request, answer), status=answer.status)
     pending = answer.pending
     return web.json_response(
         {"session": pending.id, "ticket": pending.viewer_ticket, "resume": pending.resume_token}, status=201
     )
-
-
-def _denied_json(request: web.Request, denied: Denied) -> web.Response:
-    """A refused request's answer; a rule's refusal says until when (the portal and end screen show it)."""
-    if denied.refusal is not None:
-        return _refusal_json(request, denied.refusal, denied.status)
-    return _json_error(denied.status, denied.reason, request, denied.msgid)
 
 
 async def session_access(request: web.Request) -> web.Response:
@@ -217,13 +223,15 @@ async def session_access(request: web.Request) -> web.Response:
     if denied is None:
         return web.json_response({"allowed": True})
     if denied.refusal is not None:  # a rule's refusal is this question's answer, not a failed request
-        return _refusal_json(request, denied.refusal, 200)
-    return _denied_json(request, denied)
+        return web.json_response(denied_body(request, denied))
+    return web.json_response(denied_body(request, denied), status=denied.status)
 
 
-async def key_table(_request: web.Request) -> web.Response:
-    text = resources.files("jiseki.protocol").joinpath("keycodes.json").read_text("utf-8")
-    return web.Response(text=text, content_type="application/json")
+@cache
+def _keycodes_json() -> str:
+    """The key table shared with the protocol package, for the viewer page to embed."""
+    doc = json.loads(resources.files("jiseki.protocol").joinpath("keycodes.json").read_text("utf-8"))
+    return json.dumps(doc, separators=(",", ":")).replace("<", "\\u003c")
 
 
 async def healthz(_request: web.Request) -> web.Response:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from jiseki.i18n import format_jst, format_number, gettext
 
+from . import assets
 from .console.permissions import has_console
 from .keys import SESSION
 from .security import request_language
@@ -22,6 +23,8 @@ def _env() -> jinja2.Environment:
     )
     env.filters["jst"] = format_jst
     env.filters["num"] = format_number
+    env.globals["static"] = assets.url
+    env.globals["modules"] = assets.module_graph
     return env
 
 

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from jiseki.i18n import LANGUAGES, pick_language
 
+from . import assets
 from .keys import SESSION
 
 LANG_COOKIE = "jiseki_lang"
@@ -21,8 +22,11 @@ CSP = (
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """on_response_prepare hook: applies to static files and errors too."""
     h = response.headers
-    h["Cache-Control"] = "no-store"
-    h["Pragma"] = "no-cache"
+    if request.path.startswith(assets.PREFIX) and response.status == 200:
+        h["Cache-Control"] = assets.CACHE_CONTROL  # page code under a versioned address, no screen data
+    else:
+        h["Cache-Control"] = "no-store"
+        h["Pragma"] = "no-cache"
     h["Content-Security-Policy"] = CSP
     h["X-Content-Type-Options"] = "nosniff"
     h["X-Frame-Options"] = "DENY"

@@ -11,11 +11,15 @@ from jiseki.protocol import MAX_AGENT_MESSAGE, MAX_CONTROL_MESSAGE, MAX_VIEWER_M
 from jiseki.protocol.close_codes import CloseCode
 from jiseki.protocol.control import AgentHello, AgentState, Ping, Pong, Sender, parse
 
-from .. import audit
-from ..broker import AgentLink
+from .. import audit, session_request
+from ..auth.websessions import LoadedSession
+from ..broker import AgentLink, PendingSession
 from ..certs import CertCheck, CertStatus
+from ..session_request import Denied
 from ..session_run import run_session
+from ..state import GatewayState
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity
+from .pages import denied_body, error_body
 from .security import peer_certificate_der, same_origin
 
 log = logging.getLogger(__name__)
@@ -73,24 +77,81 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
             resume=resume is not None,
         )
         raise web.HTTPForbidden(text="invalid or expired session ticket")
-    pending.web_session_id = loaded.row.id  # this browser's login now carries the session
     ws = _ws(MAX_VIEWER_MESSAGE)
     await ws.prepare(request)
-    released = asyncio.Event()
     if resume is None:
-        # The session outlives this socket (it may resume on another one): it runs in its own task.
-        runner = asyncio.create_task(run_session(state, pending, (ws, released)))
-        _RUNNING.add(runner)
-        runner.add_done_callback(_RUNNING.discard)
+        return await _run_new(state, pending, ws, loaded)
+    pending.web_session_id = loaded.row.id  # this browser's login now carries the session
+    released = asyncio.Event()
+    current = pending.viewer_socket
+    if current is not None and not current.closed:
+        await current.close(code=CloseCode.RESUMED_ELSEWHERE, message=b"resumed elsewhere")  # a half-open old link
+    try:
+        await asyncio.wait_for(pending.viewers.put((ws, released)), 10)
+    except TimeoutError:
+        await ws.close(code=CloseCode.COULD_NOT_RESUME, message=b"could not resume")
+        return ws
+    await released.wait()
+    return ws
+
+
+async def new_session_socket(request: web.Request) -> web.StreamResponse:
+    """`/hosts/{host_id}/session`: a new session asked for on the viewer's socket itself.
+
+    Over a mobile link each round trip costs 50–100 ms: the socket opens at once, the session is
+    requested (the same checks as `POST /api/sessions`) while its handshake completes, and the
+    offer goes to the PC without waiting for another request. The first message is text: JSON
+    `{session, resume}`, then the display channel as on `/sessions/{id}/viewer`; or the refusal
+    (`{status, error, message[, allowed, until]}`, as that POST answers) and a normal close.
+    Browsers send Origin on WebSocket upgrades and the login cookie is SameSite=Strict: a page of
+    another site cannot start a session."""
+    state = request.app[STATE]
+    if not same_origin(request):
+        raise web.HTTPForbidden(text="cross-origin WebSocket refused")
+    ws = _ws(MAX_VIEWER_MESSAGE)
+    await ws.prepare(request)
+    loaded = request.get(SESSION)
+    terminal: TerminalIdentity = request[TERMINAL]
+    host_id = request.match_info["host_id"]
+    refusal: dict[str, object] | None = None
+    pending: PendingSession | None = None
+    if loaded is None or loaded.row.stage != "full":
+        refusal = {"status": 401, **error_body(request, "login_required", "Please log in again.")}
+    elif not 0 < len(host_id) <= 64:
+        refusal = {"status": 400, **error_body(request, "bad_request", "The request was not understood.")}
     else:
-        current = pending.viewer_socket
-        if current is not None and not current.closed:
-            await current.close(code=CloseCode.RESUMED_ELSEWHERE, message=b"resumed elsewhere")  # a half-open old link
-        try:
-            await asyncio.wait_for(pending.viewers.put((ws, released)), 10)
-        except TimeoutError:
-            await ws.close(code=CloseCode.COULD_NOT_RESUME, message=b"could not resume")
-            return ws
+        answer = await session_request.request_session(
+            state.db,
+            state.broker,
+            user_id=loaded.user.id,
+            host_id=host_id,
+            terminal_id=terminal.id,
+            terminal_fingerprint=terminal.fingerprint,
+            address=request.remote,
+        )
+        if isinstance(answer, Denied):
+            refusal = {"status": answer.status, **denied_body(request, answer)}
+        else:
+            granted = answer.pending
+            pending = state.broker.claim_viewer(granted.id, granted.viewer_ticket, loaded.user.id, terminal.id)
+    if refusal is not None or pending is None or loaded is None:
+        await ws.send_json(refusal or {"status": 503, "error": "gateway_shutdown", "message": ""})
+        await ws.close()
+        return ws
+    await ws.send_json({"session": pending.id, "resume": pending.resume_token})
+    return await _run_new(state, pending, ws, loaded)
+
+
+async def _run_new(
+    state: GatewayState, pending: PendingSession, ws: web.WebSocketResponse, loaded: LoadedSession
+) -> web.WebSocketResponse:
+    """The viewer's socket of a new session: the session runs in its own task (it outlives this
+    socket and may resume on another one); the socket stays open until the session lets it go."""
+    pending.web_session_id = loaded.row.id  # this browser's login now carries the session
+    released = asyncio.Event()
+    runner = asyncio.create_task(run_session(state, pending, (ws, released)))
+    _RUNNING.add(runner)
+    runner.add_done_callback(_RUNNING.discard)
     await released.wait()
     return ws
 

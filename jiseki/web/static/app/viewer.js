@@ -74,9 +74,9 @@ function send(msg) {
   connection?.send(msg);
 }
 
-async function loadKeyTable() {
-  const response = await fetch('/static/core/keycodes.json', { cache: 'no-store' });
-  const doc = await response.json();
+// The key table comes in the page (a request less before connecting).
+function loadKeyTable() {
+  const doc = JSON.parse(document.getElementById('keycodes').textContent);
   return {
     usages: new Map(Object.entries(doc.codes).map(([code, id]) => [code, (doc.page << 16) | id])),
     codeOfUsageId: new Map(Object.entries(doc.codes).map(([code, id]) => [id, code])),
@@ -341,7 +341,6 @@ function hideIdleWarning() {
 function connectionFor(input) {
   return new Connection({
     hostId,
-    csrfToken,
     base: `wss://${location.host}`,
     // Reasons after which reconnecting by itself would only be refused again, or would undo what
     // the user, an administrator or a rule meant (EndReason.FINAL, named by the gateway).
@@ -378,7 +377,7 @@ function platform() {
 async function main() {
   disconnectBtn.textContent = t('disconnect');
   reconnectBtn.textContent = t('reconnect');
-  keyTable = await loadKeyTable();
+  keyTable = loadKeyTable();
   const toolbar = document.querySelector('.bar');
   const tips = document.getElementById('tips');
   zoom = new ZoomControl({

@@ -1,6 +1,6 @@
-// The viewer's connection to the office PC: asks the gateway for a session, opens its socket, sends
+// The viewer's connection to the office PC: opens a socket that asks the gateway for a session, sends
 // and dispatches messages, and reconnects or resumes by itself after a drop (the decision is
-// core/reconnect.js). No DOM: the page gives callbacks, and node tests give a fake socket, fetch and
+// core/reconnect.js). No DOM: the page gives callbacks, and node tests give a fake socket and
 // clock. The recording player reuses the dispatch (Dispatcher), fed from a file instead of a socket.
 
 import { PROTOCOL_VERSION, decodeFromAgent, encode } from './protocol.js';
@@ -48,17 +48,20 @@ const defaultClock = {
 /**
  * One viewer's link to one office PC, across sessions and reconnects.
  *
- * Options: `hostId`, `csrfToken`, `base` ("wss://host"), `finalReasons` (Set), `graceMs` (resume
+ * A new session is asked for on its own socket (`/hosts/{id}/session`): the gateway's first message
+ * there is text, `{session, resume}` or a refusal `{status, error, message}` (status 401: the login
+ * ended); a socket that closes before answering counts as an unreachable gateway (status 0).
+ *
+ * Options: `hostId`, `base` ("wss://host"), `finalReasons` (Set), `graceMs` (resume
  * grace), `handlers` (per message type, see Dispatcher; STATUS is handled here), `on` (callbacks:
  * `state(key, vars)` for connecting / waiting / connected / resuming / reconnecting {s} /
  * disconnected, `ended(reason, refusal)`, `warning(detail)`, `closed()` when a socket closed,
  * `login()` when the login expired), `stats` (this object's `bytes`, `updates`, `sessions`,
- * `resumes` and `endReason` are kept here). For tests: `fetch`, `openSocket(url)`, `clock`.
+ * `resumes` and `endReason` are kept here). For tests: `openSocket(url)`, `clock`.
  */
 export class Connection {
   constructor(o) {
     this.hostId = o.hostId;
-    this.csrfToken = o.csrfToken;
     this.base = o.base;
     this.finalReasons = o.finalReasons ?? new Set();
     this.graceMs = o.graceMs;
@@ -68,7 +71,6 @@ export class Connection {
     this.stats.updates ??= 0;
     this.stats.sessions ??= 0;
     this.stats.endReason ??= null;
-    this.fetch = o.fetch ?? ((url, init) => fetch(url, init));
     this.openSocket = o.openSocket ?? ((url) => new WebSocket(url));
     this.clock = o.clock ?? defaultClock;
     this.dispatcher = new Dispatcher(
@@ -79,7 +81,7 @@ export class Connection {
     this.userClosed = false;
     this.attempt = 0;
     this.timer = null;
-    this.current = null; // { session, ticket, resume } of the live session, kept in memory only
+    this.current = null; // { session, resume } of the live session, kept in memory only
     this.lostAt = 0;
   }
 
@@ -105,49 +107,38 @@ export class Connection {
     this.on[name]?.(...args);
   }
 
-  async #connect() {
+  #connect() {
     this.clock.clearTimeout(this.timer);
     this.userClosed = false;
     this.stats.endReason = null;
     this.current = null;
     this.#emit('state', 'connecting');
-    const answer = await this.#request();
-    if (answer.session) {
-      this.stats.sessions++;
-      this.current = answer.session;
-      this.#open(`ticket=${encodeURIComponent(answer.session.ticket)}`);
-      return;
-    }
-    if (answer.status > 0 && answer.status !== 401) this.stats.endReason = answer.error;
-    const step = nextStep('refused', {
-      status: answer.status, error: answer.error, finalReasons: this.finalReasons, attempt: this.attempt,
-    });
-    this.#follow(step, answer.message);
+    this.#open(`${this.base}/hosts/${encodeURIComponent(this.hostId)}/session`, false);
   }
 
-  /** POST /api/sessions: { session } or { status (0: unreachable), error, message }. */
-  async #request() {
+  /** The gateway's text answer on a new-session socket: the session, or why not. */
+  #answered(text) {
+    let body = null;
     try {
-      const response = await this.fetch('/api/sessions', {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': this.csrfToken },
-        body: JSON.stringify({ host_id: this.hostId }),
-        cache: 'no-store',
-      });
-      if (response.status === 401) return { status: 401 };
-      const body = await response.json();
-      if (response.ok) return { session: body };
-      if (body === null || typeof body !== 'object') return { status: 0 };
-      return { status: response.status, error: body.error, message: body.message };
+      body = JSON.parse(text);
     } catch {
-      return { status: 0 };
+      body = null;
     }
+    if (body === null || typeof body !== 'object') throw new Error('invalid answer');
+    if (typeof body.session === 'string' && typeof body.resume === 'string') {
+      this.stats.sessions++;
+      this.current = { session: body.session, resume: body.resume };
+      return null;
+    }
+    return { status: Number(body.status) || 0, error: body.error, message: body.message };
   }
 
-  #open(credential) {
+  #open(url, resuming) {
     this.dispatcher.reset();
     let opened = false;
-    const ws = this.openSocket(`${this.base}/sessions/${this.current.session}/viewer?${credential}`);
+    let answered = resuming; // a resume needs no answer: its session is known
+    let refusal = null;
+    const ws = this.openSocket(url);
     this.ws = ws;
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
@@ -156,7 +147,14 @@ export class Connection {
     };
     ws.onmessage = (event) => {
       try {
-        this.#receive(event.data);
+        if (typeof event.data === 'string') {
+          if (answered) throw new Error('text on the display channel');
+          answered = true;
+          refusal = this.#answered(event.data);
+        } else {
+          if (!answered) throw new Error('display data before the session');
+          this.#receive(event.data);
+        }
       } catch (err) {
         console.error('invalid message from the gateway', err);
         ws.close(4002, 'protocol error');
@@ -165,9 +163,19 @@ export class Connection {
     ws.onclose = () => {
       this.ws = null;
       this.#emit('closed');
+      if (!resuming && !this.current && !this.userClosed) {
+        // No session came: refused, or the gateway was not reached (no answer at all).
+        const r = refusal ?? { status: 0 };
+        if (r.status > 0 && r.status !== 401) this.stats.endReason = r.error;
+        const step = nextStep('refused', {
+          status: r.status, error: r.error, finalReasons: this.finalReasons, attempt: this.attempt,
+        });
+        this.#follow(step, r.message);
+        return;
+      }
       const step = nextStep('closed', {
         userClosed: this.userClosed, endReason: this.stats.endReason, finalReasons: this.finalReasons,
-        hasSession: Boolean(this.current), opened, resuming: credential.startsWith('resume'),
+        hasSession: Boolean(this.current), opened, resuming,
         sinceLost: this.clock.now() - this.lostAt, graceMs: this.graceMs, attempt: this.attempt,
       });
       this.#follow(step, null);
@@ -209,7 +217,7 @@ export class Connection {
         this.timer = this.clock.setTimeout(() => this.#resumeDue(), step.delay * 1000);
         break;
       case 'open':
-        this.#open(`resume=${encodeURIComponent(this.current.resume)}`);
+        this.#open(`${this.base}/sessions/${this.current.session}/viewer?resume=${encodeURIComponent(this.current.resume)}`, true);
         break;
       case 'new':
         if (step.drop) this.current = null;
