@@ -44,6 +44,7 @@ from .capture.base import Capture, MoveHint
 from .clipboard.base import HostClipboard
 from .clipboard.sync import CLIPBOARD_POLL, ClipboardSync
 from .encode.flow import FlowControl, FlowSettings
+from .encode.rects import union
 from .encode.stream import DisplayStream
 from .input.base import InputSink, PendingMove
 from .input.text import refusal
@@ -52,12 +53,6 @@ from .policy import AgentPolicy
 log = logging.getLogger(__name__)
 
 MAX_PENDING_INPUT = 512  # queued input calls; more means a flooding viewer, and the session ends
-
-
-def _union(rects: list[Rect]) -> Rect:
-    x0, y0 = min(r.x for r in rects), min(r.y for r in rects)
-    x1, y1 = max(r.x + r.w for r in rects), max(r.y + r.h for r in rects)
-    return Rect(x0, y0, x1 - x0, y1 - y0)
 
 
 class DisplaySession:
@@ -162,7 +157,13 @@ class DisplaySession:
 
     def _due(self, hint: list[Rect] | None, now: float) -> bool:
         refine = self.stream.refine_at()
-        return hint is None or bool(hint) or self.stream.refresh_pending or (refine is not None and now >= refine)
+        return (
+            hint is None
+            or bool(hint)
+            or self.stream.refresh_pending
+            or self.stream.unsent is not None  # changes the last update had no room for
+            or (refine is not None and now >= refine)
+        )
 
     async def _send_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -178,7 +179,9 @@ class DisplaySession:
                     hints = self.capture.damage()  # taken only when it can be used: none is lost
                     moves = self.capture.moves()  # the moves that go with that damage (hints, verified)
                     if self._due(hints, started):
-                        hint = _union(hints) if hints else None
+                        # Changes the last update had no room for are looked at again with the new ones.
+                        rects = [*(hints or []), *([self.stream.unsent] if self.stream.unsent else [])]
+                        hint = union(rects) if hints is not None and rects else None
                         self._encoding = True
                         try:
                             data = await loop.run_in_executor(

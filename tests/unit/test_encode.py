@@ -206,3 +206,54 @@ def test_refresh_resends_everything() -> None:
 def test_wrong_frame_size_is_an_error() -> None:
     with pytest.raises(ValueError, match="does not match"):
         DisplayStream(W, H).next_update(blank(W + 2, H))
+
+
+def test_a_large_change_goes_out_within_the_window_and_a_key_echo_is_not_stuck_behind_it() -> None:
+    """A page of new text over a slow link: each update carries at most the window's room (plus
+    the piece that crossed it); a small change made meanwhile comes in the next update, first,
+    even when the window system reports only that small area; the viewer converges exactly."""
+    from jiseki.agent.encode.flow import FlowControl, FlowSettings
+
+    settings = FlowSettings(max_updates=2, min_window_bytes=20_000, min_update_bytes=4_000)
+    stream = DisplayStream(W, H, flow=FlowControl(settings))
+    canvas = np.zeros((H, W, 3), dtype=np.uint8)
+    frame = blank()
+    first = stream.next_update(frame, now=0.0)
+    assert first is not None
+    apply_update(canvas, first)
+    stream.on_ack(Ack(first.seq, 1), now=0.01)
+
+    frame = frame.copy()
+    frame[:, :] = text_like(H, W, seed=7)  # the whole screen changes: far more than the window
+    big = stream.next_update(frame, now=0.1)
+    assert big is not None and stream.unsent is not None
+    sizes = [len(op.payload) + 16 for op in big.ops if isinstance(op, ImageOp)]
+    assert sum(sizes) - max(sizes) < settings.min_window_bytes
+    apply_update(canvas, big)
+    stream.on_ack(Ack(big.seq, 1), now=0.2)
+
+    echo = Rect(600, 340, 9, 12)  # a key's echo, reported alone by the window system
+    frame = frame.copy()
+    frame[echo.y : echo.y + echo.h, echo.x : echo.x + echo.w, :3] = (0, 0, 200)
+    updates = 0
+    while (update := stream.next_update(frame, now=0.3 + updates, hint=echo)) is not None:
+        if updates == 0:
+            first_op = update.ops[0]
+            assert isinstance(first_op, FillOp | ImageOp) and (first_op.x, first_op.y) == (echo.x, echo.y)
+        apply_update(canvas, update)
+        stream.on_ack(Ack(update.seq, 1), now=0.3 + updates)
+        updates += 1
+        assert updates < 100
+    assert updates >= 1 and stream.unsent is None
+    assert np.array_equal(canvas, frame[..., 2::-1])
+
+
+def test_the_budget_is_the_room_left_in_the_window() -> None:
+    from jiseki.agent.encode.flow import FlowControl, FlowSettings
+
+    flow = FlowControl(FlowSettings(max_updates=3, min_window_bytes=50_000, min_update_bytes=5_000))
+    assert flow.budget() == 50_000
+    flow.on_sent(flow.next_seq(), 30_000, 0.0)
+    assert flow.budget() == 20_000
+    flow.on_sent(flow.next_seq(), 28_000, 0.0)
+    assert flow.budget() == 5_000  # never nothing: the stream always moves on

@@ -17,6 +17,7 @@ import numpy as np
 
 from jiseki.protocol import Monitor, Rect
 
+from ..encode.rects import union
 from ..win32.dxgi import (
     DXGI_MODE_ROTATION_IDENTITY,
     DXGI_MODE_ROTATION_UNSPECIFIED,
@@ -32,7 +33,7 @@ from ..win32.dxgi import (
 )
 from ..win32.gdi import CursorBitmap, cursor_rgba, masked_rgba, unpack_bits
 from .base import CursorImage, MoveHint
-from .windows_gdi import HIDDEN, GdiApi, clip, cursor_image, intersect, monitor_list, union
+from .windows_gdi import HIDDEN, GdiApi, clip, cursor_image, intersect, monitor_list
 
 log = logging.getLogger(__name__)
 

@@ -53,12 +53,6 @@ def intersect(a: Rect, b: Rect) -> Rect | None:
     return Rect(x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
 
 
-def union(rects: list[Rect]) -> Rect:
-    x0, y0 = min(r.x for r in rects), min(r.y for r in rects)
-    x1, y1 = max(r.x + r.w for r in rects), max(r.y + r.h for r in rects)
-    return Rect(x0, y0, x1 - x0, y1 - y0)
-
-
 def monitor_list(areas: list[MonitorArea], left: int, top: int, width: int, height: int) -> list[Monitor]:
     """Monitors relative to the virtual screen's corner, the primary one first."""
     ordered = sorted(areas, key=lambda m: (not m.primary, m.y, m.x))

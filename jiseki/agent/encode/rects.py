@@ -38,6 +38,13 @@ def tiles_to_rects(tiles: np.ndarray, width: int, height: int, tile: int = TILE)
     return rects
 
 
+def union(rects: list[Rect]) -> Rect:
+    """The bounding box of `rects` (at least one)."""
+    x0, y0 = min(r.x for r in rects), min(r.y for r in rects)
+    x1, y1 = max(r.x + r.w for r in rects), max(r.y + r.h for r in rects)
+    return Rect(x0, y0, x1 - x0, y1 - y0)
+
+
 # Pieces this size keep the codec choice local (a photo beside text does not turn the text into
 # JPEG) and keep each browser decode short.
 MAX_PIECE_W = 512

@@ -11,6 +11,11 @@ then the remaining changed pixels as tight rectangles: solid -> `FILL`, text/UI 
 photographic -> JPEG at the quality the flow controller allows. Areas sent as JPEG are
 remembered (`lossy`, per pixel, moved along with COPY) and resent losslessly once the screen has
 rested for `refine_after` seconds.
+
+An update carries at most what the flow controller's window has room for (`FlowControl.budget`),
+smallest pieces first (a key's echo before a page of text): what did not fit is simply not yet in
+the reference, so the next update finds it again; `unsent` is its box, for the caller to look there
+again even if the window system reports no new drawing.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from ..capture.base import MoveHint
 from .codecs import encode_rect
 from .flow import SEQ_MODULO, FlowControl, FlowSettings
 from .motion import Move, RowHashCache, apply_move, find_moves
-from .rects import split_rect, tiles_to_rects
+from .rects import split_rect, tiles_to_rects, union
 from .tiles import TILE, Diff, all_tiles, components
 
 __all__ = ["SEQ_MODULO", "DisplayStream"]
@@ -74,6 +79,7 @@ class DisplayStream:
         self._refresh = True
         self._last_change = float("-inf")
         self._hashes = RowHashCache()
+        self.unsent: Rect | None = None  # changed pixels the last update had no room for
 
     @property
     def in_flight(self) -> int:
@@ -111,7 +117,12 @@ class DisplayStream:
         if self._refresh:
             self._refresh = False
             self._last_change = now
+            self.unsent = None
+            # Whole, whatever its size: the reference is not what the viewer shows until then.
             return self._emit(self._encode_tiles(frame, all_tiles(self.height, self.width)), now)
+        if hint is not None and self.unsent is not None:
+            hint = union([hint, self.unsent])
+        self.unsent = None
         diff = Diff(self.reference, frame, hint)
         if not diff.any():
             refine = self.refine_at()
@@ -122,7 +133,7 @@ class DisplayStream:
         ops: list[Op] = list(self._hinted_moves(frame, diff, moves or []))
         if self.detect_moves:
             ops.extend(self._moves(frame, diff))
-        ops.extend(self._encode_tiles(frame, diff.tiles(), diff))
+        ops.extend(self._encode_tiles(frame, diff.tiles(), diff, budget=self.flow.budget()))
         return self._emit(ops, now)
 
     # ---- parts -----------------------------------------------------------------------------
@@ -188,30 +199,49 @@ class DisplayStream:
         return ops
 
     def _encode_tiles(
-        self, frame: np.ndarray, tiles: np.ndarray, diff: Diff | None = None, *, lossless: bool = False
+        self,
+        frame: np.ndarray,
+        tiles: np.ndarray,
+        diff: Diff | None = None,
+        *,
+        lossless: bool = False,
+        budget: int | None = None,
     ) -> list[Op]:
-        """Encode the tiles' area in pieces; with `diff`, each piece shrunk to its changed pixels."""
+        """Encode the tiles' area in pieces; with `diff`, each piece shrunk to its changed pixels.
+        With a `budget` (bytes), the smallest pieces first and no more once it is spent: the rest
+        stays out of the reference, and its box in `unsent`."""
+        pieces = [
+            rect
+            for r in tiles_to_rects(tiles, self.width, self.height)
+            for piece in split_rect(r)
+            if (rect := diff.box(piece) if diff is not None else piece) is not None
+        ]
+        if budget is not None:
+            pieces.sort(key=lambda p: p.w * p.h)
         ops: list[Op] = []
+        spent = 0
         quality = self.flow.quality
-        for r in tiles_to_rects(tiles, self.width, self.height):
-            for piece in split_rect(r):
-                rect = diff.box(piece) if diff is not None else piece
-                if rect is None:
-                    continue
-                op = encode_rect(frame, rect, quality, lossless=lossless)
-                ops.append(op)
-                ys, xs = slice(rect.y, rect.y + rect.h), slice(rect.x, rect.x + rect.w)
-                self.reference[ys, xs] = frame[ys, xs]
-                is_lossy = isinstance(op, ImageOp) and op.codec == Codec.JPEG
-                self.lossy[ys, xs] = is_lossy
-                self._lossy_any = self._lossy_any or is_lossy
+        for n, rect in enumerate(pieces):
+            if budget is not None and spent >= budget:
+                left = pieces[n:]
+                self.unsent = union(left if self.unsent is None else [self.unsent, *left])
+                break
+            op = encode_rect(frame, rect, quality, lossless=lossless)
+            ops.append(op)
+            spent += _op_size(op)
+            ys, xs = slice(rect.y, rect.y + rect.h), slice(rect.x, rect.x + rect.w)
+            self.reference[ys, xs] = frame[ys, xs]
+            is_lossy = isinstance(op, ImageOp) and op.codec == Codec.JPEG
+            self.lossy[ys, xs] = is_lossy
+            self._lossy_any = self._lossy_any or is_lossy
         return ops
 
     def _refine(self, frame: np.ndarray) -> list[Op]:
-        tiles = mask_tiles(self.lossy)
-        self.lossy[:] = False
-        self._lossy_any = False
-        return self._encode_tiles(frame, tiles, lossless=True)
+        # Each piece sent clears its pixels' lossy mark; pieces left for later stay marked.
+        ops = self._encode_tiles(frame, mask_tiles(self.lossy), lossless=True, budget=self.flow.budget())
+        self.unsent = None  # what is left is still marked lossy: the next refinement takes it
+        self._lossy_any = bool(self.lossy.any())
+        return ops
 
     def _emit(self, ops: list[Op], now: float) -> Update | None:
         if not ops:
