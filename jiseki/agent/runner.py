@@ -315,6 +315,17 @@ class Agent:
         delays = iter(RESUME_DELAYS)
         lost_at: float | None = None
         while True:
+            session = DisplaySession(
+                capture,
+                sink,
+                max_fps=self.config.max_fps,
+                max_unacked=self.config.max_unacked,
+                jpeg_quality=self.config.jpeg_quality,
+                policy=policy,
+                clipboard=clipboard,
+            )
+            session.prime()  # the first picture is encoded while the channel is dialled
+            opened = False
             try:
                 async with http.ws_connect(
                     url,
@@ -326,19 +337,11 @@ class Agent:
                     proxy=self.config.proxy_url or None,
                 ) as ws:
                     self._data_ws = ws
+                    opened = True
                     log.info("session %s %s", sid, "resumed" if lost_at else "started")
                     lost_at = None
                     delays = iter(RESUME_DELAYS)
-                    await DisplaySession(
-                        ws,
-                        capture,
-                        sink,
-                        max_fps=self.config.max_fps,
-                        max_unacked=self.config.max_unacked,
-                        jpeg_quality=self.config.jpeg_quality,
-                        policy=policy,
-                        clipboard=clipboard,
-                    ).run()
+                    await session.run(ws)
                     if ws.close_code in _ENDED_BY_GATEWAY or self._stopping:
                         return
             except aiohttp.WSServerHandshakeError as exc:
@@ -346,6 +349,9 @@ class Agent:
                 return
             except (aiohttp.ClientError, OSError) as exc:
                 log.warning("session %s link failed: %s", sid, exc)
+            finally:
+                if not opened:
+                    session.discard()
             if self._stopping:
                 return
             lost_at = lost_at or time.monotonic()

@@ -76,7 +76,7 @@ class RecordingSink:
 
 
 def make_session(sink: RecordingSink) -> DisplaySession:
-    return DisplaySession(None, FakeCapture(), sink, max_fps=30, max_unacked=2, jpeg_quality=80)  # type: ignore[arg-type]
+    return DisplaySession(FakeCapture(), sink, max_fps=30, max_unacked=2, jpeg_quality=80)  # type: ignore[arg-type]
 
 
 async def test_text_with_control_characters_is_refused_and_the_rest_keeps_its_order() -> None:
@@ -129,7 +129,6 @@ async def test_view_only_session_takes_no_clipboard_from_the_terminal() -> None:
     board, sink = FakeClipboard(), RecordingSink()
     policy = AgentPolicy(clipboard_to_host=True, clipboard_to_terminal=True, view_only=True)
     s = DisplaySession(
-        None,  # type: ignore[arg-type]
         FakeCapture(),  # type: ignore[arg-type]
         sink,  # type: ignore[arg-type]
         max_fps=30,
@@ -167,3 +166,99 @@ async def test_pointer_moves_queued_behind_slow_text_are_merged(monkeypatch: pyt
         ("key", 0x00070004, True),
         ("pointer", 102, 7, BUTTON_LEFT),
     ]
+
+
+class PrimedCapture(FakeCapture):
+    """A screen with something on it, and a way to make the first grab fail."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.grabs = 0
+        self.fail_first = fail_first
+
+    def grab(self, hint: object = None) -> np.ndarray:
+        self.grabs += 1
+        if self.fail_first and self.grabs == 1:
+            raise OSError("the display went away")
+        frame = np.zeros((32, 64, 4), np.uint8)
+        frame[4:12, 8:40, 2] = 200
+        return frame
+
+    def fileno(self) -> None:
+        return None
+
+    def damage(self) -> None:
+        return None
+
+    def moves(self) -> list[object]:
+        return []
+
+    def pending(self) -> bool:
+        return False
+
+    def cursor(self) -> None:
+        return None
+
+
+class FakeSocket:
+    """Records what the session sends; the viewer goes away once the first UPDATE came."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.closed = False
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.sent.append(data)
+
+    def __aiter__(self) -> FakeSocket:
+        return self
+
+    async def __anext__(self) -> object:
+        import asyncio
+
+        for _ in range(200):
+            if any(d[0] == 0x11 for d in self.sent):
+                break
+            await asyncio.sleep(0.01)
+        self.closed = True
+        raise StopAsyncIteration
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize("fail_first", [False, True])
+async def test_the_first_picture_is_prepared_before_the_channel_opens(fail_first: bool) -> None:
+    """`prime` encodes the whole first picture while the agent dials; `run` sends it right after
+    DESKTOP. If preparing it failed, the send loop still sends a whole picture."""
+    from jiseki.protocol import Desktop, Hello, Update, decode_from_agent
+
+    capture, sink = PrimedCapture(fail_first), RecordingSink()
+    s = DisplaySession(capture, sink, max_fps=30, max_unacked=2, jpeg_quality=80)  # type: ignore[arg-type]
+    s.prime()
+    ws = FakeSocket()
+    await s.run(ws)  # type: ignore[arg-type]
+    messages = [decode_from_agent(d) for d in ws.sent]
+    assert isinstance(messages[0], Hello) and isinstance(messages[1], Desktop)
+    updates = [m for m in messages if isinstance(m, Update)]
+    assert updates and updates[0].seq == 1
+    covered = sum(op.w * op.h for op in updates[0].ops)  # type: ignore[union-attr]
+    assert covered == 64 * 32  # the whole screen in the first update
+    if not fail_first:
+        assert isinstance(messages[2], Update)  # before the layout and the loop's first look
+        assert capture.grabs == 1
+    else:
+        assert capture.grabs >= 2
+
+
+def test_a_session_whose_channel_never_opened_lets_its_threads_go() -> None:
+    import asyncio
+
+    async def main() -> DisplaySession:
+        s = DisplaySession(PrimedCapture(), RecordingSink(), max_fps=30, max_unacked=2, jpeg_quality=80)  # type: ignore[arg-type]
+        s.prime()
+        s.discard()
+        await asyncio.sleep(0.05)
+        return s
+
+    s = asyncio.run(main())
+    assert s._executor._shutdown and s._input._shutdown  # type: ignore[attr-defined]
