@@ -70,11 +70,16 @@ def worker(args: argparse.Namespace, ctx: Context) -> int:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing but the link's lines may reach the service's pipe
     out = w.LinkOut(stdout)
+    # Everything that does not depend on the offer first: the service starts a worker ahead of the
+    # next session (a spare), so that an offer finds it ready.
+    agent = _worker_agent(config, out)
+    from jiseki.agent.encode.codecs import warm_up
+
+    warm_up()
     try:
         offer = w.read_offer(stdin)
     except ProtocolError as exc:
         raise CommandError(f"worker: {exc}") from None
-    agent = _worker_agent(config, out)
     code = asyncio.run(w.serve(agent, offer, stdin))
     # Ended here, without the interpreter's finalization: window threads and ctypes callbacks that
     # are still alive then can crash it (seen under Wine), and the service reads a crash as a failure.

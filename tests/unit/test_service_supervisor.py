@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import threading
 from typing import IO, Any
 
@@ -45,7 +46,8 @@ class FakeWorker:
         self.ended.set()
 
     def wait(self, timeout: float | None = None) -> int:
-        self.ended.wait(timeout)
+        if not self.ended.wait(timeout):
+            raise subprocess.TimeoutExpired("worker", timeout or 0)
         return self.code if self.code is not None else 1
 
     def kill(self) -> None:
@@ -166,3 +168,60 @@ async def test_a_worker_that_writes_nonsense_is_stopped() -> None:
     assert await asyncio.to_thread(again.read) == link.StartOffer(OFFER)
     again.exit(0)
     await asyncio.wait_for(task, 5)
+
+
+@pytest.fixture
+def quick_polls(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jiseki.agent.service import supervisor
+
+    monkeypatch.setattr(supervisor, "CONSOLE_POLL", 0.02)
+    monkeypatch.setattr(supervisor, "SPARE_RETRY", 0.5)
+
+
+async def test_a_spare_worker_waits_ready_and_serves_the_next_offer(quick_polls: None) -> None:
+    """While idle the service keeps a worker started (modules loaded) in the console session; an
+    offer goes to it instead of a new process, and a new spare follows once the session is over."""
+    hooks = Hooks()
+    sessions = WorkerSessions(hooks)
+    sessions.start()
+    spare = await asyncio.wait_for(hooks.started.get(), 5)
+    assert spare.session == 1 and not spare.killed
+    await asyncio.sleep(0.1)
+    assert len(hooks.workers) == 1  # one spare, not one per poll
+    task = asyncio.create_task(sessions.run_offer(OFFER))
+    assert await asyncio.to_thread(spare.read) == link.StartOffer(OFFER)
+    assert len(hooks.workers) == 1  # no process started for the offer
+    await asyncio.sleep(0.1)
+    assert len(hooks.workers) == 1  # and no spare while a session runs
+    spare.exit(0)
+    await asyncio.wait_for(task, 5)
+    after = await asyncio.wait_for(hooks.started.get(), 5)
+    assert after is not spare and after.session == 1
+    await sessions.shutdown()
+    await until(lambda: after.killed)  # the service stops: the spare goes too (once started)
+
+
+async def test_the_spare_follows_the_console_and_one_that_dies_at_once_waits(quick_polls: None) -> None:
+    hooks = Hooks()
+    sessions = WorkerSessions(hooks)
+    sessions.start()
+    first = await asyncio.wait_for(hooks.started.get(), 5)
+    hooks.console = 2  # fast user switching while nobody works remotely
+    second = await asyncio.wait_for(hooks.started.get(), 5)
+    assert first.killed and second.session == 2
+    second.exit(1)  # dies by itself right after starting: not started again at once...
+    await asyncio.sleep(0.25)
+    assert len(hooks.workers) == 2
+    third = await asyncio.wait_for(hooks.started.get(), 5)  # ...but after SPARE_RETRY
+    assert third.session == 2
+    # An offer for another session than the spare's: the spare goes, a worker starts where the console is.
+    hooks.console = 3
+    sessions.notify_session_change(WTS_CONSOLE_CONNECT, 3)
+    task = asyncio.create_task(sessions.run_offer(OFFER))
+    served = await asyncio.wait_for(hooks.started.get(), 5)
+    while served.session != 3:
+        served = await asyncio.wait_for(hooks.started.get(), 5)
+    assert third.killed and await asyncio.to_thread(served.read) == link.StartOffer(OFFER)
+    served.exit(0)
+    await asyncio.wait_for(task, 5)
+    await sessions.shutdown()

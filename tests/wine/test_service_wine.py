@@ -201,6 +201,8 @@ def test_a_session_through_the_service_and_its_worker(wine: WinePython, service_
         browser.close()
     text = (data / "logs" / "service.log").read_text(encoding="utf-8")
     assert "started in session 1" in text, text[-2000:]
+    # The worker that served it was the spare, started (and its modules loaded) before the offer.
+    assert "spare worker" in text and "serves the session in session 1" in text, text[-2000:]
     assert "session" in (data / "logs" / "worker.log").read_text(encoding="utf-8")
     with sqlite3.connect(stack.gateway.data_dir / "jiseki.db") as db:
         capture = db.execute("SELECT capture_method FROM hosts WHERE id = ?", (HOST,)).fetchone()[0]

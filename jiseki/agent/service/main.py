@@ -212,6 +212,7 @@ class AgentService:
             service=SERVICE_MODE,
         )
         self.hooks.agent = agent
+        self.sessions.start()
         via = f" through the proxy {config.proxy_url}" if config.proxy_url else ""
         log.info("jiseki agent service started; gateway %s%s", config.gateway_url, via)
         work = asyncio.create_task(agent.run_forever())

@@ -6,6 +6,12 @@ same ticket, so the viewer sees the sign-in screen of the new session instead of
 comes from `follow.ConsoleFollower`; this module only carries it out, one action at a time on one
 task (`_act`), with the worker's pipes read on threads. Session-change notifications arrive on the
 Service Control Manager's thread and are handed to the event loop (`notify_session_change`).
+
+While no session runs, a **spare** worker waits in the console session with its interpreter, its
+modules and its encoders loaded (a worker reads its offer only once it is ready): an offer goes to
+it at once instead of waiting for a new Python process to start and import (about a second on an
+office PC). It is replaced when the console moves or it dies (a spare that dies within a minute is
+not started again for a minute), and killed when the service stops.
 """
 
 from __future__ import annotations
@@ -13,6 +19,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import IO, Protocol
 
 from jiseki.protocol import ProtocolError
@@ -25,6 +34,7 @@ log = logging.getLogger(__name__)
 
 CONSOLE_POLL = 2.0  # seconds between WTSGetActiveConsoleSessionId looks (notifications can be missed)
 STOP_WAIT = 10.0  # how long a worker may take to end its session cleanly before it is killed
+SPARE_RETRY = 60.0  # a spare that died within this many seconds is not started again for as long
 
 
 class Worker(Protocol):
@@ -48,6 +58,25 @@ class ServiceHooks(Protocol):
     def lock_console(self) -> None: ...
 
 
+def alive(worker: Worker) -> bool:
+    try:
+        worker.wait(0)
+    except subprocess.TimeoutExpired:
+        return True
+    return False
+
+
+@dataclass
+class _Spare:
+    worker: Worker
+    session: int
+    started: float
+
+
+class _KeepSpare:
+    """The actor's own action: have a spare worker in the console session if none runs."""
+
+
 class _Running:
     """The worker of the current offer, with the tasks that read its output and wait for its end."""
 
@@ -64,13 +93,19 @@ class WorkerSessions:
         self._offer: Offer | None = None
         self._over: asyncio.Future[None] | None = None
         self._running: _Running | None = None
-        self._queue: asyncio.Queue[Action] = asyncio.Queue()
+        self._spare: _Spare | None = None
+        self._spare_after = 0.0  # monotonic time before which no spare is started
+        self._queue: asyncio.Queue[Action | _KeepSpare] = asyncio.Queue()
         self._actor: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # known once the first offer runs
         self.stopping = False  # the service stops: a cancelled session ends with "ended", not "replaced"
 
     # ---- entry points ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """The service runs: follow the console from now on (and keep a spare worker ready)."""
+        self._ensure_tasks()
 
     async def run_offer(self, offer: Offer, previous: asyncio.Task[None] | None = None) -> None:
         """Serve `offer` in a worker until the session is over (or this task is cancelled)."""
@@ -102,6 +137,7 @@ class WorkerSessions:
         self.stopping = True
         self.follower.session_over()
         await self._stop(Stop.ENDED)
+        self._drop_spare()
 
     # ---- carrying the actions out -----------------------------------------------------------------
 
@@ -111,7 +147,7 @@ class WorkerSessions:
             self._actor = asyncio.create_task(self._act())
             self._poller = asyncio.create_task(self._poll_console())
 
-    def _submit(self, actions: list[Action]) -> None:
+    def _submit(self, actions: Sequence[Action | _KeepSpare]) -> None:
         for action in actions:
             self._queue.put_nowait(action)
 
@@ -122,7 +158,7 @@ class WorkerSessions:
             except OSError as exc:
                 log.warning("cannot ask which session has the console: %s", exc)
             else:
-                self._submit(self.follower.console_polled(session))
+                self._submit([*self.follower.console_polled(session), _KeepSpare()])
             await asyncio.sleep(CONSOLE_POLL)
 
     async def _act(self) -> None:
@@ -135,6 +171,8 @@ class WorkerSessions:
                     await self._stop(action.why)
                 elif isinstance(action, ReportState):
                     self.hooks.check_state()
+                elif isinstance(action, _KeepSpare):
+                    await self._keep_spare()
             except Exception:  # one failed action must not stop the service from following the desk
                 log.exception("could not carry out %s", action)
                 if isinstance(action, StartWorker):
@@ -144,16 +182,59 @@ class WorkerSessions:
         offer = self._offer
         if offer is None or self._running is not None:
             return
-        worker = await asyncio.to_thread(self.hooks.start_worker, session)
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.session == session and alive(spare.worker):
+            worker = spare.worker
+            log.info(
+                "worker %d (ready since %.0f s) serves the session in session %d",
+                worker.pid,
+                time.monotonic() - spare.started,
+                session,
+            )
+        else:
+            if spare is not None:
+                self._end_spare(spare)
+            worker = await asyncio.to_thread(self.hooks.start_worker, session)
+            log.info("worker %d started in session %d", worker.pid, session)
         if self._offer is not offer:  # the session ended while the worker was being started
             worker.kill()
             worker.close()
             return
         running = _Running(worker)
         self._running = running
-        log.info("worker %d started in session %d", worker.pid, session)
         await asyncio.to_thread(_write, worker.stdin, link.encode(link.StartOffer(offer)))
         running.tasks = (asyncio.create_task(self._read(running)), asyncio.create_task(self._watch(running)))
+
+    async def _keep_spare(self) -> None:
+        if self.stopping or self._offer is not None or self._running is not None:
+            return  # a session is served (or the service stops): no spare meanwhile
+        spare, console = self._spare, self.follower.console
+        if spare is not None:
+            if spare.session == console and alive(spare.worker):
+                return
+            if not alive(spare.worker) and time.monotonic() - spare.started < SPARE_RETRY:
+                log.warning("the spare worker %d ended by itself: none for %.0f s", spare.worker.pid, SPARE_RETRY)
+                self._spare_after = time.monotonic() + SPARE_RETRY
+            self._drop_spare()
+        if console is None or time.monotonic() < self._spare_after:
+            return
+        worker = await asyncio.to_thread(self.hooks.start_worker, console)
+        if self.stopping:
+            self._end_spare(_Spare(worker, console, 0.0))
+            return
+        # An offer that came meanwhile finds it: its StartWorker is behind this action.
+        self._spare = _Spare(worker, console, time.monotonic())
+        log.info("spare worker %d started in session %d", worker.pid, console)
+
+    def _drop_spare(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            self._end_spare(spare)
+
+    @staticmethod
+    def _end_spare(spare: _Spare) -> None:
+        spare.worker.kill()  # it holds no session: nothing to end cleanly
+        spare.worker.close()
 
     async def _stop(self, why: Stop) -> None:
         running, self._running = self._running, None
