@@ -137,7 +137,7 @@ class WorkerSessions:
         self.stopping = True
         self.follower.session_over()
         await self._stop(Stop.ENDED)
-        self._drop_spare()
+        await self._drop_spare()
 
     # ---- carrying the actions out -----------------------------------------------------------------
 
@@ -193,7 +193,7 @@ class WorkerSessions:
             )
         else:
             if spare is not None:
-                self._end_spare(spare)
+                await self._end_spare(spare)
             worker = await asyncio.to_thread(self.hooks.start_worker, session)
             log.info("worker %d started in session %d", worker.pid, session)
         if self._offer is not offer:  # the session ended while the worker was being started
@@ -215,26 +215,27 @@ class WorkerSessions:
             if not alive(spare.worker) and time.monotonic() - spare.started < SPARE_RETRY:
                 log.warning("the spare worker %d ended by itself: none for %.0f s", spare.worker.pid, SPARE_RETRY)
                 self._spare_after = time.monotonic() + SPARE_RETRY
-            self._drop_spare()
+            await self._drop_spare()
         if console is None or time.monotonic() < self._spare_after:
             return
         worker = await asyncio.to_thread(self.hooks.start_worker, console)
         if self.stopping:
-            self._end_spare(_Spare(worker, console, 0.0))
+            await self._end_spare(_Spare(worker, console, 0.0))
             return
         # An offer that came meanwhile finds it: its StartWorker is behind this action.
         self._spare = _Spare(worker, console, time.monotonic())
         log.info("spare worker %d started in session %d", worker.pid, console)
 
-    def _drop_spare(self) -> None:
+    async def _drop_spare(self) -> None:
         spare, self._spare = self._spare, None
         if spare is not None:
-            self._end_spare(spare)
+            await self._end_spare(spare)
 
     @staticmethod
-    def _end_spare(spare: _Spare) -> None:
-        spare.worker.kill()  # it holds no session: nothing to end cleanly
-        spare.worker.close()
+    async def _end_spare(spare: _Spare) -> None:
+        """Killed (it holds no session: nothing to end cleanly) and waited for, so that its files are
+        free when the service stops for an upgrade or an uninstall."""
+        await asyncio.to_thread(_kill_and_reap, spare.worker)
 
     async def _stop(self, why: Stop) -> None:
         running, self._running = self._running, None
@@ -295,6 +296,15 @@ class WorkerSessions:
             self.hooks.secure_attention()
         elif isinstance(message, link.LockRequest):
             self.hooks.lock_console()
+
+
+def _kill_and_reap(worker: Worker) -> None:
+    worker.kill()
+    try:
+        worker.wait(5)
+    except subprocess.TimeoutExpired:
+        log.warning("worker %d did not end after being killed", worker.pid)
+    worker.close()
 
 
 def _write(stream: IO[bytes], data: bytes) -> None:
