@@ -183,3 +183,25 @@ def test_lossy_marks_move_with_a_copy() -> None:
     assert refined is not None
     apply_update(canvas, refined)
     assert np.array_equal(canvas, frame[..., 2::-1])
+
+
+class _CountingBytes(bytearray):
+    searches = 0
+
+    def find(self, *args: object) -> int:  # type: ignore[override]
+        type(self).searches += 1
+        return super().find(*args)  # type: ignore[arg-type]
+
+
+def test_window_drag_searches_once_when_one_offset_explains_the_anchors() -> None:
+    # Each anchor's substring search scans megabytes; once one offset is found, the other anchors
+    # are checked at that offset instead of being searched.
+    win = text_page(300, 400, seed=19)
+    old = blank(W, H, (30, 80, 120))
+    new = old.copy()
+    old[100:400, 100:500] = win
+    new[90:390, 160:560] = win
+    _CountingBytes.searches = 0
+    moves = find_moves(old, new, Rect(100, 90, 460, 310), _CountingBytes(old.tobytes()))
+    assert [(m.dx, m.dy) for m in moves] == [(60, -10)]
+    assert _CountingBytes.searches <= 4  # one anchor's search (its occurrences), not twelve anchors'
