@@ -11,7 +11,7 @@ from PIL import Image
 from jiseki.agent.encode.codecs import choose_codec, colour_count, encode_rect
 from jiseki.agent.encode.rects import split_rect, tiles_to_rects
 from jiseki.agent.encode.stream import DisplayStream
-from jiseki.agent.encode.tiles import changed_tiles
+from jiseki.agent.encode.tiles import changed_tiles, tile_any
 from jiseki.protocol import Ack, Codec, CopyOp, FillOp, ImageOp, Rect, Update
 
 W, H = 640, 360
@@ -71,6 +71,18 @@ def test_change_in_partial_edge_tile() -> None:
     b[69, 99] = (1, 2, 3, 255)
     tiles = changed_tiles(a, b)
     assert tiles.tolist() == [[False, False], [False, True]]
+
+
+@pytest.mark.parametrize("shape", [(128, 192), (130, 200), (63, 65), (1, 1), (64, 1)])
+def test_tile_any_matches_each_tile_on_partial_edges(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    mask = rng.random(shape) < 0.002
+    mask[-1, -1] = True  # the corner tile, partial in both directions
+    h, w = shape
+    expected = np.array(
+        [[mask[y : y + 64, x : x + 64].any() for x in range(0, w, 64)] for y in range(0, h, 64)], dtype=bool
+    )
+    assert np.array_equal(tile_any(mask), expected)
 
 
 def test_tiles_to_rects_merges_runs_and_stacks() -> None:

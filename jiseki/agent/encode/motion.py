@@ -38,6 +38,11 @@ class Move:
         return CopyOp(self.src.x, self.src.y, self.src.w, self.src.h, self.src.x + self.dx, self.src.y + self.dy)
 
 
+def same_pixels(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two BGRA areas are equal: compared as one uint32 per pixel (4x fewer elements)."""
+    return bool(np.array_equal(a.view(np.uint32), b.view(np.uint32)))
+
+
 def row_hashes(frame: np.ndarray, box: Rect) -> list[int]:
     """xxh3 of each row's pixels inside `box` (each row slice is contiguous: ~0.5 µs per row)."""
     x0, x1 = box.x, box.x + box.w
@@ -222,7 +227,7 @@ def _hash_run(
         return None
     x0, x1 = box.x, box.x + box.w
     y0, y1 = box.y + lo, box.y + hi
-    if not np.array_equal(new[y0:y1, x0:x1], old[y0 - dy : y1 - dy, x0:x1]):
+    if not same_pixels(new[y0:y1, x0:x1], old[y0 - dy : y1 - dy, x0:x1]):
         return None  # a hash collision: let the pixel mask decide
     return Rect(x0, y0, box.w, hi - lo)
 

@@ -22,9 +22,9 @@ from jiseki.protocol import Ack, Codec, CopyOp, ImageOp, Op, Rect, Update
 from ..capture.base import MoveHint
 from .codecs import encode_rect
 from .flow import SEQ_MODULO, FlowControl, FlowSettings
-from .motion import Move, RowHashCache, apply_move, find_moves
+from .motion import Move, RowHashCache, apply_move, find_moves, same_pixels
 from .rects import split_rect, tiles_to_rects
-from .tiles import TILE, Diff, all_tiles, components
+from .tiles import TILE, Diff, all_tiles, components, tile_any
 
 __all__ = ["SEQ_MODULO", "DisplayStream"]
 
@@ -37,15 +37,6 @@ def _op_size(op: Op) -> int:
 
 def _area(moves: list[Move]) -> int:
     return sum(m.src.w * m.src.h for m in moves)
-
-
-def mask_tiles(mask: np.ndarray, tile: int = TILE) -> np.ndarray:
-    """Tile map of a per-pixel boolean mask."""
-    h, w = mask.shape
-    th, tw = -(-h // tile), -(-w // tile)
-    padded = np.zeros((th * tile, tw * tile), dtype=bool)
-    padded[:h, :w] = mask
-    return np.asarray(padded.reshape(th, tile, tw, tile).any(axis=(1, 3)))
 
 
 class DisplayStream:
@@ -127,12 +118,17 @@ class DisplayStream:
 
     # ---- parts -----------------------------------------------------------------------------
 
-    def _apply(self, move: Move, diff: Diff) -> CopyOp:
-        """A verified move: the reference does what the viewer's COPY will do, its destination is done."""
-        apply_move(self.reference, move)
+    def _apply(self, move: Move, frame: np.ndarray, diff: Diff) -> CopyOp:
+        """A verified move: the reference does what the viewer's COPY will do, its destination is done.
+
+        Verified means the frame's destination equals the reference's source: copying it from the
+        frame gives the same pixels without the temporary copy an overlapping move needs."""
+        dst = Rect(move.src.x + move.dx, move.src.y + move.dy, move.src.w, move.src.h)
+        ys, xs = slice(dst.y, dst.y + dst.h), slice(dst.x, dst.x + dst.w)
+        self.reference[ys, xs] = frame[ys, xs]
         if self._lossy_any:
             apply_move(self.lossy, move)
-        diff.clear(Rect(move.src.x + move.dx, move.src.y + move.dy, move.src.w, move.src.h))
+        diff.clear(dst)
         return move.op()
 
     def _hinted_moves(self, frame: np.ndarray, diff: Diff, hints: list[MoveHint]) -> list[CopyOp]:
@@ -151,11 +147,11 @@ class DisplayStream:
                 continue
             old = self.reference[y0:y1, x0:x1]
             new = frame[y0 + h.dy : y1 + h.dy, x0 + h.dx : x1 + h.dx]
-            if not np.array_equal(old, new):
+            if not same_pixels(old, new):
                 continue  # stale or wrong: the pixel search and the tiles handle that area
-            if np.array_equal(self.reference[y0 + h.dy : y1 + h.dy, x0 + h.dx : x1 + h.dx], new):
+            if same_pixels(self.reference[y0 + h.dy : y1 + h.dy, x0 + h.dx : x1 + h.dx], new):
                 continue  # the destination did not change (e.g. moved blank space): nothing to copy
-            ops.append(self._apply(Move(Rect(x0, y0, x1 - x0, y1 - y0), h.dx, h.dy), diff))
+            ops.append(self._apply(Move(Rect(x0, y0, x1 - x0, y1 - y0), h.dx, h.dy), frame, diff))
         if ops:
             self._hashes.clear()  # its rows are the last frame's: the reference moved since
         return ops
@@ -184,7 +180,7 @@ class DisplayStream:
                     if _area(alt) > _area(moves):
                         moves = alt
             # Verified: the destination now equals the frame. Elsewhere the reference is unchanged.
-            ops.extend(self._apply(move, diff) for move in moves)
+            ops.extend(self._apply(move, frame, diff) for move in moves)
         return ops
 
     def _encode_tiles(
@@ -208,7 +204,7 @@ class DisplayStream:
         return ops
 
     def _refine(self, frame: np.ndarray) -> list[Op]:
-        tiles = mask_tiles(self.lossy)
+        tiles = tile_any(self.lossy)
         self.lossy[:] = False
         self._lossy_any = False
         return self._encode_tiles(frame, tiles, lossless=True)

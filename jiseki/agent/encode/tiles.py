@@ -64,6 +64,23 @@ def changed_tiles(prev: np.ndarray, cur: np.ndarray, tile: int = TILE, box: Rect
     return result
 
 
+def tile_any(mask: np.ndarray, tile: int = TILE) -> np.ndarray:
+    """Tile map (ceil(h/tile), ceil(w/tile)) of a boolean mask: True where any pixel is.
+
+    Rows first (a reduction over whole contiguous rows), then columns of the small band map:
+    ~8x faster than one `any` over both tile axes of a 4-D view."""
+    h, w = mask.shape
+    full = h // tile
+    bands = np.empty((-(-h // tile), w), dtype=bool)
+    bands[:full] = mask[: full * tile].reshape(full, tile, w).any(axis=1)
+    if full < bands.shape[0]:
+        bands[full] = mask[full * tile :].any(axis=0)
+    cols = -(-w // tile)
+    if cols * tile != w:
+        bands = np.concatenate([bands, np.zeros((bands.shape[0], cols * tile - w), dtype=bool)], axis=1)
+    return np.asarray(bands.reshape(bands.shape[0], cols, tile).any(axis=2))
+
+
 def all_tiles(height: int, width: int, tile: int = TILE) -> np.ndarray:
     return np.ones((-(-height // tile), -(-width // tile)), dtype=bool)
 
@@ -127,16 +144,9 @@ class Diff:
 
     def tiles(self) -> np.ndarray:
         """Boolean map (tile rows, tile columns) of the whole frame; True where a pixel differs."""
-        t, span = self.tile, self.span
+        span = self.span
         result = np.zeros(self.shape, dtype=bool)
-        mh, mw = self.mask.shape
-        padded = self.mask
-        if mh != span.h * t or mw != span.w * t:
-            padded = np.zeros((span.h * t, span.w * t), dtype=bool)
-            padded[:mh, :mw] = self.mask
-        result[span.y : span.y + span.h, span.x : span.x + span.w] = padded.reshape(span.h, t, span.w, t).any(
-            axis=(1, 3)
-        )
+        result[span.y : span.y + span.h, span.x : span.x + span.w] = tile_any(self.mask, self.tile)
         return result
 
     def column_groups(self, rect: Rect, min_gap: int = 8) -> list[Rect]:
