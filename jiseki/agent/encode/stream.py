@@ -22,7 +22,7 @@ from jiseki.protocol import Ack, Codec, CopyOp, ImageOp, Op, Rect, Update
 from ..capture.base import MoveHint
 from .codecs import encode_rect
 from .flow import SEQ_MODULO, FlowControl, FlowSettings
-from .motion import Move, RowHashCache, apply_move, find_moves, same_pixels
+from .motion import MIN_COPY_PIXELS, MIN_COPY_ROWS, Move, RowHashCache, apply_move, find_moves, same_pixels
 from .rects import split_rect, tiles_to_rects
 from .tiles import TILE, Diff, all_tiles, components, tile_any
 
@@ -169,8 +169,8 @@ class DisplayStream:
                 min(self.height, (comp.y + comp.h) * TILE) - comp.y * TILE,
             )
             box = diff.box(area)
-            if box is None:
-                continue
+            if box is None or box.h < MIN_COPY_ROWS or box.w * box.h < MIN_COPY_PIXELS:
+                continue  # too small for any move to be worth a COPY (a typed character)
             moves = find_moves(self.reference, frame, box, self._ref_buf, self._hashes)
             if _area(moves) * 2 < box.w * box.h:
                 # Windows side by side that change in the same rows: look at each one's columns.
