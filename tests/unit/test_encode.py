@@ -140,12 +140,13 @@ def test_text_goes_lossless_and_photo_goes_jpeg() -> None:
     assert colour_count(text_like(64, 64)) <= 8
 
 
-def test_webp_lossless_is_exact() -> None:
+@pytest.mark.parametrize("h, w", [(19, 18), (64, 256), (128, 256)])  # small (method 1) and larger (method 0)
+def test_webp_lossless_is_exact(h: int, w: int) -> None:
     frame = blank()
-    frame[64:128, 0:256] = text_like(64, 256)
-    op = encode_rect(frame, Rect(0, 64, 256, 64), 80)
+    frame[64 : 64 + h, 0:w] = text_like(h, w)
+    op = encode_rect(frame, Rect(0, 64, w, h), 80)
     assert isinstance(op, ImageOp) and op.codec == Codec.WEBP
-    expected = frame[64:128, 0:256, 2::-1]  # BGRA -> RGB
+    expected = frame[64 : 64 + h, 0:w, 2::-1]  # BGRA -> RGB
     assert np.array_equal(decode_image(op), expected)
 
 

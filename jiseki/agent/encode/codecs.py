@@ -20,6 +20,12 @@ PHOTO_COLOURS = 320
 SAMPLE_PIXELS = 4096
 WEBP_METHOD = 0  # fastest; measured 3.2 ms for an 800x200 text strip
 WEBP_QUALITY = 80  # for lossless WebP this is effort, not fidelity
+# Up to 128x128 pixels (a typed character, a line's end) method 1 costs the same CPU as method 0
+# and its output is ~25 % smaller (measured on the bench recordings: 0.09 ms for ~260 bytes against
+# ~350 per region of <= 64x64); on larger regions it costs ~40 % more CPU.
+SMALL_WEBP_PIXELS = 128 * 128
+SMALL_WEBP_METHOD = 1
+SMALL_WEBP_QUALITY = 0
 
 
 def colour_count(region: np.ndarray, limit: int = SAMPLE_PIXELS) -> int:
@@ -38,7 +44,10 @@ def encode_webp_lossless(region: np.ndarray) -> bytes:
     h, w = region.shape[:2]
     image = Image.frombuffer("RGB", (w, h), np.ascontiguousarray(region), "raw", "BGRX", 0, 1)
     out = io.BytesIO()
-    image.save(out, "WEBP", lossless=True, method=WEBP_METHOD, quality=WEBP_QUALITY)
+    if h * w <= SMALL_WEBP_PIXELS:
+        image.save(out, "WEBP", lossless=True, method=SMALL_WEBP_METHOD, quality=SMALL_WEBP_QUALITY)
+    else:
+        image.save(out, "WEBP", lossless=True, method=WEBP_METHOD, quality=WEBP_QUALITY)
     return out.getvalue()
 
 
