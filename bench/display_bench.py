@@ -26,6 +26,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -168,7 +169,33 @@ OPS_JS = (
 )
 
 
-def measure(v: Viewer, seconds: float, action: Callable[[], None] | None = None) -> Phase:
+# `--py-spy DIR`: a py-spy profile (collapsed stacks) of each server process per phase of jiseki.
+PY_SPY: Path | None = None
+
+
+def _start_profiles(v: Viewer, phase: str) -> list[subprocess.Popen[bytes]]:
+    if PY_SPY is None or phase == "" or not v.server or _label(v.server[0]) not in ("agent", "gateway"):
+        return []
+    exe = shutil.which("py-spy") or "py-spy"
+    return [
+        subprocess.Popen(
+            [exe, "record", "-p", str(p.pid), "-r", "250", "-f", "raw", "-o", str(PY_SPY / f"{_label(p)}-{phase}.txt")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for p in v.server
+    ]
+
+
+def _stop_profiles(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        proc.send_signal(signal.SIGINT)
+    for proc in procs:
+        proc.wait(10)
+
+
+def measure(v: Viewer, seconds: float, action: Callable[[], None] | None = None, phase: str = "") -> Phase:
+    profiles = _start_profiles(v, phase)
     before = v.page.evaluate(v.counters_js)
     ops0 = v.page.evaluate(OPS_JS)
     cpu0, bcpu0 = cpu_seconds(v.server), cpu_seconds(browser_procs())
@@ -180,6 +207,7 @@ def measure(v: Viewer, seconds: float, action: Callable[[], None] | None = None)
     if remaining > 0:
         time.sleep(remaining)
     elapsed = time.monotonic() - t0
+    _stop_profiles(profiles)
     after = v.page.evaluate(v.counters_js)
     ops1 = v.page.evaluate(OPS_JS)
     by_process: dict[str, float] = {}
@@ -280,18 +308,18 @@ def key_latencies(v: Viewer) -> list[float]:
 def run_phases(v: Viewer, workload: Workload, name: str) -> StackResult:
     result = StackResult(name)
     settle(v)
-    result.phases["idle"] = measure(v, 3.0)
-    scroll = measure(v, workload.seconds + 0.5, workload.scroll)
+    result.phases["idle"] = measure(v, 3.0, phase="idle")
+    scroll = measure(v, workload.seconds + 0.5, workload.scroll, "scroll")
     time.sleep(1.0)  # the scroller stopped 0.5 s before the end of the phase: 1.5 s of rest
     scroll.exact = exactness(v)
     result.phases["scroll"] = scroll
     settle(v)
     focus_terminal(v)
-    typing = measure(v, 5.5, lambda: type_in_page(v, 5.0))
+    typing = measure(v, 5.5, lambda: type_in_page(v, 5.0), "typing")
     typing.latency_ms = key_latencies(v)
     result.phases["typing"] = typing
     settle(v)
-    drag = measure(v, 5.5, lambda: workload.drag(5.0))
+    drag = measure(v, 5.5, lambda: workload.drag(5.0), "drag")
     time.sleep(1.0)
     drag.exact = exactness(v)
     result.phases["drag"] = drag
@@ -489,10 +517,18 @@ def main() -> int:
     parser.add_argument("--scroll-seconds", type=float, default=9.0)
     parser.add_argument("--no-peer", action="store_true", help="skip the VNC peers")
     parser.add_argument("--no-tigervnc", action="store_true", help="skip TigerVNC even if installed")
+    parser.add_argument("--py-spy", type=Path, help="write py-spy profiles of agent and gateway per phase here")
+    parser.add_argument("--no-x11vnc", action="store_true", help="skip x11vnc (TigerVNC still runs)")
     args = parser.parse_args()
+    global PY_SPY
+    if args.py_spy is not None:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
+        PY_SPY = args.py_spy
     peer = not args.no_peer
     tiger = peer and not args.no_tigervnc and shutil.which("Xvnc") is not None
-    for tool in ("Xvfb", "openbox", "xterm", "xdotool") + (("x11vnc", "websockify") if peer else ()):
+    x11vnc = peer and not args.no_x11vnc
+    needed = (("x11vnc",) if x11vnc else ()) + (("websockify",) if peer else ())
+    for tool in ("Xvfb", "openbox", "xterm", "xdotool", *needed):
         if shutil.which(tool) is None:
             print(f"display_bench: {tool} is not installed (scripts/setup.sh test installs it)", file=sys.stderr)
             return 2
@@ -515,7 +551,7 @@ def main() -> int:
                 for i in range(args.runs):
                     loads.append(os.getloadavg()[0])
                     run = [bench_jiseki(browser, workload, workdir)]
-                    if peer:
+                    if x11vnc:
                         run.append(bench_x11vnc(browser, workload, workdir))
                     if tiger_workload is not None:
                         run.append(

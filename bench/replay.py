@@ -63,6 +63,7 @@ def replay(path: Path, *, moves: bool, hints: bool) -> dict[str, object]:
         "bytes/update": int(statistics.mean(sizes)) if sizes else 0,
         "ms/frame median": round(statistics.median(times), 2),
         "ms/frame p90": round(times[int(len(times) * 0.9)], 2),
+        "ms/update": round(sum(times) / len(sizes), 2) if sizes else 0.0,  # all CPU per update sent
         "ops": dict(ops),
     }
 

@@ -11,7 +11,7 @@ from PIL import Image
 from jiseki.agent.encode.codecs import choose_codec, colour_count, encode_rect
 from jiseki.agent.encode.rects import split_rect, tiles_to_rects
 from jiseki.agent.encode.stream import DisplayStream
-from jiseki.agent.encode.tiles import changed_tiles
+from jiseki.agent.encode.tiles import changed_tiles, components, tile_any
 from jiseki.protocol import Ack, Codec, CopyOp, FillOp, ImageOp, Rect, Update
 
 W, H = 640, 360
@@ -73,6 +73,47 @@ def test_change_in_partial_edge_tile() -> None:
     assert tiles.tolist() == [[False, False], [False, True]]
 
 
+@pytest.mark.parametrize("shape", [(128, 192), (130, 200), (63, 65), (1, 1), (64, 1)])
+def test_tile_any_matches_each_tile_on_partial_edges(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(shape[0] * 1000 + shape[1])
+    mask = rng.random(shape) < 0.002
+    mask[-1, -1] = True  # the corner tile, partial in both directions
+    h, w = shape
+    expected = np.array(
+        [[mask[y : y + 64, x : x + 64].any() for x in range(0, w, 64)] for y in range(0, h, 64)], dtype=bool
+    )
+    assert np.array_equal(tile_any(mask), expected)
+
+
+def _flood_boxes(tiles: np.ndarray) -> set[tuple[int, int, int, int]]:
+    """Reference: 8-connected groups by visiting each tile."""
+    todo = {(int(y), int(x)) for y, x in zip(*np.nonzero(tiles), strict=True)}
+    boxes = set()
+    while todo:
+        stack = [todo.pop()]
+        ys, xs = [], []
+        while stack:
+            y, x = stack.pop()
+            ys.append(y)
+            xs.append(x)
+            for n in [(y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)]:
+                if n in todo:
+                    todo.discard(n)
+                    stack.append(n)
+        boxes.add((min(xs), min(ys), max(xs) - min(xs) + 1, max(ys) - min(ys) + 1))
+    return boxes
+
+
+def test_components_are_the_8_connected_groups() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        h, w = int(rng.integers(1, 12)), int(rng.integers(1, 20))
+        tiles = rng.random((h, w)) < rng.random() * 0.6
+        found = components(tiles)
+        assert {(r.x, r.y, r.w, r.h) for r in found} == _flood_boxes(tiles)
+        assert [(r.y, r.x) for r in found] == sorted((r.y, r.x) for r in found)
+
+
 def test_tiles_to_rects_merges_runs_and_stacks() -> None:
     tiles = np.zeros((4, 5), dtype=bool)
     tiles[0, 1:3] = True
@@ -99,12 +140,13 @@ def test_text_goes_lossless_and_photo_goes_jpeg() -> None:
     assert colour_count(text_like(64, 64)) <= 8
 
 
-def test_webp_lossless_is_exact() -> None:
+@pytest.mark.parametrize("h, w", [(19, 18), (64, 256), (128, 256)])  # small (method 1) and larger (method 0)
+def test_webp_lossless_is_exact(h: int, w: int) -> None:
     frame = blank()
-    frame[64:128, 0:256] = text_like(64, 256)
-    op = encode_rect(frame, Rect(0, 64, 256, 64), 80)
+    frame[64 : 64 + h, 0:w] = text_like(h, w)
+    op = encode_rect(frame, Rect(0, 64, w, h), 80)
     assert isinstance(op, ImageOp) and op.codec == Codec.WEBP
-    expected = frame[64:128, 0:256, 2::-1]  # BGRA -> RGB
+    expected = frame[64 : 64 + h, 0:w, 2::-1]  # BGRA -> RGB
     assert np.array_equal(decode_image(op), expected)
 
 

@@ -227,6 +227,7 @@ PLATFORM_BACKENDS = {
         "jiseki/agent/backends.py",
         "jiseki/agent/capture/x11.py",
         "jiseki/agent/capture/x11_events.py",
+        "jiseki/agent/capture/x11_shm.py",
         "jiseki/agent/input/x11.py",
         "jiseki/agent/input/x11_keymap.py",
         "jiseki/agent/input/x11_text.py",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from jiseki.agent.encode.motion import Move, apply_move, find_moves, matching_rect, row_hashes, vote_vertical
 from jiseki.agent.encode.stream import DisplayStream
@@ -188,3 +189,43 @@ def test_lossy_marks_move_with_a_copy() -> None:
         assert refinements < 20
     assert refinements >= 1
     assert np.array_equal(canvas, frame[..., 2::-1])
+
+
+class _CountingBytes(bytearray):
+    searches = 0
+
+    def find(self, *args: object) -> int:  # type: ignore[override]
+        type(self).searches += 1
+        return super().find(*args)  # type: ignore[arg-type]
+
+
+def test_window_drag_searches_once_when_one_offset_explains_the_anchors() -> None:
+    # Each anchor's substring search scans megabytes; once one offset is found, the other anchors
+    # are checked at that offset instead of being searched.
+    win = text_page(300, 400, seed=19)
+    old = blank(W, H, (30, 80, 120))
+    new = old.copy()
+    old[100:400, 100:500] = win
+    new[90:390, 160:560] = win
+    _CountingBytes.searches = 0
+    moves = find_moves(old, new, Rect(100, 90, 460, 310), _CountingBytes(old.tobytes()))
+    assert [(m.dx, m.dy) for m in moves] == [(60, -10)]
+    assert _CountingBytes.searches <= 4  # one anchor's search (its occurrences), not twelve anchors'
+
+
+def test_a_typed_character_is_not_searched_for_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A change across a tile boundary is two tiles; too small for a COPY: no search at all.
+    import jiseki.agent.encode.stream as stream_module
+
+    def no_search(*args: object, **kwargs: object) -> list[Move]:
+        raise AssertionError("searched for moves")
+
+    monkeypatch.setattr(stream_module, "find_moves", no_search)
+    old = text_page(H, W, seed=23)
+    new = old.copy()
+    new[60:75, 58:70] = (0, 0, 0, 255)  # a glyph straddling the tiles at x=64
+    stream = DisplayStream(W, H)
+    stream.reference[:] = old
+    stream._refresh = False
+    update = stream.next_update(new, hint=Rect(58, 60, 12, 15))
+    assert update is not None and not any(isinstance(op, CopyOp) for op in update.ops)

@@ -13,10 +13,13 @@ def tiles_to_rects(tiles: np.ndarray, width: int, height: int, tile: int = TILE)
     """Rectangles covering exactly the changed tiles, clipped to the frame."""
     open_runs: dict[tuple[int, int], list[int]] = {}  # (x0, x1) in tiles -> [ty_start, ty_end]
     done: list[tuple[int, int, int, int]] = []
+    rows_any: list[bool] = np.asarray(tiles.any(axis=1)).tolist()
     for ty in range(tiles.shape[0]):
+        if not rows_any[ty] and not open_runs:
+            continue  # nothing here and nothing to close: most rows of a small update
         row = tiles[ty]
         runs: set[tuple[int, int]] = set()
-        if row.any():
+        if rows_any[ty]:
             padded = np.concatenate(([False], row, [False])).astype(np.int8)
             edges = np.flatnonzero(np.diff(padded))
             runs = {(int(edges[i]), int(edges[i + 1])) for i in range(0, len(edges), 2)}

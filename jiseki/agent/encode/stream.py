@@ -27,9 +27,9 @@ from jiseki.protocol import Ack, Codec, CopyOp, ImageOp, Op, Rect, Update
 from ..capture.base import MoveHint
 from .codecs import encode_rect
 from .flow import SEQ_MODULO, FlowControl, FlowSettings
-from .motion import Move, RowHashCache, apply_move, find_moves
+from .motion import MIN_COPY_PIXELS, MIN_COPY_ROWS, Move, RowHashCache, apply_move, find_moves, same_pixels
 from .rects import split_rect, tiles_to_rects, union
-from .tiles import TILE, Diff, all_tiles, components
+from .tiles import TILE, Diff, all_tiles, components, tile_any
 
 __all__ = ["SEQ_MODULO", "DisplayStream"]
 
@@ -42,15 +42,6 @@ def _op_size(op: Op) -> int:
 
 def _area(moves: list[Move]) -> int:
     return sum(m.src.w * m.src.h for m in moves)
-
-
-def mask_tiles(mask: np.ndarray, tile: int = TILE) -> np.ndarray:
-    """Tile map of a per-pixel boolean mask."""
-    h, w = mask.shape
-    th, tw = -(-h // tile), -(-w // tile)
-    padded = np.zeros((th * tile, tw * tile), dtype=bool)
-    padded[:h, :w] = mask
-    return np.asarray(padded.reshape(th, tile, tw, tile).any(axis=(1, 3)))
 
 
 class DisplayStream:
@@ -138,12 +129,17 @@ class DisplayStream:
 
     # ---- parts -----------------------------------------------------------------------------
 
-    def _apply(self, move: Move, diff: Diff) -> CopyOp:
-        """A verified move: the reference does what the viewer's COPY will do, its destination is done."""
-        apply_move(self.reference, move)
+    def _apply(self, move: Move, frame: np.ndarray, diff: Diff) -> CopyOp:
+        """A verified move: the reference does what the viewer's COPY will do, its destination is done.
+
+        Verified means the frame's destination equals the reference's source: copying it from the
+        frame gives the same pixels without the temporary copy an overlapping move needs."""
+        dst = Rect(move.src.x + move.dx, move.src.y + move.dy, move.src.w, move.src.h)
+        ys, xs = slice(dst.y, dst.y + dst.h), slice(dst.x, dst.x + dst.w)
+        self.reference[ys, xs] = frame[ys, xs]
         if self._lossy_any:
             apply_move(self.lossy, move)
-        diff.clear(Rect(move.src.x + move.dx, move.src.y + move.dy, move.src.w, move.src.h))
+        diff.clear(dst)
         return move.op()
 
     def _hinted_moves(self, frame: np.ndarray, diff: Diff, hints: list[MoveHint]) -> list[CopyOp]:
@@ -162,11 +158,11 @@ class DisplayStream:
                 continue
             old = self.reference[y0:y1, x0:x1]
             new = frame[y0 + h.dy : y1 + h.dy, x0 + h.dx : x1 + h.dx]
-            if not np.array_equal(old, new):
+            if not same_pixels(old, new):
                 continue  # stale or wrong: the pixel search and the tiles handle that area
-            if np.array_equal(self.reference[y0 + h.dy : y1 + h.dy, x0 + h.dx : x1 + h.dx], new):
+            if same_pixels(self.reference[y0 + h.dy : y1 + h.dy, x0 + h.dx : x1 + h.dx], new):
                 continue  # the destination did not change (e.g. moved blank space): nothing to copy
-            ops.append(self._apply(Move(Rect(x0, y0, x1 - x0, y1 - y0), h.dx, h.dy), diff))
+            ops.append(self._apply(Move(Rect(x0, y0, x1 - x0, y1 - y0), h.dx, h.dy), frame, diff))
         if ops:
             self._hashes.clear()  # its rows are the last frame's: the reference moved since
         return ops
@@ -184,8 +180,8 @@ class DisplayStream:
                 min(self.height, (comp.y + comp.h) * TILE) - comp.y * TILE,
             )
             box = diff.box(area)
-            if box is None:
-                continue
+            if box is None or box.h < MIN_COPY_ROWS or box.w * box.h < MIN_COPY_PIXELS:
+                continue  # too small for any move to be worth a COPY (a typed character)
             moves = find_moves(self.reference, frame, box, self._ref_buf, self._hashes)
             if _area(moves) * 2 < box.w * box.h:
                 # Windows side by side that change in the same rows: look at each one's columns.
@@ -195,7 +191,7 @@ class DisplayStream:
                     if _area(alt) > _area(moves):
                         moves = alt
             # Verified: the destination now equals the frame. Elsewhere the reference is unchanged.
-            ops.extend(self._apply(move, diff) for move in moves)
+            ops.extend(self._apply(move, frame, diff) for move in moves)
         return ops
 
     def _encode_tiles(
@@ -238,7 +234,7 @@ class DisplayStream:
 
     def _refine(self, frame: np.ndarray) -> list[Op]:
         # Each piece sent clears its pixels' lossy mark; pieces left for later stay marked.
-        ops = self._encode_tiles(frame, mask_tiles(self.lossy), lossless=True, budget=self.flow.budget())
+        ops = self._encode_tiles(frame, tile_any(self.lossy), lossless=True, budget=self.flow.budget())
         self.unsent = None  # what is left is still marked lossy: the next refinement takes it
         self._lossy_any = bool(self.lossy.any())
         return ops

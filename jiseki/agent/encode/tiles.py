@@ -64,6 +64,23 @@ def changed_tiles(prev: np.ndarray, cur: np.ndarray, tile: int = TILE, box: Rect
     return result
 
 
+def tile_any(mask: np.ndarray, tile: int = TILE) -> np.ndarray:
+    """Tile map (ceil(h/tile), ceil(w/tile)) of a boolean mask: True where any pixel is.
+
+    Rows first (a reduction over whole contiguous rows), then columns of the small band map:
+    ~8x faster than one `any` over both tile axes of a 4-D view."""
+    h, w = mask.shape
+    full = h // tile
+    bands = np.empty((-(-h // tile), w), dtype=bool)
+    bands[:full] = mask[: full * tile].reshape(full, tile, w).any(axis=1)
+    if full < bands.shape[0]:
+        bands[full] = mask[full * tile :].any(axis=0)
+    cols = -(-w // tile)
+    if cols * tile != w:
+        bands = np.concatenate([bands, np.zeros((bands.shape[0], cols * tile - w), dtype=bool)], axis=1)
+    return np.asarray(bands.reshape(bands.shape[0], cols, tile).any(axis=2))
+
+
 def all_tiles(height: int, width: int, tile: int = TILE) -> np.ndarray:
     return np.ones((-(-height // tile), -(-width // tile)), dtype=bool)
 
@@ -83,25 +100,47 @@ def changed_box(prev: np.ndarray, cur: np.ndarray, rect: Rect) -> Rect | None:
 def components(tiles: np.ndarray) -> list[Rect]:
     """Bounding boxes (in tiles) of the 8-connected groups of changed tiles.
 
-    Separate areas (a scrolling window and a clock) are then examined for moves one by one."""
-    todo = {(int(y), int(x)) for y, x in zip(*np.nonzero(tiles), strict=True)}
-    boxes = []
-    while todo:
-        start = todo.pop()
-        stack = [start]
-        y0 = y1 = start[0]
-        x0 = x1 = start[1]
-        while stack:
-            y, x = stack.pop()
-            y0, y1, x0, x1 = min(y0, y), max(y1, y), min(x0, x), max(x1, x)
-            for ny in (y - 1, y, y + 1):
-                for nx in (x - 1, x, x + 1):
-                    if (ny, nx) in todo:
-                        todo.discard((ny, nx))
-                        stack.append((ny, nx))
-        boxes.append(Rect(x0, y0, x1 - x0 + 1, y1 - y0 + 1))
-    boxes.sort(key=lambda r: (r.y, r.x))
-    return boxes
+    Separate areas (a scrolling window and a clock) are then examined for moves one by one.
+    Works on the runs of changed tiles in each row (a few per row), joined when runs of adjacent
+    rows overlap or touch diagonally: far fewer Python steps than visiting each tile."""
+    h, w = tiles.shape
+    edges = np.zeros((h, w + 2), dtype=np.int8)
+    edges[:, 1:-1] = tiles
+    steps = np.diff(edges, axis=1)
+    rows, starts = np.nonzero(steps == 1)
+    _, ends = np.nonzero(steps == -1)  # row-major like the starts: the n-th end closes the n-th run
+    runs = list(zip(rows.tolist(), starts.tolist(), ends.tolist(), strict=True))  # (y, x0, x1), x1 exclusive
+    parent = list(range(len(runs)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    prev_lo = prev_hi = 0  # the previous row's runs: runs[prev_lo:prev_hi]
+    i = 0
+    while i < len(runs):
+        y = runs[i][0]
+        j = i
+        while j < len(runs) and runs[j][0] == y:
+            j += 1
+        if prev_hi > prev_lo and runs[prev_lo][0] == y - 1:
+            for a in range(i, j):
+                for b in range(prev_lo, prev_hi):
+                    if runs[b][1] <= runs[a][2] and runs[a][1] <= runs[b][2]:  # overlap or diagonal touch
+                        ra, rb = root(a), root(b)
+                        if ra != rb:
+                            parent[ra] = rb
+        prev_lo, prev_hi = i, j
+        i = j
+    boxes: dict[int, list[int]] = {}
+    for k, (y, x0, x1) in enumerate(runs):
+        box = boxes.setdefault(root(k), [x0, y, x1, y + 1])
+        box[0], box[1], box[2], box[3] = min(box[0], x0), min(box[1], y), max(box[2], x1), max(box[3], y + 1)
+    out = [Rect(x0, y0, x1 - x0, y1 - y0) for x0, y0, x1, y1 in boxes.values()]
+    out.sort(key=lambda r: (r.y, r.x))
+    return out
 
 
 class Diff:
@@ -127,16 +166,9 @@ class Diff:
 
     def tiles(self) -> np.ndarray:
         """Boolean map (tile rows, tile columns) of the whole frame; True where a pixel differs."""
-        t, span = self.tile, self.span
+        span = self.span
         result = np.zeros(self.shape, dtype=bool)
-        mh, mw = self.mask.shape
-        padded = self.mask
-        if mh != span.h * t or mw != span.w * t:
-            padded = np.zeros((span.h * t, span.w * t), dtype=bool)
-            padded[:mh, :mw] = self.mask
-        result[span.y : span.y + span.h, span.x : span.x + span.w] = padded.reshape(span.h, t, span.w, t).any(
-            axis=(1, 3)
-        )
+        result[span.y : span.y + span.h, span.x : span.x + span.w] = tile_any(self.mask, self.tile)
         return result
 
     def column_groups(self, rect: Rect, min_gap: int = 8) -> list[Rect]:
