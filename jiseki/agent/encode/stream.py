@@ -10,14 +10,15 @@ first: the window system's move hints, e.g. DXGI's move rects, then those found 
 then the remaining changed pixels as tight rectangles: solid -> `FILL`, text/UI -> WebP lossless,
 photographic -> JPEG at the quality the flow controller allows. Areas sent as JPEG are
 remembered (`lossy`, per pixel, moved along with COPY) and resent losslessly once the screen has
-rested for `refine_after` seconds.
+rested for `refine_after` seconds. With a `video` path (the viewer decodes video), a detected
+moving rectangle goes as a video stream instead (`videostream`), lossy like JPEG.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from jiseki.protocol import Ack, Codec, CopyOp, ImageOp, Op, Rect, Update
+from jiseki.protocol import Ack, Codec, CopyOp, ImageOp, Op, Rect, Update, VideoOp
 
 from ..capture.base import MoveHint
 from .codecs import encode_rect
@@ -25,6 +26,7 @@ from .flow import SEQ_MODULO, FlowControl, FlowSettings
 from .motion import Move, RowHashCache, apply_move, find_moves
 from .rects import split_rect, tiles_to_rects
 from .tiles import TILE, Diff, all_tiles, components
+from .videostream import VideoPath
 
 __all__ = ["SEQ_MODULO", "DisplayStream"]
 
@@ -32,7 +34,7 @@ OP_OVERHEAD = 16  # bytes of an operation's header, for the in-flight byte count
 
 
 def _op_size(op: Op) -> int:
-    return OP_OVERHEAD + (len(op.payload) if isinstance(op, ImageOp) else 0)
+    return OP_OVERHEAD + (len(op.payload) if isinstance(op, ImageOp | VideoOp) else 0)
 
 
 def _area(moves: list[Move]) -> int:
@@ -74,6 +76,7 @@ class DisplayStream:
         self._refresh = True
         self._last_change = float("-inf")
         self._hashes = RowHashCache()
+        self.video: VideoPath | None = None  # set once the viewer's HELLO says it decodes video
 
     @property
     def in_flight(self) -> int:
@@ -111,17 +114,19 @@ class DisplayStream:
         if self._refresh:
             self._refresh = False
             self._last_change = now
-            return self._emit(self._encode_tiles(frame, all_tiles(self.height, self.width)), now)
+            return self._emit(self._end_video() + self._encode_tiles(frame, all_tiles(self.height, self.width)), now)
         diff = Diff(self.reference, frame, hint)
         if not diff.any():
             refine = self.refine_at()
             if refine is not None and now >= refine:
-                return self._emit(self._refine(frame), now)
+                return self._emit(self._end_video() + self._refine(frame), now)
             return None
         self._last_change = now
         ops: list[Op] = list(self._hinted_moves(frame, diff, moves or []))
         if self.detect_moves:
             ops.extend(self._moves(frame, diff))
+        if (video := self.video) is not None:  # read once: the session may set it meanwhile
+            ops.extend(self._video(video, frame, diff, now))
         ops.extend(self._encode_tiles(frame, diff.tiles(), diff))
         return self._emit(ops, now)
 
@@ -206,6 +211,22 @@ class DisplayStream:
                 self.lossy[ys, xs] = is_lossy
                 self._lossy_any = self._lossy_any or is_lossy
         return ops
+
+    def _end_video(self) -> list[Op]:
+        video = self.video
+        return video.end() if video is not None else []
+
+    def _video(self, video: VideoPath, frame: np.ndarray, diff: Diff, now: float) -> list[Op]:
+        """The video path's operations; the area it sent is done (and lossy, like JPEG)."""
+        look = video.look(frame, diff, now, video.bitrate(self.flow.quality, self.flow.s.quality_max))
+        r = look.sent
+        if r is not None:
+            ys, xs = slice(r.y, r.y + r.h), slice(r.x, r.x + r.w)
+            self.reference[ys, xs] = frame[ys, xs]
+            self.lossy[ys, xs] = True
+            self._lossy_any = True
+            diff.clear(r)
+        return look.ops
 
     def _refine(self, frame: np.ndarray) -> list[Op]:
         tiles = mask_tiles(self.lossy)
