@@ -48,7 +48,7 @@ function answer(status, body) {
 }
 
 /** A connection wired to fakes; `answers` are the POST /api/sessions answers, in order. */
-function harness(answers, handlers = {}) {
+function harness(answers, handlers = {}, extra = {}) {
   const clock = new FakeClock();
   const sockets = [];
   const requests = [];
@@ -57,6 +57,7 @@ function harness(answers, handlers = {}) {
   const connection = new Connection({
     hostId: 'pc-1', csrfToken: 'csrf-x', base: 'wss://gw', finalReasons: FINAL, graceMs: GRACE, stats, clock,
     handlers,
+    ...extra,
     fetch: async (url, init) => {
       requests.push({ url, init });
       const next = answers.shift();
@@ -314,4 +315,11 @@ test('Dispatcher: the draw time is measured from arrival, reset starts a new cha
   await third;
   assert.deepEqual(drawn, [[1, 25], [3, 0]]);
   assert.equal(d.dispatch({ type: 'CURSOR_POS', x: 0, y: 0 }), undefined);
+});
+
+test('HELLO carries the video codecs the page decodes (helloFlags)', async () => {
+  const h = harness([session(1)], {}, { helloFlags: () => 3 });
+  await h.connection.start();
+  h.sockets[0].open();
+  assert.deepEqual(h.sockets[0].sent, [{ type: 'HELLO', version: 1, flags: 3 }]);
 });
