@@ -254,3 +254,11 @@ def test_text_that_changes_often_is_not_video() -> None:
     updates = run(stream, Viewer(), frames, 0.0)
     assert not stream.video.broken  # never tried
     assert all(not isinstance(op, VideoOp) for u in updates for op in u.ops)
+
+
+def test_detector_takes_the_typical_box_not_one_that_caught_more() -> None:
+    det = VideoDetector()
+    frame = Rect(VIDEO.x - 1, VIDEO.y - 20, VIDEO.w + 2, VIDEO.h + 25)  # the window appearing, title bar and all
+    det.observe(0.0, frame)
+    found = [det.observe(i / 25, VIDEO) for i in range(1, 14)]
+    assert found[-1] == VIDEO

@@ -34,9 +34,15 @@ def overlap(a: Rect, b: Rect) -> float:
     return inter / (a.w * a.h + b.w * b.h - inter)
 
 
-def union(boxes: list[Rect]) -> Rect:
-    x0, y0 = min(r.x for r in boxes), min(r.y for r in boxes)
-    x1, y1 = max(r.x + r.w for r in boxes), max(r.y + r.h for r in boxes)
+def typical(boxes: list[Rect]) -> Rect:
+    """The box whose each edge is the median of the boxes' edges: one look that also caught
+    something else (the window's frame as it appeared, a tooltip) does not widen the video."""
+
+    def median(values: list[int]) -> int:
+        return sorted(values)[len(values) // 2]
+
+    x0, y0 = median([r.x for r in boxes]), median([r.y for r in boxes])
+    x1, y1 = median([r.x + r.w for r in boxes]), median([r.y + r.h for r in boxes])
     return Rect(x0, y0, x1 - x0, y1 - y0)
 
 
@@ -60,4 +66,4 @@ class VideoDetector:
         same = [(t, b) for t, b in self._looks if overlap(b, box) >= s.same_place]
         if len(same) < s.min_looks or now - same[0][0] < s.min_span:
             return None
-        return union([b for _, b in same])
+        return typical([b for _, b in same])

@@ -204,6 +204,8 @@ def for_viewer(viewer_flags: int, width: int, height: int, current: VideoPath | 
     """The video path for a viewer's HELLO flags: the current one if its codec still suits, a new
     one for another codec, None when the viewer decodes nothing this agent encodes (or no PyAV)."""
     codec = pick_codec(viewer_flags, available())
+    log.info("video: the viewer decodes %#x, this agent encodes %s: %s", viewer_flags,
+             sorted(c.name for c in available()), codec.name if codec else "images only")  # fmt: skip
     if codec is None:
         return None
     if current is not None and current.codec is codec and not current.broken:
