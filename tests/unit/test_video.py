@@ -3,6 +3,8 @@ moving rectangle as video while text stays lossless, and ends exactly equal to t
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import pytest
 
@@ -262,3 +264,40 @@ def test_detector_takes_the_typical_box_not_one_that_caught_more() -> None:
     det.observe(0.0, frame)
     found = [det.observe(i / 25, VIDEO) for i in range(1, 14)]
     assert found[-1] == VIDEO
+
+
+class RecordingEncoder:
+    """A fake encoder: remembers the bit rate it was opened with; every picture is one byte."""
+
+    opened: ClassVar[list[int]] = []
+
+    def __init__(self, codec: VideoCodec, w: int, h: int, bitrate: int) -> None:
+        self.codec, self.width, self.height = codec, w, h
+        RecordingEncoder.opened.append(bitrate)
+
+    def encode(self, region: np.ndarray, now: float, keyframe: bool = False) -> tuple[bytes, bool]:
+        return b"\x01", keyframe
+
+    def close(self) -> None:
+        pass
+
+
+def test_bit_rate_follows_the_quality_and_a_big_change_restarts_the_stream() -> None:
+    RecordingEncoder.opened = []
+    path = VideoPath(VideoCodec.H264, RecordingEncoder, W, H)
+    assert path.bitrate(80, 80) == 1_500_000 and path.bitrate(35, 80) == 287_109
+    assert path.bitrate(0, 80) == path.s.min_bitrate
+    stream = DisplayStream(W, H)
+    stream.video = path
+    sent: list[VideoOp | VideoEndOp] = []
+    for t in range(40):
+        if t == 25:
+            stream.flow.quality = 35  # the link's delay grew
+        update = stream.next_update(desktop(t), t * 0.04)
+        assert update is not None
+        sent += [op for op in update.ops if isinstance(op, VideoOp | VideoEndOp)]
+        stream.on_ack(Ack(update.seq, 1), t * 0.04 + 0.01)
+    assert RecordingEncoder.opened == [1_500_000, 287_109]
+    restart = next(i for i, op in enumerate(sent) if isinstance(op, VideoEndOp))
+    after = sent[restart + 1]
+    assert isinstance(after, VideoOp) and after.keyframe and after.stream == sent[0].stream + 1

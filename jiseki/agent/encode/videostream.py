@@ -100,6 +100,7 @@ class _Stream:
     rect: Rect
     encoder: VideoEncoder
     last_change: float
+    bitrate: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +129,6 @@ class VideoPath:
         self.frames = 0  # access units sent (statistics)
         self.streams = 0
         self._next_id = 0
-        self._force_keyframe = False
 
     # ---- ends ------------------------------------------------------------------------------
 
@@ -159,8 +159,13 @@ class VideoPath:
             return VideoLook([], None)
         ops: list[Op] = []
         stream = self.stream
+        changed = stream is not None and diff.box(stream.rect) is not None
+        if stream is not None and changed and not 0.5 <= bitrate / stream.bitrate <= 2:
+            # The link's delay moved the quality a long way: a new stream at the new rate (the
+            # encoder's rate is fixed once open), found again at once at the same place.
+            return self._start(frame, stream.rect, now, bitrate, self.end())
         if stream is not None:
-            if diff.box(stream.rect) is not None:
+            if changed:
                 return self._picture(frame, stream, now, keyframe=False)
             if now - stream.last_change < self.s.idle_end:
                 return VideoLook([], None)
@@ -168,33 +173,31 @@ class VideoPath:
         found = self.detector.observe(now, largest_change(diff, self.width, self.height))
         if found is None:
             return VideoLook(ops, None)
-        rect = even_rect(found, self.width, self.height)
-        if rect is None or colour_count(frame[rect.y : rect.y + rect.h, rect.x : rect.x + rect.w]) <= PHOTO_COLOURS:
+        even = even_rect(found, self.width, self.height)
+        if even is None or colour_count(frame[even.y : even.y + even.h, even.x : even.x + even.w]) <= PHOTO_COLOURS:
             return VideoLook(ops, None)  # not photographic: lossless images suit it better
+        return self._start(frame, even, now, bitrate, ops)
+
+    def _start(self, frame: np.ndarray, rect: Rect, now: float, bitrate: int, ops: list[Op]) -> VideoLook:
         try:
             encoder = self.factory(self.codec, rect.w, rect.h, bitrate)
         except Exception as exc:
             return VideoLook(ops + self._fail(exc), None)
-        stream = _Stream(self._next_id, rect, encoder, now)
+        stream = _Stream(self._next_id, rect, encoder, now, bitrate)
         self._next_id = (self._next_id + 1) % MAX_VIDEO_STREAMS
         self.stream = stream
         self.streams += 1
         look = self._picture(frame, stream, now, keyframe=True)
         return VideoLook(ops + look.ops, look.sent)
 
-    def request_keyframe(self) -> None:
-        self._force_keyframe = True
-
     def _picture(self, frame: np.ndarray, stream: _Stream, now: float, *, keyframe: bool) -> VideoLook:
         r = stream.rect
-        keyframe = keyframe or self._force_keyframe
         try:
             data, is_key = stream.encoder.encode(frame[r.y : r.y + r.h, r.x : r.x + r.w], now, keyframe)
         except Exception as exc:
             return VideoLook(self._fail(exc), None)
         if not data or len(data) > MAX_VIDEO_FRAME or (keyframe and not is_key):
             return VideoLook(self._fail(ValueError(f"unusable access unit of {len(data)} bytes")), None)
-        self._force_keyframe = False
         stream.last_change = now
         self.frames += 1
         return VideoLook([VideoOp(stream.id, r.x, r.y, r.w, r.h, self.codec, is_key, data)], r)
