@@ -301,3 +301,29 @@ def test_bit_rate_follows_the_quality_and_a_big_change_restarts_the_stream() -> 
     restart = next(i for i, op in enumerate(sent) if isinstance(op, VideoEndOp))
     after = sent[restart + 1]
     assert isinstance(after, VideoOp) and after.keyframe and after.stream == sent[0].stream + 1
+
+
+def test_no_move_search_inside_an_open_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pictures of a stream are no scrolls: searching them for moves cost 15 ms a look."""
+    from jiseki.agent.encode import stream as stream_module
+
+    searched: list[Rect] = []
+    real = stream_module.find_moves
+
+    def counting(reference, frame, box, *args):  # type: ignore[no-untyped-def]
+        searched.append(box)
+        return real(reference, frame, box, *args)
+
+    if VideoCodec.H264 not in available():
+        pytest.skip("no H.264 encoder")
+    monkeypatch.setattr(stream_module, "find_moves", counting)
+    stream = DisplayStream(W, H)
+    stream.video = VideoPath(VideoCodec.H264, open_encoder, W, H)
+    run(stream, Viewer(), [desktop(t) for t in range(15)], 0.0)
+    assert stream.video.stream is not None and searched
+    searched.clear()
+    for t in range(15, 25):
+        update = stream.next_update(desktop(t), t * 0.04)
+        assert update is not None
+        stream.on_ack(Ack(update.seq, 1), t * 0.04 + 0.01)
+    assert searched == []

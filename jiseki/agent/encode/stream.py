@@ -178,8 +178,8 @@ class DisplayStream:
                 min(self.height, (comp.y + comp.h) * TILE) - comp.y * TILE,
             )
             box = diff.box(area)
-            if box is None:
-                continue
+            if box is None or (self.video is not None and self.video.covers(box)):
+                continue  # (a video stream's pictures are no moves: the search would cost 15 ms a look)
             moves = find_moves(self.reference, frame, box, self._ref_buf, self._hashes)
             if _area(moves) * 2 < box.w * box.h:
                 # Windows side by side that change in the same rows: look at each one's columns.

@@ -148,6 +148,13 @@ class VideoPath:
 
     # ---- each look -------------------------------------------------------------------------
 
+    def covers(self, box: Rect) -> bool:
+        """Does the open stream's rectangle hold all of `box`?"""
+        if self.stream is None:
+            return False
+        r = self.stream.rect
+        return r.x <= box.x and r.y <= box.y and box.x + box.w <= r.x + r.w and box.y + box.h <= r.y + r.h
+
     def bitrate(self, quality: int, quality_max: int) -> int:
         """The stream's bit rate follows the flow controller's JPEG quality (lower under delay)."""
         share = max(0.0, min(1.0, quality / max(1, quality_max)))
