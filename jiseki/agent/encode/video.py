@@ -5,7 +5,7 @@ where it is missing (or lacks an encoder) `available()` is empty and the agent s
 
 H.264: constrained baseline, `ultrafast` + `zerolatency` (no B-frames, no lookahead: one access unit
 out for each picture in, decodable at once), Annex B with SPS/PPS in every keyframe, single thread
-(2.3 ms for 640x360 here, 1.3 ms of it the BGRA -> YUV 4:2:0 conversion). VP8 (libvpx, realtime,
+(1.8 ms for 640x360 here, 0.7 ms of it the BGRA -> YUV 4:2:0 conversion). VP8 (libvpx, realtime,
 cpu-used 8) is the fallback for viewers without H.264. libx264 is GPL: see docs/windows.md.
 """
 
@@ -111,7 +111,9 @@ class AvEncoder:
         if region.shape != (self.height, self.width, 4):
             raise ValueError(f"picture {region.shape} does not match the stream {self.width}x{self.height}")
         frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(region), format="bgra")
-        yuv = frame.reformat(format="yuv420p")
+        # Nearest-neighbour chroma: 0.7 ms instead of 1.3 ms for 640x360 (mean difference 0.24 of 255);
+        # the lossless refinement makes the picture exact once it rests anyway.
+        yuv = frame.reformat(format="yuv420p", interpolation="POINT")
         self._last_pts = max(self._last_pts + 1, int(now * 1000))
         yuv.pts = self._last_pts
         if keyframe:
