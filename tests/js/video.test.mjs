@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { VideoStreams, probeVideo } from '../../jiseki/web/static/core/video.js';
+import { VideoStreams, decoderCodec, probeVideo } from '../../jiseki/web/static/core/video.js';
 import { HelloFlag } from '../../jiseki/web/static/core/protocol.js';
 
 class FakeFrame {
@@ -104,4 +104,11 @@ test('the HELLO flags name the codecs the browser decodes', async () => {
   assert.equal(await probeVideo(Decoder), HelloFlag.VIDEO_VP8);
   const all = { isConfigSupported: async () => ({ supported: true }) };
   assert.equal(await probeVideo(all), HelloFlag.VIDEO_H264 | HelloFlag.VIDEO_VP8);
+});
+
+test('the H.264 level follows the size of the stream', () => {
+  assert.equal(decoderCodec('H264', 640, 360), 'avc1.42E01F');
+  assert.equal(decoderCodec('H264', 1920, 1080), 'avc1.42E028');
+  assert.equal(decoderCodec('H264', 4096, 2160), 'avc1.42E033');
+  assert.equal(decoderCodec('VP8', 4096, 2160), 'vp8');
 });

@@ -8,8 +8,17 @@
 
 import { HelloFlag } from './protocol.js';
 
-// Constrained baseline (no B-frames); the level is not enforced by browsers' software decoders.
+// Constrained baseline (no B-frames), level 3.1 for the probe; a stream names the level its size needs.
 export const DECODER_CODECS = Object.freeze({ H264: 'avc1.42E01F', VP8: 'vp8' });
+
+/** The codec string for a stream: H.264's level follows the picture's size in macroblocks. */
+export function decoderCodec(codec, w, h) {
+  if (codec !== 'H264') return DECODER_CODECS[codec];
+  const mbs = Math.ceil(w / 16) * Math.ceil(h / 16);
+  if (mbs <= 3600) return 'avc1.42E01F'; // 3.1: up to 1280x720
+  if (mbs <= 8704) return 'avc1.42E028'; // 4.0: up to 2048x1088
+  return 'avc1.42E033'; // 5.1: up to 4096x2304
+}
 const FLAGS = Object.freeze({ H264: HelloFlag.VIDEO_H264, VP8: HelloFlag.VIDEO_VP8 });
 const OUTPUT_TIMEOUT_MS = 1000; // a decoder that holds a picture this long is treated as failed
 
@@ -93,7 +102,7 @@ export class VideoStreams {
         output: (frame) => this.#output(s, frame),
         error: (err) => this.#broke(s, op.stream, String(err)),
       });
-      s.decoder.configure({ codec: DECODER_CODECS[op.codec], optimizeForLatency: true });
+      s.decoder.configure({ codec: decoderCodec(op.codec, op.w, op.h), optimizeForLatency: true });
     } catch (err) {
       this.#report(String(err));
       return null;
