@@ -112,3 +112,28 @@ test('the H.264 level follows the size of the stream', () => {
   assert.equal(decoderCodec('H264', 4096, 2160), 'avc1.42E033');
   assert.equal(decoderCodec('VP8', 4096, 2160), 'vp8');
 });
+
+test('display: a picture is drawn in its place in the update, before what comes after it', async () => {
+  const { Decoder } = fakeDecoder();
+  const saved = [globalThis.VideoDecoder, globalThis.EncodedVideoChunk];
+  globalThis.VideoDecoder = Decoder;
+  globalThis.EncodedVideoChunk = Chunk;
+  try {
+    const { Display } = await import('../../jiseki/web/static/core/display.js');
+    const calls = [];
+    const ctx = {
+      drawImage: (src, ...args) => calls.push(src instanceof FakeFrame ? `video ${args.join(',')}` : 'copy'),
+      fillRect: (x, y, w, h) => calls.push(`fill ${x},${y},${w},${h}`),
+      set fillStyle(_v) {},
+    };
+    const display = new Display({ width: 0, height: 0, getContext: () => ctx });
+    await display.apply({ seq: 1, ops: [op({ keyframe: true }), { op: 'FILL', x: 12, y: 22, w: 5, h: 5, r: 0, g: 0, b: 0 }] });
+    await display.apply({ seq: 2, ops: [op(), { op: 'VIDEO_END', stream: 3 }] });
+    assert.deepEqual(calls, ['video 10,20,320,240', 'fill 12,22,5,5', 'video 10,20,320,240']);
+    assert.equal(display.counts.VIDEO, 2);
+    assert.equal(display.counts.VIDEO_END, 1);
+    assert.equal(display.video.streams.size, 0);
+  } finally {
+    [globalThis.VideoDecoder, globalThis.EncodedVideoChunk] = saved;
+  }
+});
