@@ -168,6 +168,7 @@ class DisplayStream:
     def _moves(self, frame: np.ndarray, diff: Diff) -> list[CopyOp]:
         """Find, verify and apply to the reference the scrolls and window moves in each changed area."""
         ops: list[CopyOp] = []
+        video = self.video
         for comp in components(diff.tiles()):
             if comp.w * comp.h < 2:
                 continue
@@ -178,7 +179,7 @@ class DisplayStream:
                 min(self.height, (comp.y + comp.h) * TILE) - comp.y * TILE,
             )
             box = diff.box(area)
-            if box is None or (self.video is not None and self.video.covers(box)):
+            if box is None or (video is not None and video.covers(box)):
                 continue  # (a video stream's pictures are no moves: the search would cost 15 ms a look)
             moves = find_moves(self.reference, frame, box, self._ref_buf, self._hashes)
             if _area(moves) * 2 < box.w * box.h:
