@@ -49,6 +49,7 @@ from .clipboard.sync import CLIPBOARD_POLL, ClipboardSync
 from .encode.flow import FlowControl, FlowSettings
 from .encode.rects import union
 from .encode.stream import DisplayStream
+from .encode.videostream import for_viewer
 from .input.base import InputSink, PendingMove
 from .input.text import refusal
 from .policy import AgentPolicy
@@ -267,6 +268,7 @@ class DisplaySession:
         elif isinstance(msg, Hello):
             if msg.version != PROTOCOL_VERSION:
                 raise ProtocolError(f"viewer speaks protocol version {msg.version}")
+            self.stream.video = for_viewer(msg.flags, self.capture.width, self.capture.height, self.stream.video)
 
     async def _clipboard_loop(self) -> None:
         """Send the office PC's clipboard to the terminal when it changes (if the policy allows)."""

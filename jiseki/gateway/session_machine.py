@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
-from jiseki.protocol import Ack, Desktop, Key, KeyboardLayout, Refresh, Status, StatusCode, Update, encode
+from jiseki.protocol import Ack, Desktop, Hello, Key, KeyboardLayout, Refresh, Status, StatusCode, Update, encode
 from jiseki.protocol.close_codes import CloseCode
 from jiseki.protocol.messages import Message
 
@@ -80,6 +80,7 @@ class RelayStats:
     last_ack_seq: int = 0
     last_desktop: bytes | None = None
     last_layout: bytes | None = None  # the office PC's keyboard layout, for a resumed viewer
+    last_viewer_hello: bytes | None = None  # the viewer's HELLO (its video codecs), for a rejoining agent
 
 
 @dataclass(frozen=True)
@@ -282,7 +283,13 @@ class SessionMachine:
             self._go(Phase.LIVE)
             self._attach(Side.AGENT)
             self.stats.held_keys.clear()  # a new agent session starts with no key held
-            return [Send(Side.VIEWER, status(StatusCode.HOST_CONNECTED)), self._audit("session_resumed", side="agent")]
+            out: list[Action] = [
+                Send(Side.VIEWER, status(StatusCode.HOST_CONNECTED)),
+                self._audit("session_resumed", side="agent"),
+            ]
+            if self.stats.last_viewer_hello is not None:  # the new agent session learns the viewer's codecs
+                out.append(Send(Side.AGENT, self.stats.last_viewer_hello))
+            return out
         if self.phase is Phase.ENDED:
             self._attach(Side.AGENT)
             return []
@@ -351,6 +358,8 @@ class SessionMachine:
             (stats.held_keys.add if msg.down else stats.held_keys.discard)(msg.usage)
         elif isinstance(msg, Ack):
             stats.last_ack_seq = msg.seq
+        elif isinstance(msg, Hello):
+            stats.last_viewer_hello = data
         if decision.clipboard is not None:
             return [message_audit(self.who, "to_host", decision), Send(Side.AGENT, data)]
         return [Send(Side.AGENT, data)]

@@ -29,11 +29,15 @@ from .limits import (
     MAX_OPS,
     MAX_STATUS_BYTES,
     MAX_TEXT_BYTES,
+    MAX_VIDEO_FRAME,
+    MAX_VIDEO_SIZE,
+    MAX_VIDEO_STREAMS,
     MAX_VIEWER_MESSAGE,
 )
 from .messages import (
     CLIPBOARD_TEXT,
     LOCK_ALL,
+    VIDEO_KEYFRAME,
     Ack,
     Clipboard,
     Codec,
@@ -59,6 +63,9 @@ from .messages import (
     StatusCode,
     Text,
     Update,
+    VideoCodec,
+    VideoEndOp,
+    VideoOp,
     Wheel,
 )
 
@@ -74,6 +81,9 @@ __all__ = [
     "MAX_OPS",
     "MAX_STATUS_BYTES",
     "MAX_TEXT_BYTES",
+    "MAX_VIDEO_FRAME",
+    "MAX_VIDEO_SIZE",
+    "MAX_VIDEO_STREAMS",
     "MAX_VIEWER_MESSAGE",
     "OPS",
     "REGISTRY",
@@ -262,10 +272,58 @@ def _dec_image(r: _Reader) -> ImageOp:
     return ImageOp(x, y, w, h, codec_value, r.take(length))
 
 
+_VIDEO = struct.Struct(">BHHHHBBI")
+_VIDEO_FLAGS = VIDEO_KEYFRAME  # every other bit must be 0
+
+
+def _check_video(stream: int, w: int, h: int, length: int) -> None:
+    if not 0 <= stream < MAX_VIDEO_STREAMS:
+        raise ProtocolError(f"video stream {stream} out of range")
+    if w > MAX_VIDEO_SIZE or h > MAX_VIDEO_SIZE:
+        raise ProtocolError("video rectangle too large")
+    _check_length(length, 1, MAX_VIDEO_FRAME, "video frame")
+
+
+def _enc_video(op: VideoOp) -> Parts:
+    _check_rect(op.x, op.y, op.w, op.h)
+    _check_video(op.stream, op.w, op.h, len(op.payload))
+    flags = VIDEO_KEYFRAME if op.keyframe else 0
+    yield _VIDEO.pack(op.stream, op.x, op.y, op.w, op.h, int(op.codec), flags, len(op.payload))
+    yield op.payload
+
+
+def _dec_video(r: _Reader) -> VideoOp:
+    stream, x, y, w, h, codec, flags, length = r.unpack(_VIDEO)
+    _check_rect(x, y, w, h)
+    _check_video(stream, w, h, length)
+    try:
+        codec_value = VideoCodec(codec)
+    except ValueError:
+        raise ProtocolError(f"unknown video codec {codec}") from None
+    if flags & ~_VIDEO_FLAGS:
+        raise ProtocolError("unknown video flags")
+    return VideoOp(stream, x, y, w, h, codec_value, bool(flags & VIDEO_KEYFRAME), r.take(length))
+
+
+def _enc_video_end(op: VideoEndOp) -> Parts:
+    if not 0 <= op.stream < MAX_VIDEO_STREAMS:
+        raise ProtocolError(f"video stream {op.stream} out of range")
+    yield _U8.pack(op.stream)
+
+
+def _dec_video_end(r: _Reader) -> VideoEndOp:
+    (stream,) = r.unpack(_U8)
+    if stream >= MAX_VIDEO_STREAMS:
+        raise ProtocolError(f"video stream {stream} out of range")
+    return VideoEndOp(stream)
+
+
 OPS: tuple[OpEntry[Any], ...] = (
     OpEntry(OpType.COPY, CopyOp, _enc_copy, _dec_copy),
     OpEntry(OpType.FILL, FillOp, _enc_fill, _dec_fill),
     OpEntry(OpType.IMAGE, ImageOp, _enc_image, _dec_image),
+    OpEntry(OpType.VIDEO, VideoOp, _enc_video, _dec_video),
+    OpEntry(OpType.VIDEO_END, VideoEndOp, _enc_video_end, _dec_video_end),
 )
 _OP_BY_TYPE: dict[int, OpEntry[Any]] = {e.type: e for e in OPS}
 _OP_BY_CLASS: dict[type, OpEntry[Any]] = {e.cls: e for e in OPS}

@@ -18,6 +18,9 @@ MAX_STATUS_BYTES = 256
 MAX_CURSOR = 256  # cursor width/height
 MAX_LAYOUT_NAME_BYTES = 64
 MAX_LAYOUT_KEYS = 128
+MAX_VIDEO_STREAMS = 16  # stream ids are 0 .. MAX_VIDEO_STREAMS - 1
+MAX_VIDEO_SIZE = 4096  # a video rectangle's width and height (what browsers' decoders take)
+MAX_VIDEO_FRAME = 4 * 1024 * 1024  # bytes of one access unit
 
 # ---- control channel (JSON text between the agent and the gateway) ----------------------------
 MAX_CONTROL_MESSAGE = 64 * 1024

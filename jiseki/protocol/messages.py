@@ -37,12 +37,26 @@ class OpType(IntEnum):
     COPY = 0x01
     FILL = 0x02
     IMAGE = 0x03
+    VIDEO = 0x04  # one access unit of a video stream, drawn at its rectangle
+    VIDEO_END = 0x05  # the stream is over: the viewer closes its decoder
 
 
 class Codec(IntEnum):
     JPEG = 1
     WEBP = 2
     PNG = 3
+
+
+class VideoCodec(IntEnum):
+    H264 = 1  # Annex B access units, constrained baseline (no B-frames)
+    VP8 = 2  # raw VP8 frames
+
+
+# HELLO flags of the viewer: the video codecs it can decode (the agent's HELLO sends 0).
+# Receivers ignore bits they do not know.
+HELLO_VIDEO_H264 = 0x01
+HELLO_VIDEO_VP8 = 0x02
+VIDEO_KEYFRAME = 0x01  # VIDEO flags: this access unit starts (or restarts) the stream
 
 
 class StatusCode(IntEnum):
@@ -124,7 +138,26 @@ class ImageOp:
     payload: bytes | memoryview = field(repr=False)
 
 
-Op = CopyOp | FillOp | ImageOp
+@dataclass(frozen=True, slots=True)
+class VideoOp:
+    """One encoded access unit of video stream `stream`, drawn at (x, y, w, h) once decoded."""
+
+    stream: int
+    x: int
+    y: int
+    w: int
+    h: int
+    codec: VideoCodec
+    keyframe: bool
+    payload: bytes | memoryview = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoEndOp:
+    stream: int
+
+
+Op = CopyOp | FillOp | ImageOp | VideoOp | VideoEndOp
 
 
 # ---- messages ---------------------------------------------------------------------------

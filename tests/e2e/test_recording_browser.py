@@ -155,3 +155,85 @@ def test_staff_cannot_watch_recordings(browser, stack: DemoStack) -> None:  # ty
         assert response is not None and response.status == 403
     finally:
         context.close()
+
+
+def _auditor(browser, stack: DemoStack, login_id: str):  # type: ignore[no-untyped-def]
+    """A new auditor, logged in through first-login TOTP enrolment: (context, page)."""
+    subprocess.run(
+        [sys.executable, "-m", "jiseki", "admin", "create-user", login_id, "--name", "監査 二", "--role", "auditor",
+         "--password-stdin", "--config", str(stack.config_path)],
+        input=AUDITOR_PASSWORD + "\n", text=True, check=True, capture_output=True,
+    )  # fmt: skip
+    context = terminal_context(browser, stack, viewport={"width": 1920, "height": 1200})
+    p = context.new_page()
+    p.goto(stack.base_url + "/login")
+    p.fill("#login_id", login_id)
+    p.fill("#password", AUDITOR_PASSWORD)
+    p.click("button[type=submit]")
+    p.wait_for_url(stack.base_url + "/login/totp")
+    secret = re.sub(r"\s", "", p.inner_text("#secret"))
+    p.fill("#code", code_at(secret, time.time()))
+    p.click("form[action='/login/totp'] button[type=submit]")
+    p.wait_for_url(stack.base_url + "/")
+    return context, p
+
+
+def test_recorded_video_plays_back_through_webcodecs(browser, stack: DemoStack) -> None:  # type: ignore[no-untyped-def]
+    """Video streams are recorded as relayed; the player decodes them and ends on the exact picture."""
+    with sqlite3.connect(stack.gateway.data_dir / "jiseki.db") as db:
+        before = {r[0] for r in db.execute("SELECT session_id FROM recordings")}
+    staff = terminal_context(browser, stack, viewport={"width": 1920, "height": 1200})
+    page = staff.new_page()
+    login(page, stack)
+    page.goto(stack.viewer_url)
+    for _ in range(200):
+        if page.evaluate("window.jisekiStats && window.jisekiStats.framesDrawn > 0"):
+            break
+        time.sleep(0.1)
+    wait_until_rest(page)
+    player = subprocess.Popen(
+        [sys.executable, "-m", "tests.e2e.video_window", "120", "640", "480", "270", "3"], env=stack.desktop.env()
+    )
+    try:
+        for _ in range(200):
+            if page.evaluate("window.jisekiStats.video.frames > 20"):
+                break
+            time.sleep(0.1)
+        assert page.evaluate("window.jisekiStats.video.frames") > 20
+        for _ in range(200):
+            if page.evaluate("window.jisekiStats.ops.VIDEO_END > 0"):
+                break
+            time.sleep(0.1)
+        wait_until_rest(page)
+        final = canvas_pixels(page)
+        page.click("#disconnect")
+        for _ in range(100):
+            if page.evaluate("window.jisekiStats.state") == "disconnected":
+                break
+            time.sleep(0.1)
+    finally:
+        player.terminate()
+        player.wait(5)
+        page.close()
+        staff.close()
+    with sqlite3.connect(stack.gateway.data_dir / "jiseki.db") as db:
+        for _ in range(150):
+            rows = [r[0] for r in db.execute("SELECT session_id FROM recordings") if r[0] not in before]
+            if rows:
+                break
+            time.sleep(0.2)
+    assert rows
+    context, p = _auditor(browser, stack, "kansa2")
+    try:
+        p.goto(f"{stack.base_url}/recordings/{rows[0]}")
+        for _ in range(200):
+            if p.evaluate("window.jisekiPlayer && (window.jisekiPlayer.ready || window.jisekiPlayer.error)"):
+                break
+            time.sleep(0.1)
+        assert p.evaluate("window.jisekiPlayer.error") is None
+        p.evaluate(f"window.jisekiPlayer.seek({p.evaluate('window.jisekiPlayer.duration')})")
+        video = p.evaluate("window.jisekiPlayer.video")
+        assert video["frames"] > 20 and video["errors"] == 0, video
+        assert np.array_equal(canvas_pixels(p, "document.getElementById('screen')"), final)
+    finally:
+        context.close()

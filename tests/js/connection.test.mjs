@@ -59,7 +59,7 @@ function answer(status, body) {
  * order: a session (sent once the test opens the socket), a refusal (the socket opens, answers and
  * closes), or an Error (the gateway is not reached: the socket closes without opening).
  */
-function harness(answers, handlers = {}) {
+function harness(answers, handlers = {}, extra = {}) {
   const clock = new FakeClock();
   const sockets = [];
   const requests = [];
@@ -68,6 +68,7 @@ function harness(answers, handlers = {}) {
   const connection = new Connection({
     hostId: 'pc-1', base: 'wss://gw', finalReasons: FINAL, graceMs: GRACE, stats, clock,
     handlers,
+    ...extra,
     openSocket: (url) => {
       const s = new FakeSocket(url);
       sockets.push(s);
@@ -367,4 +368,11 @@ test('Dispatcher: the draw time is measured from arrival, reset starts a new cha
   await third;
   assert.deepEqual(drawn, [[1, 25], [3, 0]]);
   assert.equal(d.dispatch({ type: 'CURSOR_POS', x: 0, y: 0 }), undefined);
+});
+
+test('HELLO carries the video codecs the page decodes (helloFlags)', async () => {
+  const h = harness([session(1)], {}, { helloFlags: () => 3 });
+  await h.connection.start();
+  h.sockets[0].open();
+  assert.deepEqual(h.sockets[0].sent, [{ type: 'HELLO', version: 1, flags: 3 }]);
 });

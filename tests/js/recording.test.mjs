@@ -90,3 +90,15 @@ test('timeOfSeq: when an update was sent', () => {
   assert.equal(recording.timeOfSeq(3), 200);
   assert.equal(recording.timeOfSeq(99), null);
 });
+
+test('full pictures: a refresh that ends video streams still counts; a video delta does not', () => {
+  const pay = new Uint8Array([1]);
+  const video = (keyframe) => ({ op: 'VIDEO', stream: 0, x: 0, y: 0, w: W, h: H, codec: 'H264', keyframe, payload: pay });
+  const { frames } = parseRecording(file([
+    [0, { type: 'DESKTOP', width: W, height: H, monitors: [{ x: 0, y: 0, w: W, h: H }] }],
+    [10, { type: 'UPDATE', seq: 1, ops: [{ op: 'VIDEO_END', stream: 0 }, ...full(1).ops] }],
+    [20, { type: 'UPDATE', seq: 2, ops: [video(false)] }],
+    [30, { type: 'UPDATE', seq: 3, ops: [video(true)] }],
+  ]));
+  assert.deepEqual(frames.map((f) => f.keyframe), [true, true, false, true]);
+});

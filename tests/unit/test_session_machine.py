@@ -34,6 +34,7 @@ from jiseki.protocol import (
     Ack,
     Clipboard,
     Desktop,
+    Hello,
     Key,
     KeyboardLayout,
     LayoutKey,
@@ -420,3 +421,16 @@ def test_view_only_switched_off_ends_too_and_other_changes_apply_from_now() -> N
     assert machine.policy_changed(combine([]), True, T0 + 30, FRIDAY_10) == []  # the same policy
     assert machine.policy_changed(combine([Policy("課", idle_minutes=1)]), True, T0 + 30, FRIDAY_10) == []
     assert machine.tick(T0 + 61) == [ended("idle"), Close(V, 4003, "idle")]  # idle since it started
+
+
+def test_a_rejoining_agent_gets_the_viewers_hello_again() -> None:
+    """The viewer's HELLO names the video codecs it decodes; a new agent session must know them too."""
+    machine = live()
+    hello = Hello(1, 0x03)
+    assert from_viewer(machine, hello) == [Send(A, encode(hello))]
+    machine.link_lost(A, broken=True)
+    assert machine.agent_attached(T0 + 5, FRIDAY_10) == [
+        Send(V, status(StatusCode.HOST_CONNECTED)),
+        Audit("session_resumed", "ok", {**IDS, "side": "agent"}),
+        Send(A, encode(hello)),
+    ]

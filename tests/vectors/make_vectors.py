@@ -31,6 +31,9 @@ from jiseki.protocol import (
     StatusCode,
     Text,
     Update,
+    VideoCodec,
+    VideoEndOp,
+    VideoOp,
     Wheel,
     encode,
 )
@@ -84,7 +87,20 @@ VALID = {
     "clipboard_empty": Clipboard(""),
     "clipboard_text": Clipboard("議事録\r\nline 2\t✓"),
     "status_warning": Status(StatusCode.WARNING, "idle:60"),
+    "hello_video_caps": Hello(1, 0x03),
+    "update_video": Update(
+        42,
+        (
+            VideoOp(0, 320, 200, 640, 360, VideoCodec.H264, True, bytes.fromhex("000000016742c01e00000165")),
+            VideoOp(0, 320, 200, 640, 360, VideoCodec.H264, False, bytes.fromhex("0000000141")),
+            VideoOp(15, 0, 0, 4096, 2, VideoCodec.VP8, False, b"\x31"),
+            VideoEndOp(0),
+            VideoEndOp(15),
+        ),
+    ),
 }
+
+_VIDEO_OP = "11000000010001" + "04"  # an UPDATE with one VIDEO operation
 
 # (name, hex, direction): bytes that must be refused with a ProtocolError.
 INVALID = [
@@ -125,6 +141,16 @@ INVALID = [
     ("clipboard_length_past_end", "30" + "01" + "00000005" + "41", "any"),
     ("clipboard_bad_utf8", "30" + "01" + "00000002" + "c328", "any"),
     ("clipboard_over_limit", "30" + "01" + "00100001", "any"),
+    ("video_stream_out_of_range", _VIDEO_OP + "10" + "0000000000100010" + "01" + "01" + "00000001" + "00", "any"),
+    ("video_unknown_codec", _VIDEO_OP + "00" + "0000000000100010" + "03" + "01" + "00000001" + "00", "any"),
+    ("video_unknown_flags", _VIDEO_OP + "00" + "0000000000100010" + "01" + "02" + "00000001" + "00", "any"),
+    ("video_empty_frame", _VIDEO_OP + "00" + "0000000000100010" + "01" + "01" + "00000000", "any"),
+    ("video_too_wide", _VIDEO_OP + "00" + "0000000010010010" + "01" + "01" + "00000001" + "00", "any"),
+    ("video_frame_over_limit", _VIDEO_OP + "00" + "0000000000100010" + "01" + "00" + "00400001" + "00", "any"),
+    ("video_rect_beyond_limit", _VIDEO_OP + "00" + "3ff00000" + "00200010" + "01" + "00" + "00000001" + "00", "any"),
+    ("video_length_past_end", _VIDEO_OP + "00" + "0000000000100010" + "01" + "00" + "00000009" + "00", "any"),
+    ("video_end_out_of_range", "11000000010001" + "05" + "ff", "any"),
+    ("video_end_truncated", "11000000010001" + "05", "any"),
 ]
 
 

@@ -10,7 +10,8 @@ first: the window system's move hints, e.g. DXGI's move rects, then those found 
 then the remaining changed pixels as tight rectangles: solid -> `FILL`, text/UI -> WebP lossless,
 photographic -> JPEG at the quality the flow controller allows. Areas sent as JPEG are
 remembered (`lossy`, per pixel, moved along with COPY) and resent losslessly once the screen has
-rested for `refine_after` seconds.
+rested for `refine_after` seconds. With a `video` path (the viewer decodes video), a detected
+moving rectangle goes as a video stream instead (`videostream`), lossy like JPEG.
 
 An update carries at most what the flow controller's window has room for (`FlowControl.budget`),
 smallest pieces first (a key's echo before a page of text): what did not fit is simply not yet in
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from jiseki.protocol import Ack, Codec, CopyOp, ImageOp, Op, Rect, Update
+from jiseki.protocol import Ack, Codec, CopyOp, ImageOp, Op, Rect, Update, VideoOp
 
 from ..capture.base import MoveHint
 from .codecs import encode_rect
@@ -30,6 +31,7 @@ from .flow import SEQ_MODULO, FlowControl, FlowSettings
 from .motion import MIN_COPY_PIXELS, MIN_COPY_ROWS, Move, RowHashCache, apply_move, find_moves, same_pixels
 from .rects import split_rect, tiles_to_rects, union
 from .tiles import TILE, Diff, all_tiles, components, tile_any
+from .videostream import VideoPath
 
 __all__ = ["SEQ_MODULO", "DisplayStream"]
 
@@ -37,7 +39,7 @@ OP_OVERHEAD = 16  # bytes of an operation's header, for the in-flight byte count
 
 
 def _op_size(op: Op) -> int:
-    return OP_OVERHEAD + (len(op.payload) if isinstance(op, ImageOp) else 0)
+    return OP_OVERHEAD + (len(op.payload) if isinstance(op, ImageOp | VideoOp) else 0)
 
 
 def _area(moves: list[Move]) -> int:
@@ -71,6 +73,7 @@ class DisplayStream:
         self._last_change = float("-inf")
         self._hashes = RowHashCache()
         self.unsent: Rect | None = None  # changed pixels the last update had no room for
+        self.video: VideoPath | None = None  # set once the viewer's HELLO says it decodes video
 
     @property
     def in_flight(self) -> int:
@@ -110,7 +113,7 @@ class DisplayStream:
             self._last_change = now
             self.unsent = None
             # Whole, whatever its size: the reference is not what the viewer shows until then.
-            return self._emit(self._encode_tiles(frame, all_tiles(self.height, self.width)), now)
+            return self._emit(self._end_video() + self._encode_tiles(frame, all_tiles(self.height, self.width)), now)
         if hint is not None and self.unsent is not None:
             hint = union([hint, self.unsent])
         self.unsent = None
@@ -118,13 +121,16 @@ class DisplayStream:
         if not diff.any():
             refine = self.refine_at()
             if refine is not None and now >= refine:
-                return self._emit(self._refine(frame), now)
+                return self._emit(self._end_video() + self._refine(frame), now)
             return None
         self._last_change = now
         ops: list[Op] = list(self._hinted_moves(frame, diff, moves or []))
         if self.detect_moves:
             ops.extend(self._moves(frame, diff))
-        ops.extend(self._encode_tiles(frame, diff.tiles(), diff, budget=self.flow.budget()))
+        if (video := self.video) is not None:  # read once: the session may set it meanwhile
+            ops.extend(self._video(video, frame, diff, now))
+        room = max(self.flow.s.min_update_bytes, self.flow.budget() - sum(_op_size(op) for op in ops))
+        ops.extend(self._encode_tiles(frame, diff.tiles(), diff, budget=room))
         return self._emit(ops, now)
 
     # ---- parts -----------------------------------------------------------------------------
@@ -170,6 +176,7 @@ class DisplayStream:
     def _moves(self, frame: np.ndarray, diff: Diff) -> list[CopyOp]:
         """Find, verify and apply to the reference the scrolls and window moves in each changed area."""
         ops: list[CopyOp] = []
+        video = self.video
         for comp in components(diff.tiles()):
             if comp.w * comp.h < 2:
                 continue
@@ -182,6 +189,8 @@ class DisplayStream:
             box = diff.box(area)
             if box is None or box.h < MIN_COPY_ROWS or box.w * box.h < MIN_COPY_PIXELS:
                 continue  # too small for any move to be worth a COPY (a typed character)
+            if video is not None and video.covers(box):
+                continue  # (a video stream's pictures are no moves: the search would cost 15 ms a look)
             moves = find_moves(self.reference, frame, box, self._ref_buf, self._hashes)
             if _area(moves) * 2 < box.w * box.h:
                 # Windows side by side that change in the same rows: look at each one's columns.
@@ -231,6 +240,22 @@ class DisplayStream:
             self.lossy[ys, xs] = is_lossy
             self._lossy_any = self._lossy_any or is_lossy
         return ops
+
+    def _end_video(self) -> list[Op]:
+        video = self.video
+        return video.end() if video is not None else []
+
+    def _video(self, video: VideoPath, frame: np.ndarray, diff: Diff, now: float) -> list[Op]:
+        """The video path's operations; the area it sent is done (and lossy, like JPEG)."""
+        look = video.look(frame, diff, now, video.bitrate(self.flow.quality, self.flow.s.quality_max))
+        r = look.sent
+        if r is not None:
+            ys, xs = slice(r.y, r.y + r.h), slice(r.x, r.x + r.w)
+            self.reference[ys, xs] = frame[ys, xs]
+            self.lossy[ys, xs] = True
+            self._lossy_any = True
+            diff.clear(r)
+        return look.ops
 
     def _refine(self, frame: np.ndarray) -> list[Op]:
         # Each piece sent clears its pixels' lossy mark; pieces left for later stay marked.

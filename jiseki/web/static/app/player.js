@@ -19,6 +19,7 @@ const dispatcher = new Dispatcher({
   UPDATE: (msg) => display.apply(msg),
 });
 const player = { ready: false, duration: 0, position: 0, framesApplied: 0, playing: false, error: null };
+player.video = display.video.stats; // pictures of video streams decoded (WebCodecs), for tests
 window.jisekiPlayer = player;
 
 let recording = null;

@@ -4,6 +4,7 @@
 
 import { Connection } from '../core/connection.js';
 import { Display } from '../core/display.js';
+import { probeVideo } from '../core/video.js';
 import { cursorStyle } from '../core/cursor.js';
 import { InputCapture } from '../core/input.js';
 import { Compositor, japanTime, updateBounds } from '../core/compositor.js';
@@ -57,12 +58,24 @@ const framebuffer = wm.wmUser ? document.createElement('canvas') : canvas;
 const watermarkText = () => t('watermark', { user: wm.wmUser, terminal: wm.wmTerminal, time: japanTime() });
 const compositor = wm.wmUser ? new Compositor(canvas, framebuffer, watermarkText) : null;
 window.jisekiFramebuffer = framebuffer; // what the office PC sent, for tests and diagnostics
-const display = new Display(framebuffer);
+// A broken video stream: ask for the screen again (the agent restarts video with a keyframe).
+// At most every 2 s: a browser whose decoder keeps failing must not turn into a refresh loop.
+let lastVideoRefresh = -Infinity;
+function onVideoError(reason) {
+  console.warn('video stream:', reason);
+  const now = performance.now();
+  if (now - lastVideoRefresh < 2000) return;
+  lastVideoRefresh = now;
+  send({ type: 'REFRESH' });
+}
+const display = new Display(framebuffer, { onVideoError });
 const noticeEl = document.getElementById('notice');
 let noticeTimer = null;
 let clipboard = null;
 stats.ops = display.counts;
+stats.video = display.video.stats; // pictures decoded through the video path, streams, errors
 let connection = null; // the Connection, once the page is set up
+let videoFlags = 0; // the video codecs this browser decodes (HELLO flags), probed once
 
 function setState(key, vars) {
   stats.state = key;
@@ -347,6 +360,7 @@ function connectionFor(input) {
     finalReasons: new Set((document.body.dataset.finalReasons || '').split(' ').filter(Boolean)),
     graceMs: Number(document.body.dataset.resumeGrace || 60) * 1000,
     handlers: messageHandlers(input),
+    helloFlags: () => videoFlags,
     stats,
     on: {
       state: (key, vars) => onConnectionState(key, vars, input),
@@ -410,6 +424,8 @@ async function main() {
   document.getElementById('layout-close').addEventListener('click', () => { layoutNotice.hidden = true; input.focus(null); });
   document.getElementById('text-notice-close').addEventListener('click', () => { textNotice.hidden = true; input.focus(null); });
   watchDevicePixelRatio(input);
+  videoFlags = await probeVideo();
+  stats.videoFlags = videoFlags;
   connection = connectionFor(input);
   disconnectBtn.addEventListener('click', () => connection.close());
   reconnectBtn.addEventListener('click', () => connection.start());

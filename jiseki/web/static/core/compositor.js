@@ -69,6 +69,7 @@ export class Compositor {
 export function updateBounds(update) {
   let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
   for (const op of update.ops) {
+    if (op.op === 'VIDEO_END') continue; // draws nothing
     const x = op.op === 'COPY' ? op.dx : op.x;
     const y = op.op === 'COPY' ? op.dy : op.y;
     x0 = Math.min(x0, x); y0 = Math.min(y0, y);

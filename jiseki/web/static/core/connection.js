@@ -57,7 +57,8 @@ const defaultClock = {
  * `state(key, vars)` for connecting / waiting / connected / resuming / reconnecting {s} /
  * disconnected, `ended(reason, refusal)`, `warning(detail)`, `closed()` when a socket closed,
  * `login()` when the login expired), `stats` (this object's `bytes`, `updates`, `sessions`,
- * `resumes` and `endReason` are kept here). For tests: `openSocket(url)`, `clock`.
+ * `resumes` and `endReason` are kept here), `helloFlags()` (the HELLO flags: the video codecs the
+ * page decodes; 0 without). For tests: `openSocket(url)`, `clock`.
  */
 export class Connection {
   constructor(o) {
@@ -67,6 +68,7 @@ export class Connection {
     this.graceMs = o.graceMs;
     this.on = o.on ?? {};
     this.stats = o.stats ?? {};
+    this.helloFlags = o.helloFlags ?? (() => 0);
     this.stats.bytes ??= 0;
     this.stats.updates ??= 0;
     this.stats.sessions ??= 0;
@@ -143,7 +145,7 @@ export class Connection {
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       opened = true;
-      this.send({ type: 'HELLO', version: PROTOCOL_VERSION, flags: 0 });
+      this.send({ type: 'HELLO', version: PROTOCOL_VERSION, flags: this.helloFlags() });
     };
     ws.onmessage = (event) => {
       try {

@@ -7,6 +7,11 @@ export const PROTOCOL_VERSION = 1;
 // MsgType, OpType and the direction sets are derived from the registries below.
 export const Codec = Object.freeze({ JPEG: 1, WEBP: 2, PNG: 3 });
 const CODEC_NAMES = Object.fromEntries(Object.entries(Codec).map(([k, v]) => [v, k]));
+export const VideoCodec = Object.freeze({ H264: 1, VP8: 2 });
+const VIDEO_CODEC_NAMES = Object.fromEntries(Object.entries(VideoCodec).map(([k, v]) => [v, k]));
+// HELLO flags of the viewer: the video codecs it can decode. VIDEO flags: a keyframe.
+export const HelloFlag = Object.freeze({ VIDEO_H264: 0x01, VIDEO_VP8: 0x02 });
+const VIDEO_KEYFRAME = 0x01;
 export const CODEC_MIME = Object.freeze({ JPEG: 'image/jpeg', WEBP: 'image/webp', PNG: 'image/png' });
 export const StatusCode = Object.freeze({
   WAITING_FOR_HOST: 1, HOST_CONNECTED: 2, HOST_OFFLINE: 3, SESSION_ENDED: 4, WARNING: 5,
@@ -30,6 +35,9 @@ export const MAX_STATUS_BYTES = 256;
 export const MAX_CURSOR = 256;
 export const MAX_LAYOUT_NAME_BYTES = 64;
 export const MAX_LAYOUT_KEYS = 128;
+export const MAX_VIDEO_STREAMS = 16;
+export const MAX_VIDEO_SIZE = 4096;
+export const MAX_VIDEO_FRAME = 4 * 1024 * 1024;
 
 export class ProtocolError extends Error {}
 
@@ -118,6 +126,18 @@ function checkLength(length, low, high, what) {
   if (length < low || length > high) throw new ProtocolError(low ? `${what} empty or too long` : `${what} too long`);
 }
 
+function checkStream(stream) {
+  if (!Number.isInteger(stream) || stream < 0 || stream >= MAX_VIDEO_STREAMS) {
+    throw new ProtocolError(`video stream ${stream} out of range`);
+  }
+}
+
+function checkVideo(stream, w, h, length) {
+  checkStream(stream);
+  if (w > MAX_VIDEO_SIZE || h > MAX_VIDEO_SIZE) throw new ProtocolError('video rectangle too large');
+  checkLength(length, 1, MAX_VIDEO_FRAME, 'video frame');
+}
+
 // ---- UPDATE operations: one entry per kind ----------------------------------------------------
 
 const OPS = [
@@ -162,6 +182,38 @@ const OPS = [
       for (const v of [op.x, op.y, op.w, op.h]) w.u16(v);
       w.u8(Codec[op.codec]); w.u32(op.payload.length); w.raw(op.payload);
     },
+  },
+  {
+    type: 0x04, name: 'VIDEO',
+    decode(r) {
+      const stream = r.u8(), x = r.u16(), y = r.u16(), w = r.u16(), h = r.u16();
+      const codec = r.u8(), flags = r.u8(), length = r.u32();
+      checkRect(x, y, w, h);
+      checkVideo(stream, w, h, length);
+      if (!(codec in VIDEO_CODEC_NAMES)) throw new ProtocolError(`unknown video codec ${codec}`);
+      if ((flags & ~VIDEO_KEYFRAME) !== 0) throw new ProtocolError('unknown video flags');
+      return {
+        stream, x, y, w, h, codec: VIDEO_CODEC_NAMES[codec], keyframe: (flags & VIDEO_KEYFRAME) !== 0,
+        payload: r.take(length),
+      };
+    },
+    encode(w, op) {
+      checkRect(op.x, op.y, op.w, op.h);
+      checkVideo(op.stream, op.w, op.h, op.payload.length);
+      w.u8(op.stream);
+      for (const v of [op.x, op.y, op.w, op.h]) w.u16(v);
+      w.u8(VideoCodec[op.codec]); w.u8(op.keyframe ? VIDEO_KEYFRAME : 0);
+      w.u32(op.payload.length); w.raw(op.payload);
+    },
+  },
+  {
+    type: 0x05, name: 'VIDEO_END',
+    decode(r) {
+      const stream = r.u8();
+      checkStream(stream);
+      return { stream };
+    },
+    encode(w, op) { checkStream(op.stream); w.u8(op.stream); },
   },
 ];
 export const OpType = Object.freeze(Object.fromEntries(OPS.map((e) => [e.name, e.type])));

@@ -31,7 +31,12 @@ export function parseRecording(buffer) {
     if (msg.type === 'DESKTOP') { width = msg.width; height = msg.height; }
     if (msg.type === 'UPDATE' && width) {
       let area = 0;
-      for (const op of msg.ops) if (op.op !== 'COPY') area += op.w * op.h;
+      // What draws a picture of its own: not COPY, not VIDEO_END, and video only from a keyframe
+      // (a later picture of a stream needs the ones before it).
+      for (const op of msg.ops) {
+        if (op.op === 'COPY' || op.op === 'VIDEO_END' || (op.op === 'VIDEO' && !op.keyframe)) continue;
+        area += op.w * op.h;
+      }
       keyframe = area >= width * height; // a full picture: playback can start here
     }
     frames.push({ ms, msg, keyframe });
