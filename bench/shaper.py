@@ -169,6 +169,11 @@ class Shaper:
             self._loop.create_task(self._drops())
         self._ready.set()
         self._loop.run_forever()
+        pending = asyncio.all_tasks(self._loop)  # closed: let every connection's tasks end quietly
+        for task in pending:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self._loop.close()
 
     async def _drops(self) -> None:
         while True:
@@ -239,8 +244,6 @@ class Shaper:
 
         def stop() -> None:
             self._server.close()
-            for task in asyncio.all_tasks(self._loop):
-                task.cancel()
             self._loop.stop()
 
         self._loop.call_soon_threadsafe(stop)
