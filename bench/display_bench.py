@@ -60,7 +60,7 @@ from tests.conftest import free_port
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, grab_screen
 
 from .shaper import PROFILES, Profile, Shaper
-from .workload import TYPING_POINT, Workload, start_desktop
+from .workload import TYPING_POINT, Workload, keys_held, start_desktop
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -359,17 +359,6 @@ def page_change(v: Viewer, workload: Workload) -> dict[str, float | None]:
     }
 
 
-def keys_held(display: str) -> int:
-    """How many keys the host's X server holds down now (XQueryKeymap)."""
-    from Xlib import display as xdisplay
-
-    d = xdisplay.Display(display)
-    try:
-        return sum(bin(byte).count("1") for byte in d.query_keymap())
-    finally:
-        d.close()
-
-
 def drop(v: Viewer, workload: Workload, lengths: Lengths) -> dict[str, float | None]:
     """Typing with a stall of the link in the middle (without a link emulator: none, the figures
     are those of plain typing)."""
@@ -396,7 +385,7 @@ def drop(v: Viewer, workload: Workload, lengths: Lengths) -> dict[str, float | N
         "drop: keys received exactly once, in order": float(received == typed),
         "drop: keys lost": max(0, len(typed) - len(received)),
         "drop: keys extra": max(0, len(received) - len(typed)),
-        "drop: keys held after": keys_held(v.display),
+        "drop: keys held after": len(keys_held(v.display)),
         "drop: same session": float(v.page.evaluate(v.session_js) == session),
         "drop: s from stall end to next frame": None,
     }

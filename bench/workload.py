@@ -13,6 +13,8 @@ what is typed shows as before), so a benchmark can check that keys arrived exact
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import subprocess
 import sys
@@ -153,3 +155,23 @@ def start_desktop(group: ProcessGroup, workdir: Path, scroll_seconds: float) -> 
 
 def load() -> float:
     return os.getloadavg()[0]
+
+
+def keys_held(display: str) -> list[int]:
+    """Keycodes the X server holds down now (XQueryKeymap). Through libX11 itself: python-xlib keeps
+    extension event codes in a table shared by all its connections, and opening Xvnc after Xvfb
+    (different codes) fails in its XFIXES setup."""
+    x11 = ctypes.cdll.LoadLibrary(ctypes.util.find_library("X11") or "libX11.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XQueryKeymap.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    handle = x11.XOpenDisplay(display.encode())
+    if not handle:
+        raise OSError(f"cannot open display {display}")
+    keymap = ctypes.create_string_buffer(32)
+    try:
+        x11.XQueryKeymap(handle, keymap)
+    finally:
+        x11.XCloseDisplay(handle)
+    return [8 * i + bit for i, byte in enumerate(keymap.raw) for bit in range(8) if byte >> bit & 1]

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from bench.shaper import PROFILES, Shaper
+from bench.workload import keys_held
 from jiseki.demo.run import DemoStack
 
 from .conftest import grab_screen, login, needs_desktop, xdotool
@@ -62,18 +63,6 @@ def open_shaped_viewer(context, link: Shaper):  # type: ignore[no-untyped-def]
     wait_for(page, "window.jisekiStats && window.jisekiStats.state === 'connected'", timeout=30)
     wait_for(page, "window.jisekiStats.framesDrawn > 0", timeout=30)
     return page
-
-
-def keys_held(display: str) -> list[int]:
-    """Keycodes the host's X server holds down now (XQueryKeymap)."""
-    from Xlib import display as xdisplay
-
-    d = xdisplay.Display(display)
-    try:
-        keymap = d.query_keymap()
-    finally:
-        d.close()
-    return [8 * i + bit for i, byte in enumerate(keymap) for bit in range(8) if byte >> bit & 1]
 
 
 def test_the_picture_is_exact_after_rest(shaped_context, stack: DemoStack, link: Shaper) -> None:  # type: ignore[no-untyped-def]
