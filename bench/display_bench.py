@@ -18,13 +18,14 @@ emulator `bench/shaper.py` with that profile. Per profile, stack and run:
   drag    5 s  a window is dragged with the mouse (xdotool on the host); exactness 1 s after
   page    the terminal clears and prints a full page at once: time until the last frame drawn
           before rest, and whether the picture is then exactly the host's
-  drop    3.5 s of typing with a 2 s stall of the link from 0.5 s in: keys
+  drop    3 s of typing with a 2 s stall of the link from 0.5 s in: keys
           received on the host against keys typed (exactly once, in order), keys still held on the
           host, same session or not, time from the stall's end to the next frame drawn
-Through a link (any profile, loopback too, so that profiles compare) scroll, typing and drag last 6,
-4 and 4 s (`--shaped-seconds`), keys are typed 4 per second (each echo comes back before the next
-key, so it pairs with its key), and the profile's scheduled drops are off (the drop phase makes its
-own). `direct` (no proxy, the default) keeps the lengths above, comparable with earlier results.
+Through a link (any profile, loopback too, so that profiles compare) scroll, typing and drag last 5,
+4 and 3 s (`--shaped-seconds`), keys are typed 4 per second (each echo comes back before the next
+key, so it pairs with its key), 0.5 s without a frame counts as rest before a phase (1 s for the
+page change's own rest), and the profile's scheduled drops are off (the drop phase makes its own).
+`direct` (no proxy, the default) keeps the lengths above, comparable with earlier results.
 Measured in the page: frames drawn (jiseki: updates drawn; noVNC: Display.flip()), bytes received
 on the WebSocket; on the host: CPU seconds of each server process (agent + gateway; x11vnc +
 websockify; Xvnc + websockify, where Xvnc also does all X drawing) and of Chromium.
@@ -179,9 +180,10 @@ class Lengths:
     typing: float
     drag: float
     key_interval: float = 0.1  # typing phase: seconds between keys
-    drop_typing: float = 3.5
+    drop_typing: float = 3.0
     stall_after: float = 0.5
     stall: float = 2.0
+    between: float = 1.0  # seconds without a frame that make "at rest" before a phase starts
 
 
 @dataclass
@@ -305,12 +307,12 @@ def page_point(v: Viewer, x: int, y: int) -> tuple[float, float]:
     return left + (x + 0.5) * sx, top + (y + 0.5) * sy
 
 
-def focus_terminal(v: Viewer) -> None:
+def focus_terminal(v: Viewer, quiet: float = 1.0) -> None:
     """Click into the terminal through the page (outside the typing phase: focusing a window
     redraws title bars, which is not typing)."""
     v.page.mouse.click(*page_point(v, *TYPING_POINT))
     time.sleep(0.5)
-    settle(v)
+    settle(v, quiet)
 
 
 def type_in_page(v: Viewer, seconds: float, tick: Callable[[float], None] | None = None, interval: float = 0.1) -> str:
@@ -338,11 +340,11 @@ def page_clock(v: Viewer) -> float:
     return now - (t0 + t1) / 2 * 1000
 
 
-def page_change(v: Viewer, workload: Workload) -> dict[str, float | None]:
+def page_change(v: Viewer, workload: Workload, quiet: float = 1.0) -> dict[str, float | None]:
     """The terminal clears and prints a full page at once: time until the last frame drawn before
     the picture rests (1 s without frames), and whether it then equals the host's screen exactly.
     Nothing else changes meanwhile, so from that last frame on the picture is the final one."""
-    settle(v)
+    settle(v, quiet)
     v.page.evaluate("window.__frameTimes = []")
     clock = page_clock(v)
     t0 = time.monotonic()
@@ -365,7 +367,7 @@ def drop(v: Viewer, workload: Workload, lengths: Lengths) -> dict[str, float | N
     # Focused from the host: after the drag, x11vnc clicks where xdotool left the X pointer when the
     # page clicks where it clicked before (the title bar of the dragged window: keys went to `less`).
     workload.focus_terminal()
-    settle(v)
+    settle(v, lengths.between)
     logged = len(workload.keys_logged())
     session = v.page.evaluate(v.session_js)
     clock = page_clock(v)
@@ -422,24 +424,23 @@ def first_picture(page: Page) -> dict[str, float | None]:
 
 def run_phases(v: Viewer, workload: Workload, name: str, lengths: Lengths) -> StackResult:
     result = StackResult(name)
-    settle(v)
+    settle(v, lengths.between)
     result.phases["idle"] = measure(v, 3.0)
     scroll = measure(v, lengths.scroll + 0.5, lambda: workload.scroll(lengths.scroll))
     time.sleep(1.0)  # the scroller stopped 0.5 s before the end of the phase: 1.5 s of rest
     scroll.exact = exactness(v)
     result.phases["scroll"] = scroll
-    settle(v)
-    focus_terminal(v)
+    focus_terminal(v, lengths.between)
     typing = measure(v, lengths.typing + 0.5, lambda: type_in_page(v, lengths.typing, interval=lengths.key_interval))
     p = v.shaper.profile if v.shaper is not None else None
     typing.latency_ms = key_latencies(v, 0.0 if p is None else max(0.0, p.rtt - 2 * p.jitter) * 1000)
     result.phases["typing"] = typing
-    settle(v)
+    settle(v, lengths.between)
     drag = measure(v, lengths.drag + 0.5, lambda: workload.drag(lengths.drag))
     time.sleep(1.0)
     drag.exact = exactness(v)
     result.phases["drag"] = drag
-    result.notes.update(page_change(v, workload))
+    result.notes.update(page_change(v, workload, lengths.between))
     result.notes.update(drop(v, workload, lengths))
     if v.shaper is not None:
         result.notes["link bytes down"] = v.shaper.bytes["down"]
@@ -484,9 +485,13 @@ class Link:
     def name(self) -> str:
         return self.profile.name if self.profile else "direct"
 
-    def shaper(self, port: int) -> Shaper | None:
+    @property
+    def effective(self) -> Profile | None:
         # Scheduled drops would land in random phases: the drop phase makes its own stall.
-        return None if self.profile is None else Shaper("127.0.0.1", port, replace(self.profile, drop_every=0.0))
+        return None if self.profile is None else replace(self.profile, drop_every=0.0, drop_seconds=0.0)
+
+    def shaper(self, port: int) -> Shaper | None:
+        return None if self.effective is None else Shaper("127.0.0.1", port, self.effective)
 
 
 def bench_jiseki(browser: Browser, workload: Workload, workdir: Path, link: Link) -> StackResult:
@@ -681,7 +686,7 @@ def links(spec: str, args: argparse.Namespace) -> list[Link]:
     full = Lengths(args.scroll_seconds, 5.0, 5.0)
     scroll, typing, drag = (float(x) for x in args.shaped_seconds.split(","))
     # 4 keys/s: each echo comes back before the next key even over lte-poor, so it pairs with its key.
-    shaped = Lengths(scroll, typing, drag, key_interval=0.25)
+    shaped = Lengths(scroll, typing, drag, key_interval=0.25, between=0.5)
     out = []
     for name in spec.split(","):
         if name == "direct":
@@ -706,7 +711,7 @@ def main() -> int:
         help="comma-separated: direct (no proxy, the default) or link profiles: " + ", ".join(PROFILES),
     )
     parser.add_argument(
-        "--shaped-seconds", default="6,4,4", help="scroll, typing, drag seconds through a link (default 6,4,4)"
+        "--shaped-seconds", default="5,4,3", help="scroll, typing, drag seconds through a link (default 5,4,3)"
     )
     args = parser.parse_args()
     chosen = links(args.link, args)
@@ -754,11 +759,11 @@ def main() -> int:
     doc: dict[str, Any] = {"cpus": os.cpu_count(), "links": {}}
     for link in chosen:
         table = summarize(runs[link.name])
-        print(f"\n### link: {link.name} {asdict(link.profile) if link.profile else ''}")
+        print(f"\n### link: {link.name} {asdict(link.effective) if link.effective else '(no proxy)'}")
         print(f"lengths (s): {asdict(link.lengths)}; load at run starts {loads[link.name]}\n")
         print_table(table)
         doc["links"][link.name] = {
-            "profile": asdict(link.profile) if link.profile else None,
+            "profile": asdict(link.effective) if link.effective else None,
             "lengths": asdict(link.lengths),
             "load_at_run_start": loads[link.name],
             "runs": [
