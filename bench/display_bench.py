@@ -196,7 +196,8 @@ class Viewer:
     server: list[psutil.Process]
     display: str
     pixels_js: str = ""  # -> the canvas holding the remote picture, if not the one shown
-    session_js: str = "0"  # -> what changes when the viewer had to start a new session (or reconnect)
+    session_js: str = "0"  # -> what changes when the viewer had to start a new session
+    reconnects_js: str = "0"  # -> how many times its connection broke and was made again
     shaper: Shaper | None = None
 
 
@@ -370,6 +371,7 @@ def drop(v: Viewer, workload: Workload, lengths: Lengths) -> dict[str, float | N
     settle(v, lengths.between)
     logged = len(workload.keys_logged())
     session = v.page.evaluate(v.session_js)
+    reconnects = v.page.evaluate(v.reconnects_js)
     clock = page_clock(v)
     stalled: list[float] = []
 
@@ -389,6 +391,7 @@ def drop(v: Viewer, workload: Workload, lengths: Lengths) -> dict[str, float | N
         "drop: keys extra": max(0, len(received) - len(typed)),
         "drop: keys held after": len(keys_held(v.display)),
         "drop: same session": float(v.page.evaluate(v.session_js) == session),
+        "drop: reconnections": v.page.evaluate(v.reconnects_js) - reconnects,
         "drop: s from stall end to next frame": None,
     }
     if stalled:
@@ -525,6 +528,7 @@ def bench_jiseki(browser: Browser, workload: Workload, workdir: Path, link: Link
             # The policy's watermark is drawn over the shown canvas: compare what the PC sent.
             "window.jisekiFramebuffer",
             session_js="window.jisekiStats.sessions",
+            reconnects_js="window.jisekiStats.resumes || 0",
             shaper=shaper,
         )
         result = run_phases(viewer, workload, "jiseki", link.lengths)
@@ -579,7 +583,8 @@ def bench_novnc(
             "document.querySelector('#screen canvas')",
             server,
             workload.desktop.display,
-            session_js="window.benchDisconnects",
+            session_js="window.benchDisconnects",  # this page does not reconnect: a disconnect ends it
+            reconnects_js="window.benchDisconnects",
             shaper=shaper,
         )
         result = run_phases(viewer, workload, name, link.lengths)
