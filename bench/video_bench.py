@@ -121,7 +121,7 @@ def bench_jiseki(browser: Browser, desktop_env: dict[str, str], display: str, wo
         context = terminal_context(browser, stack, viewport={"width": 1920, "height": 1200})
         context.add_init_script(INSTRUMENT if video else HIDE_WEBCODECS + INSTRUMENT)
         page = context.new_page()
-        _login(page, stack)
+        _login(page, stack, stack.base_url)
         page.goto(stack.viewer_url)
         _wait(page, "window.jisekiStats?.framesDrawn > 0")
         server = [psutil.Process(p.pid) for name, p in stack.group.procs if name in ("agent", "gateway")]

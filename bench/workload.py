@@ -5,11 +5,16 @@ Phases (each started by the benchmark, on the host side, so every stack sees the
   scroll  the terminal prints 3 lines every 50 ms (a long document scrolling)
   typing  characters typed into the terminal (by the viewer page, or by xdotool when recording)
   drag    the second window is dragged along a path with the mouse (xdotool, 50 moves/s)
+  page    the terminal clears and prints a full page of text at once (a large change)
   idle    nothing changes
+The terminal's program also logs every key it receives (the tty in non-canonical mode, echo on:
+what is typed shows as before), so a benchmark can check that keys arrived exactly once.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import subprocess
 import sys
@@ -24,14 +29,34 @@ from jiseki.demo.processes import ProcessGroup
 SAMPLE = Path(__file__).parent.parent / "jiseki" / "demo" / "sample.txt"
 
 SCROLLER = r"""
-import os, sys, time
-trigger, seconds, text = sys.argv[1], float(sys.argv[2]), open(sys.argv[3], encoding="utf-8").read().splitlines()
-n = 0
+import os, sys, termios, threading, time
+workdir, seconds, text = sys.argv[1], float(sys.argv[2]), open(sys.argv[3], encoding="utf-8").read().splitlines()
+scroll, page, keylog = (os.path.join(workdir, name) for name in ("scroll-now", "page-now", "keys.log"))
+attrs = termios.tcgetattr(0)
+attrs[3] &= ~termios.ICANON  # every key at once, still echoed by the tty
+termios.tcsetattr(0, termios.TCSANOW, attrs)
+
+def log_keys():
+    with open(keylog, "ab", buffering=0) as out:
+        while chunk := os.read(0, 1024):
+            out.write(chunk)
+
+threading.Thread(target=log_keys, daemon=True).start()
+n = pages = 0
 while True:
-    while not os.path.exists(trigger):
+    while not os.path.exists(scroll) and not os.path.exists(page):
         time.sleep(0.01)
-    os.unlink(trigger)
-    end = time.monotonic() + seconds
+    if os.path.exists(page):
+        os.unlink(page)
+        pages += 1
+        lines = [f"{pages:4d} {n + i:6d}  {text[(n + 7 * pages + i) % len(text)]}"[:99] for i in range(44)]
+        sys.stdout.write("\x1b[H\x1b[2J" + "\n".join(lines))
+        sys.stdout.flush()
+        continue
+    with open(scroll, encoding="utf-8") as fh:
+        length = float(fh.read() or seconds)
+    os.unlink(scroll)
+    end = time.monotonic() + length
     while time.monotonic() < end:
         for _ in range(3):
             print(f"{n:6d}  {text[n % len(text)]}", flush=True)
@@ -48,7 +73,10 @@ TYPING_POINT = (400, 300)  # inside the terminal
 class Workload:
     def __init__(self, desktop: VirtualDesktop, group: ProcessGroup, workdir: Path) -> None:
         self.desktop = desktop
+        self.workdir = workdir
         self.trigger = workdir / "scroll-now"
+        self.page_trigger = workdir / "page-now"
+        self.keylog = workdir / "keys.log"
         self.script = workdir / "scroller.py"
         self.script.write_text(SCROLLER, "utf-8")
         self.seconds = 0.0
@@ -57,7 +85,7 @@ class Workload:
 
     def start(self, scroll_seconds: float) -> None:
         self.seconds = scroll_seconds
-        args = [str(self.script), str(self.trigger), str(scroll_seconds), str(SAMPLE)]
+        args = [str(self.script), str(self.workdir), str(scroll_seconds), str(SAMPLE)]
         quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": self.desktop.env()}
         self._group.start(
             "workload",
@@ -67,12 +95,24 @@ class Workload:
         self._group.start(
             "dragged",
             ["xterm", *XTERM_FONT, "-geometry", DRAG_GEOMETRY, "-title", "dragged", "-e", "less", str(SAMPLE)],
-            **quiet,
+            # Keys that land there by mistake must not open an editor on the repository's file (`v`).
+            **{**quiet, "env": {**self.desktop.env(), "LESSSECURE": "1"}},
         )
         time.sleep(1.5)
 
-    def scroll(self) -> None:
-        self.trigger.touch()
+    def scroll(self, seconds: float | None = None) -> None:
+        """Scroll for `seconds` (default: the length given at start)."""
+        tmp = self.trigger.with_suffix(".tmp")
+        tmp.write_text("" if seconds is None else str(seconds), "utf-8")
+        tmp.rename(self.trigger)  # whole, or the scroller could read it empty
+
+    def change_page(self) -> None:
+        """The terminal clears and prints a new full page at once."""
+        self.page_trigger.touch()
+
+    def keys_logged(self) -> bytes:
+        """Every byte the terminal's program has received from the keyboard so far."""
+        return self.keylog.read_bytes() if self.keylog.exists() else b""
 
     def focus_terminal(self) -> None:
         self.xdotool("mousemove", *map(str, TYPING_POINT), "click", "1")
@@ -115,3 +155,23 @@ def start_desktop(group: ProcessGroup, workdir: Path, scroll_seconds: float) -> 
 
 def load() -> float:
     return os.getloadavg()[0]
+
+
+def keys_held(display: str) -> list[int]:
+    """Keycodes the X server holds down now (XQueryKeymap). Through libX11 itself: python-xlib keeps
+    extension event codes in a table shared by all its connections, and opening Xvnc after Xvfb
+    (different codes) fails in its XFIXES setup."""
+    x11 = ctypes.cdll.LoadLibrary(ctypes.util.find_library("X11") or "libX11.so.6")
+    x11.XOpenDisplay.restype = ctypes.c_void_p
+    x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    x11.XQueryKeymap.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+    handle = x11.XOpenDisplay(display.encode())
+    if not handle:
+        raise OSError(f"cannot open display {display}")
+    keymap = ctypes.create_string_buffer(32)
+    try:
+        x11.XQueryKeymap(handle, keymap)
+    finally:
+        x11.XCloseDisplay(handle)
+    return [8 * i + bit for i, byte in enumerate(keymap.raw) for bit in range(8) if byte >> bit & 1]
