@@ -106,3 +106,23 @@ def test_isolated_late_acks_do_not_cost_quality() -> None:
         flow.on_sent(seq, 10_000, t)
         flow.on_ack(seq, 1, t + (0.4 if i % 4 == 0 else 0.01))
     assert flow.quality == 80 and flow.interval == flow.s.interval_min
+
+
+def test_a_long_link_keeps_one_update_per_frame_interval_in_flight() -> None:
+    """90 ms away, two updates in flight would mean ~15 pictures a second whatever the screen does:
+    the count follows the base round trip (at 30 frames/s: 4), within the byte window."""
+    settings = FlowSettings(max_updates=2, interval_min=1 / 30, min_window_bytes=1_000_000)
+    near, far = FlowControl(settings), FlowControl(settings)
+    run_link(near, 0.002, 50, 0.0, size=2_000)
+    run_link(far, 0.090, 50, 0.0, size=2_000)
+    assert near.update_limit() == 2
+    assert far.update_limit() == 4
+    sent = 0
+    while far.can_send():
+        far.on_sent(far.next_seq(), 2_000, 2.0)
+        sent += 1
+    assert far.in_flight == 4
+    # However long the link, never more than max_updates_long.
+    very_far = FlowControl(settings)
+    run_link(very_far, 1.5, 400, 0.0, size=2_000)
+    assert very_far.update_limit() == settings.max_updates_long

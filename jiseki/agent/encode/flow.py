@@ -5,8 +5,10 @@ From the ACKs the controller keeps:
 - the round trip on the way (send -> ACK back, less the viewer's decode time), its minimum over a
   sliding window as the base: growth above the base is queueing on the link;
 - the throughput of acknowledged bytes,
-and from them a window: at most `max_updates` updates and about one round trip (plus the accepted
-delay) of bytes in flight. An update is cut to what the window has room for (`budget`): a large
+and from them a window: at most `max_updates` updates (more on a long link: enough for one update
+per frame interval over the base round trip, so that 90 ms away the picture still moves at the
+frame rate, not at two updates per round trip) and about one round trip (plus the accepted delay)
+of bytes in flight. An update is cut to what the window has room for (`budget`): a large
 change goes out in several updates, so that nothing queues on the link beyond a fraction of a
 second and a key's echo computed meanwhile is never stuck behind a whole screen.
 When the measured delay grows above its base the JPEG quality goes down, then the frame rate;
@@ -17,6 +19,7 @@ adapt to measured lag rather than to a guessed bandwidth.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
@@ -26,6 +29,7 @@ SEQ_MODULO = 1 << 32
 @dataclass(frozen=True, slots=True)
 class FlowSettings:
     max_updates: int = 3
+    max_updates_long: int = 8  # the most updates in flight however long the round trip
     # Before the throughput is known, and its floor: ~0.17 s at 3 Mbit/s, a few ms on a LAN.
     min_window_bytes: int = 64 * 1024
     min_update_bytes: int = 16 * 1024  # an update may always carry this much: the stream moves on
@@ -76,6 +80,13 @@ class FlowControl:
             return self.s.min_window_bytes
         return max(self.s.min_window_bytes, int(rate * (self.base_rtt() + self.s.target_delay)))
 
+    def update_limit(self) -> int:
+        """Updates allowed in flight: `max_updates`, or on a long link one per frame interval of the
+        base round trip, plus one (decode time does not count: a slow viewer is paced, not fed)."""
+        rtt = self.base_rtt()
+        need = math.ceil(rtt / self.s.interval_min) + 1 if rtt > 0 else 0
+        return max(self.s.max_updates, min(self.s.max_updates_long, need))
+
     def budget(self) -> int:
         """Bytes the next update may carry: the room left in the window, at least a minimum."""
         return max(self.s.min_update_bytes, self.window_bytes() - self.bytes_in_flight)
@@ -83,7 +94,7 @@ class FlowControl:
     def can_send(self) -> bool:
         if not self._in_flight:
             return True
-        return len(self._in_flight) < self.s.max_updates and self.bytes_in_flight < self.window_bytes()
+        return len(self._in_flight) < self.update_limit() and self.bytes_in_flight < self.window_bytes()
 
     def on_sent(self, seq: int, nbytes: int, now: float) -> None:
         self._in_flight.append((seq, nbytes, now))
