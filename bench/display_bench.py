@@ -61,6 +61,7 @@ from jiseki.demo.run import DemoStack, wait_for_port
 from tests.conftest import free_port
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, grab_screen
 
+from . import terminal_browser
 from .shaper import PROFILES, Profile, Shaper
 from .workload import TYPING_POINT, Workload, keys_held, start_desktop
 
@@ -88,11 +89,12 @@ INSTRUMENT = """
   window.__frame = (t) => { window.__frameTimes.push(t ?? performance.now()); };
   window.__checkFull = () => {
     if (window.__firstFull !== null) return;
+    const t = performance.now(); // before the read-back: its own cost is not the viewer's
     const c = window.__fullCanvas();
     if (!c || c.width !== %W% || c.height !== %H%) return;
     const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
     for (let i = 3; i < d.length; i += 4) if (d[i] !== 255) return;
-    window.__firstFull = performance.now();
+    window.__firstFull = t;
   };
   let stats;
   Object.defineProperty(window, 'jisekiStats', {
@@ -231,6 +233,10 @@ OPS_JS = (
     ".map(([k, v]) => ['bytes_type_0x' + Number(k).toString(16), v]))} : {}"
 )
 
+
+# The terminal's certificate held by Chromium itself (NSS + managed policy) rather than through
+# Playwright's TLS proxy; set by main() when the policy could be written.
+TERMINAL_POLICY = False
 
 # `--py-spy DIR`: a py-spy profile (collapsed stacks) of each server process per phase of jiseki.
 PY_SPY: Path | None = None
@@ -444,13 +450,25 @@ def key_latencies(v: Viewer, floor_ms: float = 0.0) -> list[float]:
     return out
 
 
-def first_picture(page: Page) -> dict[str, float | None]:
+def first_picture(page: Page, label: str = "first full picture") -> dict[str, float | None]:
     _wait(page, "window.__firstFull !== null", timeout=30.0)
     full, load = page.evaluate(FIRST_JS)
     return {
-        "first full picture s": None if full is None else full / 1000,
-        "first full picture after load event s": None if full is None or not load else (full - load) / 1000,
+        f"{label} s": None if full is None else full / 1000,
+        f"{label} after load event s": None if full is None or not load else (full - load) / 1000,
     }
+
+
+def first_pictures(page: Page, url: str, away: str) -> dict[str, float | None]:
+    """The first full picture of a fresh load of `url`, then of a second visit (the way back
+    through `away`): what may be cached (page code, never screen data) is then."""
+    page.goto(url, timeout=60_000)
+    first = first_picture(page)
+    page.goto(away, timeout=60_000)
+    time.sleep(1.0)
+    page.goto(url, timeout=60_000)
+    first.update(first_picture(page, "first full picture, second visit"))
+    return first
 
 
 def run_phases(v: Viewer, workload: Workload, name: str, lengths: Lengths) -> StackResult:
@@ -527,27 +545,44 @@ class Link:
         return None if self.effective is None else Shaper("127.0.0.1", port, self.effective)
 
 
+def _terminal_context(
+    browser: Browser, stack: DemoStack, base: str, workdir: Path
+) -> tuple[BrowserContext, Browser | None]:
+    """A context whose Chromium presents the terminal's certificate as a terminal does (NSS and the
+    managed policy, `bench/terminal_browser.py`), else through Playwright's options."""
+    creds = stack.credentials
+    assert creds is not None
+    viewport = {"width": 1920, "height": 1200}
+    if TERMINAL_POLICY and terminal_browser.tools_present():
+        root = stack.data_dir / "gateway" / "pki" / "root-ca.crt"
+        home = terminal_browser.nss_home(workdir, Path(creds.terminal_cert), Path(creds.terminal_key), root)
+        own = browser.browser_type.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True, env={**os.environ, "HOME": str(home)}
+        )
+        return own.new_context(viewport=viewport), own  # type: ignore[arg-type]
+    context = browser.new_context(
+        ignore_https_errors=True,
+        viewport=viewport,  # type: ignore[arg-type]
+        client_certificates=[{"origin": base, "certPath": creds.terminal_cert, "keyPath": creds.terminal_key}],
+    )
+    return context, None
+
+
 def bench_jiseki(browser: Browser, workload: Workload, workdir: Path, link: Link) -> StackResult:
     stack = DemoStack(workdir / f"jiseki-{time.monotonic_ns()}", free_port(), quiet=True, desktop=workload.desktop)
     stack.start()
     shaper = link.shaper(stack.port)
+    own: Browser | None = None
     try:
         # Through the emulator the page's origin is the proxy's (its port): the client certificate
         # is offered there; cookies, the origin check and `wss://${location.host}` follow the page.
         # The gateway's certificate names 127.0.0.1 whatever the port.
         base = stack.base_url if shaper is None else f"https://127.0.0.1:{shaper.port}"
-        creds = stack.credentials
-        assert creds is not None
-        context = browser.new_context(
-            ignore_https_errors=True,
-            viewport={"width": 1920, "height": 1200},
-            client_certificates=[{"origin": base, "certPath": creds.terminal_cert, "keyPath": creds.terminal_key}],
-        )
+        context, own = _terminal_context(browser, stack, base, workdir / f"terminal-{time.monotonic_ns()}")
         context.add_init_script(INSTRUMENT)
         page = context.new_page()
         _login(page, stack, base)  # not counted
-        page.goto(f"{base}/view/{stack.viewer_url.rsplit('/', 1)[1]}", timeout=60_000)
-        first = first_picture(page)
+        first = first_pictures(page, f"{base}/view/{stack.viewer_url.rsplit('/', 1)[1]}", f"{base}/")
         server = [psutil.Process(p.pid) for name, p in stack.group.procs if name in ("agent", "gateway")]
         viewer = Viewer(
             page,
@@ -563,9 +598,12 @@ def bench_jiseki(browser: Browser, workload: Workload, workdir: Path, link: Link
         )
         result = run_phases(viewer, workload, "jiseki", link.lengths)
         result.notes.update(first)
+        result.notes["terminal certificate through NSS"] = 1.0 if own is not None else 0.0
         context.close()
         return result
     finally:
+        if own is not None:
+            own.close()
         if shaper is not None:
             shaper.close()
         stack.stop()
@@ -601,8 +639,8 @@ def bench_novnc(
         group.start("websockify", ["websockify", "--web", str(web), str(ws_port), f"127.0.0.1:{rfb_port}"], **quiet)
         wait_for_port("127.0.0.1", ws_port, 10.0)
         context, page = _new_page(browser)
-        page.goto(f"http://127.0.0.1:{ws_port if shaper is None else shaper.port}/bench.html", timeout=60_000)
-        first = first_picture(page)
+        origin = f"http://127.0.0.1:{ws_port if shaper is None else shaper.port}"
+        first = first_pictures(page, f"{origin}/bench.html", "about:blank")
         # websockify serves each connection from a forked child: count the children too.
         server = [psutil.Process(p.pid) for _name, p in group.procs]
         server += [c for proc in list(server) for c in proc.children(recursive=True)]
@@ -743,6 +781,11 @@ def main() -> int:
     parser.add_argument("--py-spy", type=Path, help="write py-spy profiles of agent and gateway per phase here")
     parser.add_argument("--no-x11vnc", action="store_true", help="skip x11vnc (TigerVNC still runs)")
     parser.add_argument(
+        "--playwright-certificates",
+        action="store_true",
+        help="present the terminal's certificate through Playwright's proxy instead of Chromium's own store",
+    )
+    parser.add_argument(
         "--link",
         default="direct",
         help="comma-separated: direct (no proxy, the default) or link profiles: " + ", ".join(PROFILES),
@@ -779,7 +822,11 @@ def main() -> int:
                 tdir = workdir / "tigervnc"
                 tdir.mkdir()
                 tiger_workload, tiger_port = start_tigervnc(group, tdir, args.scroll_seconds)
-            with sync_playwright() as p:
+            global TERMINAL_POLICY
+            with sync_playwright() as p, terminal_browser.certificate_policy() as policy:
+                TERMINAL_POLICY = policy and not args.playwright_certificates
+                if not TERMINAL_POLICY:
+                    print("display_bench: the terminal's certificate goes through Playwright's proxy", file=sys.stderr)
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
                 for i in range(args.runs):
                     for link in chosen:  # profiles inside each run: load changes spread over all of them
