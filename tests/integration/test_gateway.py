@@ -48,6 +48,25 @@ async def test_security_headers_on_every_page(gateway: RunningGateway) -> None:
         assert headers["X-Content-Type-Options"] == "nosniff"
 
 
+async def test_page_code_is_served_gzipped_under_its_release_address(gateway: RunningGateway) -> None:
+    from importlib import resources
+
+    from jiseki.gateway.web import assets
+
+    source = resources.files("jiseki.web").joinpath("static", "core", "protocol.js").read_bytes()
+    async with Browser(gateway, gateway.terminal_ssl()) as b:
+        url = gateway.url + assets.url("core/protocol.js")
+        async with b.http.get(url, ssl=b.ssl, headers={"Accept-Encoding": "gzip"}) as r:
+            assert r.status == 200 and r.headers["Content-Encoding"] == "gzip"
+            assert "javascript" in r.headers["Content-Type"] and "immutable" in r.headers["Cache-Control"]
+            assert await r.read() == source  # (the client inflates it)
+        async with b.http.get(url, ssl=b.ssl, headers={"Accept-Encoding": "identity"}, auto_decompress=False) as r:
+            assert "Content-Encoding" not in r.headers and await r.read() == source
+        for bad in ("core/nope.js", "templates/viewer.html", "core/..%2fapp/viewer.js"):
+            async with b.http.get(gateway.url + assets.url(bad), ssl=b.ssl) as r:
+                assert r.status == 404 and r.headers["Cache-Control"] == "no-store", bad
+
+
 async def test_session_api_checks_origin_and_host(gateway: RunningGateway) -> None:
     async with Browser(gateway, gateway.terminal_ssl()) as b:
         assert (await b.login(gateway.staff["alice"]))[0] == 303

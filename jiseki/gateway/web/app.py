@@ -47,7 +47,7 @@ def build_app(state: GatewayState) -> web.Application:
             *console.routes(),
             web.get("/healthz", pages.healthz),
             # The same files under an address that changes with them, which the browser may keep.
-            web.static(assets.url("").rstrip("/"), str(static_dir), follow_symlinks=False),
+            web.get(assets.PREFIX + "{version}/{path:.+}", assets.serve),
             web.static("/static", str(static_dir), follow_symlinks=False),
         ]
     )

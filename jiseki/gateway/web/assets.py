@@ -5,17 +5,22 @@ code is ~90 KB in 16 ES modules that import one another four levels deep. Served
 `/static/v/<digest>/…` with `immutable`, a second visit reads them from the browser's cache; the digest
 covers every file, so a new release has new addresses and nothing stale is ever used. Code is not
 screen data: pages and everything else stay `no-store`. `<link rel="modulepreload">` for the whole
-import graph fetches the modules of a first visit in one round trip instead of one per level.
+import graph fetches the modules of a first visit in one round trip instead of one per level, and
+they travel gzipped (103 KB of the viewer's code and styles are 35 KB).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import mimetypes
 import re
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
 from posixpath import dirname, normpath
+
+from aiohttp import web
 
 PREFIX = "/static/v/"
 CACHE_CONTROL = "public, max-age=31536000, immutable"
@@ -77,3 +82,31 @@ def module_graph(entry: str) -> tuple[str, ...]:
         seen.append(path)
         todo.extend(imports_of(root.joinpath(path).read_text("utf-8"), path))
     return tuple(seen)
+
+
+@cache
+def _bodies() -> dict[str, tuple[bytes, bytes]]:
+    """Every static file's bytes, as is and gzipped (~100 KB of code is ~35 KB compressed: 0.2 s
+    less over a 3 Mbit/s link on a first visit). Code holds no secret, so compressing it leaks
+    nothing (unlike a page that reflects input beside a token)."""
+    return {name: (data, gzip.compress(data, 9, mtime=0)) for name, data in _files(_root())}
+
+
+async def serve(request: web.Request) -> web.Response:
+    """`/static/v/<digest>/<path>`: this release's files only (another digest: 404), gzipped when
+    the browser accepts it."""
+    body = _bodies().get(request.match_info["path"])
+    if request.match_info["version"] != version() or body is None:
+        raise web.HTTPNotFound()
+    path = request.match_info["path"]
+    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    zipped = "gzip" in request.headers.get("Accept-Encoding", "")
+    response = web.Response(
+        body=body[1] if zipped else body[0],
+        content_type=kind,
+        charset="utf-8" if kind.startswith("text/") or kind.endswith(("javascript", "json")) else None,
+    )
+    if zipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    return response
