@@ -122,6 +122,11 @@ def test_a_long_link_keeps_one_update_per_frame_interval_in_flight() -> None:
         far.on_sent(far.next_seq(), 2_000, 2.0)
         sent += 1
     assert far.in_flight == 4
+    # A viewer that stalled for seconds once is no long link: one sample does not grow the count.
+    stalled = FlowControl(settings)
+    stalled.on_sent(stalled.next_seq(), 2_000, 0.0)
+    stalled.on_ack(1, 1, 5.0)
+    assert stalled.update_limit() == 2
     # However long the link, never more than max_updates_long.
     very_far = FlowControl(settings)
     run_link(very_far, 1.5, 400, 0.0, size=2_000)

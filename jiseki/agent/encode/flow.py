@@ -30,6 +30,7 @@ SEQ_MODULO = 1 << 32
 class FlowSettings:
     max_updates: int = 3
     max_updates_long: int = 8  # the most updates in flight however long the round trip
+    long_link_samples: int = 4  # round trips measured (in the RTT window) before the count may grow
     # Before the throughput is known, and its floor: ~0.17 s at 3 Mbit/s, a few ms on a LAN.
     min_window_bytes: int = 64 * 1024
     min_update_bytes: int = 16 * 1024  # an update may always carry this much: the stream moves on
@@ -83,6 +84,8 @@ class FlowControl:
     def update_limit(self) -> int:
         """Updates allowed in flight: `max_updates`, or on a long link one per frame interval of the
         base round trip, plus one (decode time does not count: a slow viewer is paced, not fed)."""
+        if len(self._rtts) < self.s.long_link_samples:
+            return self.s.max_updates  # one late ACK (a viewer that stalled) is no long link
         rtt = self.base_rtt()
         need = math.ceil(rtt / self.s.interval_min) + 1 if rtt > 0 else 0
         return max(self.s.max_updates, min(self.s.max_updates_long, need))
