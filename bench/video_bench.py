@@ -6,11 +6,11 @@ jiseki without it (the page hides WebCodecs: JPEG images as before), and through
 
 The player is `tests/e2e/video_window.py` (python-xlib, PutImage of each picture, two photographic
 layers moving different ways so that no COPY can stand for a picture). Measured over the playing
-time, with the display benchmark's instruments (`bench/display_bench.py`): frames drawn per second
-in the page (jiseki: updates drawn, of which pictures decoded through the video path; noVNC:
-Display.flip()), bytes received on the WebSocket, CPU of each server process in % of one core (the
-agent alone, the gateway; x11vnc + websockify), and the fraction of exact pixels 1.5 s after the
-video stopped. Prints medians [min-max], writes bench/results/video-<time>.json.
+time, with the display benchmark's instruments (`bench/page_probe.py`, `bench/phases.py`): frames
+drawn per second in the page (jiseki: updates drawn, of which pictures decoded through the video
+path; noVNC: Display.flip()), bytes received on the WebSocket, CPU of each server process in % of
+one core (the agent alone, the gateway; x11vnc + websockify), and the fraction of exact pixels 1.5 s
+after the video stopped. Prints medians [min-max], writes bench/results/video-<time>.json.
 """
 
 from __future__ import annotations
@@ -35,20 +35,10 @@ from jiseki.demo.run import DemoStack
 from tests.conftest import free_port
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, terminal_context
 
-from .display_bench import (
-    INSTRUMENT,
-    RESULTS,
-    Phase,
-    Viewer,
-    _login,
-    _new_page,
-    _novnc_web,
-    _wait,
-    exactness,
-    fmt,
-    measure,
-    settle,
-)
+from .display_bench import RESULTS, fmt
+from .page_probe import INSTRUMENT, new_page, wait_until
+from .phases import Phase, Viewer, exactness, measure, settle
+from .stacks import login, novnc_web
 from .workload import start_desktop
 
 ROOT = Path(__file__).parent.parent
@@ -121,9 +111,9 @@ def bench_jiseki(browser: Browser, desktop_env: dict[str, str], display: str, wo
         context = terminal_context(browser, stack, viewport={"width": 1920, "height": 1200})
         context.add_init_script(INSTRUMENT if video else HIDE_WEBCODECS + INSTRUMENT)
         page = context.new_page()
-        _login(page, stack, stack.base_url)
+        login(page, stack, stack.base_url)
         page.goto(stack.viewer_url)
-        _wait(page, "window.jisekiStats?.framesDrawn > 0")
+        wait_until(page, "window.jisekiStats?.framesDrawn > 0")
         server = [psutil.Process(p.pid) for name, p in stack.group.procs if name in ("agent", "gateway")]
         viewer = Viewer(
             page, "[window.jisekiStats.framesDrawn, window.__wsBytes]", "document.getElementById('screen')",
@@ -142,7 +132,7 @@ def bench_x11vnc(
 ) -> VideoResult:
     group = ProcessGroup()
     rfb_port, ws_port = free_port(), free_port()
-    web = _novnc_web(workdir, ws_port)
+    web = novnc_web(workdir, ws_port)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     argv = ["x11vnc", "-display", display, "-rfbport", str(rfb_port), "-localhost", "-forever", "-shared"]
     argv += ["-nopw", "-quiet"]
@@ -150,9 +140,9 @@ def bench_x11vnc(
         group.start("x11vnc", argv, **quiet)
         group.start("websockify", ["websockify", "--web", str(web), str(ws_port), f"127.0.0.1:{rfb_port}"], **quiet)
         time.sleep(2)
-        context, page = _new_page(browser)
+        context, page = new_page(browser)
         page.goto(f"http://127.0.0.1:{ws_port}/bench.html")
-        _wait(page, "window.benchFrames > 0")
+        wait_until(page, "window.benchFrames > 0")
         server = [psutil.Process(p.pid) for _name, p in group.procs]
         server += [c for proc in list(server) for c in proc.children(recursive=True)]
         canvas = "document.querySelector('#screen canvas')"
