@@ -57,10 +57,14 @@ def encode_jpeg(region: np.ndarray, quality: int) -> bytes:
 
 def warm_up() -> None:
     """Load the encoders now: the first WebP encode in a process costs ~25 ms more (the plugin
-    loads), which would otherwise delay the first session's first picture."""
+    loads), and importing PyAV 0.3-1.3 s on Windows (which would otherwise happen on the session's
+    event loop when the viewer's HELLO arrives)."""
+    from .video import available
+
     tile = np.zeros((16, 16, 4), dtype=np.uint8)
     encode_webp_lossless(tile)
     encode_jpeg(tile, 50)
+    available()
 
 
 def choose_codec(region: np.ndarray) -> Codec:
