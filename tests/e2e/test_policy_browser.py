@@ -168,9 +168,10 @@ def test_office_pc_is_locked_when_the_session_ends(context, stack: DemoStack) ->
         portal.close()
 
 
-def _posts_to_sessions(page) -> list[str]:  # type: ignore[no-untyped-def]
+def _session_requests(page) -> list[str]:  # type: ignore[no-untyped-def]
+    """The new sessions the page asks for (each is a socket to /hosts/{id}/session)."""
     seen: list[str] = []
-    page.on("request", lambda r: seen.append(r.url) if r.method == "POST" and r.url.endswith("/api/sessions") else None)
+    page.on("websocket", lambda ws: seen.append(ws.url) if ws.url.endswith("/session") else None)
     return seen
 
 
@@ -184,7 +185,7 @@ def test_a_refused_connection_shows_until_when_and_does_not_retry(context, stack
     policy(stack, "--hours", f"{start}-{end}")
     page = context.new_page()
     try:
-        posts = _posts_to_sessions(page)
+        requests = _session_requests(page)
         page.goto(stack.viewer_url)
         page.wait_for_selector("#ended:not([hidden])", timeout=10_000)
         text = page.inner_text("#ended")
@@ -193,7 +194,7 @@ def test_a_refused_connection_shows_until_when_and_does_not_retry(context, stack
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "viewer-refused-hours.png"))
         time.sleep(4)  # the old viewer tried again after 1 s, 2 s, ... for ever
-        assert len(posts) == 1 and page.evaluate("window.jisekiStats.state") == "ended"
+        assert len(requests) == 1 and page.evaluate("window.jisekiStats.state") == "ended"
         page.click("#ended-back")
         page.wait_for_url(stack.base_url + "/")
         row = page.locator("tr[data-host]")
@@ -209,13 +210,13 @@ def test_a_final_end_shows_why_and_never_reconnects(browser, stack: DemoStack) -
         portal = ctx.new_page()
         login(portal, stack)
         page = connect(ctx, stack)
-        posts = _posts_to_sessions(page)
+        requests = _session_requests(page)
         portal.click("form[action='/logout'] button")  # logging out in another tab of this terminal
         page.wait_for_selector("#ended:not([hidden])", timeout=5_000)
         assert "ログアウトしました" in page.inner_text("#ended-reason")
         assert page.get_attribute("#ended-back", "href") == "/login"  # the login ended: the way back is there
         page.screenshot(path=str(SHOTS / "viewer-ended-logged-out.png"))
         time.sleep(4)
-        assert posts == [] and page.evaluate("window.jisekiStats.sessions") == 1
+        assert requests == [] and page.evaluate("window.jisekiStats.sessions") == 1
     finally:
         ctx.close()
