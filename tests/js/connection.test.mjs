@@ -376,3 +376,15 @@ test('HELLO carries the video codecs the page decodes (helloFlags)', async () =>
   h.sockets[0].open();
   assert.deepEqual(h.sockets[0].sent, [{ type: 'HELLO', version: 1, flags: 3 }]);
 });
+
+test('HELLO waits for flags still being found out, not the socket for them', async () => {
+  let resolve;
+  const flags = new Promise((r) => { resolve = r; });
+  const h = harness([session(1)], {}, { helloFlags: () => flags });
+  await h.connection.start();
+  h.sockets[0].open();
+  assert.deepEqual(h.sockets[0].sent, [], 'no HELLO before the flags are known');
+  resolve(3);
+  await settle();
+  assert.deepEqual(h.sockets[0].sent, [{ type: 'HELLO', version: 1, flags: 3 }]);
+});

@@ -424,8 +424,9 @@ async function main() {
   document.getElementById('layout-close').addEventListener('click', () => { layoutNotice.hidden = true; input.focus(null); });
   document.getElementById('text-notice-close').addEventListener('click', () => { textNotice.hidden = true; input.focus(null); });
   watchDevicePixelRatio(input);
-  videoFlags = await probeVideo();
-  stats.videoFlags = videoFlags;
+  // Asked at once but not waited for: the session's socket opens meanwhile (Chromium's answer can
+  // take longer than the whole connection on a fast link).
+  videoFlags = probeVideo().then((flags) => { stats.videoFlags = flags; return flags; });
   connection = connectionFor(input);
   disconnectBtn.addEventListener('click', () => connection.close());
   reconnectBtn.addEventListener('click', () => connection.start());

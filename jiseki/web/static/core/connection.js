@@ -58,7 +58,7 @@ const defaultClock = {
  * disconnected, `ended(reason, refusal)`, `warning(detail)`, `closed()` when a socket closed,
  * `login()` when the login expired), `stats` (this object's `bytes`, `updates`, `sessions`,
  * `resumes` and `endReason` are kept here), `helloFlags()` (the HELLO flags: the video codecs the
- * page decodes; 0 without). For tests: `openSocket(url)`, `clock`.
+ * page decodes, 0 without; a number or a promise of one). For tests: `openSocket(url)`, `clock`.
  */
 export class Connection {
   constructor(o) {
@@ -145,7 +145,11 @@ export class Connection {
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       opened = true;
-      this.send({ type: 'HELLO', version: PROTOCOL_VERSION, flags: this.helloFlags() });
+      // The flags may still be being found out (WebCodecs answers asynchronously): the socket
+      // does not wait for them, HELLO goes once they are known.
+      const flags = this.helloFlags();
+      if (typeof flags === 'number') this.send({ type: 'HELLO', version: PROTOCOL_VERSION, flags });
+      else flags.then((f) => { if (this.ws === ws) this.send({ type: 'HELLO', version: PROTOCOL_VERSION, flags: f }); });
     };
     ws.onmessage = (event) => {
       try {
