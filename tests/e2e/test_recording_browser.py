@@ -19,7 +19,7 @@ from jiseki.gateway.auth.totp import code_at
 from tests.conftest import free_port
 
 from .conftest import login, needs_desktop, terminal_context, wait_for_agent, xdotool
-from .test_viewer import canvas_pixels, type_text, wait_until_rest
+from .test_viewer import canvas_pixels, open_viewer, type_text, wait_until_rest
 
 pytestmark = [pytest.mark.e2e, needs_desktop]
 AUDITOR_PASSWORD = "Kansa-Tantou-2026!"
@@ -183,13 +183,8 @@ def test_recorded_video_plays_back_through_webcodecs(browser, stack: DemoStack) 
     with sqlite3.connect(stack.gateway.data_dir / "jiseki.db") as db:
         before = {r[0] for r in db.execute("SELECT session_id FROM recordings")}
     staff = terminal_context(browser, stack, viewport={"width": 1920, "height": 1200})
-    page = staff.new_page()
-    login(page, stack)
-    page.goto(stack.viewer_url)
-    for _ in range(200):
-        if page.evaluate("window.jisekiStats && window.jisekiStats.framesDrawn > 0"):
-            break
-        time.sleep(0.1)
+    login(staff.new_page(), stack)
+    page = open_viewer(staff, stack)
     wait_until_rest(page)
     player = subprocess.Popen(
         [sys.executable, "-m", "tests.e2e.video_window", "120", "640", "480", "270", "3"], env=stack.desktop.env()

@@ -57,7 +57,7 @@ def encode_jpeg(region: np.ndarray, quality: int) -> bytes:
 
 def warm_up() -> None:
     """Load the encoders now: the first WebP encode in a process costs ~25 ms more (the plugin
-    loads), and importing PyAV 0.3-1.3 s on Windows (which would otherwise happen on the session's
+    loads), and importing PyAV 0.3-1.3 s (Windows CPython under Wine) (which would otherwise happen on the session's
     event loop when the viewer's HELLO arrives)."""
     from .video import available
 

@@ -113,7 +113,8 @@ class DisplayStream:
             self._last_change = now
             self.unsent = None
             # Whole, whatever its size: the reference is not what the viewer shows until then.
-            return self._emit(self._end_video() + self._encode_tiles(frame, all_tiles(self.height, self.width)), now)
+            whole, _ = self._encode_tiles(frame, all_tiles(self.height, self.width))
+            return self._emit(self._end_video() + whole, now)
         if hint is not None and self.unsent is not None:
             hint = union([hint, self.unsent])
         self.unsent = None
@@ -130,8 +131,8 @@ class DisplayStream:
         if (video := self.video) is not None:  # read once: the session may set it meanwhile
             ops.extend(self._video(video, frame, diff, now))
         room = max(self.flow.s.min_update_bytes, self.flow.budget() - sum(_op_size(op) for op in ops))
-        ops.extend(self._encode_tiles(frame, diff.tiles(), diff, budget=room))
-        return self._emit(ops, now)
+        pieces, self.unsent = self._encode_tiles(frame, diff.tiles(), diff, budget=room)
+        return self._emit(ops + pieces, now)
 
     # ---- parts -----------------------------------------------------------------------------
 
@@ -211,10 +212,10 @@ class DisplayStream:
         *,
         lossless: bool = False,
         budget: int | None = None,
-    ) -> list[Op]:
+    ) -> tuple[list[Op], Rect | None]:
         """Encode the tiles' area in pieces; with `diff`, each piece shrunk to its changed pixels.
         With a `budget` (bytes), the smallest pieces first and no more once it is spent: the rest
-        stays out of the reference, and its box in `unsent`."""
+        stays out of the reference; its box is returned beside the operations."""
         pieces = [
             rect
             for r in tiles_to_rects(tiles, self.width, self.height)
@@ -228,9 +229,7 @@ class DisplayStream:
         quality = self.flow.quality
         for n, rect in enumerate(pieces):
             if budget is not None and spent >= budget:
-                left = pieces[n:]
-                self.unsent = union(left if self.unsent is None else [self.unsent, *left])
-                break
+                return ops, union(pieces[n:])
             op = encode_rect(frame, rect, quality, lossless=lossless)
             ops.append(op)
             spent += _op_size(op)
@@ -239,7 +238,7 @@ class DisplayStream:
             is_lossy = isinstance(op, ImageOp) and op.codec == Codec.JPEG
             self.lossy[ys, xs] = is_lossy
             self._lossy_any = self._lossy_any or is_lossy
-        return ops
+        return ops, None
 
     def _end_video(self) -> list[Op]:
         video = self.video
@@ -258,9 +257,9 @@ class DisplayStream:
         return look.ops
 
     def _refine(self, frame: np.ndarray) -> list[Op]:
-        # Each piece sent clears its pixels' lossy mark; pieces left for later stay marked.
-        ops = self._encode_tiles(frame, tile_any(self.lossy), lossless=True, budget=self.flow.budget())
-        self.unsent = None  # what is left is still marked lossy: the next refinement takes it
+        # Each piece sent clears its pixels' lossy mark; pieces left for later stay marked (the next
+        # refinement takes them).
+        ops, _ = self._encode_tiles(frame, tile_any(self.lossy), lossless=True, budget=self.flow.budget())
         self._lossy_any = bool(self.lossy.any())
         return ops
 

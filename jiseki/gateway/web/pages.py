@@ -15,7 +15,7 @@ from .. import access, session_request
 from ..db.models import Host, utcnow
 from ..end_reasons import EndReason
 from ..queries import portal
-from ..session_request import Denied
+from ..session_request import Denied, Granted
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity, require_user
 from .policy_labels import source_text
 from .render import render, translator
@@ -181,8 +181,22 @@ def _json_error(status: int, reason: str, request: web.Request, msgid: str) -> w
     return web.json_response(error_body(request, reason, msgid), status=status)
 
 
-async def create_session(request: web.Request) -> web.Response:
+async def ask_for_session(request: web.Request, user_id: str, host_id: str) -> Granted | Denied:
+    """A session for `user_id` at this request's terminal (POST /api/sessions and the viewer's socket)."""
     state = request.app[STATE]
+    terminal: TerminalIdentity = request[TERMINAL]
+    return await session_request.request_session(
+        state.db,
+        state.broker,
+        user_id=user_id,
+        host_id=host_id,
+        terminal_id=terminal.id,
+        terminal_fingerprint=terminal.fingerprint,
+        address=request.remote,
+    )
+
+
+async def create_session(request: web.Request) -> web.Response:
     loaded = request.get(SESSION)
     if loaded is None or loaded.row.stage != "full":
         return _json_error(401, "login_required", request, "Please log in again.")
@@ -195,16 +209,7 @@ async def create_session(request: web.Request) -> web.Response:
     host_id = body.get("host_id") if isinstance(body, dict) else None
     if not isinstance(host_id, str) or not 0 < len(host_id) <= 64:
         return _json_error(400, "bad_request", request, "The request was not understood.")
-    terminal: TerminalIdentity = request[TERMINAL]
-    answer = await session_request.request_session(
-        state.db,
-        state.broker,
-        user_id=loaded.user.id,
-        host_id=host_id,
-        terminal_id=terminal.id,
-        terminal_fingerprint=terminal.fingerprint,
-        address=request.remote,
-    )
+    answer = await ask_for_session(request, loaded.user.id, host_id)
     if isinstance(answer, Denied):
         return web.json_response(denied_body(request, answer), status=answer.status)
     pending = answer.pending

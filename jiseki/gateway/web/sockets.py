@@ -11,15 +11,15 @@ from jiseki.protocol import MAX_AGENT_MESSAGE, MAX_CONTROL_MESSAGE, MAX_VIEWER_M
 from jiseki.protocol.close_codes import CloseCode
 from jiseki.protocol.control import AgentHello, AgentState, Ping, Pong, Sender, parse
 
-from .. import audit, session_request
+from .. import audit
 from ..auth.websessions import LoadedSession
-from ..broker import AgentLink, PendingSession
+from ..broker import AgentLink, PendingSession, Socket
 from ..certs import CertCheck, CertStatus
 from ..session_request import Denied
 from ..session_run import run_session
 from ..state import GatewayState
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity
-from .pages import denied_body, error_body
+from .pages import ask_for_session, denied_body, error_body
 from .security import peer_certificate_der, same_origin
 
 log = logging.getLogger(__name__)
@@ -82,17 +82,7 @@ async def viewer_socket(request: web.Request) -> web.StreamResponse:
     if resume is None:
         return await _run_new(state, pending, ws, loaded)
     pending.web_session_id = loaded.row.id  # this browser's login now carries the session
-    released = asyncio.Event()
-    current = pending.viewer_socket
-    if current is not None and not current.closed:
-        await current.close(code=CloseCode.RESUMED_ELSEWHERE, message=b"resumed elsewhere")  # a half-open old link
-    try:
-        await asyncio.wait_for(pending.viewers.put((ws, released)), 10)
-    except TimeoutError:
-        await ws.close(code=CloseCode.COULD_NOT_RESUME, message=b"could not resume")
-        return ws
-    await released.wait()
-    return ws
+    return await _hand_over(ws, pending.viewer_socket, pending.viewers)
 
 
 async def new_session_socket(request: web.Request) -> web.StreamResponse:
@@ -120,15 +110,7 @@ async def new_session_socket(request: web.Request) -> web.StreamResponse:
     elif not 0 < len(host_id) <= 64:
         refusal = {"status": 400, **error_body(request, "bad_request", "The request was not understood.")}
     else:
-        answer = await session_request.request_session(
-            state.db,
-            state.broker,
-            user_id=loaded.user.id,
-            host_id=host_id,
-            terminal_id=terminal.id,
-            terminal_fingerprint=terminal.fingerprint,
-            address=request.remote,
-        )
+        answer = await ask_for_session(request, loaded.user.id, host_id)
         if isinstance(answer, Denied):
             refusal = {"status": answer.status, **denied_body(request, answer)}
         else:
@@ -156,6 +138,26 @@ async def _run_new(
     return ws
 
 
+async def _hand_over(
+    ws: web.WebSocketResponse,
+    current: web.WebSocketResponse | None,
+    queue: asyncio.Queue[Socket | None],
+) -> web.WebSocketResponse:
+    """Give a running session a side's new socket (a resume, an agent's data channel): a half-open
+    old one of that side is closed first. The session's runner relays; returning from here would
+    close the socket early, so this waits until the session lets it go."""
+    if current is not None and not current.closed:
+        await current.close(code=CloseCode.RESUMED_ELSEWHERE, message=b"resumed elsewhere")
+    released = asyncio.Event()
+    try:
+        await asyncio.wait_for(queue.put((ws, released)), 10)
+    except TimeoutError:
+        await ws.close(code=CloseCode.COULD_NOT_RESUME, message=b"could not resume")
+        return ws
+    await released.wait()
+    return ws
+
+
 _RUNNING: set[asyncio.Task[None]] = set()
 
 
@@ -170,18 +172,7 @@ async def agent_data_socket(request: web.Request) -> web.StreamResponse:
         raise web.HTTPForbidden(text="invalid or expired session ticket")
     ws = _ws(MAX_AGENT_MESSAGE)
     await ws.prepare(request)
-    released = asyncio.Event()
-    current = pending.agent_ws
-    if current is not None and not current.closed:
-        await current.close(code=CloseCode.RESUMED_ELSEWHERE, message=b"resumed elsewhere")
-    try:
-        await asyncio.wait_for(pending.agents.put((ws, released)), 10)
-    except TimeoutError:
-        await ws.close(code=CloseCode.COULD_NOT_RESUME, message=b"could not resume")
-        return ws
-    # The session's runner relays; returning from here would close the socket early.
-    await released.wait()
-    return ws
+    return await _hand_over(ws, pending.agent_ws, pending.agents)
 
 
 async def agent_control_socket(request: web.Request) -> web.StreamResponse:

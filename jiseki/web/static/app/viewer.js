@@ -75,7 +75,7 @@ let clipboard = null;
 stats.ops = display.counts;
 stats.video = display.video.stats; // pictures decoded through the video path, streams, errors
 let connection = null; // the Connection, once the page is set up
-let videoFlags = 0; // the video codecs this browser decodes (HELLO flags), probed once
+let videoFlags = 0; // the video codecs this browser decodes (HELLO flags): a promise once probing starts
 
 function setState(key, vars) {
   stats.state = key;
@@ -388,7 +388,7 @@ function platform() {
   return navigator.userAgentData?.platform || navigator.platform || '';
 }
 
-async function main() {
+function main() {
   disconnectBtn.textContent = t('disconnect');
   reconnectBtn.textContent = t('reconnect');
   keyTable = loadKeyTable();
