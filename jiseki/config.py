@@ -10,14 +10,18 @@ import ipaddress
 import os
 import socket
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from jiseki.config_directory import DirectoryConfig, parse_directory
+from jiseki.config_mail import MailConfig, parse_mail
+from jiseki.config_values import ConfigError, check_table
+from jiseki.config_values import check_int as _int
+from jiseki.config_values import check_str as _str
 
-class ConfigError(ValueError):
-    pass
+__all__ = ["Config", "ConfigError", "DirectoryConfig", "load_config", "parse_config"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,11 @@ class GatewayConfig:
     public_url: str = ""  # empty: https://<host>:<port>
     drain_seconds: int = 30  # on SIGTERM: how long live sessions may continue before they are ended
     resume_grace_seconds: int = 60  # a session whose link broke waits this long to be resumed
+    # Operations (docs/deployment.md): who may scrape /metrics (empty: any), and the optional log file.
+    metrics_networks: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    log_file: str = ""  # empty: standard error only (journald under systemd)
+    log_max_bytes: int = 10 * 1024 * 1024  # the file is rotated at this size
+    log_backups: int = 10  # rotated files kept
 
     @property
     def effective_node_id(self) -> str:
@@ -125,20 +134,8 @@ class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
     auth: AuthConfig = field(default_factory=AuthConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
-
-
-def _int(key: str, value: Any, lo: int, hi: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(f"{key}: must be an integer from {lo} to {hi}, got {value!r}")
-    return value
-
-
-def _str(key: str, value: Any, *, allow_empty: bool = True) -> str:
-    if not isinstance(value, str) or (not allow_empty and not value):
-        raise ConfigError(f"{key}: must be a {'non-empty ' if not allow_empty else ''}string, got {value!r}")
-    if "\x00" in value:
-        raise ConfigError(f"{key}: must not contain NUL characters")
-    return value
+    directory: DirectoryConfig = field(default_factory=DirectoryConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
 
 
 def _path(key: str, value: Any) -> Path:
@@ -245,6 +242,10 @@ _GATEWAY_KEYS = {
     "drain_seconds": lambda k, v: _int(k, v, 0, 3600),
     "resume_grace_seconds": lambda k, v: _int(k, v, 0, 3600),
     "agent_cert_days": lambda k, v: _int(k, v, 1, 3650),
+    "metrics_networks": _networks,
+    "log_file": lambda k, v: _str(k, v),
+    "log_max_bytes": lambda k, v: _int(k, v, 64 * 1024, 1 << 40),
+    "log_backups": lambda k, v: _int(k, v, 1, 1000),
 }
 _AGENT_KEYS = {
     "gateway_url": _https_url,
@@ -288,28 +289,20 @@ _AUTH_KEYS = {
 
 
 def _section(name: str, raw: Any, validators: dict[str, Any], cls: type) -> Any:
-    if raw is None:
-        return cls()
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{name}: must be a table")
-    known = {f.name for f in fields(cls)}
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in known:
-            raise ConfigError(f"{name}.{key}: unknown setting (known: {', '.join(sorted(known))})")
-        values[key] = validators[key](f"{name}.{key}", value)
-    return cls(**values)
+    return cls() if raw is None else cls(**check_table(name, raw, validators))
 
 
 def parse_config(raw: dict[str, Any]) -> Config:
     for key in raw:
-        if key not in ("gateway", "agent", "auth", "audit"):
-            raise ConfigError(f"{key}: unknown section (known: agent, audit, auth, gateway)")
+        if key not in ("gateway", "agent", "auth", "audit", "directory", "mail"):
+            raise ConfigError(f"{key}: unknown section (known: agent, audit, auth, directory, gateway, mail)")
     config = Config(
         gateway=_section("gateway", raw.get("gateway"), _GATEWAY_KEYS, GatewayConfig),
         agent=_section("agent", raw.get("agent"), _AGENT_KEYS, AgentConfig),
         auth=_section("auth", raw.get("auth"), _AUTH_KEYS, AuthConfig),
         audit=_section("audit", raw.get("audit"), _AUDIT_KEYS, AuditConfig),
+        directory=parse_directory(raw.get("directory")),
+        mail=parse_mail(raw.get("mail")),
     )
     passphrase = os.environ.get("JISEKI_CA_PASSPHRASE")
     if passphrase:

@@ -38,11 +38,26 @@ def pick_language(requested: str | None) -> str:
 JST = ZoneInfo("Asia/Tokyo")
 
 
-def format_jst(value: dt.datetime | None, empty: str = "—") -> str:
-    """Japan time for tables and exports: `2026-11-27 09:30`."""
+_WEEKDAYS = {"ja": "月火水木金土日", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
+
+
+def format_jst_date(value: dt.datetime | dt.date | None, empty: str = "—", lang: str = DEFAULT_LANGUAGE) -> str:
+    """A day in Japan time with its weekday: `2026/12/05（土）` (`2026/12/05 (Sat)` in English)."""
     if value is None:
         return empty
-    return value.astimezone(JST).strftime("%Y-%m-%d %H:%M")
+    day = value.astimezone(JST).date() if isinstance(value, dt.datetime) else value
+    weekday = _WEEKDAYS["en" if lang == "en" else "ja"][day.weekday()]
+    text = day.strftime("%Y/%m/%d")
+    return f"{text} ({weekday})" if lang == "en" else f"{text}（{weekday}）"
+
+
+def format_jst(value: dt.datetime | None, empty: str = "—", lang: str = DEFAULT_LANGUAGE) -> str:
+    """Japan time as the console shows it: `2026/12/05（土）13:14` (`2026/12/05 (Sat) 13:14` in English)."""
+    if value is None:
+        return empty
+    local = value.astimezone(JST)
+    sep = " " if lang == "en" else ""
+    return f"{format_jst_date(local, lang=lang)}{sep}{local.strftime('%H:%M')}"
 
 
 def format_number(value: int | float | None) -> str:
@@ -50,6 +65,18 @@ def format_number(value: int | float | None) -> str:
     if value is None:
         return "—"
     return f"{value:,}"
+
+
+def format_bytes(value: int | None, lang: str = DEFAULT_LANGUAGE) -> str:
+    """A size with its unit: `65,536バイト（64KB）` in Japanese, `65,536 bytes (64 KB)` in English."""
+    if value is None:
+        return "—"
+    exact = f"{value:,}バイト" if lang != "en" else f"{value:,} bytes"
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if value >= size:
+            amount = f"{value / size:,.1f}".removesuffix(".0")
+            return f"{exact}（{amount}{unit}）" if lang != "en" else f"{exact} ({amount} {unit})"
+    return exact
 
 
 def N_(msgid: str) -> str:  # the gettext convention (gettext_noop)

@@ -176,8 +176,10 @@ _YES_NO = {"yes": True, "no": False, "on": True, "off": False, "true": True, "fa
 
 @dataclass(frozen=True)
 class Switch(Kind):
-    """On or off."""
+    """On or off; `on` and `off` are the console's words for the two (catalogue msgids)."""
 
+    on: str = N_("On")
+    off: str = N_("Off")
     form: ClassVar[str] = "switch"
 
     def check(self, name: str, value: Any) -> None:
@@ -196,7 +198,7 @@ class Switch(Kind):
         return "`yes` / `no`"
 
     def doc_value(self, value: Any) -> str:
-        return "on" if value else "off"
+        return (self.on if value else self.off).lower()
 
 
 @dataclass(frozen=True)
@@ -331,6 +333,7 @@ def restrictive_wins(value: Any, text: str) -> Rule:
 SMALLEST = Rule("the smallest", _smallest)
 LIMIT = Rule("the smallest limit (0, no limit, loses to any)", _limit)
 ANY_ON = restrictive_wins(True, "on if any policy turns it on")
+ANY_OFF = restrictive_wins(False, "refused if any policy refuses")
 REFUSE_WINS = restrictive_wins("refuse", "`refuse` if any policy refuses")
 INTERSECT_DIRECTIONS = Rule("only the directions every policy allows", _directions)
 INTERSECT_DAYS = Rule("only the days every policy allows", _days)

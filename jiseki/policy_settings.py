@@ -19,6 +19,7 @@ from typing import Any
 from jiseki.i18n import N_
 from jiseki.policy_kinds import (
     ALL_WINDOWS,
+    ANY_OFF,
     ANY_ON,
     CLIPBOARD_LABELS,
     DAY_NAMES,
@@ -139,6 +140,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("lock_on_end", Switch(), True, ANY_ON, agent=True, label=N_("Lock the PC when the session ends")),
     Setting("curtain", Switch(), True, ANY_ON, agent=True, label=N_("Blank the office screen and lock its input")),
     Setting("record", Switch(), False, ANY_ON, agent=False, label=N_("Record sessions")),
+    Setting(
+        "on_holidays",
+        Switch(on=N_("Allowed"), off=N_("Not allowed")),
+        True,
+        ANY_OFF,
+        agent=False,
+        label=N_("Use on national holidays and closed days"),
+        hint="no = sessions refused on Japan's national holidays and the organisation's closed days",
+    ),
+    Setting(
+        "wake",
+        Switch(on=N_("Allowed"), off=N_("Not allowed")),
+        True,
+        ANY_OFF,
+        agent=False,
+        label=N_("Power on (Wake-on-LAN)"),
+        hint="no = staff cannot power on their office PC from the portal (the console still can)",
+    ),
 )
 
 BY_NAME = {s.name: s for s in SETTINGS}

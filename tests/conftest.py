@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
+
+pytest_plugins = ["tests.directory_fixtures"]  # `directory`, `directory_pair`: real slapd (issue 18)
 
 # Property tests check properties, not speed: on a cold, loaded machine (CI: 2 shared cores) the
 # first inputs can take over a second to make, which failed a run with FailedHealthCheck (too_slow),
@@ -16,6 +20,24 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("ci", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev")
 settings.load_profile(os.environ.get("JISEKI_HYPOTHESIS_PROFILE", "ci"))
+
+
+async def splice(
+    a_reader: asyncio.StreamReader,
+    a_writer: asyncio.StreamWriter,
+    b_reader: asyncio.StreamReader,
+    b_writer: asyncio.StreamWriter,
+) -> None:
+    """Copy bytes both ways between two connections until both ends close (a test's TCP relay)."""
+
+    async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        dst.close()
+
+    await asyncio.gather(pump(a_reader, b_writer), pump(b_reader, a_writer))
 
 
 def free_port() -> int:

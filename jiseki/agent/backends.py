@@ -16,11 +16,14 @@ from typing import Any
 
 from jiseki.config import AgentConfig, ConfigError
 from jiseki.protocol import Rect
+from jiseki.protocol.control import NetInterface
+from jiseki.wol import local_interfaces
 
 from .capture.base import Capture
 from .clipboard.base import HostClipboard
 from .host.base import HostControl
 from .input.base import InputSink
+from .netif import network_interfaces_for
 from .selftest.window import ProbeWindow
 from .service.desktop import DesktopApi, OneDesktop
 
@@ -39,6 +42,8 @@ class Backends:
     make_worker_input: Callable[[Callable[[Any], Any]], InputSink]
     # The selftest's look at the installed service (None: this platform has none).
     service_facts: Callable[[], Mapping[str, object]] | None
+    # The PC's IPv4 interfaces with their MACs, for Wake-on-LAN (Linux: psutil; Windows: GetAdaptersAddresses).
+    network_interfaces: Callable[[], list[NetInterface]] = local_interfaces
 
 
 def choose_backends(config: AgentConfig, platform: str = sys.platform) -> Backends:
@@ -103,6 +108,7 @@ def windows_backends() -> Backends:
         make_desktops=service.desktops,
         make_worker_input=service.input_with_sas,
         service_facts=service.service_facts,
+        network_interfaces=network_interfaces_for("win32"),
     )
 
 

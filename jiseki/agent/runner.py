@@ -13,7 +13,7 @@ import random
 import socket
 import ssl
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 import aiohttp
@@ -22,14 +22,27 @@ from jiseki import __version__
 from jiseki.config import AgentConfig
 from jiseki.protocol import MAX_CONTROL_MESSAGE, MAX_VIEWER_MESSAGE, ProtocolError
 from jiseki.protocol.close_codes import CloseCode
-from jiseki.protocol.control import AgentHello, AgentState, Offer, Ping, Sender, parse, serialise
+from jiseki.protocol.control import (
+    AgentHello,
+    AgentState,
+    NetInterface,
+    Offer,
+    Ping,
+    Sender,
+    Wake,
+    WakeDone,
+    parse,
+    serialise,
+)
 from jiseki.trust.tls import client_ssl_context
+from jiseki.wol import relay_allowed, send_magic
 
 from .capture.base import Capture
 from .clipboard.base import HostClipboard
 from .encode.codecs import warm_up
 from .host.base import HostControl, HostState, NoHostControl
 from .input.base import InputSink
+from .netif import network_interfaces_for
 from .policy import AgentPolicy, parse_agent_policy
 from .session import DisplaySession
 
@@ -88,9 +101,40 @@ def probe_capture(make_capture: Callable[[], Capture]) -> CaptureInfo:
 OfferRunner = Callable[[Offer, "asyncio.Task[None] | None"], Coroutine[Any, Any, None]]
 
 
-def hello_message(state: HostState, capture: CaptureInfo = (None, None), service: str = "process") -> AgentHello:
-    """The first control message: this PC, the agent's version, how it runs and the desk's state
-    (what the platform cannot tell is left out)."""
+Interfaces = Callable[[], Sequence[NetInterface]]
+
+
+def read_interfaces(interfaces: Interfaces) -> tuple[NetInterface, ...] | None:
+    """The PC's interfaces for the hello; None (left out) when the platform cannot tell."""
+    try:
+        return tuple(interfaces())[:16]
+    except Exception as exc:  # psutil missing or failing: the agent still connects
+        log.warning("network interfaces unavailable: %s", exc)
+        return None
+
+
+def answer_wake(message: Wake, own: Sequence[NetInterface]) -> WakeDone:
+    """Relay a magic packet, but only to the broadcast address of one of this PC's own subnets."""
+    if not relay_allowed(message.broadcast, own):
+        log.warning("refused to wake %s through %s: not a subnet of this PC", message.macs, message.broadcast)
+        return WakeDone(message.id, 0, "refused")
+    try:
+        sent = send_magic(message.macs, message.broadcast)
+    except OSError as exc:
+        log.warning("wake through %s failed: %s", message.broadcast, exc)
+        return WakeDone(message.id, 0, "failed")
+    log.info("woke %s through %s", ", ".join(message.macs), message.broadcast)
+    return WakeDone(message.id, sent)
+
+
+def hello_message(
+    state: HostState,
+    capture: CaptureInfo = (None, None),
+    service: str = "process",
+    network: tuple[NetInterface, ...] | None = None,
+) -> AgentHello:
+    """The first control message: this PC, the agent's version, how it runs, its network interfaces
+    and the desk's state (what the platform cannot tell is left out)."""
     return AgentHello(
         hostname=socket.gethostname(),
         os=f"{platform.system()} {platform.release()}",
@@ -100,6 +144,7 @@ def hello_message(state: HostState, capture: CaptureInfo = (None, None), service
         capture=capture[0],
         capture_note=capture[1],
         service=service,
+        network=network,
     )
 
 
@@ -115,6 +160,7 @@ class Agent:
         run_offer: OfferRunner | None = None,
         service: str = "process",
         on_capture: Callable[[CaptureInfo], None] | None = None,
+        interfaces: Interfaces | None = None,
     ) -> None:
         """`run_offer` replaces the in-process `serve_offer` (the Windows service hands offers to a
         worker); `service` is reported in the hello; `on_capture` hears of each session's capture
@@ -124,6 +170,12 @@ class Agent:
         self._in_process = run_offer is None  # else the screen is a worker's: its capture comes per session
         self.service = service
         self._on_capture = on_capture
+        if interfaces is None:  # the platform's own way (the Windows service passes none)
+            interfaces = network_interfaces_for()
+        self.interfaces = interfaces
+        self._network: tuple[NetInterface, ...] = ()  # as reported in the last hello
+        self._control_ws: aiohttp.ClientWebSocketResponse | None = None
+        self._wakes: set[asyncio.Task[None]] = set()
         self._http: aiohttp.ClientSession | None = None
         self._stopping = False  # close_session() was called: the agent (or its worker) is ending
         self.make_capture = make_capture
@@ -206,14 +258,18 @@ class Agent:
             log.info("connected to %s", self.config.gateway_url)
             state = await asyncio.to_thread(self.host.state)
             capture = self._capture or (None, None)
-            await ws.send_str(serialise(hello_message(state, capture, self.service)))
+            network = await asyncio.to_thread(read_interfaces, self.interfaces)
+            self._network = network or ()
+            await ws.send_str(serialise(hello_message(state, capture, self.service, network)))
             keepalive = asyncio.create_task(self._keepalive(ws, state, capture))
+            self._control_ws = ws
             try:
                 async for msg in ws:
                     if msg.type != aiohttp.WSMsgType.TEXT:
                         break
                     self._on_control(msg.data)
             finally:
+                self._control_ws = None
                 keepalive.cancel()
 
     async def _keepalive(
@@ -247,6 +303,11 @@ class Agent:
         except ProtocolError as exc:
             log.warning("ignored a control message: %s", exc)
             return
+        if isinstance(message, Wake):
+            task = asyncio.create_task(self._wake(message))
+            self._wakes.add(task)
+            task.add_done_callback(self._wakes.discard)
+            return
         if not isinstance(message, Offer):
             return  # a pong, or a message this version does not know
         previous = self._session_task
@@ -255,6 +316,13 @@ class Agent:
         else:
             previous = None
         self._session_task = asyncio.create_task(self._run_offer(message, previous))
+
+    async def _wake(self, message: Wake) -> None:
+        own = await asyncio.to_thread(read_interfaces, self.interfaces) or self._network
+        done = await asyncio.to_thread(answer_wake, message, own)
+        ws = self._control_ws
+        if ws is not None and not ws.closed:
+            await ws.send_str(serialise(done))
 
     async def serve_offer(self, offer: Offer, previous: asyncio.Task[None] | None = None) -> None:
         """Run the offered session in this process: capture, input, curtain, lock at the end."""

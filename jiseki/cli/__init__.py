@@ -16,7 +16,7 @@ from typing import Any
 
 from jiseki.config import ConfigError
 
-from . import admin, agent, audit, demo, gateway, host, policy, report, terminal
+from . import admin, agent, audit, backup, demo, directory, gateway, host, policy, report, terminal
 from .common import CommandError
 from .context import Context
 from .options import add_global_options, add_to_every_command
@@ -27,10 +27,12 @@ __all__ = ["CommandError", "build_parser", "main"]
 COMMANDS: tuple[Callable[[Any], None], ...] = (
     gateway.register,  # gateway, db
     admin.register,
+    directory.register,
     terminal.register,
     host.register,
     policy.register,
     audit.register,
+    backup.register,  # backup, restore
     report.register,
     agent.register,
     demo.register,

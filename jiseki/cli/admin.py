@@ -56,17 +56,20 @@ def import_users(args: argparse.Namespace, ctx: Context) -> int:
 
     rows, errors = parse_staff_csv(read_csv(args.csv))
 
-    result = ctx.write(lambda s: admin.import_users(s, rows, errors, ACTOR))
+    result = ctx.write(lambda s: admin.import_users(s, rows, errors, ACTOR, upsert=args.update))
     if result.created:
         write_private(args.passwords_out, initial_passwords_csv(result.created).encode())
     print(f"created {len(result.created)} account(s); temporary passwords in {args.passwords_out} (mode 0600)")
+    changed = ", ".join(f"{k} {n}" for k, n in result.counts.items() if n and k not in ("create", "error"))
+    if changed:
+        print(f"also: {changed}")
     for error in result.errors:
         print(f"  {error}", file=sys.stderr)
     return 1 if result.errors else 0
 
 
 def _account_action(name: str) -> Callable[[argparse.Namespace, Context], int]:
-    """unlock, reset-totp, disable, enable: one account, no other argument."""
+    """unlock, reset-totp, disable, enable, allow-/refuse-local-password: one account, no other argument."""
 
     def run(args: argparse.Namespace, ctx: Context) -> int:
         from jiseki.gateway import admin
@@ -77,6 +80,8 @@ def _account_action(name: str) -> Callable[[argparse.Namespace, Context], int]:
                     await admin.unlock_user(s, args.login_id, ACTOR)
                 elif name == "reset-totp":
                     await admin.reset_totp(s, args.login_id, ACTOR)
+                elif name.endswith("-local-password"):
+                    await admin.set_local_password(s, args.login_id, name.startswith("allow"), ACTOR)
                 else:
                     await admin.set_disabled(s, args.login_id, name == "disable", ACTOR)
 
@@ -148,6 +153,39 @@ def reset_password(args: argparse.Namespace, ctx: Context) -> int:
     return 0
 
 
+def scope(args: argparse.Namespace, ctx: Context) -> int:
+    """Show, set or clear what a console account looks after (所掌範囲)."""
+    from jiseki.gateway import admin
+    from jiseki.gateway.admin.scopes import ids_of_names
+    from jiseki.gateway.db.models import Department, HostGroup
+    from jiseki.gateway.queries.staff import scope_names
+    from jiseki.gateway.scope import scope_of
+
+    changing = args.clear or args.department or args.host_group
+    if args.clear and (args.department or args.host_group):
+        raise CommandError("--clear takes no --department or --host-group")
+
+    async def action(ctx: Context) -> tuple[bool, list[str], list[str]]:
+        async with ctx.transaction() as s:
+            await admin.user(s, args.login_id)
+            changed = False
+            if changing:
+                departments = await ids_of_names(s, Department, args.department or [])
+                groups = await ids_of_names(s, HostGroup, args.host_group or [])
+                changed = await admin.change_scope(s, args.login_id, departments, groups, ACTOR)
+            names = await scope_names(s, await scope_of(s, args.login_id))
+            return changed, *names
+
+    changed, departments, groups = ctx.run(action)
+    if not departments and not groups:
+        print(f"{args.login_id}: the whole organisation")
+    else:
+        print(f"{args.login_id}: departments: {', '.join(departments) or '-'}; PC groups: {', '.join(groups) or '-'}")
+    if changing and not changed:
+        print("(nothing to change)")
+    return 0
+
+
 def register(sub: Any) -> None:
     admin = group(sub, "admin", "staff accounts", "admin_command")
 
@@ -161,16 +199,27 @@ def register(sub: Any) -> None:
     password.add_argument("--temporary-password", action="store_true", help="generate one to change at first login")
 
     p = command(
-        admin, "import-users", "create accounts from a CSV (login_id, display_name, department, role)", import_users
+        admin,
+        "import-users",
+        "create or change accounts from a CSV (login_id, display_name, reading, department, role, action)",
+        import_users,
     )
     p.add_argument("csv", type=Path)
     p.add_argument("--passwords-out", type=Path, default=Path("initial-passwords.csv"))
+    p.add_argument(
+        "--update",
+        action="store_true",
+        help="update mode: a row without an action updates an existing account (else only the action column changes"
+        " existing accounts: update, disable, enable, delete)",
+    )
 
     for name, text in (
         ("unlock", "unlock a locked account"),
         ("reset-totp", "make the user set up the app again"),
         ("disable", "disable an account"),
         ("enable", "enable an account"),
+        ("allow-local-password", "let a directory account also use its password kept here (break-glass)"),
+        ("refuse-local-password", "a directory account signs in with its directory password only"),
     ):
         command(admin, name, text, _account_action(name)).add_argument("login_id")
 
@@ -197,3 +246,14 @@ def register(sub: Any) -> None:
         admin, "reset-password", "give the account a temporary password to change at next login", reset_password
     )
     p.add_argument("login_id")
+
+    p = command(
+        admin,
+        "scope",
+        "show or set what a console account looks after (所掌範囲: departments, PC groups)",
+        scope,
+    )
+    p.add_argument("login_id")
+    p.add_argument("--department", action="append", help="a department it looks after (repeat for several)")
+    p.add_argument("--host-group", action="append", help="a PC group it looks after (repeat for several)")
+    p.add_argument("--clear", action="store_true", help="the whole organisation again")

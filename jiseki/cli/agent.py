@@ -30,6 +30,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         backends.make_input,
         host=backends.host,
         make_clipboard=backends.make_clipboard,
+        interfaces=backends.network_interfaces,
     )
     asyncio.run(until_signalled(agent.run_forever(), agent.close_session))
     return 0

@@ -17,8 +17,12 @@ from .options import command, group
 
 
 def add_set_arguments(parser: argparse.ArgumentParser) -> None:
-    """The target (a department or a host group) and one flag per setting, unset by default."""
+    """The target (the organisation's default, a department or a host group) and one flag per
+    setting, unset by default."""
     target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument(
+        "--organisation", action="store_true", help="the organisation-wide default (departments and groups override it)"
+    )
     target.add_argument("--department")
     target.add_argument("--host-group")
     for s in SETTINGS:
@@ -26,10 +30,18 @@ def add_set_arguments(parser: argparse.ArgumentParser) -> None:
         if isinstance(s.kind, Window):
             options["metavar"] = "HH:MM-HH:MM|any"
         parser.add_argument(s.flag, dest=s.name, help=s.help, **options)
+    parser.add_argument(
+        "--second-factor",
+        choices=("totp", "webauthn", "either", "inherit"),
+        help="the login's second factor (organisation and departments only): one-time code, security key"
+        " or passkey, or either; inherit: not set here",
+    )
 
 
 def target_of(args: argparse.Namespace) -> tuple[str, str]:
     """(scope, name) of the policy to change."""
+    if args.organisation:
+        return ("organisation", "")
     return ("department", args.department) if args.department else ("host_group", args.host_group)
 
 
@@ -40,6 +52,11 @@ def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:
         raw = getattr(args, s.name)
         if raw is not None:
             out |= s.kind.to_columns(s.name, s.kind.parse_text(s.flag, raw))
+    factor = getattr(args, "second_factor", None)
+    if factor is not None:
+        if args.host_group:
+            raise PolicyError("--second-factor: only for the organisation default and departments")
+        out["second_factor"] = None if factor == "inherit" else factor
     return out
 
 
@@ -68,7 +85,8 @@ def set_(args: argparse.Namespace, ctx: Context) -> int:
                 raise CommandError(str(exc)) from None
 
     after = ctx.run(action)
-    print(f"policy of {scope} {name!r}: " + ", ".join(f"{k}={v}" for k, v in after.items() if v is not None))
+    target = "the organisation default" if scope == "organisation" else f"{scope} {name!r}"
+    print(f"policy of {target}: " + ", ".join(f"{k}={v}" for k, v in after.items() if v is not None))
     return 0
 
 
@@ -89,7 +107,12 @@ def show(args: argparse.Namespace, ctx: Context) -> int:
 def register(sub: Any) -> None:
     policy = group(sub, "policy", "session policies", "policy_command")
 
-    p = command(policy, "set", "set policy values of a department or a host group (others unchanged)", set_)
+    p = command(
+        policy,
+        "set",
+        "set policy values of the organisation default, a department or a host group (others unchanged)",
+        set_,
+    )
     add_set_arguments(p)
 
     p = command(policy, "show", "the effective policy of a staff member on an office PC, with its sources", show)

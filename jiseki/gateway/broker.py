@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import logging
 import secrets
 import time
@@ -27,6 +28,8 @@ from jiseki.protocol.control import (
     ControlMessage,
     Offer,
     Sender,
+    Wake,
+    WakeDone,
     from_object,
     serialise,
     to_object,
@@ -44,6 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AGENT_TICKET_TTL = 30.0  # seconds an agent has to answer an offer
+WAKE_ANSWER_SECONDS = 5.0  # a relay agent's answer to a wake
 
 
 class HostUnavailable(Exception):
@@ -164,6 +168,10 @@ class Broker:
         self.agents: dict[str, AgentLink] = {}
         self.pending: dict[str, PendingSession] = {}
         self.live: dict[str, PendingSession] = {}
+        # Wake-on-LAN relays: wakes this node asked for (id -> relay host, answer) and wakes it passed
+        # on to an agent for another node (id -> relay host, that node).
+        self.wakes: dict[str, tuple[str, asyncio.Future[WakeDone]]] = {}
+        self.relayed: dict[str, tuple[str, str]] = {}
 
     # ---- agents -------------------------------------------------------------------------
 
@@ -179,6 +187,8 @@ class Broker:
                 if value is not None:
                     values[column] = value
             values.update(_state_values(hello))
+            if hello.network is not None:
+                values["network"] = json.dumps([i.as_dict() for i in hello.network], separators=(",", ":"))
             await s.execute(update(Host).where(Host.id == link.host_id).values(**values))
 
     async def agent_state(self, host_id: str, state: AgentState) -> None:
@@ -202,6 +212,69 @@ class Broker:
                 .where(Host.id == link.host_id, Host.control_node == self.node_id)  # not if it moved on
                 .values(online=False, last_seen=utcnow(), control_node=None)
             )
+
+    # ---- Wake-on-LAN relays ---------------------------------------------------------------
+
+    async def relay_wake(self, relay_host: str, wake: Wake) -> WakeDone:
+        """Ask the agent of `relay_host` (on this node or another) to send the magic packets; its
+        answer, or HostUnavailable when it cannot be reached or does not answer in time."""
+        future: asyncio.Future[WakeDone] = asyncio.get_running_loop().create_future()
+        self.wakes[wake.id] = (relay_host, future)
+        try:
+            link = self.agents.get(relay_host)
+            if link is not None:
+                await link.send(wake)
+            else:
+                async with self.db() as s:
+                    host = await s.get(Host, relay_host)
+                if host is None or not host.online or not host.control_node:
+                    raise HostUnavailable(EndReason.HOST_OFFLINE)
+                message = {"type": "wake", "host": relay_host, "wake": to_object(wake), "from": self.node_id}
+                await self._signal(host.control_node, message)
+            try:
+                return await asyncio.wait_for(future, WAKE_ANSWER_SECONDS)
+            except TimeoutError:
+                raise HostUnavailable(EndReason.HOST_OFFLINE) from None
+        finally:
+            self.wakes.pop(wake.id, None)
+
+    async def wake_done(self, host_id: str, done: WakeDone) -> None:
+        """An agent answered a wake: to the waiting request here, or back to the node that asked.
+        Only the agent that was asked can answer it."""
+        mine = self.wakes.get(done.id)
+        if mine is not None and mine[0] == host_id and not mine[1].done():
+            mine[1].set_result(done)
+            return
+        passed = self.relayed.pop(done.id, None)
+        if passed is not None and passed[0] == host_id:
+            try:
+                await self.signaling.send(
+                    passed[1], {"type": "wake_done", "host": host_id, "wake_done": to_object(done)}
+                )
+            except (ConnectionError, OSError, ValueError) as exc:
+                log.warning("could not pass a wake answer to node %s: %s", passed[1], exc)
+
+    async def _wake_signal(self, message: dict[str, Any]) -> None:
+        host = str(message.get("host"))
+        if message.get("type") == "wake_done":
+            try:
+                done = from_object(message.get("wake_done"), Sender.AGENT)
+            except ProtocolError:
+                return
+            if isinstance(done, WakeDone):
+                await self.wake_done(host, done)
+            return
+        link = self.agents.get(host)
+        try:
+            wake = from_object(message.get("wake"), Sender.GATEWAY)
+        except ProtocolError as exc:
+            log.warning("dropped a malformed wake from another node: %s", exc)
+            return
+        if link is not None and isinstance(wake, Wake):
+            if len(self.relayed) > 1000:  # answers that never came
+                self.relayed.clear()
+            self.relayed[wake.id] = (host, str(message.get("from"))[:64])
+            await link.send(wake)
 
     # ---- sessions -----------------------------------------------------------------------
 
@@ -333,6 +406,8 @@ class Broker:
                 return
             if link is not None and isinstance(offer, Offer):
                 await link.send(offer)
+        elif kind in ("wake", "wake_done"):
+            await self._wake_signal(message)
         elif kind == "close_session":
             pending = self.live.get(str(message.get("session"))) or self.pending.get(str(message.get("session")))
             if pending is not None:

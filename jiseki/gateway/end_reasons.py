@@ -7,6 +7,8 @@ without importing the broker.
 
 from __future__ import annotations
 
+from jiseki.i18n import N_
+
 
 class EndReason:
     """Reason keys stored with each ended session and shown (translated) to the user."""
@@ -46,6 +48,8 @@ class EndReason:
             MAX_LENGTH,
             HOURS,
             "days",
+            "holiday",  # refused on a national holiday or a closed day (the policy's on_holidays)
+            "closed_day",
             TAKEOVER,
             ADMIN,
             POLICY_CHANGE,
@@ -57,3 +61,35 @@ class EndReason:
             "unknown_host",
         }
     )
+
+
+# Short words for each end reason, for the console's session history, its filter and the audit log
+# (the viewer tells the person at the terminal in sentences of its own: pages.VIEWER_STRINGS).
+END_REASON_LABELS = {
+    EndReason.VIEWER_CLOSED: N_("Disconnected by the staff member"),
+    EndReason.HOST_DISCONNECTED: N_("The office PC disconnected"),
+    EndReason.HOST_OFFLINE: N_("Office PC offline"),
+    EndReason.HOST_TIMEOUT: N_("No answer from the office PC"),
+    EndReason.PROTOCOL_ERROR: N_("Invalid data"),
+    EndReason.GATEWAY_SHUTDOWN: N_("Gateway restart"),
+    EndReason.CERTIFICATE_REVOKED: N_("Terminal certificate revoked"),
+    EndReason.LOGGED_OUT: N_("Logged out"),
+    EndReason.IDLE: N_("Idle timeout"),
+    EndReason.MAX_LENGTH: N_("Maximum session length reached"),
+    EndReason.HOURS: N_("End of the allowed hours"),
+    "days": N_("Not an allowed day"),
+    "holiday": N_("A national holiday"),
+    "closed_day": N_("A closed day of the office"),
+    EndReason.TAKEOVER: N_("Taken over by a newer connection"),
+    EndReason.ADMIN: N_("Ended by an administrator"),
+    EndReason.NETWORK: N_("Connection lost"),
+    EndReason.POLICY_CHANGE: N_("The policy changed"),
+    EndReason.IN_USE: N_("In use in another session"),
+    EndReason.ACCOUNT_DISABLED: N_("Account disabled"),
+    EndReason.LOGIN_REQUIRED: N_("Sign-in required again"),
+    EndReason.LOGIN_EXPIRED: N_("Login expired"),
+    EndReason.PASSWORD_CHANGED: N_("Password changed"),
+    EndReason.NOT_CONNECTED: N_("Not connected in time"),
+    "unknown_host": N_("Unregistered office PC"),
+}
+UNKNOWN_END_REASON = N_("Other ({code})")  # a reason this version has no words for: its code, visibly

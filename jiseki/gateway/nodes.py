@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,6 +23,7 @@ class NodeRegistry:
     def __init__(self, db: async_sessionmaker[AsyncSession], node_id: str, url: str) -> None:
         self.db = db
         self.node_id = node_id
+        self.on_dead: Callable[[str], None] | None = None  # told of each node found dead (alerts)
         self.url = url
 
     async def register(self) -> None:
@@ -54,6 +56,8 @@ class NodeRegistry:
             dead = list((await s.execute(select(Node.id).where(Node.heartbeat_at < now - DEAD_AFTER))).scalars())
         for node_id in dead:
             log.warning("gateway node %s stopped beating: cleaning up after it", node_id)
+            if self.on_dead is not None:
+                self.on_dead(node_id)
             await self._forget(node_id, "network")
             async with self.db.begin() as s:
                 await s.execute(delete(Node).where(Node.id == node_id))

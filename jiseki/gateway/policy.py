@@ -1,6 +1,9 @@
-"""Session policies (pure): settings per department and per host group, combined for a (user, PC).
+"""Session policies (pure): settings per department and per host group, combined for a (user, PC),
+over the organisation's default (全庁の既定) and the built-in default.
 
-Every applicable policy counts and the **most restrictive value wins**, by each setting's rule in
+A setting set by the user's department or the PC's group comes from them; else from the
+organisation's default if it sets it; else from the built-in DEFAULT. Between department and group
+the **most restrictive value wins**, by each setting's rule in
 the catalogue (`jiseki.policy_settings`: clipboard directions are intersected, time limits take the
 minimum, view-only / lock / curtain / watermark are on if any policy turns them on, allowed hours are
 intersected). Each effective value remembers which policy decided it, so a denial can name its reason.
@@ -16,6 +19,8 @@ from zoneinfo import ZoneInfo
 from jiseki.policy_kinds import CLIPBOARD_BITS, TO_HOST, TO_TERMINAL, clipboard_mode
 from jiseki.policy_kinds import PolicyError as PolicyError  # re-exported: the gateway's callers take it from here
 from jiseki.policy_settings import AGENT_SETTINGS, COLUMNS, SETTINGS
+
+from .holidays import NO_CLOSED_DAYS, Calendar, DayOff
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -52,6 +57,7 @@ class Policy:
 
 
 DEFAULT = Policy("default", **{k: v for s in SETTINGS for k, v in s.kind.to_columns(s.name, s.default).items()})
+ORGANISATION = "organisation"  # the name (and the `policies.scope`) of the organisation's default
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,10 @@ class Effective:
     lock_on_end: bool
     curtain: bool
     record: bool
+    on_holidays: bool
+    wake: bool  # staff may power on (Wake-on-LAN) the PC from the portal
     sources: dict[str, str] = field(default_factory=dict, compare=False)
+    calendar: Calendar = NO_CLOSED_DAYS  # national holidays and the organisation's closed days
 
     def clipboard_allowed(self, to_host: bool) -> bool:
         return bool(CLIPBOARD_BITS[self.clipboard] & (TO_HOST if to_host else TO_TERMINAL))
@@ -92,9 +101,11 @@ class Effective:
         return values
 
 
-def combine(policies: list[Policy]) -> Effective:
-    """Each setting comes from the policies that set it (its rule picks the most restrictive value),
-    else from DEFAULT."""
+def combine(
+    policies: list[Policy], organisation: Policy | None = None, calendar: Calendar = NO_CLOSED_DAYS
+) -> Effective:
+    """Each setting comes from the policies that set it (department, PC group: its rule picks the most
+    restrictive value), else from the organisation's default, else from DEFAULT."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for setting in SETTINGS:
@@ -103,9 +114,11 @@ def combine(policies: list[Policy]) -> Effective:
         ]
         if setters:
             values[setting.name], sources[setting.name] = setting.rule.pick(setters)
+        elif organisation is not None and (value := setting.stored(organisation.values)) is not None:
+            values[setting.name], sources[setting.name] = setting.kind.effective(value), organisation.name
         else:
             values[setting.name], sources[setting.name] = setting.default_effective, DEFAULT.name
-    return Effective(sources=sources, **values)
+    return Effective(sources=sources, calendar=calendar, **values)
 
 
 def _in_window(t: dt.time, window: tuple[dt.time, dt.time]) -> bool:
@@ -117,13 +130,16 @@ def _in_window(t: dt.time, window: tuple[dt.time, dt.time]) -> bool:
 
 @dataclass(frozen=True)
 class Denial:
-    reason: str  # a key: hours, days
+    reason: str  # a key: hours, days, holiday (national), closed_day (the organisation's)
     policy: str  # the policy that caused it
+    day: DayOff | None = None  # the holiday or closed day, for holiday / closed_day
 
 
 def time_denial(eff: Effective, now: dt.datetime) -> Denial | None:
     """Why a session may not run at `now`, or None."""
     local = now.astimezone(JST)
+    if not eff.on_holidays and (off := eff.calendar.day_off(local.date())) is not None:
+        return Denial(off.kind, eff.sources["on_holidays"], off)
     if local.weekday() not in eff.days:
         return Denial("days", eff.sources["days"])
     for window in eff.windows:
@@ -139,7 +155,9 @@ def seconds_until_window_end(
     if time_denial(eff, now) is not None:
         return 0.0
     if not eff.windows and len(eff.days) == 7:
-        return None
+        local = now.astimezone(JST).date()
+        if eff.on_holidays or not eff.calendar.any_off(local, local + horizon + dt.timedelta(days=1)):
+            return None
     step = dt.timedelta(minutes=1)
     probe = now.replace(second=0, microsecond=0) + step
     while probe - now < horizon:
@@ -149,9 +167,10 @@ def seconds_until_window_end(
     return None
 
 
-def next_allowed(eff: Effective, now: dt.datetime, horizon_days: int = 8) -> dt.datetime | None:
+def next_allowed(eff: Effective, now: dt.datetime, horizon_days: int = 40) -> dt.datetime | None:
     """The first moment from `now` at which `time_denial` allows a session (now itself if allowed),
-    or None if there is none within the horizon (e.g. no allowed day at all).
+    or None if there is none within the horizon (e.g. no allowed day at all). The horizon spans a
+    week of allowed days past the longest closures (年末年始, a spring holiday week).
 
     Allowed time starts either at a midnight (a day becomes allowed) or at a window's start, so only
     those moments (Japan time) need looking at."""

@@ -18,6 +18,7 @@ from aiohttp import WSMsgType, web
 from jiseki.protocol import ProtocolError, decode_from_agent, decode_from_viewer
 from jiseki.protocol.close_codes import CloseCode
 
+from . import metrics
 from .end_reasons import EndReason
 from .session_machine import Action, Phase, SessionMachine, Side
 
@@ -32,11 +33,13 @@ Feed = Callable[[list[Action]], Awaitable[None]]
 async def _pump(ws: web.WebSocketResponse, side: Side, machine: SessionMachine, feed: Feed) -> None:
     viewer = side is Side.VIEWER
     parse = decode_from_viewer if viewer else decode_from_agent
+    relayed = metrics.relay_counter(side.value)  # the labelled counter looked up once, not per message
     async for msg in ws:
         if msg.type != WSMsgType.BINARY:
             await feed(machine.invalid(side))
             return
         data: bytes = msg.data
+        relayed(len(data))
         try:
             parsed = parse(data)
         except ProtocolError:

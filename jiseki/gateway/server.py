@@ -8,13 +8,14 @@ import datetime as dt
 import logging
 import signal
 import socket
+from collections.abc import Awaitable
 
 from aiohttp import web
 
 from jiseki.config import Config
 from jiseki.protocol import Status, StatusCode, encode
 
-from . import authority, recordings_db
+from . import authority, metrics, recordings_db
 from .audit.store import purge_before, run_sealer
 from .audit.syslog import Destination, SyslogForwarder
 from .db.models import utcnow
@@ -26,10 +27,12 @@ log = logging.getLogger(__name__)
 
 RETENTION_INTERVAL = 6 * 3600.0
 TICKET_SWEEP_INTERVAL = 5.0  # unused session requests are ended within ticket_seconds + this
+STOP_STEP_SECONDS = 10.0  # the most one step of a stop may take; a stuck step is logged and left
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     state = await open_state(config)
+    metrics.set_node(state.nodes.node_id)
     await state.nodes.register()
     await state.broker.signaling.start(state.broker.handle_signal)
     state.watcher.callbacks.append(state.broker.close_for_fingerprint)
@@ -38,8 +41,20 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         asyncio.create_task(state.nodes.run()),
         asyncio.create_task(_expire_tickets(state)),
         asyncio.create_task(authority.run(state.broker, config.auth)),
+        asyncio.create_task(state.jobs.run_forever()),  # resumes CSV imports a stopped node left
         *_audit_tasks(config, state),
     ]
+    directory = config.directory
+    if directory.enabled and directory.sync_interval_minutes:  # the claim keeps two nodes from doubling a run
+        from .directory.sync import run_on_schedule
+
+        node = state.nodes.node_id
+        background.append(asyncio.create_task(run_on_schedule(state.db, directory, state.broker, node)))
+    if config.mail.enabled:  # alerts by mail: the periodic checks, and a node whose heartbeat stopped
+        from .alerts import checks as alert_checks
+
+        background.append(asyncio.create_task(alert_checks.run_forever(state)))
+        state.nodes.on_dead = lambda node_id: alert_checks.node_down(state, node_id)
     app = build_app(state)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
@@ -70,10 +85,37 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         log.info("gateway stopping")
         for task in background:
             task.cancel()
-        await state.broker.signaling.stop()
-        await state.nodes.deregister()
-        await runner.cleanup()
-        await state.engine.dispose()
+        state.jobs.cancel_all()
+        # The cancelled tasks unwind (a transaction rolls back) before the engine goes away.
+        await _bounded("background tasks", asyncio.gather(*background, return_exceptions=True))
+        await _bounded("signalling", state.broker.signaling.stop())
+        await _bounded("node deregistration", state.nodes.deregister())
+        await _bounded("HTTPS listener", runner.cleanup())
+        await _bounded("database engine", state.engine.dispose())
+
+
+async def _bounded(step: str, work: Awaitable[object], seconds: float = STOP_STEP_SECONDS) -> None:
+    """One step of a stop with a deadline: a step that overruns is logged with where it waits and left
+    behind, so that a stop (systemd's, a rolling restart's) never hangs on one stuck connection."""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        log.warning("gateway stop: %s did not finish within %.0f s, waiting at %s", step, seconds, awaiting(task))
+        task.cancel()
+    elif not task.cancelled() and (error := task.exception()) is not None:
+        log.warning("gateway stop: %s failed: %r", step, error)
+
+
+def awaiting(task: asyncio.Future[object]) -> str:
+    """Where a task waits: its chain of awaits, innermost last ("file:line function" each)."""
+    places = []
+    coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is not None:
+            places.append(f"{frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return " -> ".join(places) or repr(task)
 
 
 async def drain(state: GatewayState, seconds: float) -> None:

@@ -59,15 +59,37 @@ def csv_text(rows: Iterable[Iterable[Any]]) -> str:
     return out.getvalue()
 
 
+def _text_cells(values: Sequence[Any], make_cell: Any) -> list[Any]:
+    """The row's values with every str a text cell made by `make_cell(text)` (never a formula; a
+    risky one quote-prefixed); control characters XML cannot hold are dropped (openpyxl raises)."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    row: list[Any] = []
+    for v in values:
+        if isinstance(v, str):
+            text = ILLEGAL_CHARACTERS_RE.sub("", v)
+            cell = make_cell(text)
+            cell.data_type = "s"
+            if risky(text):
+                cell.quotePrefix = True
+            row.append(cell)
+        else:
+            row.append(v)
+    return row
+
+
 def append_row(sheet: Any, values: Sequence[Any]) -> None:
     """Append one row to an openpyxl worksheet with every str stored as text, never as a formula.
 
-    XML cannot hold most control characters (openpyxl raises): they are dropped."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    The cells are made before the append, not looked up after it: `sheet.max_row` scans every cell
+    (a 150,000-row report took minutes)."""
+    from openpyxl.cell.cell import Cell
 
-    sheet.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in values])
-    for cell in sheet[sheet.max_row]:
-        if isinstance(cell.value, str):
-            cell.data_type = "s"
-            if risky(cell.value):
-                cell.quotePrefix = True
+    sheet.append(_text_cells(values, lambda text: Cell(sheet, row=1, column=1, value=text)))  # `append` places it
+
+
+def append_row_streamed(sheet: Any, values: Sequence[Any]) -> None:
+    """`append_row` for a write-only worksheet (large exports): every str a text cell, never a formula."""
+    from openpyxl.cell import WriteOnlyCell
+
+    sheet.append(_text_cells(values, lambda text: WriteOnlyCell(sheet, value=text)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,12 +32,26 @@ async def stage(s: AsyncSession, kind: str, actor: str, filename: str, content: 
     return staged_id
 
 
-async def take(s: AsyncSession, staged_id: str, kind: str, actor: str) -> StagedImport | None:
-    """The staged file if it is this actor's, of this kind and fresh; it is removed (used once)."""
-    row = await s.get(StagedImport, staged_id) if len(staged_id) == 32 else None
-    if row is None or row.kind != kind or row.actor != actor:
+@dataclass(frozen=True)
+class Staged:
+    filename: str
+    content: str
+
+
+async def take(s: AsyncSession, staged_id: str, kind: str, actor: str) -> Staged | None:
+    """The staged file if it is this actor's, of this kind and fresh; removed by the same statement
+    (used once): of two confirmations racing, exactly one gets it."""
+    if len(staged_id) != 32:
         return None
-    await s.delete(row)
-    if row.expires_at < utcnow():
-        return None
-    return row
+    query = (
+        delete(StagedImport)
+        .where(
+            StagedImport.id == staged_id,
+            StagedImport.kind == kind,
+            StagedImport.actor == actor,
+            StagedImport.expires_at > utcnow(),
+        )
+        .returning(StagedImport.filename, StagedImport.content)
+    )
+    row = (await s.execute(query)).first()
+    return Staged(row.filename, row.content) if row is not None else None

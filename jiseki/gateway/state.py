@@ -16,6 +16,7 @@ from .auth.totp import SecretBox
 from .broker import Broker
 from .certs import CertificateChecker, RevocationWatcher
 from .db.engine import make_engine, sessionmaker, upgrade_to_head
+from .jobs import Runner
 from .nodes import NodeRegistry
 from .pki import CertificateAuthority
 from .signaling import LocalSignaling, PostgresSignaling, Signaling, asyncpg_dsn
@@ -37,6 +38,7 @@ class GatewayState:
     password_policy: PasswordPolicy
     login_throttle: AddressThrottle
     nodes: NodeRegistry
+    jobs: Runner  # background jobs (CSV imports) this node runs
     enroll_throttle: AddressThrottle = field(
         default_factory=lambda: AddressThrottle(ENROLL_FAILURES_PER_WINDOW, ENROLL_WINDOW_SECONDS)
     )
@@ -73,6 +75,7 @@ async def open_state(config: Config) -> GatewayState:
         return set(await nodes.alive()) | {nodes.node_id}
 
     broker = Broker(db, auth.ticket_seconds, nodes.node_id, nodes.url, signaling, alive)
+    box = SecretBox(gw.data_dir / "secrets" / "totp.key")
     return GatewayState(
         config=config,
         ca=ca,
@@ -81,9 +84,10 @@ async def open_state(config: Config) -> GatewayState:
         broker=broker,
         checker=checker,
         watcher=RevocationWatcher(db, checker),
-        box=SecretBox(gw.data_dir / "secrets" / "totp.key"),
+        box=box,
         password_policy=PasswordPolicy(auth.password_min_length, auth.password_min_classes),
         login_throttle=AddressThrottle(auth.address_max_failures, auth.address_window_seconds),
         nodes=nodes,
+        jobs=Runner(db, box, nodes.node_id),
         audit_head=HeadFile.in_data_dir(gw.data_dir),
     )

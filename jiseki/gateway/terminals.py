@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .auth import websessions
 from .certs import record_issued, revoke_owner
 from .db.models import Terminal
-from .pki import CertificateAuthority, PKIError, cert_pem, fingerprint
+from .pki import CertificateAuthority, IssuedCert, PKIError, cert_pem, fingerprint
 
 _P12_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 VIEW_CHOICES = frozenset({"view_zoom", "layout_told"})  # the viewer's choices kept per terminal
@@ -35,8 +35,10 @@ def valid_terminal_id(terminal_id: str) -> bool:
     return 0 < len(terminal_id) <= 64 and all(c.isalnum() or c in "._-" for c in terminal_id)
 
 
-async def _upsert(s: AsyncSession, terminal_id: str, name: str, fp: str) -> Terminal:
-    row = await s.get(Terminal, terminal_id)
+async def _upsert(s: AsyncSession, terminal_id: str, name: str, fp: str, *, new: bool = False) -> Terminal:
+    """`new` inserts without looking first, so that a terminal ID registered at this moment by another
+    request fails on the primary key (IntegrityError at flush) instead of being silently re-issued."""
+    row = None if new else await s.get(Terminal, terminal_id)
     if row is None:
         row = Terminal(id=terminal_id, name=name, cert_fingerprint=fp, state="active")
         s.add(row)
@@ -47,27 +49,48 @@ async def _upsert(s: AsyncSession, terminal_id: str, name: str, fp: str) -> Term
     return row
 
 
-async def issue_pkcs12(
-    s: AsyncSession, ca: CertificateAuthority, terminal_id: str, name: str, lifetime: dt.timedelta
-) -> TerminalBundle:
+def make_pkcs12(
+    ca: CertificateAuthority, terminal_id: str, name: str, lifetime: dt.timedelta
+) -> tuple[IssuedCert, TerminalBundle]:
+    """A key, its certificate and the PKCS#12 bundle with a one-time password: the CPU part of issuing
+    (no I/O; a bulk registration runs it outside the database transaction, in a worker thread)."""
     if not valid_terminal_id(terminal_id):
         raise PKIError("terminal IDs use letters, digits, '.', '_' and '-' (at most 64)")
     issued = ca.issue_client_cert("terminal", terminal_id, lifetime)
-    await _upsert(s, terminal_id, name, issued.fingerprint)
+    password = one_time_password()
+    return issued, TerminalBundle(terminal_id, ca.pkcs12(issued, f"jiseki {name}", password.encode()), password)
+
+
+async def record_pkcs12(s: AsyncSession, issued: IssuedCert, terminal_id: str, name: str, *, new: bool) -> None:
+    """The terminal (new, or with its new certificate) and the certificate issued for it, stored."""
+    await _upsert(s, terminal_id, name, issued.fingerprint, new=new)
     await s.flush()
     await record_issued(s, issued.cert, "terminal", terminal_id)
-    password = one_time_password()
-    return TerminalBundle(terminal_id, ca.pkcs12(issued, f"jiseki {name}", password.encode()), password)
+
+
+async def issue_pkcs12(
+    s: AsyncSession, ca: CertificateAuthority, terminal_id: str, name: str, lifetime: dt.timedelta, *, new: bool
+) -> TerminalBundle:
+    issued, bundle = make_pkcs12(ca, terminal_id, name, lifetime)
+    await record_pkcs12(s, issued, terminal_id, name, new=new)
+    return bundle
 
 
 async def sign_terminal_csr(
-    s: AsyncSession, ca: CertificateAuthority, terminal_id: str, name: str, csr: bytes, lifetime: dt.timedelta
+    s: AsyncSession,
+    ca: CertificateAuthority,
+    terminal_id: str,
+    name: str,
+    csr: bytes,
+    lifetime: dt.timedelta,
+    *,
+    new: bool,
 ) -> bytes:
     """The certificate chain (PEM) for a key that never left the terminal."""
     if not valid_terminal_id(terminal_id):
         raise PKIError("terminal IDs use letters, digits, '.', '_' and '-' (at most 64)")
     cert = ca.sign_csr("terminal", terminal_id, csr, lifetime)
-    await _upsert(s, terminal_id, name, fingerprint(cert))
+    await _upsert(s, terminal_id, name, fingerprint(cert), new=new)
     await s.flush()
     await record_issued(s, cert, "terminal", terminal_id)
     return cert_pem(cert) + cert_pem(ca.issuing_cert)

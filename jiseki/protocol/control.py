@@ -8,6 +8,7 @@ exact text sent since version 1 (the vectors in tests/vectors/control_*.json pin
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -23,16 +24,31 @@ from .limits import (
     MAX_CAPTURE_NOTE,
     MAX_CONTROL_MESSAGE,
     MAX_HOSTNAME,
+    MAX_INTERFACES,
     MAX_NODE_URL,
     MAX_OFFER_PATH,
     MAX_OS,
     MAX_USER,
+    MAX_WAKE_MACS,
 )
 
 
 class Sender(Enum):
     AGENT = "agent"
     GATEWAY = "gateway"
+
+
+@dataclass(frozen=True, slots=True)
+class NetInterface:
+    """One IPv4 address of one of the PC's network interfaces (Wake-on-LAN needs the MAC and the subnet)."""
+
+    mac: str  # lower case, "aa:bb:cc:dd:ee:ff"
+    address: str  # dotted IPv4
+    prefix: int  # 1..30
+    broadcast: str  # the subnet's broadcast address (derived from address and prefix)
+
+    def as_dict(self) -> dict[str, object]:
+        return {"mac": self.mac, "address": self.address, "prefix": self.prefix, "broadcast": self.broadcast}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +63,7 @@ class AgentHello:
     capture: str | None = None  # how the screen is read: "dxgi", "gdi", "x11" (a short token)
     capture_note: str | None = None  # why not the best method (e.g. "DuplicateOutput: E_NOTIMPL")
     service: str | None = None  # how the agent runs: "windows-service" or "process" (a short token)
+    network: tuple[NetInterface, ...] | None = None  # its IPv4 interfaces (at most MAX_INTERFACES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +103,26 @@ class Offer:
     policy: Mapping[str, object] = field(default_factory=dict)
 
 
-ControlMessage = AgentHello | AgentState | Ping | Pong | Offer
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """Send a Wake-on-LAN magic packet for each of `macs` to `broadcast`, which must be the broadcast
+    address of one of the agent's own subnets (the agent checks; it sends nothing anywhere else)."""
+
+    id: str  # 32 lower-case hex digits: the answer names it
+    macs: tuple[str, ...]
+    broadcast: str
+
+
+@dataclass(frozen=True, slots=True)
+class WakeDone:
+    """The agent's answer to a `wake`: `sent` packets sent, or why none (`refused`: not its subnet)."""
+
+    id: str
+    sent: int = 0
+    error: str | None = None  # a short token: "refused", "failed"
+
+
+ControlMessage = AgentHello | AgentState | Ping | Pong | Offer | Wake | WakeDone
 C = TypeVar("C")
 
 # ---- reading hostile fields -------------------------------------------------------------------
@@ -96,6 +132,54 @@ _TOKEN = re.compile(rf"^[a-z0-9-]{{1,{MAX_CAPTURE_METHOD}}}\Z")
 _SESSION_ID = re.compile(r"^[0-9a-f]{32}\Z")
 _TICKET = re.compile(r"^[A-Za-z0-9_-]{20,128}\Z")
 _SCALARS = (str, int, float, bool, type(None))
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}\Z")
+
+
+def valid_mac(value: object) -> str | None:
+    """A unicast MAC as "aa:bb:cc:dd:ee:ff" (upper case and "-" read too), or None."""
+    if not isinstance(value, str) or len(value) != 17:
+        return None
+    mac = value.lower().replace("-", ":")
+    if not _MAC.match(mac) or mac == "00:00:00:00:00:00" or int(mac[:2], 16) & 1:
+        return None  # the all-zero address, multicast and broadcast are no NIC's
+    return mac
+
+
+def ipv4(value: object) -> ipaddress.IPv4Address | None:
+    if not isinstance(value, str) or not _IPV4.match(value):
+        return None
+    try:
+        return ipaddress.IPv4Address(value)
+    except ValueError:
+        return None
+
+
+def net_interface(raw: object) -> NetInterface | None:
+    """One reported interface, or None if any part is unusable: a unicast MAC, an IPv4 address that
+    is not loopback, link-local, multicast or unspecified, a prefix of 1..30; the broadcast address is
+    derived from the address and prefix (a reported one that differs makes the entry unusable)."""
+    if not isinstance(raw, dict):
+        return None
+    mac, address, prefix = valid_mac(raw.get("mac")), ipv4(raw.get("address")), raw.get("prefix")
+    if mac is None or address is None or isinstance(prefix, bool) or not isinstance(prefix, int):
+        return None
+    if not 1 <= prefix <= 30 or address.is_loopback or address.is_link_local or address.is_multicast:
+        return None
+    if address.is_unspecified or address.is_reserved:
+        return None
+    broadcast = str(ipaddress.IPv4Network(f"{address}/{prefix}", strict=False).broadcast_address)
+    if raw.get("broadcast") not in (None, broadcast) or str(address) == broadcast:
+        return None
+    return NetInterface(mac, str(address), prefix, broadcast)
+
+
+def _network(raw: Mapping[str, object]) -> tuple[NetInterface, ...] | None:
+    value = raw.get("network")
+    if not isinstance(value, list):
+        return None
+    found = (net_interface(item) for item in value[: MAX_INTERFACES * 4])
+    return tuple(dict.fromkeys(i for i in found if i is not None))[:MAX_INTERFACES]
 
 
 def _text(raw: Mapping[str, object], key: str, limit: int) -> str | None:
@@ -148,6 +232,7 @@ def _hello_in(raw: Mapping[str, object]) -> AgentHello:
         capture=_token(raw, "capture"),
         capture_note=_text(raw, "capture_note", MAX_CAPTURE_NOTE),
         service=_token(raw, "service"),
+        network=_network(raw),
     )
 
 
@@ -172,6 +257,31 @@ def _offer_in(raw: Mapping[str, object]) -> Offer:
     return Offer(session, ticket, path, _node_url(raw.get("url")), _policy(raw.get("policy")))
 
 
+def _wake_id(raw: Mapping[str, object]) -> str:
+    value = raw.get("id")
+    if not (isinstance(value, str) and _SESSION_ID.match(value)):
+        raise ProtocolError("malformed wake: id")
+    return value
+
+
+def _wake_in(raw: Mapping[str, object]) -> Wake:
+    macs, broadcast = raw.get("macs"), ipv4(raw.get("broadcast"))
+    if not isinstance(macs, list) or not 1 <= len(macs) <= MAX_WAKE_MACS:
+        raise ProtocolError(f"malformed wake: 1 to {MAX_WAKE_MACS} MAC addresses")
+    valid = tuple(valid_mac(m) for m in macs)
+    if any(m is None or m != original for m, original in zip(valid, macs, strict=True)):
+        raise ProtocolError("malformed wake: a MAC address")
+    if broadcast is None:
+        raise ProtocolError("malformed wake: broadcast address")
+    return Wake(_wake_id(raw), tuple(m for m in valid if m is not None), str(broadcast))
+
+
+def _wake_done_in(raw: Mapping[str, object]) -> WakeDone:
+    sent = raw.get("sent")
+    count = sent if isinstance(sent, int) and not isinstance(sent, bool) and 0 <= sent <= MAX_WAKE_MACS * 2 else 0
+    return WakeDone(_wake_id(raw), count, _token(raw, "error"))
+
+
 @dataclass(frozen=True, slots=True)
 class ControlEntry(Generic[C]):
     """One control message type: everything `parse` and `serialise` know about it."""
@@ -189,7 +299,7 @@ REGISTRY: tuple[ControlEntry[Any], ...] = (
         "hello",
         AgentHello,
         Sender.AGENT,
-        ("type", "hostname", "os", "version", "user", "locked", "capture", "capture_note", "service"),
+        ("type", "hostname", "os", "version", "user", "locked", "capture", "capture_note", "service", "network"),
         _hello_in,
         False,
     ),
@@ -206,6 +316,8 @@ REGISTRY: tuple[ControlEntry[Any], ...] = (
     ControlEntry(
         "offer", Offer, Sender.GATEWAY, ("policy", "type", "session", "ticket", "path", "url"), _offer_in, True
     ),
+    ControlEntry("wake", Wake, Sender.GATEWAY, ("type", "id", "macs", "broadcast"), _wake_in, True),
+    ControlEntry("wake_done", WakeDone, Sender.AGENT, ("type", "id", "sent", "error"), _wake_done_in, True),
 )
 BY_NAME: dict[tuple[Sender, str], ControlEntry[Any]] = {(e.sender, e.name): e for e in REGISTRY}
 BY_CLASS: dict[type, ControlEntry[Any]] = {e.cls: e for e in REGISTRY}
@@ -220,8 +332,12 @@ def to_object(msg: ControlMessage) -> dict[str, object]:
     out: dict[str, object] = {}
     for key in entry.layout:
         value = entry.name if key == "type" else getattr(msg, key)
-        if value is not None:
-            out[key] = dict(value) if isinstance(value, Mapping) else value
+        if isinstance(value, Mapping):
+            out[key] = dict(value)
+        elif isinstance(value, tuple):  # a wake's MACs, a hello's interfaces
+            out[key] = [v.as_dict() if isinstance(v, NetInterface) else v for v in value]
+        elif value is not None:
+            out[key] = value
     return out
 
 

@@ -33,3 +33,5 @@ MAX_CAPTURE_METHOD = 16  # a token: dxgi, gdi, x11
 MAX_CAPTURE_NOTE = 200  # why the agent fell back to a slower capture method (shown in the console)
 MAX_NODE_URL = 255  # the gateway node an offer names
 MAX_OFFER_PATH = 255
+MAX_INTERFACES = 16  # IPv4 interfaces an agent reports (more are dropped)
+MAX_WAKE_MACS = 8  # MAC addresses in one `wake` (a PC's NICs)

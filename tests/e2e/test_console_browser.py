@@ -161,7 +161,7 @@ def test_admin_creates_a_staff_account(admin, stack: DemoStack) -> None:  # type
     check_layout(page)
     shot(page, "04-account-ja")
     page.goto(base + "/admin/staff?q=試験")
-    assert page.locator("#staff tbody tr").all_inner_texts()[0].startswith("e2e-k0001")
+    assert page.locator("#staff tbody tr").all_inner_texts()[0].strip().startswith("e2e-k0001")
     check_layout(page)
     shot(page, "02-staff-list-ja")
     # The audit trail has who did what to whom, and the changed fields (no password).
@@ -195,12 +195,13 @@ def test_csv_import_with_a_bad_row_in_english(admin, stack: DemoStack) -> None: 
         assert query(stack, "SELECT id FROM users WHERE id LIKE 'e2e-c%'") == []  # nothing before confirming
         check_layout(page)
         shot(page, "05-import-preview-en")
-        page.get_by_role("button", name="Import 2 account(s)").click()
-        assert "2 account(s) were created" in page.inner_text("[role=status]")
+        page.get_by_role("button", name="Apply 2 change(s)").click()
+        page.wait_for_selector("#counts")  # the job's page: the progress bar, then what the job did
+        assert "The import has finished" in page.inner_text("[role=status]")
         with page.expect_download() as download:
             page.click("#download-passwords")
         lines = Path(download.value.path()).read_text("utf-8-sig").splitlines()
-        assert lines[0] == "login_id,temporary_password" and [x.split(",")[0] for x in lines[1:]] == [
+        assert lines[0] == "ログインID,氏名,所属,仮パスワード" and [x.split(",")[0] for x in lines[1:]] == [
             "e2e-c1",
             "e2e-c3",
         ]
@@ -272,6 +273,39 @@ def test_register_terminal_download_pkcs12_once_then_revoke(admin, browser, stac
     page.goto(base + "/admin/terminals")
     check_layout(page)
     shot(page, "09-terminals-ja")
+    page.close()
+
+
+def test_register_terminals_from_a_csv_and_download_one_archive(admin, stack: DemoStack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import csv
+    import io
+    import zipfile
+
+    page = admin.new_page()
+    page.goto(stack.base_url + "/admin/terminals")
+    page.get_by_role("link", name="CSVファイルで端末を一括登録").click()
+    check_layout(page)
+    upload = tmp_path / "terminals.csv"
+    upload.write_bytes("端末名,端末ID,備考\r\n貸出端末 A,T-CSV-A,山田さんへ\r\n貸出端末 B,,\r\n".encode("cp932"))
+    page.set_input_files("#file", str(upload))
+    page.get_by_role("button", name="ファイルを確認する").click()
+    assert "2台の端末を登録できます。" in page.inner_text("[role=status]")
+    check_layout(page)
+    shot(page, "10-terminals-csv-preview-ja")
+    page.get_by_role("button", name="2台を登録して証明書ファイルを作成").click()
+    assert "2台の端末を登録しました" in page.inner_text("[role=status]")
+    with page.expect_download() as download:
+        page.click("#download-bundles")
+    assert download.value.suggested_filename == "terminals-2.zip"
+    with zipfile.ZipFile(Path(download.value.path())) as archive:
+        rows = list(csv.reader(io.StringIO(archive.read("terminals.csv").decode("utf-8-sig"))))
+        bundles = {name: archive.read(name) for name in archive.namelist() if name.endswith(".p12")}
+    assert rows[0] == ["端末ID", "端末名", "備考", "ファイル名", "パスワード"] and len(rows) == 3
+    for terminal_id, _name, _note, filename, password in rows[1:]:
+        _key, cert, _chain = pkcs12.load_key_and_certificates(bundles[filename], password.encode())
+        assert cert is not None and filename == f"{terminal_id}.p12"
+    assert query(stack, "SELECT count(*) FROM terminals WHERE name LIKE '貸出端末 %'") == [(2,)]
+    shot(page, "11-terminals-csv-done-ja")
     page.close()
 
 
@@ -402,13 +436,13 @@ def test_end_a_live_session_with_a_reason(admin, staff_context, stack: DemoStack
     assert row.count() == 1
     check_layout(page)
     shot(page, "14-sessions-live-ja")
-    row.get_by_role("link", name="デモ 職員のセッションを終了").click()  # the button names whose session it ends
-    page.get_by_label("理由（職員に表示されます）").fill("メンテナンスのため切断します")
+    row.get_by_role("link", name="デモ 職員の接続を終了").click()  # the button names whose session it ends
+    page.get_by_label("終了の理由（職員の画面に表示されます）").fill("メンテナンスのため切断します")
     page.get_by_label("このPCに再接続できるまでの時間").select_option("10")
     check_layout(page)
     shot(page, "15-session-end-ja")
-    page.get_by_role("button", name="セッションを終了する").click()
-    assert "セッションを終了しました" in page.inner_text("[role=status]")
+    page.get_by_role("button", name="接続を終了する").click()
+    assert "接続を終了しました" in page.inner_text("[role=status]")
     # The viewer says why in words, and its automatic reconnection is refused for the same reason.
     viewer.wait_for_function("() => window.jisekiStats.endReason === 'admin'", timeout=15000)
     assert "管理者が接続を終了しました" in viewer.inner_text("#state")

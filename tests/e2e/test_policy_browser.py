@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -189,7 +190,7 @@ def test_a_refused_connection_shows_until_when_and_does_not_retry(context, stack
         page.goto(stack.viewer_url)
         page.wait_for_selector("#ended:not([hidden])", timeout=10_000)
         text = page.inner_text("#ended")
-        assert "この時間帯は接続できません" in text and f"{start} から再び接続できます" in text, text
+        assert "この時間帯は接続できません" in text and f"{start}から再び接続できます" in text, text
         assert page.is_hidden("#ended-reconnect")
         SHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SHOTS / "viewer-refused-hours.png"))
@@ -220,3 +221,67 @@ def test_a_final_end_shows_why_and_never_reconnects(browser, stack: DemoStack) -
         assert requests == [] and page.evaluate("window.jisekiStats.sessions") == 1
     finally:
         ctx.close()
+
+
+def test_an_administrator_closes_today_and_the_staff_members_connect_is_refused(  # type: ignore[no-untyped-def]
+    browser, context, stack: DemoStack
+) -> None:
+    """In the console: today becomes a closed day and the organisation's default refuses holidays;
+    the staff member's Connect then says why, naming the day. Both are undone at the end."""
+    import datetime as dt
+
+    import jpholiday
+
+    from jiseki.gateway.policy import JST
+
+    from .test_console_browser import VIEWPORT, login_as
+
+    creds = stack.credentials
+    assert creds is not None
+    today = dt.datetime.now(JST).date()
+    national = jpholiday.is_holiday_name(today)  # a real holiday is named first
+    expected = f"本日（{today.month}/{today.day}）は" + (f"祝日（{national}）" if national else "閉庁日（e2e閉庁日）")
+    admin_ctx = terminal_context(browser, stack, viewport=VIEWPORT)
+    admin = admin_ctx.new_page()
+    viewer = context.new_page()
+    org = admin.locator('section[data-target="organisation"] form')
+    try:
+        login_as(admin, stack, creds.admin_login_id, creds.admin_password, creds.admin_totp_secret)
+        admin.goto(stack.base_url + "/admin/holidays")
+        admin.get_by_label("開始日").fill(today.isoformat())
+        admin.get_by_label("名称").fill("e2e閉庁日")
+        admin.get_by_role("button", name="追加", exact=True).click()
+        assert "保存しました" in admin.inner_text("[role=status]")
+        assert "e2e閉庁日" in admin.inner_text(f'tr[data-day="{today.isoformat()}"][data-kind="closed_day"]')
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        admin.screenshot(path=str(SHOTS / "holidays-closed-days.png"), full_page=True)
+        admin.goto(stack.base_url + "/admin/policies")
+        org.get_by_label("祝日・閉庁日の利用").select_option("no")
+        org.get_by_role("button", name="保存する").click()
+        assert "保存しました" in admin.inner_text("[role=status]")
+        admin.screenshot(path=str(SHOTS / "policies-organisation-default.png"), full_page=True)
+
+        viewer.goto(stack.viewer_url)
+        viewer.wait_for_selector("#ended:not([hidden])", timeout=10_000)  # final: no retry
+        text = viewer.inner_text("#ended")
+        assert expected in text and "のため接続できません。" in text and "次に接続できるのは" in text, text
+        viewer.screenshot(path=str(SHOTS / "viewer-refused-closed-day.png"))
+        viewer.goto(stack.base_url + "/")
+        assert expected in viewer.inner_text("tr[data-host]")  # My PCs says the same, without a Connect
+    finally:
+        viewer.close()
+        # Undo both, so that the other tests of the module connect as before.
+        admin.goto(stack.base_url + "/admin/policies")
+        org.get_by_label("祝日・閉庁日の利用").select_option("")
+        org.get_by_role("button", name="保存する").click()
+        admin.goto(stack.base_url + "/admin/holidays")
+        removal = admin.locator(f'tr[data-day="{today.isoformat()}"][data-kind="closed_day"] button')
+        if removal.count():
+            removal.click()
+        admin_ctx.close()
+    for sql, expected_rows in (
+        ("SELECT day FROM closed_days", []),
+        ("SELECT on_holidays FROM policies WHERE scope = 'organisation'", [(None,)]),
+    ):
+        with sqlite3.connect(stack.gateway.data_dir / "jiseki.db") as db:
+            assert db.execute(sql).fetchall() == expected_rows

@@ -16,6 +16,8 @@ import aiohttp
 import pytest
 
 from jiseki.config import AuthConfig, Config, GatewayConfig
+from jiseki.config_directory import DirectoryConfig
+from jiseki.config_mail import MailConfig
 from jiseki.gateway.admin import create_user
 from jiseki.gateway.auth import totp
 from jiseki.gateway.certs import record_issued
@@ -139,8 +141,25 @@ def gateway_options() -> dict[str, object]:
 
 
 @pytest.fixture
+def directory_config() -> DirectoryConfig:
+    """The gateway's [directory] settings; a test module overrides this fixture (tests/directory_server.py)."""
+    return DirectoryConfig()
+
+
+@pytest.fixture
+def mail_config() -> MailConfig:
+    """The gateway's [mail] settings; tests/integration/test_alerts.py points it at a test SMTP server."""
+    return MailConfig()
+
+
+@pytest.fixture
 async def gateway(
-    tmp_path: Path, auth_config: AuthConfig, database_url: str, gateway_options: dict[str, object]
+    tmp_path: Path,
+    auth_config: AuthConfig,
+    database_url: str,
+    gateway_options: dict[str, object],
+    directory_config: DirectoryConfig,
+    mail_config: MailConfig,
 ) -> AsyncIterator[RunningGateway]:
     gw = GatewayConfig(
         host="127.0.0.1",
@@ -150,7 +169,7 @@ async def gateway(
         drain_seconds=1,
         **gateway_options,  # type: ignore[arg-type]
     )
-    config = Config(gateway=gw, auth=auth_config)
+    config = Config(gateway=gw, auth=auth_config, directory=directory_config, mail=mail_config)
     staff = await provision(config, tmp_path)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(config, stop))
@@ -169,7 +188,7 @@ async def gateway(
         )
     finally:
         stop.set()
-        await asyncio.wait_for(task, 10)
+        await asyncio.wait_for(task, 60)  # each step of the stop has its own 10 s deadline
 
 
 def issue_other_ca_cert(tmp_path: Path, kind: str = "agent", ident: str = "pc-1") -> Path:

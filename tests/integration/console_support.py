@@ -3,7 +3,10 @@ database of a running test gateway, and small helpers for console pages."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -33,15 +36,20 @@ async def database(gw: RunningGateway) -> AsyncIterator[AsyncSession]:
 
 
 async def add_console_users(gw: RunningGateway) -> None:
+    for login_id, role in CONSOLE_USERS:
+        await add_console_user(gw, login_id, role)
+
+
+async def add_console_user(gw: RunningGateway, login_id: str, role: str, department: str = "情報政策課") -> None:
+    """An account of `role` with its authenticator set up, ready for `logged_in`."""
     box = totp.SecretBox(gw.config.gateway.data_dir / "secrets" / "totp.key")
     async with database(gw) as s:
-        for login_id, role in CONSOLE_USERS:
-            await create_user(s, PasswordPolicy(), login_id, f"{role} {login_id}", "情報政策課", role, PASSWORD, "test")
-            secret = totp.new_secret()
-            user = await s.get(User, login_id)
-            assert user is not None
-            user.totp_secret, user.totp_enabled = box.seal(secret), True
-            gw.staff[login_id] = Staff(login_id, PASSWORD, secret)
+        await create_user(s, PasswordPolicy(), login_id, f"{role} {login_id}", department, role, PASSWORD, "test")
+        secret = totp.new_secret()
+        user = await s.get(User, login_id)
+        assert user is not None
+        user.totp_secret, user.totp_enabled = box.seal(secret), True
+        gw.staff[login_id] = Staff(login_id, PASSWORD, secret)
 
 
 async def events(gw: RunningGateway, kind: str) -> list[AuditEvent]:
@@ -95,3 +103,42 @@ async def logged_in(gw: RunningGateway, login_id: str) -> Browser:
     status, _body, _r = await b.login(gw.staff[login_id])
     assert status == 303
     return b
+
+
+# ---- CSV imports: the preview's confirmation form, its counts, the job it starts ----
+
+_STAGED = re.compile(r'action="/admin/(staff|assignments|pcs)/import/([0-9a-f]{32})"')
+
+
+def staged_path(page: str) -> str:
+    match = _STAGED.search(page)
+    assert match, "no confirmation form in the preview"
+    return f"/admin/{match.group(1)}/import/{match.group(2)}"
+
+
+def count_of(page: str, action: str) -> str:
+    match = re.search(rf'data-action="{action}">([^<]*)<', page)
+    assert match, f"no count for {action}"
+    return match.group(1)
+
+
+async def confirm(b: Browser, path: str) -> str:
+    """Confirm a preview: the job's id (the answer is a redirect to its page)."""
+    status, page, location = await post(b, path, {})
+    assert status == 303, page[:500]
+    match = re.fullmatch(r"/admin/jobs/([0-9a-f]{32})", location)
+    assert match, location
+    return match.group(1)
+
+
+async def finished(b: Browser, job_id: str, seconds: float = 120.0) -> dict[str, object]:
+    """Poll the progress JSON, as job.js does, until the job has ended."""
+    deadline = time.monotonic() + seconds
+    while True:
+        status, body, _r = await b.get(f"/admin/jobs/{job_id}/progress")
+        assert status == 200, body[:300]
+        progress: dict[str, object] = json.loads(body)
+        if progress["state"] in ("done", "failed"):
+            return progress
+        assert time.monotonic() < deadline, progress
+        await asyncio.sleep(0.1)

@@ -17,10 +17,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from jiseki.cli import build_parser, main
-from jiseki.gateway.db.models import AuditEvent, PolicyRow
+from jiseki.gateway.db.models import AuditEvent, PolicyRow, User
 from jiseki.policy_settings import SETTINGS, Setting
 
 from .conftest import RunningGateway
@@ -33,6 +33,9 @@ pytestmark = pytest.mark.database  # its subject is what the database does: run 
 NOT_WRITES = {
     "gateway",
     "db upgrade",
+    "db current",
+    "db downgrade",  # the schema, like db upgrade
+    "restore",  # into a new data directory, never the live one; its audit trail must verify as it was
     "policy show",
     "audit verify",
     "audit export",
@@ -44,6 +47,8 @@ NOT_WRITES = {
     "agent worker",
     "agent package",  # builds an MSI file
     "demo",
+    "directory test",  # reads the directory
+    "directory sync",  # a write, but needs a directory: its audit event is checked in test_directory_sync.py
 }
 
 
@@ -105,8 +110,10 @@ def write_invocations(tmp: Path) -> dict[str, list[str]]:
         "admin reset-totp": ["admin", "reset-totp", "k0001"],
         "admin assign": ["admin", "assign", "k0001", "pc-1"],
         "admin import-assignments": ["admin", "import-assignments", str(tmp / "assign.csv")],
-        "admin update-user": ["admin", "update-user", "k0001", "--name", "山田 花子"],
+        "admin update-user": ["admin", "update-user", "k0001", "--name", "山田 花子", "--role", "helpdesk"],
         "admin reset-password": ["admin", "reset-password", "k0001"],
+        "admin refuse-local-password": ["admin", "refuse-local-password", "k0100"],  # made a directory account below
+        "admin allow-local-password": ["admin", "allow-local-password", "k0100"],
         "terminal add": ["terminal", "add", "T-0100", "--out", str(tmp / "t.p12")],
         "terminal sign": ["terminal", "sign", "T-0200", "--csr", str(tmp / "t.csr"), "--out", str(tmp / "t.pem")],
         "terminal revoke": ["terminal", "revoke", "T-0100"],
@@ -114,9 +121,17 @@ def write_invocations(tmp: Path) -> dict[str, list[str]]:
         "host token": ["host", "token", "pc-0200"],
         "host revoke": ["host", "revoke", "pc-0100"],
         "host group": ["host", "group", "pc-1", "本庁舎"],
+        "admin scope": ["admin", "scope", "k0001", "--host-group", "本庁舎", "--department", "総務課"],
         "policy set": ["policy", "set", "--department", "総務課", "--idle-minutes", "30"],
         "audit purge": ["audit", "purge", "--before", "2000-01-01"],
+        "backup": ["backup", str(tmp / "b.jsk"), "--passphrase-file", str(_passphrase(tmp))],
     }
+
+
+def _passphrase(tmp: Path) -> Path:
+    path = tmp / "backup-passphrase"
+    path.write_text("admin-writes-backup-passphrase\n", "utf-8")
+    return path
 
 
 async def cli_events(gw: RunningGateway) -> int:
@@ -129,6 +144,9 @@ async def test_every_write_command_of_the_cli_writes_an_audit_event(gateway: Run
     # A new command must be classified: a write (with an invocation here) or not.
     assert commands(build_parser()) == NOT_WRITES | set(invocations)
     for command, argv in invocations.items():
+        if command == "admin refuse-local-password":
+            async with database(gateway) as s:
+                await s.execute(update(User).where(User.id == "k0100").values(source="directory"))
         before = await cli_events(gateway)
         status, output = await jiseki(gateway, *argv)
         assert status == 0, (command, output)

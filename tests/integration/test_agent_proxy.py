@@ -22,6 +22,7 @@ from jiseki.config import AgentConfig, ConfigError, parse_config
 from jiseki.gateway import enrollment
 from jiseki.gateway.db.engine import make_engine, sessionmaker
 from jiseki.gateway.db.models import Host, utcnow
+from tests.conftest import splice
 
 from .conftest import RunningGateway
 
@@ -53,14 +54,7 @@ class ConnectProxy:
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
             await writer.drain()
 
-            async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-                with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError):
-                    while data := await src.read(65536):
-                        dst.write(data)
-                        await dst.drain()
-                dst.close()
-
-            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+            await splice(reader, writer, up_reader, up_writer)
         except (ConnectionError, asyncio.IncompleteReadError, ValueError):
             pass
         finally:

@@ -28,7 +28,20 @@ from jiseki.gateway.hosts import register_host
 from jiseki.protocol import Status, StatusCode, decode_from_agent
 
 from .conftest import Browser, RunningGateway
-from .console_support import add_console_users, console_csrf, database, events, logged_in, post, post_file, text_of
+from .console_support import (
+    add_console_users,
+    confirm,
+    console_csrf,
+    count_of,
+    database,
+    events,
+    finished,
+    logged_in,
+    post,
+    post_file,
+    staged_path,
+    text_of,
+)
 
 pytestmark = pytest.mark.database  # its subject is what the database does: run on PostgreSQL too
 
@@ -51,37 +64,37 @@ async def test_staff_csv_preview_imports_nothing_until_confirmed(gateway: Runnin
         status, page = await post_file(b, "/admin/staff/import", csv.encode("cp932"))
         assert status == 200, page[:500]
         text = text_of(page)
-        assert "2件のアカウントを作成できます" in text and "2行にエラーがあり" in text
-        assert "ログインID「bad id!」は使えません" in text and "ログインID「alice」はすでに存在する" in text
+        assert "3件を変更します" in text and "1行にエラーがあり" in text
+        assert "ログインID「bad id!」は使えません" in text and "氏名: Alice → 既存" in text
         async with database(gateway) as s:
             assert await s.get(User, "k001") is None
             [staged] = list((await s.execute(select(StagedImport))).scalars())
-        confirm = f"/admin/staff/import/{staged.id}"
-        status, page, _loc = await post(b, confirm, {})
-        assert status == 200 and "2件のアカウントを作成しました" in text_of(page)
-        mime, data = _data_url(page)
-        assert mime == "text/csv"
-        lines = data.decode("utf-8-sig").splitlines()
-        assert [line.split(",")[0] for line in lines] == ["login_id", "k001", "k002"]
+        confirm_path = f"/admin/staff/import/{staged.id}"
+        job_id = await confirm(b, confirm_path)
+        assert (await finished(b, job_id))["state"] == "done"
+        status, page, _r = await b.get(f"/admin/jobs/{job_id}")
+        assert status == 200 and count_of(page, "create") == "2件"
+        status, data, _loc = await post(b, f"/admin/jobs/{job_id}/passwords", {})
+        lines = data.lstrip("\ufeff").splitlines()
+        assert [line.split(",")[0] for line in lines] == ["ログインID", "k001", "k002"]
         # Used once: a second confirmation imports nothing.
-        status, page, _loc = await post(b, confirm, {})
+        status, page, _loc = await post(b, confirm_path, {})
         assert status == 410
     async with database(gateway) as s:
         k002 = await s.get(User, "k002")
         assert k002 is not None and k002.role == "auditor" and k002.must_change_password
         assert list((await s.execute(select(StagedImport))).scalars()) == []
         alice = await s.get(User, "alice")
-        assert alice is not None and alice.display_name == "Alice"  # existing accounts are never changed
-    created = await events(gateway, "user_created")
-    assert {e.subject for e in created if e.actor == "root"} == {"k001", "k002"}
-    assert not any(p.split(",")[1] in (e.details or "") for e in created for p in lines[1:])
+        assert alice is not None and alice.display_name == "既存"  # update mode: existing accounts change
+    [imported] = await events(gateway, "users_imported")
+    assert imported.actor == "root" and not any(p.split(",")[-1] in (imported.details or "") for p in lines[1:])
 
 
 async def test_uploads_are_size_limited_and_must_be_text(gateway: RunningGateway) -> None:
     await add_console_users(gateway)
     async with await logged_in(gateway, "root") as b:
         status, page = await post_file(b, "/admin/staff/import", b"login_id,display_name\n" + b"x" * (6 * 1024 * 1024))
-        assert status == 413 and "5 MB" in page
+        assert status == 413 and "5MB" in page
         status, page = await post_file(b, "/admin/staff/import", b"\xff\xfe\xfa\x80\x81\x00")
         assert status == 400 and "UTF-8でもShift_JISでもありません" in text_of(page)
         # Valid UTF-8 with a NUL inside (PostgreSQL cannot store one) is refused the same way.
@@ -103,10 +116,10 @@ async def test_assignments_csv_assigns_and_removes(gateway: RunningGateway) -> N
         text = text_of(page)
         assert status == 200 and "2件の割り当てを変更します" in text and "1行は指定どおり" in text
         assert "職員アカウント「nobody」はありません" in text and "自席PC「pc-9」は登録されていません" in text
-        staged = re.search(r'action="/admin/assignments/import/([0-9a-f]{32})"', page)
-        assert staged
-        status, page, _loc = await post(b, f"/admin/assignments/import/{staged.group(1)}", {})
-        assert status == 200 and "2件の割り当てを変更しました" in text_of(page)
+        job_id = await confirm(b, staged_path(page))
+        assert (await finished(b, job_id))["state"] == "done"
+        status, page, _r = await b.get(f"/admin/jobs/{job_id}")
+        assert status == 200 and count_of(page, "assign") == "1件" and count_of(page, "remove") == "1件"
     async with database(gateway) as s:
         pairs = set((await s.execute(select(Assignment.user_id, Assignment.host_id))).all())
     assert pairs == {("alice", "pc-1"), ("bob", "pc-2"), ("bob", "pc-1")}
@@ -191,12 +204,12 @@ async def test_tokens_for_a_pc_list_come_back_once_as_a_csv_all_or_none(gateway:
         bad = "PC ID,名称\r\nsoumu-01,総務課 01\r\nsoumu 02,総務課 02\r\nsoumu-01,重複\r\n".encode()
         status, page = await post_file(b, "/admin/enrollment/bulk", bad, {"hours": "168"})
         assert status == 400 and "トークンは作成していません" in text_of(page)
-        assert "upload.csv 3:" in text_of(page) and "upload.csv 4: このPCは 2 行目にもあります" in text_of(page)
+        assert "upload.csv 3:" in text_of(page) and "upload.csv 4: このPCは2行目にもあります" in text_of(page)
         async with database(gateway) as s:
             assert list((await s.execute(select(EnrollmentToken))).scalars()) == []
         good = 'host_id,name\nsoumu-01,総務課 01\nsoumu-02,=HYPERLINK("x")\n'.encode()
         status, page = await post_file(b, "/admin/enrollment/bulk", good, {"hours": "168"})
-        assert status == 200 and "2 件のトークンを作成しました" in text_of(page)
+        assert status == 200 and "2件のトークンを作成しました" in text_of(page)
         link = re.search(r'href="data:text/csv;charset=utf-8;base64,([A-Za-z0-9+/=]+)"', page)
         assert link is not None
     table = list(csv.reader(io.StringIO(base64.b64decode(link.group(1)).decode("utf-8-sig"), newline="")))
@@ -433,7 +446,7 @@ async def test_lists_make_the_same_queries_whatever_the_number_of_rows(gateway: 
 
 
 async def test_dashboard_counts_sessions_by_day_in_japan_time(gateway: RunningGateway) -> None:
-    from jiseki.i18n import JST
+    from jiseki.i18n import JST, format_jst_date
 
     await add_console_users(gateway)
     today = dt.datetime.now(JST).date()
@@ -446,8 +459,8 @@ async def test_dashboard_counts_sessions_by_day_in_japan_time(gateway: RunningGa
     async with await logged_in(gateway, "root") as b:
         status, page, _r = await b.get("/admin")
     assert status == 200
-    yesterday = (today - dt.timedelta(days=1)).isoformat()
-    assert f'<td>{today.isoformat()}</td><td class="num">1</td>' in page
+    yesterday = format_jst_date(today - dt.timedelta(days=1))
+    assert f'<td>{format_jst_date(today)}</td><td class="num">1</td>' in page
     assert f'<td>{yesterday}</td><td class="num">1</td>' in page
     assert "合計2件" in page  # the session 40 days ago is outside the chart
     assert re.search(r"本日の接続数</dt><dd>1</dd>", page)

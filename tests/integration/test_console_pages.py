@@ -29,6 +29,11 @@ PAGES = [
     "/admin/sessions?fragment=1",
     "/admin/audit",
     "/admin/audit?kind=login&outcome=ok&before=1000",
+    "/admin/audit?from=2026-12-01&to=2026-12-05&kind=session_end&outcome=denied&actor=x&subject=y",
+    "/admin/history",
+    "/admin/history?from=2026-12-05&to=2026-12-01&person=a&pc=p&department=1&reason=live&page=2",
+    "/admin/recordings?from=2026-12-01&to=2026-12-05&person=a",
+    "/admin/reports?from=2026-12-01&to=2026-12-05&by=week&group=department",
 ]
 
 

@@ -107,7 +107,7 @@ async def _sessions(gateway: RunningGateway) -> None:
 async def test_usage_report_table_csv_and_xlsx(gateway: RunningGateway) -> None:
     await add_console_users(gateway)
     await _sessions(gateway)
-    query = "from=2026-11-02&to=2026-11-04&by=day&group=user"
+    query = "from=2026-11-02&to=2026-11-03&by=day&group=user"  # both days included
     async with await logged_in(gateway, "aud") as b:
         status, page, _r = await b.get(f"/admin/reports?{query}")
         assert status == 200 and "利用状況レポート" in page and "<svg" in page
@@ -115,13 +115,16 @@ async def test_usage_report_table_csv_and_xlsx(gateway: RunningGateway) -> None:
         assert status == 200 and response.headers["Content-Disposition"].startswith("attachment;")
         lines = csv_text.lstrip("\ufeff").splitlines()
         assert lines[0].startswith("期間,区分,接続回数")
-        assert "2026-11-02,alice,2,3.0," in csv_text  # two sessions, 2 h + 1 h
-        assert "2026-11-03,bob,1,3.0," in csv_text
+        assert lines[0].split(",")[3] == "合計時間（時間:分）"
+        assert "2026-11-02,alice,2,3:00,1:30," in csv_text  # two sessions, 2 h + 1 h
+        assert "2026-11-03,bob,1,3:00,3:00," in csv_text  # the last day is included
         async with b.http.get(f"{gateway.url}/admin/reports/export?format=xlsx&{query}", ssl=b.ssl) as r:
             book = load_workbook(io.BytesIO(await r.read()))
         sheet = book.worksheets[0]
         values = [[c.value for c in row] for row in sheet.iter_rows()]
-        assert values[0][0] == "期間" and ["2026-11-02", "alice", 2, 3.0, 1.5, 1, 1] in values
+        three, half = dt.timedelta(hours=3), dt.timedelta(hours=1.5)
+        assert values[0][0] == "期間" and ["2026-11-02", "alice", 2, three, half, 1, 1] in values
+        assert sheet["D2"].number_format == "[h]:mm"  # Excel shows 3:00 and adds the times up
         assert book.worksheets[1]["A10"].value == "08:00"
     async with await logged_in(gateway, "hd") as b:
         assert (await b.get(f"/admin/reports?{query}"))[0] == 403  # the helpdesk has no reports

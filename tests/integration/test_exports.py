@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -80,3 +81,26 @@ def test_cli_import_users_writes_a_neutralised_passwords_file(tmp_path: Path) ->
     assert rows[0] == ["login_id", "temporary_password"]
     assert [r[0] for r in rows[1:]] == ["'-sato", "'@ito"]
     assert all(r[1][0].isalnum() and len(r[1]) == 16 for r in rows[1:])
+
+
+def test_cli_import_users_update_mode(tmp_path: Path) -> None:
+    config = tmp_path / "j.toml"
+    config.write_text(f'[gateway]\ndata_dir = "{tmp_path / "gw"}"\n', "utf-8")
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    first.write_text("login_id,display_name,department,role\nadm,管理,総務課,admin\nk1,一郎,総務課,\nk2,二郎,総務課,\n")
+    second.write_text("ログインID,所属,読み仮名,処理\nk1,人事課,イチロウ,\nk2,,,無効化\nk3,,,\n", "utf-8")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "jiseki", "admin", "import-users", *args, "--config", str(config)]
+        return subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+
+    assert run(str(first)).returncode == 0
+    without = run(str(second))  # without --update a blank action only creates (k1 exists); k2 is disabled
+    assert without.returncode == 1 and "already exists" in without.stderr and "also: disable 1" in without.stdout
+    result = run(str(second), "--update")
+    assert result.returncode == 1 and "also: update 1, unchanged 1" in result.stdout
+    assert "line 4: The name must be 1-255 characters." in result.stderr
+    with sqlite3.connect(tmp_path / "gw" / "jiseki.db") as db:
+        query = "SELECT u.id, d.name, u.reading, u.disabled FROM users u JOIN departments d ON d.id = u.department_id"
+        rows = db.execute(query + " ORDER BY u.id").fetchall()
+    assert rows == [("adm", "総務課", None, 0), ("k1", "人事課", "いちろう", 0), ("k2", "総務課", None, 1)]

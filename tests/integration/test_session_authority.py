@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from jiseki.gateway import authority
 from jiseki.gateway.db.models import Session, WebSession
 from jiseki.gateway.policy import JST
+from jiseki.i18n import format_jst
 from jiseki.protocol import Pointer, Status, StatusCode, decode_from_agent, decode_from_viewer, encode
 
 from .conftest import PASSWORD, Browser, RunningGateway, csrf_of
@@ -179,7 +180,7 @@ async def test_refusals_say_until_when_and_my_pcs_shows_them(gateway: RunningGat
         assert status == 403 and body["error"] == "hours" and body["allowed"] is False
         until = dt.datetime.fromisoformat(body["until"]).astimezone(JST)
         assert until.strftime("%H:%M") == start and dt.timedelta(0) < until - now <= dt.timedelta(hours=2)
-        assert until.strftime("%Y-%m-%d %H:%M") in body["message"] and "から再び接続できます" in body["message"]
+        assert format_jst(until) in body["message"] and "から再び接続できます" in body["message"]
         async with b.http.get(gateway.url + "/api/hosts/pc-1/access", ssl=b.ssl) as r:
             access = await r.json()
         assert access["allowed"] is False and access["until"] == body["until"]

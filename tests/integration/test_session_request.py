@@ -19,6 +19,7 @@ from jiseki.gateway.access import MESSAGES
 from jiseki.gateway.broker import Broker
 from jiseki.gateway.db.engine import make_engine, sessionmaker, upgrade_to_head
 from jiseki.gateway.db.models import AuditEvent, Department, Host, Session, User
+from jiseki.gateway.holidays import add_closed_days
 from jiseki.gateway.hosts import assign
 from jiseki.gateway.policies_db import set_policy
 from jiseki.gateway.policy import JST
@@ -215,3 +216,37 @@ def test_an_unavailable_pc_is_told_in_the_words_of_the_viewers_end_screen() -> N
     for reason, msgid in session_request.UNAVAILABLE.items():
         assert VIEWER_STRINGS[f"ended.{reason}"] == msgid, reason
     assert session_request.unavailable("something new").msgid == VIEWER_STRINGS["ended.unknown"]
+
+
+async def test_holidays_and_closed_days_refuse_when_the_organisation_default_says_so(
+    db: async_sessionmaker[AsyncSession], broker: Broker
+) -> None:
+    new_year = dt.datetime(2026, 12, 30, 1, 0, tzinfo=dt.UTC)  # Wednesday 10:00 in Japan, 年末年始
+    coming_of_age = dt.datetime(2027, 1, 11, 1, 0, tzinfo=dt.UTC)  # Monday 10:00, 成人の日 (jpholiday)
+    async with db.begin() as s:
+        await add_closed_days(s, dt.date(2026, 12, 29), dt.date(2027, 1, 3), "年末年始", "root")
+        await set_policy(s, "department", "総務課", {"start": "08:30", "end": "17:15"}, "test")
+    # The built-in default allows holidays: today's behaviour stays.
+    assert isinstance(await _request(db, broker, "pc-1", new_year), Granted)
+    async with db.begin() as s:
+        await set_policy(s, "organisation", "", {"on_holidays": False}, "test")
+    closed = await _request(db, broker, "pc-2", new_year)
+    assert isinstance(closed, Denied) and (closed.reason, closed.status) == ("closed_day", 403)
+    assert closed.refusal is not None and closed.refusal.policy == "organisation"
+    assert closed.refusal.day is not None and closed.refusal.day.name == "年末年始"
+    assert closed.until is not None and closed.until.astimezone(JST).isoformat() == "2027-01-04T08:30:00+09:00"
+    holiday = await _request(db, broker, "pc-2", coming_of_age)
+    assert isinstance(holiday, Denied) and holiday.reason == "holiday" and holiday.refusal is not None
+    assert holiday.refusal.day is not None and holiday.refusal.day.name == "成人の日"
+    assert holiday.until is not None and holiday.until.astimezone(JST).isoformat() == "2027-01-12T08:30:00+09:00"
+    # A department that allows holidays overrides the organisation's default.
+    async with db.begin() as s:
+        await set_policy(s, "department", "総務課", {"on_holidays": True}, "test")
+    assert isinstance(await _request(db, broker, "pc-2", coming_of_age), Granted)
+    audited = await _audited(db)
+    assert [(o, d.get("reason")) for o, _s, d in audited] == [
+        ("ok", None),
+        ("denied", "closed_day"),
+        ("denied", "holiday"),
+        ("ok", None),
+    ]

@@ -15,10 +15,19 @@ BELOW_ADMIN = {
     "jiseki.gateway.terminals",
     "jiseki.gateway.enrollment",
     "jiseki.gateway.policies_db",
+    "jiseki.gateway.holidays",
     "jiseki.gateway.certs",
     "jiseki.gateway.auth.accounts",
 }
-READERS = {"valid_host_id", "valid_terminal_id", "valid_login_id", "ROLES", "effective_for"}
+READERS = {
+    "valid_host_id",
+    "valid_terminal_id",
+    "valid_login_id",
+    "ROLES",
+    "effective_for",
+    "organisation_policy",
+    *("HOLIDAY", "Calendar", "closed_days", "days_off", "today_jst"),  # the holiday calendar's readers
+}
 
 
 def _absolute(path: Path, node: ast.ImportFrom) -> str:

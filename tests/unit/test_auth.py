@@ -93,7 +93,8 @@ def test_csv_accepts_japanese_headers_and_shift_jis() -> None:
     text = "職員ID,氏名,所属,権限\nk1,山田,総務課,管理者\n\nk2,鈴木,,\n"
     rows, errors = parse_staff_csv(decode_csv(text.encode("cp932")))
     assert errors == []
-    assert [(r.login_id, r.role, r.department) for r in rows] == [("k1", "admin", "総務課"), ("k2", "staff", "")]
+    # Empty cells are None: "as it is" for an update, the defaults (staff, no department) for a creation.
+    assert [(r.login_id, r.role, r.department) for r in rows] == [("k1", "admin", "総務課"), ("k2", None, None)]
 
 
 def test_csv_errors_name_the_line() -> None:

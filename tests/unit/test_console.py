@@ -18,11 +18,8 @@ from jiseki.gateway.auth.accounts import valid_login_id
 from jiseki.gateway.db.engine import make_engine, upgrade_to_head
 from jiseki.gateway.db.models import AuditEvent, Base, Host
 from jiseki.gateway.hosts import valid_host_id
-from jiseki.gateway.web.console.audit_log import view_of
-from jiseki.gateway.web.console.chart import daily_chart, nice_ceiling
-from jiseki.gateway.web.console.dashboard import day_bounds
-from jiseki.gateway.web.console.pcs import split_ids
-from jiseki.gateway.web.console.permissions import (
+from jiseki.gateway.permissions import (
+    ORGANISATION_ONLY,
     PERMISSIONS,
     Action,
     allowed,
@@ -30,13 +27,19 @@ from jiseki.gateway.web.console.permissions import (
     has_console,
     may_act_on_account,
 )
+from jiseki.gateway.web.console.audit_log import view_of
+from jiseki.gateway.web.console.chart import daily_chart, nice_ceiling
+from jiseki.gateway.web.console.dashboard import day_bounds
+from jiseki.gateway.web.console.pcs import split_ids
 from jiseki.gateway.web.pages import host_state
 
 
 def test_permission_table() -> None:
     assert PERMISSIONS["admin"] == frozenset(Action)
-    assert PERMISSIONS["auditor"] == {Action.VIEW, Action.VIEW_AUDIT, Action.REPORTS, Action.RECORDINGS}
-    assert PERMISSIONS["helpdesk"] == {Action.VIEW, Action.STAFF_CREATE, Action.STAFF_CREDENTIALS, Action.SESSION_END}
+    reading = {Action.VIEW, Action.VIEW_ORGANISATION}
+    assert PERMISSIONS["auditor"] == reading | {Action.VIEW_AUDIT, Action.REPORTS, Action.RECORDINGS}
+    helpdesk = {Action.STAFF_CREATE, Action.STAFF_CREDENTIALS, Action.SESSION_END, Action.PC_WAKE}
+    assert PERMISSIONS["helpdesk"] == reading | helpdesk
     assert PERMISSIONS["staff"] == frozenset() and not has_console("staff") and not has_console("nobody")
     assert all(has_console(r) for r in ("admin", "helpdesk", "auditor"))
     assert not allowed("unknown-role", Action.VIEW)
@@ -49,6 +52,26 @@ def test_permission_table() -> None:
         assert may_act_on_account("admin", Action.STAFF_CREDENTIALS, target)
     assert not may_act_on_account("helpdesk", Action.STAFF_DISABLE, "staff")
     assert not may_act_on_account("auditor", Action.STAFF_CREDENTIALS, "staff")
+
+
+def test_delegated_console_users() -> None:
+    """A scope (所掌範囲) takes the organisation-wide actions away and limits accounts to staff."""
+    for role in ("admin", "helpdesk", "auditor"):
+        for action in ORGANISATION_ONLY:
+            assert not allowed(role, action, delegated=True), (role, action)
+    assert allowed("admin", Action.TERMINAL_MANAGE) and allowed("admin", Action.SCOPE_MANAGE)
+    assert allowed("admin", Action.STAFF_DISABLE, delegated=True)
+    assert allowed("admin", Action.PC_MANAGE, delegated=True)  # revoking a PC of the scope
+    assert not allowed("admin", Action.ENROLLMENT, delegated=True)
+    assert allowed("helpdesk", Action.SESSION_END, delegated=True)
+    assert not allowed("helpdesk", Action.STAFF_DISABLE, delegated=True)  # the role's rights, no more
+    assert grantable_roles("admin", delegated=True) == ("staff",)
+    assert grantable_roles("helpdesk", delegated=True) == ("staff",)
+    assert grantable_roles("auditor", delegated=True) == ()
+    assert may_act_on_account("admin", Action.STAFF_CREDENTIALS, "staff", delegated=True)
+    for target in ("helpdesk", "admin", "auditor"):
+        assert not may_act_on_account("admin", Action.STAFF_CREDENTIALS, target, delegated=True)
+        assert not may_act_on_account("admin", Action.STAFF_EDIT, target, delegated=True)
 
 
 def test_chart_scale_and_bars() -> None:

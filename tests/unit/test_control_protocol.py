@@ -97,7 +97,10 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
-_KEYS = ["type", "hostname", "os", "version", "user", "locked", "session", "ticket", "path", "url", "policy", "x"]
+_KEYS = [
+    *("type", "hostname", "os", "version", "user", "locked", "session", "ticket", "path", "url", "policy", "x"),
+    *("network", "id", "macs", "broadcast", "sent", "error"),
+]
 typed_objects = st.tuples(
     st.dictionaries(st.sampled_from(_KEYS), json_values, max_size=8),
     st.sampled_from([e.name for e in REGISTRY]),
@@ -138,4 +141,9 @@ def test_any_object_of_a_known_type_reads_clean(obj: dict[str, Any]) -> None:
         try:
             _check_clean(parse(text, sender))
         except ProtocolError:
-            assert obj["type"] == "offer" and sender is Sender.GATEWAY  # only an offer can be unusable
+            # only an offer, a wake or its answer can be unusable
+            assert (obj["type"], sender) in {
+                ("offer", Sender.GATEWAY),
+                ("wake", Sender.GATEWAY),
+                ("wake_done", Sender.AGENT),
+            }

@@ -109,6 +109,10 @@ class FakeWin32:
         self.log.append(("affinity", hwnd, affinity))
         return self.affinity_ok
 
+    def show_windows(self, handles: list[int]) -> bool:
+        self.log.append(("show", *handles))
+        return True
+
     def destroy_window(self, hwnd: int) -> bool:
         self.log.append(("destroy", hwnd))
         return True
@@ -127,7 +131,13 @@ def test_windows_curtain_is_excluded_from_capture_and_blocks_input() -> None:
     api = FakeWin32()
     host = WindowsHostControl(api)
     assert host.set_curtain(True) == ["monitor_curtained", "input_blocked"]
-    assert ("affinity", 101, WDA_EXCLUDEFROMCAPTURE) in api.log and ("affinity", 102, WDA_EXCLUDEFROMCAPTURE) in api.log
+    # Shown only after both are excluded from capture.
+    assert api.log[:4] == [
+        ("create",),
+        ("affinity", 101, WDA_EXCLUDEFROMCAPTURE),
+        ("affinity", 102, WDA_EXCLUDEFROMCAPTURE),
+        ("show", 101, 102),
+    ]
     host.set_curtain(False)
     assert api.log[-3:] == [("destroy", 101), ("destroy", 102), ("block", False)]
     assert host.lock() and api.log[-1] == ("lock",)
@@ -147,6 +157,7 @@ def test_windows_curtain_is_taken_down_when_capture_would_see_it() -> None:
     done = WindowsHostControl(api).set_curtain(True)
     assert "monitor_curtained" not in done
     assert ("destroy", 101) in api.log and ("destroy", 102) in api.log
+    assert not [entry for entry in api.log if entry[0] == "show"]  # the desk's monitor never flashes black
 
 
 def test_agent_policy_defaults_are_restrictive() -> None:

@@ -222,6 +222,7 @@ PLATFORM_BACKENDS = {
         "jiseki/agent/clipboard/windows.py",
         "jiseki/agent/selftest/win32_window.py",
         "jiseki/agent/service/windows.py",
+        "jiseki/agent/netif.py",
     },
     "x11": {
         "jiseki/agent/backends.py",

@@ -116,3 +116,47 @@ def test_by_hour_of_day_in_japan_time() -> None:
     )
     hours = by_hour([span], dt.date(2026, 11, 27), dt.date(2026, 11, 28))
     assert hours[9] == 0.5 and hours[10] == 1.0 and sum(hours) == 1.5  # 09:30-11:00 JST
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+@pytest.mark.parametrize("group", ["all", "department", "user"])
+def test_spans_are_found_by_period_as_by_looking_at_every_span(
+    period: str, group: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each period looks only at the spans touching it (bisection); the rows are those of a scan of
+    every span for every period, for sessions crossing midnight, weeks and months, and still open."""
+    from jiseki.gateway import reports
+
+    rnd = random.Random(period + group)
+    first, last = dt.date(2026, 10, 20), dt.date(2026, 12, 6)
+    base = dt.datetime(2026, 10, 18, tzinfo=JST)
+    spans = []
+    for i in range(400):
+        start = base + dt.timedelta(minutes=rnd.randrange(0, 50 * 24 * 60))
+        end = start + dt.timedelta(minutes=rnd.choice([0, 5, 90, 600, 2000, 20000]))
+        spans.append(Span(f"u{i % 17}", f"d{i % 5}", start, end))
+    fast = usage(spans, first, last, period, group, ["d9"])
+    monkeypatch.setattr(reports, "_by_period", lambda spans, every: [list(spans) for _ in every])
+    assert fast == usage(spans, first, last, period, group, ["d9"])
+
+
+def test_hours_by_clock_hour_match_a_walk_through_japan_time() -> None:
+    """by_hour counts in epoch seconds shifted by nine hours; a walk with aware datetimes in Asia/Tokyo
+    gives the same hours (sessions crossing midnight, the range's ends, odd seconds)."""
+    rnd = random.Random(11)
+    first, last = dt.date(2026, 11, 1), dt.date(2026, 11, 8)
+    base = dt.datetime(2026, 10, 31, 20, tzinfo=JST)
+    spans = []
+    for i in range(300):
+        start = base + dt.timedelta(seconds=rnd.randrange(0, 9 * 86400), microseconds=rnd.randrange(10**6))
+        spans.append(Span(f"u{i}", "d", start, start + dt.timedelta(seconds=rnd.randrange(0, 30 * 3600))))
+
+    expected = [0.0] * 24
+    lo, hi = dt.datetime(2026, 11, 1, tzinfo=JST), dt.datetime(2026, 11, 8, tzinfo=JST)
+    for s in spans:
+        t, end = max(s.start, lo).astimezone(JST), min(s.end, hi).astimezone(JST)
+        while t < end:
+            piece = min(t.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1), end)
+            expected[t.hour] += (piece - t).total_seconds() / 3600
+            t = piece
+    assert by_hour(spans, first, last) == pytest.approx(expected, abs=1e-6)

@@ -25,11 +25,11 @@ def host(wine: WinePython) -> dict[str, Any]:
     return got
 
 
-def test_curtain_windows_are_made_then_taken_down_when_exclusion_is_refused(host: dict[str, Any]) -> None:
+def test_curtain_windows_are_never_shown_when_exclusion_is_refused(host: dict[str, Any]) -> None:
     assert host["white"] == WHITE
     windows, pixel, refusals = host["created"][:-2], host["created"][-2], host["created"][-1:]
-    assert windows == [{"visible": True, "topmost": True, "rect": [0, 0, 1920, 1080]}]  # one per monitor
-    assert pixel == {"pixel": BLACK}  # the curtain covers the screen
+    assert windows == [{"visible": False, "topmost": True, "rect": [0, 0, 1920, 1080]}]  # one per monitor
+    assert pixel == {"pixel": WHITE}  # hidden until excluded from capture: the desk sees no flash
     assert [r["affinity"] for r in refusals] == [False]  # Wine: SetWindowDisplayAffinity fails
     assert host["curtain_on"] == []  # no curtain, no input block
     assert host["left_after_refusal"] == 0 and host["thread_after_refusal"] is False
@@ -39,6 +39,7 @@ def test_curtain_windows_are_made_then_taken_down_when_exclusion_is_refused(host
 def test_curtain_off_destroys_every_window_and_ends_the_thread(host: dict[str, Any]) -> None:
     """Affinity faked as granted (fake-only): the windows stay up until set_curtain(False)."""
     assert host["granted_on"] == ["monitor_curtained"]  # BlockInput still refused under Wine
+    assert host["granted_created"][-1] == {"shown": [True], "pixel": BLACK}  # shown once excluded
     assert host["granted_open"] == 1 and host["granted_pixel"] == BLACK
     assert host["curtain_off"] == ["released"]
     assert host["left_after_off"] == 0 and host["thread_after_off"] is False

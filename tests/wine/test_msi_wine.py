@@ -8,11 +8,12 @@ registers an auto-start service, which the prefix the other Wine tests share mus
 under script(1) and writes nothing to a pipe: the cleanup custom action's Python inherits msiexec's
 standard handles, and Windows CPython aborts at start under Wine when they are a file or a pipe.
 
-Wine differs from Windows in two ways these tests meet (each test says which):
+Wine differs from Windows in three ways these tests meet (each test says which):
 - its RemoveExistingProducts removes the old version with `REMOVE=ALL` but without UPGRADINGPRODUCTCODE,
   so the old version's cleanup runs during a Wine upgrade (Windows sets the property and skips it);
 - its RemoveFile does not expand wildcards (the MSI also names each module's .pyc for it) and it
-  leaves the empty `Program Files\\jiseki` folder behind.
+  leaves the empty `Program Files\\jiseki` folder behind;
+- its StopServices does not wait for the service to stop (`Prefix.stop_service_as_windows_would`).
 """
 
 from __future__ import annotations
@@ -185,6 +186,32 @@ class Prefix:
         match = re.search(r"STATE\s+:\s+\d+\s+(\w+)", text)
         return match.group(1) if match else "absent"
 
+    def _agent_processes(self) -> list[int]:
+        """The pids of this prefix's python.exe processes (the service and its worker)."""
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                environ = (proc / "environ").read_bytes().split(b"\0")
+                command = (proc / "cmdline").read_bytes().lower()
+            except (OSError, ValueError):
+                continue
+            if f"WINEPREFIX={self.root}".encode() in environ and b"python.exe" in command:
+                found.append(int(proc.name))
+        return found
+
+    def stop_service_as_windows_would(self, seconds: float = 30) -> None:
+        """Wine gap: its StopServices sends the stop control and goes on (the msiexec log shows it
+        ending in the second it starts), where Windows, for ServiceControl Wait="yes", waits for the
+        service to stop. A service still exiting keeps python.exe in use and Wine's RemoveFiles then
+        leaves it behind, so before a removal the tests stop the service and wait for its processes to
+        end. The MSI's own stop is checked in its database (tests/unit/test_msi_wxs.py)."""
+        self.wine("sc-stop", "sc", "stop", wxs.SERVICE_NAME)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and (
+            self.service_state() not in ("STOPPED", "absent") or self._agent_processes()
+        ):
+            time.sleep(0.5)
+
     def wait_for_service(self, state: str, seconds: float = 20) -> str:
         deadline = time.monotonic() + seconds
         while (now := self.service_state()) != state and time.monotonic() < deadline:
@@ -344,6 +371,7 @@ def upgraded(msis: Msis, prefix: Prefix) -> dict[str, object]:
     changed = prefix.agent_dir / "LICENSE.txt"
     original = changed.read_bytes()
     changed.write_text("changed by hand\n", "utf-8")
+    prefix.stop_service_as_windows_would()  # the old version's removal
     status, seconds = prefix.msiexec("upgrade", "/i", windows_path(msis.new), "/qn")
     MEASURED["upgrade_seconds"] = seconds
     return {
@@ -381,6 +409,7 @@ def test_the_removal_of_the_old_version_during_an_upgrade_keeps_the_enrollment(m
     marker.write_text("enrolled", "utf-8")
     for name, value in (("GatewayUrl", GATEWAY), ("EnrollToken", TOKEN)):
         assert prefix.wine("reg-add", "reg", "add", AGENT_KEY, "/v", name, "/d", value, "/f")[0] == 0
+    prefix.stop_service_as_windows_would()
     status, _ = prefix.msiexec(
         "removal-for-upgrade", "/x", windows_path(msis.new), "/qn", "UPGRADINGPRODUCTCODE={" + wxs.guid("next") + "}"
     )
@@ -403,6 +432,7 @@ def test_an_uninstall_removes_the_agent_its_service_and_its_data(msis: Msis, pre
     while not list(prefix.agent_dir.rglob("__pycache__/*.pyc")) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert list(prefix.agent_dir.rglob("__pycache__/*.pyc"))
+    prefix.stop_service_as_windows_would()
     status, seconds = prefix.msiexec("uninstall", "/x", windows_path(msis.new), "/qn")
     MEASURED["uninstall_seconds"] = seconds
     assert status == 0, prefix.log_tail("uninstall")
@@ -502,6 +532,7 @@ def test_a_pc_set_up_by_the_msi_alone_comes_online_and_is_operated(
         assert checks["gateway"]["status"] == "pass", checks["gateway"]
         assert checks["gateway"]["figures"]["gateway_url"] == stack.base_url
     finally:
+        prefix.stop_service_as_windows_would()
         prefix.msiexec("online-uninstall", "/x", windows_path(msis.old), "/qn")
         stack.stop()
     assert prefix.service_state() == "absent" and not prefix.data_dir.exists()

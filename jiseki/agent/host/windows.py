@@ -30,8 +30,10 @@ class HostApi(Protocol):
     def lock_workstation(self) -> bool: ...
     def block_input(self, block: bool) -> bool: ...
     def create_curtain_windows(self) -> list[int]:
-        """One topmost black window per monitor; returns their handles."""
+        """One topmost black window per monitor, not yet shown; returns their handles."""
         ...
+
+    def show_windows(self, handles: list[int]) -> bool: ...
 
     def set_display_affinity(self, hwnd: int, affinity: int) -> bool: ...
     def destroy_window(self, hwnd: int) -> bool: ...
@@ -64,16 +66,18 @@ class WindowsHostControl:
     def set_curtain(self, on: bool) -> list[str]:
         done: list[str] = []
         if on:
+            # Excluded from capture while still hidden, and shown only when every one is: a curtain
+            # the capture would see would blank the remote picture too, and on an older Windows the
+            # desk's monitor must not flash black for nothing.
             windows = self.api.create_curtain_windows()
             excluded = [h for h in windows if self.api.set_display_affinity(h, WDA_EXCLUDEFROMCAPTURE)]
-            if len(excluded) != len(windows):
-                # A curtain the capture would see would blank the remote picture too: take it down.
+            if windows and len(excluded) == len(windows) and self.api.show_windows(windows):
+                self._windows = windows
+                done.append("monitor_curtained")
+            else:
                 for hwnd in windows:
                     self.api.destroy_window(hwnd)
                 log.warning("capture exclusion unavailable (Windows 10 2004+ needed); no curtain")
-            else:
-                self._windows = windows
-                done.append("monitor_curtained")
             if self.api.block_input(True):
                 self._blocked = True
                 done.append("input_blocked")

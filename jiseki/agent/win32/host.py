@@ -151,8 +151,25 @@ class Win32Host:
         self.user32.EnumDisplayMonitors(None, None, proc_type(collect), 0)
         return rects
 
+    def show_windows(self, handles: list[int]) -> bool:
+        """Show the (hidden) curtain windows, painted before this returns."""
+        thread = self._curtain
+        if thread is None or not thread.alive:
+            return False
+
+        user32 = thread.api.user32
+
+        def show() -> bool:
+            for hwnd in handles:
+                user32.ShowWindow(hwnd, window.SW_SHOWNOACTIVATE)
+                user32.UpdateWindow(hwnd)  # painted before this returns, not when idle
+            return True
+
+        return thread.call(show)
+
     def create_curtain_windows(self) -> list[int]:
-        """One topmost black window per monitor, owned by a thread of their own ("curtain")."""
+        """One topmost black window per monitor, hidden until `show_windows`, owned by a thread of their
+        own ("curtain")."""
         if self._curtain is not None:
             self._curtain.stop()
         win = window.api()
@@ -169,7 +186,6 @@ class Win32Host:
                         ex_style=window.WS_EX_TOPMOST | window.WS_EX_TOOLWINDOW | window.WS_EX_NOACTIVATE,
                         title="jiseki",
                         handler=_curtain_message,
-                        show=window.SW_SHOWNOACTIVATE,
                     )
                 )
             except OSError as exc:

@@ -16,6 +16,7 @@ from .. import audit, hosts
 from ..assignments_csv import AssignmentRow
 from ..auth.users_csv import RowError
 from ..db.models import Assignment, Host, User
+from ..scope import WHOLE, Scope
 from .errors import AdminError
 
 
@@ -57,17 +58,24 @@ class AssignmentCheck:
     errors: list[RowError]
 
 
-async def check_assignments(s: AsyncSession, rows: list[AssignmentRow], errors: list[RowError]) -> AssignmentCheck:
-    """Which rows would change something, which change nothing, and which name unknown staff or PCs."""
+async def check_assignments(
+    s: AsyncSession, rows: list[AssignmentRow], errors: list[RowError], scope: Scope = WHOLE
+) -> AssignmentCheck:
+    """Which rows would change something, which change nothing, and which name unknown staff or PCs.
+
+    With a delegated `scope` (所掌範囲), staff and PCs outside it are unknown: both sides of an
+    assignment must be in scope, and the answer does not tell whether the other exists."""
     errors = list(errors)
     user_ids, host_ids = {r.login_id for r in rows}, {r.host_id for r in rows}
     known_users: set[str] = set()
     known_hosts: set[str] = set()
     current: set[tuple[str, str]] = set()
-    for ids, column, into in ((user_ids, User.id, known_users), (host_ids, Host.id, known_hosts)):
+    sides = ((user_ids, User.id, scope.users(), known_users), (host_ids, Host.id, scope.hosts(), known_hosts))
+    for ids, column, in_scope, into in sides:
         listed = sorted(ids)
         for start in range(0, len(listed), 500):
-            into |= set((await s.execute(select(column).where(column.in_(listed[start : start + 500])))).scalars())
+            chunk = listed[start : start + 500]
+            into |= set((await s.execute(select(column).where(column.in_(chunk), in_scope))).scalars())
     listed_users = sorted(user_ids & known_users)
     for start in range(0, len(listed_users), 500):
         query = select(Assignment.user_id, Assignment.host_id).where(
@@ -90,15 +98,28 @@ async def check_assignments(s: AsyncSession, rows: list[AssignmentRow], errors: 
     return AssignmentCheck(valid, unchanged, sorted(errors, key=lambda e: e.line))
 
 
-async def import_assignments(
-    s: AsyncSession, rows: list[AssignmentRow], errors: list[RowError], actor: str | None, *, address: str | None = None
-) -> AssignmentCheck:
-    checked = await check_assignments(s, rows, errors)
+async def apply_assignments(
+    s: AsyncSession, checked: AssignmentCheck, actor: str | None, *, address: str | None = None
+) -> None:
+    """The changes of a check (one audit event per assignment changed, as one by one)."""
     for row in checked.valid:
         if row.action == "assign":
             await assign(s, row.login_id, row.host_id, actor, address=address)
         else:
             await unassign(s, row.login_id, row.host_id, actor, address=address)
+
+
+async def import_assignments(
+    s: AsyncSession,
+    rows: list[AssignmentRow],
+    errors: list[RowError],
+    actor: str | None,
+    *,
+    address: str | None = None,
+    scope: Scope = WHOLE,
+) -> AssignmentCheck:
+    checked = await check_assignments(s, rows, errors, scope)
+    await apply_assignments(s, checked, actor, address=address)
     s.add(
         audit.event(
             "assignments_imported",

@@ -18,6 +18,18 @@ from .errors import MAX_REASON, AdminError
 HOLD_MINUTES = (0, 10, 60, 480)  # how long the staff member cannot reconnect after an administrator's end
 
 
+def check_end(message: str, hold_minutes: int) -> str:
+    """The reason as stored, if it and the hold can be used; AdminError otherwise."""
+    message = message.strip()
+    if not message:
+        raise AdminError(N_("Please give a reason. The staff member sees it."))
+    if len(message) > MAX_REASON:
+        raise AdminError(N_("The reason must be at most {n} characters."), n=MAX_REASON)
+    if hold_minutes not in HOLD_MINUTES:
+        raise AdminError(N_("Please choose when the staff member may reconnect."))
+    return message
+
+
 async def record_session_end(
     s: AsyncSession,
     session_id: str,
@@ -32,13 +44,7 @@ async def record_session_end(
     The caller then closes the live sockets (`Broker.close_session`); the relay records the end
     itself. None if the session has already ended.
     """
-    message = message.strip()
-    if not message:
-        raise AdminError(N_("Please give a reason. The staff member sees it."))
-    if len(message) > MAX_REASON:
-        raise AdminError(N_("The reason must be at most {n} characters."), n=MAX_REASON)
-    if hold_minutes not in HOLD_MINUTES:
-        raise AdminError(N_("Please choose when the staff member may reconnect."))
+    message = check_end(message, hold_minutes)
     row = await s.get(Session, session_id) if len(session_id) <= 64 else None
     if row is None or row.state == "ended":
         return None

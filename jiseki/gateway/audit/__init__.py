@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from .. import metrics
 from ..db.models import AuditEvent
 from ..textclean import without_controls
 
@@ -32,6 +33,7 @@ def event(
     if text and len(text) > MAX_DETAIL:
         text = text[:MAX_DETAIL]
     log.info("%s %s actor=%s subject=%s address=%s", kind, outcome, actor, subject, address)
+    metrics.audited(kind, outcome)
     # A login ID typed by an attacker may hold NUL, which PostgreSQL refuses to store.
     actor = without_controls(actor) if actor else actor
     subject = without_controls(subject) if subject else subject

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import secrets
 from dataclasses import dataclass
@@ -12,10 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 
 from jiseki.config import AuthConfig
+from jiseki.config_directory import DirectoryConfig
 
 from ..db.models import User
 from ..db.results import rowcount
-from . import totp
+from ..directory.client import BindVerdict, Verdict, verify_password
+from . import second_factor, totp, webauthn_keys
 from .passwords import dummy_hash, hash_off_loop, needs_rehash, verify_off_loop
 from .throttle import AddressThrottle
 
@@ -26,10 +29,13 @@ MAX_LOGIN_ID = 64
 class LoginResult(Enum):
     OK = "ok"  # password and code right
     ENROLL_TOTP = "enroll_totp"  # password right, no one-time code set up yet
+    KEY = "key_required"  # password right, the security key or passkey next (/login/key)
+    ENROLL_KEY = "enroll_key"  # password (and code) right, a key must be registered first (/login/key/setup)
     BAD_CREDENTIALS = "bad_credentials"  # wrong ID, password or code (one message for all)
     LOCKED = "locked"
     DISABLED = "disabled"
     ADDRESS_BLOCKED = "address_blocked"
+    DIRECTORY_UNAVAILABLE = "directory_unavailable"  # no directory server answered (counts no failure)
 
 
 @dataclass
@@ -41,21 +47,73 @@ class LoginOutcome:
 
 @dataclass(frozen=True)
 class PasswordCheck:
-    """A password checked against the hash stored when it was read (None: no such account)."""
+    """A password checked against the hash stored when it was read (None: no such account), or, for a
+    directory account, by the directory (`via`; `directory` keeps its verdict for the audit trail)."""
 
     stored_hash: str | None
     ok: bool
+    via: str = "local"  # local / directory / local_password (a directory account's break-glass password)
+    directory: BindVerdict | None = None
+
+    @property
+    def unavailable(self) -> bool:
+        """No directory server answered and no local password let the person in."""
+        return not self.ok and self.directory is not None and self.directory.verdict is Verdict.UNAVAILABLE
 
 
-async def check_password(db: async_sessionmaker[AsyncSession], login_id: str, password: str) -> PasswordCheck:
+async def check_password(
+    db: async_sessionmaker[AsyncSession], login_id: str, password: str, directory: DirectoryConfig | None = None
+) -> PasswordCheck:
     """Read the hash in a short transaction, then run argon2 (~0.2 s in a worker thread) holding no
-    database connection: a rush of logins would otherwise take the whole pool while they hash."""
-    stored = None
+    database connection: a rush of logins would otherwise take the whole pool while they hash.
+
+    A directory account (`users.source = "directory"`) is checked by binding to the directory; its
+    password here counts only as a break-glass password (`users.local_password` and the setting
+    `directory.local_password = "allowed"`), tried first so that it works with the directory down."""
+    row = None
     if valid_login_id(login_id):
         async with db() as s:
-            stored = (await s.execute(select(User.password_hash).where(User.id == login_id))).scalar_one_or_none()
-    ok = await verify_off_loop(stored or dummy_hash(), password)  # an unknown ID costs the same
-    return PasswordCheck(stored, ok and stored is not None)
+            query = select(User.password_hash, User.source, User.local_password).where(User.id == login_id)
+            row = (await s.execute(query)).first()
+    stored = row[0] if row is not None else None
+    if row is None or row[1] != "directory":
+        ok = await verify_off_loop(stored or dummy_hash(), password)  # an unknown ID costs the same
+        return PasswordCheck(stored, ok and stored is not None)
+    break_glass = bool(row[2]) and directory is not None and directory.local_password == "allowed"  # noqa: S105
+    if break_glass and await verify_off_loop(stored or dummy_hash(), password):
+        return PasswordCheck(stored, True, via="local_password")
+    if directory is None or not directory.enabled:
+        await verify_off_loop(dummy_hash(), password)  # costs what an unknown ID costs
+        return PasswordCheck(stored, False, via="directory")
+    # The bind takes milliseconds, an unknown ID an argon2 run: both run, so that the answer's time
+    # does not tell which IDs are directory accounts.
+    verdict, _ = await asyncio.gather(
+        verify_password(directory, login_id, password),
+        verify_off_loop(dummy_hash(), password) if not break_glass else asyncio.sleep(0),
+    )
+    return PasswordCheck(stored, verdict.verdict is Verdict.OK, via="directory", directory=verdict)
+
+
+def _password_still(checked: PasswordCheck) -> list[ColumnElement[bool]]:
+    """The row's conditions under which `checked` still holds: the same hash (a local password), or
+    still a directory account (a directory password: the hash here plays no part)."""
+    if checked.via == "directory":
+        return [User.source == "directory"]
+    conditions = [User.password_hash == checked.stored_hash]
+    if checked.via == "local_password":
+        conditions += [User.source == "directory", User.local_password.is_(True)]
+    else:
+        conditions.append(User.source == "local")
+    return conditions
+
+
+def _password_holds(user: User, checked: PasswordCheck) -> bool:
+    """`_password_still` on the loaded row."""
+    if checked.via == "directory":
+        return user.source == "directory"
+    if checked.via == "local_password":
+        return user.source == "directory" and user.local_password and user.password_hash == checked.stored_hash
+    return user.source == "local" and user.password_hash == checked.stored_hash
 
 
 def valid_login_id(login_id: str) -> bool:
@@ -111,8 +169,7 @@ async def _accept(
     """Write a successful login's `values` only if the account is, in the same statement, still
     unlocked, enabled and holding the checked password, and `step` (the code's time step) is newer
     than the stored one: among parallel logins with one code, exactly one changes the row."""
-    conditions = [User.id == user.id, _not_locked(now), User.disabled.is_(False)]
-    conditions.append(User.password_hash == checked.stored_hash)
+    conditions = [User.id == user.id, _not_locked(now), User.disabled.is_(False), *_password_still(checked)]
     if step is not None:
         conditions.append(User.totp_last_step < step)
         values = {**values, "totp_last_step": step}
@@ -135,7 +192,7 @@ async def _lost(
         return LoginOutcome(LoginResult.LOCKED, user, reason="locked")
     if user.disabled:
         return LoginOutcome(LoginResult.DISABLED, user, reason="disabled")
-    if user.password_hash != checked.stored_hash:
+    if not _password_holds(user, checked):
         return LoginOutcome(LoginResult.BAD_CREDENTIALS, user, reason="password_changed")
     if step is not None and user.totp_last_step >= step:
         return await _failure(s, user, config, now, LoginResult.BAD_CREDENTIALS, "totp_replay")
@@ -168,15 +225,31 @@ async def authenticate(
     if user.locked_until is not None and user.locked_until > now:
         throttle.failed(address)  # nothing counted on the account: a locked account's lock is not extended
         return LoginOutcome(LoginResult.LOCKED, user, reason="locked")
-    if not (checked.ok and checked.stored_hash == user.password_hash):
+    if checked.unavailable:  # the directory's fault, not the person's: nothing counted
+        return LoginOutcome(LoginResult.DIRECTORY_UNAVAILABLE, user, reason="directory_unavailable")
+    if not (checked.ok and _password_holds(user, checked)):
         throttle.failed(address)
-        return await _failure(s, user, config, now, LoginResult.BAD_CREDENTIALS, "wrong_password")
+        refused = checked.directory is not None and checked.directory.verdict is Verdict.REFUSED
+        reason = checked.directory.reason if refused and checked.directory else "wrong_password"
+        return await _failure(s, user, config, now, LoginResult.BAD_CREDENTIALS, reason)
     if user.disabled:
         throttle.failed(address)  # like any failure: the address throttle must not tell it apart
         return LoginOutcome(LoginResult.DISABLED, user, reason="disabled")
+    factor = await second_factor.effective(s, user)
+    totp_ready = bool(user.totp_enabled and user.totp_secret)
+    has_keys = factor != second_factor.TOTP and await webauthn_keys.key_count(s, user.id) > 0
+    if has_keys and (factor == second_factor.WEBAUTHN or not code.strip() or not totp_ready):
+        # Nothing is written yet: the failure count is reset only once the key has answered.
+        return LoginOutcome(LoginResult.KEY, user, reason="key_required")
     values: dict[str, object] = {"failed_logins": 0}
-    if needs_rehash(user.password_hash):  # rare: after the hashing parameters change
+    # Rare: after the hashing parameters change. Never for a directory password: it is not kept here.
+    if checked.via != "directory" and needs_rehash(user.password_hash):
         values["password_hash"] = await hash_off_loop(password)
+    if factor == second_factor.WEBAUTHN and not totp_ready:  # first login: register a key
+        if not await _accept(s, user, checked, now, values, None):
+            throttle.failed(address)
+            return await _lost(s, user, config, checked, now, None)
+        return LoginOutcome(LoginResult.ENROLL_KEY, user, reason="key_not_enrolled")
     if not user.totp_enabled or not user.totp_secret:
         if not await _accept(s, user, checked, now, values, None):
             throttle.failed(address)
@@ -194,7 +267,30 @@ async def authenticate(
     if not await _accept(s, user, checked, now, values, step):
         throttle.failed(address)
         return await _lost(s, user, config, checked, now, step)
+    if factor == second_factor.WEBAUTHN:  # the code proved who it is; a key must now be registered
+        return LoginOutcome(LoginResult.ENROLL_KEY, user, reason="key_not_enrolled")
     return LoginOutcome(LoginResult.OK, user)
+
+
+async def key_failure(s: AsyncSession, user: User, config: AuthConfig, now: dt.datetime, reason: str) -> LoginOutcome:
+    """A security key's wrong answer at login counts toward lockout as a wrong code does."""
+    return await _failure(s, user, config, now, LoginResult.BAD_CREDENTIALS, reason)
+
+
+async def key_success(s: AsyncSession, user: User, now: dt.datetime) -> bool:
+    """The key answered: the login completes if the account is, in the same statement, still
+    unlocked and enabled (the password was checked when the key stage began)."""
+    result = await s.execute(
+        update(User)
+        .where(User.id == user.id, _not_locked(now), User.disabled.is_(False))
+        .values(failed_logins=0, locked_until=None, last_login_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if rowcount(result) != 1:
+        return False
+    for key, value in (("failed_logins", 0), ("locked_until", None), ("last_login_at", now)):
+        set_committed_value(user, key, value)
+    return True
 
 
 def confirm_totp(user: User, box: totp.SecretBox, secret: str, code: str, now: dt.datetime) -> bool:

@@ -11,6 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from jiseki.config import AuthConfig
+from jiseki.config_directory import DirectoryConfig
 
 from .. import audit
 from ..audit import pseudonym
@@ -47,25 +48,26 @@ async def log_in(
     old_cookie: str | None,
     address: str | None,
     now: dt.datetime | None = None,
+    directory: DirectoryConfig | None = None,
 ) -> LoginAttempt:
     """One login attempt on a terminal: the password is checked first, holding no connection (argon2
     takes ~0.2 s), then the decision, the new web session and the audit event in one transaction."""
     if throttle.blocked(address or ""):
         checked = accounts.PasswordCheck(None, False)  # refused below without spending argon2 on it
     else:
-        checked = await accounts.check_password(db, login_id, password)
+        checked = await accounts.check_password(db, login_id, password, directory)
     now = now or utcnow()
     async with db.begin() as s:
         outcome = await accounts.authenticate(
             s, config, throttle, box, login_id, password, checked, code, address or "", now
         )
         cookie = None
-        if outcome.result in (LoginResult.OK, LoginResult.ENROLL_TOTP) and outcome.user is not None:
-            stage = websessions.STAGE_ENROLL_TOTP
+        stage = _STAGES.get(outcome.result)
+        if stage is not None and outcome.user is not None:
             if outcome.result is LoginResult.OK:
-                stage = (
-                    websessions.STAGE_CHANGE_PASSWORD if outcome.user.must_change_password else websessions.STAGE_FULL
-                )
+                # A directory password is changed in the directory (Windows), never here.
+                change = outcome.user.must_change_password and checked.via == "local"
+                stage = websessions.STAGE_CHANGE_PASSWORD if change else websessions.STAGE_FULL
             await websessions.end(s, old_cookie)  # rotation: never reuse an id
             cookie = await websessions.create(s, config, outcome.user.id, terminal_id, stage, address, now)
         audit.add(
@@ -77,8 +79,20 @@ async def log_in(
             address=address,
             result=outcome.result.value,
             reason=outcome.reason,
+            factor=_FACTORS.get(outcome.reason, "totp" if code.strip() else "password"),
+            **({"via": checked.via} if checked.via != "local" else {}),
         )
     return LoginAttempt(outcome, cookie)
+
+
+_STAGES = {
+    LoginResult.OK: websessions.STAGE_FULL,
+    LoginResult.ENROLL_TOTP: websessions.STAGE_ENROLL_TOTP,
+    LoginResult.KEY: websessions.STAGE_KEY,
+    LoginResult.ENROLL_KEY: websessions.STAGE_ENROLL_KEY,
+}
+# The factor an audited login attempt was decided on (`factor` of the "login" event).
+_FACTORS = {"wrong_password": "password", "unknown_user": "password", "key_required": "password"}
 
 
 async def _user(s: AsyncSession, user_id: str) -> User:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from jiseki.config_mail import valid_address
 from jiseki.i18n import N_
 
 from ..spreadsheet import csv_text
@@ -29,6 +31,32 @@ _HEADERS = {
     "display_name": ("display_name", "name", "氏名", "名前", "表示名"),
     "department": ("department", "所属", "所属課", "部署"),
     "role": ("role", "権限", "役割", "ロール"),
+    "reading": ("reading", "読み仮名", "よみがな", "ふりがな", "フリガナ", "読み", "よみ"),
+    "email": ("email", "e-mail", "mail", "メールアドレス", "メール", "電子メール"),
+    "action": ("action", "処理", "操作"),
+}
+
+# What a row asks for. Blank: create the account if the login ID is new, update it if it exists.
+ACTIONS = ("create", "update", "disable", "enable", "delete")
+ACTION_NAMES = {
+    "": "",
+    "create": "create",
+    "add": "create",
+    "作成": "create",
+    "追加": "create",
+    "新規": "create",
+    "update": "update",
+    "更新": "update",
+    "変更": "update",
+    "disable": "disable",
+    "無効": "disable",
+    "無効化": "disable",
+    "停止": "disable",
+    "enable": "enable",
+    "有効": "enable",
+    "有効化": "enable",
+    "delete": "delete",
+    "削除": "delete",
 }
 
 
@@ -38,10 +66,12 @@ class Reader(Iterator[list[str]], Protocol):
 
 ROLE_NAMES = {
     "職員": "staff",
+    "一般職員": "staff",
     "利用者": "staff",
     "ヘルプデスク": "helpdesk",
     "管理者": "admin",
     "監査担当者": "auditor",
+    "administrator": "admin",
 }
 
 
@@ -56,11 +86,35 @@ class CsvFileError(ValueError):
 
 @dataclass(frozen=True)
 class StaffRow:
+    """One data row. For an update, None (a column absent from the file, or an empty cell) means
+    "leave as is"; except the reading and the mail address, where an empty cell in a present column
+    clears it."""
+
     line: int
     login_id: str
-    display_name: str
-    department: str
-    role: str
+    display_name: str  # "" = leave as is (required to create)
+    department: str | None
+    role: str | None
+    reading: str | None = None
+    action: str = ""  # create / update / disable / enable / delete; "" = create or update
+    cells: tuple[str, ...] = ()
+    email: str | None = None  # where alerts about the person's own account go
+
+    @property
+    def record(self) -> tuple[str, ...]:
+        return self.cells or (self.login_id, self.display_name, self.department or "", self.role or "")
+
+
+def normalise_reading(text: str) -> str:
+    """読み仮名 in hiragana: full-width forms (half-width katakana become full-width), katakana
+    turned into hiragana, spaces at the ends removed and inner runs of spaces made one."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    text = "".join(chr(ord(c) - 0x60) if "ァ" <= c <= "ヶ" else c for c in text)
+    return " ".join(text.split())
+
+
+def valid_reading(text: str) -> bool:
+    return len(text) <= 255 and all("ぁ" <= c <= "ゖ" or c in "ー・ ゝゞ" for c in text)
 
 
 @dataclass(frozen=True)
@@ -176,49 +230,16 @@ def data_rows(records: Iterable[tuple[int, list[str]]], errors: list[RowError]) 
 
 
 def parse_staff_csv(text: str) -> tuple[list[StaffRow], list[RowError]]:
-    records, columns, errors = read_records(text, _HEADERS, ("login_id", "display_name"))
+    """Rows of a staff CSV. Only the login ID column is required; the name is required to create."""
+    records, columns, errors = read_records(text, _HEADERS, ("login_id",))
     data = data_rows(records, errors)
     if isinstance(data, RowError):
         return [], [data]
     rows: list[StaffRow] = []
     seen: dict[str, int] = {}
     for number, record, cells in data:
-        login_id, name = cell_of(columns, record, "login_id"), cell_of(columns, record, "display_name")
-        department = cell_of(columns, record, "department")
-        role_text = cell_of(columns, record, "role") or "staff"
-        role = ROLE_NAMES.get(role_text, role_text.lower())
-        problems: list[RowError] = []
-        if not valid_login_id(login_id):
-            problems.append(
-                RowError(
-                    number,
-                    N_("The login ID “{value}” is not valid: use 1-64 letters, digits or . _ - @."),
-                    {"value": login_id[:80]},
-                    cells,
-                )
-            )
-        if not name or len(name) > 255:
-            problems.append(RowError(number, N_("The name must be 1-255 characters."), {}, cells))
-        if len(department) > 255:
-            problems.append(RowError(number, N_("The department must be at most 255 characters."), {}, cells))
-        if has_controls(name) or has_controls(department):  # a tab or an invisible code: never meant
-            problems.append(
-                RowError(
-                    number,
-                    N_("The name or department contains control characters (tab, line break or invisible codes)."),
-                    {},
-                    cells,
-                )
-            )
-        if role not in ROLES:
-            problems.append(
-                RowError(
-                    number,
-                    N_("The role “{value}” is unknown: use staff, helpdesk, admin or auditor."),
-                    {"value": role_text[:40]},
-                    cells,
-                )
-            )
+        row, problems = _staff_row(number, record, cells, columns)
+        login_id = row.login_id
         if login_id in seen:
             problems.append(
                 RowError(
@@ -232,8 +253,57 @@ def parse_staff_csv(text: str) -> tuple[list[StaffRow], list[RowError]]:
             errors.extend(problems)
             continue
         seen[login_id] = number
-        rows.append(StaffRow(number, login_id, name, department, role))
+        rows.append(row)
     return rows, errors
+
+
+def _staff_row(
+    number: int, record: list[str], cells: tuple[str, ...], columns: Mapping[str, int]
+) -> tuple[StaffRow, list[RowError]]:
+    login_id, name = cell_of(columns, record, "login_id"), cell_of(columns, record, "display_name")
+    department = cell_of(columns, record, "department")
+    role_text = cell_of(columns, record, "role")
+    role = ROLE_NAMES.get(role_text, role_text.lower()) if role_text else None
+    action_text = cell_of(columns, record, "action")
+    action = ACTION_NAMES.get(action_text.lower())
+    reading = normalise_reading(cell_of(columns, record, "reading")) if "reading" in columns else None
+    email = cell_of(columns, record, "email") if "email" in columns else None
+    problems: list[RowError] = []
+
+    def problem(msgid: str, **values: Any) -> None:
+        problems.append(RowError(number, msgid, values, cells))
+
+    if not valid_login_id(login_id):
+        problem(N_("The login ID “{value}” is not valid: use 1-64 letters, digits or . _ - @."), value=login_id[:80])
+    if action is None:
+        problem(
+            N_("The action “{value}” is unknown: use 作成, 更新, 無効化, 有効化 or 削除 (or leave it blank)."),
+            value=action_text[:40],
+        )
+    if len(name) > 255 or (action == "create" and not name):
+        problem(N_("The name must be 1-255 characters."))
+    if len(department) > 255:
+        problem(N_("The department must be at most 255 characters."))
+    if has_controls(name) or has_controls(department):  # a tab or an invisible code: never meant
+        problem(N_("The name or department contains control characters (tab, line break or invisible codes)."))
+    if reading is not None and not valid_reading(reading):
+        problem(N_("The reading “{value}” must be written in hiragana or katakana."), value=reading[:80])
+    if role is not None and role not in ROLES:
+        problem(N_("The role “{value}” is unknown: use staff, helpdesk, admin or auditor."), value=role_text[:40])
+    if email and not valid_address(email):
+        problem(N_("The mail address “{value}” is not valid."), value=email[:80])
+    row = StaffRow(
+        number,
+        login_id,
+        name,
+        department if "department" in columns and department else None,
+        role,
+        reading,
+        action or "",
+        (login_id, name, department, role_text, reading or "", action_text, email or ""),
+        email,
+    )
+    return row, problems
 
 
 PASSWORDS_HEADER = ("login_id", "temporary_password")

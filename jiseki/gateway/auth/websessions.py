@@ -21,6 +21,8 @@ from ..db.models import User, WebSession
 COOKIE = "jiseki_session"
 STAGE_FULL = "full"
 STAGE_ENROLL_TOTP = "totp_enroll"
+STAGE_KEY = "webauthn"  # password right, the security key or passkey next
+STAGE_ENROLL_KEY = "webauthn_enroll"  # a key must be registered before the login completes
 STAGE_CHANGE_PASSWORD = "password"  # noqa: S105 - a stage name, not a password
 LAST_SEEN_WRITE_INTERVAL = dt.timedelta(seconds=60)
 

@@ -76,3 +76,9 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
 
 def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def answers(db: async_sessionmaker[AsyncSession]) -> None:
+    """Raise unless the database answers a trivial query (the node's readiness check)."""
+    async with db() as s:
+        await s.execute(text("SELECT 1"))

@@ -11,10 +11,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -72,6 +74,11 @@ class Host(Base):
     capture_note: Mapped[str | None] = mapped_column(String(200))  # why not the best method
     agent_service: Mapped[str | None] = mapped_column(String(16))  # 0009: "windows-service" or "process"
     signed_in_user: Mapped[str | None] = mapped_column(String(255))
+    # 0012: the PC's network interfaces as the agent reported them, JSON:
+    # [{"mac": "52:54:00:12:34:56", "address": "10.10.1.23", "prefix": 24, "broadcast": "10.10.1.255"}]
+    network: Mapped[str | None] = mapped_column(Text)
+    wake_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # 0012: the last 電源オン
+    wake_requested_by: Mapped[str | None] = mapped_column(String(64))  # 0012
 
 
 class Session(Base):
@@ -148,7 +155,11 @@ class User(Base):
     """A staff account. `id` is the login id."""
 
     __tablename__ = "users"
-    __table_args__ = (Index("ix_users_display_name", "display_name", "id"),)  # 0003: the staff list by name
+    __table_args__ = (
+        Index("ix_users_display_name", "display_name", "id"),  # 0003: the staff list by name
+        Index("ix_users_reading", "reading", "id"),  # 0010: ... and by reading
+        Index("ix_users_webauthn_handle", "webauthn_handle", unique=True),  # 0011
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(255))
@@ -166,6 +177,16 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     language: Mapped[str | None] = mapped_column(String(8))  # 0003: ja / en; None = the default
+    reading: Mapped[str | None] = mapped_column(String(255))  # 0010: 読み仮名, for あいうえお order and search
+    # 0011: "local" (password here) or "directory" (bound against LDAP/Active Directory at login)
+    source: Mapped[str] = mapped_column(String(16), default="local", server_default="local")
+    # 0011: for a directory account, whether the local password (break-glass) may still be used
+    local_password: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    directory_dn: Mapped[str | None] = mapped_column(String(1024))  # 0011: the entry last seen
+    directory_synced_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # 0011
+    # 0011: WebAuthn's user handle, random (never the login ID: authenticators may show or sync it)
+    webauthn_handle: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(255))  # 0012: where this person's alerts go
 
 
 class Assignment(Base):
@@ -192,6 +213,8 @@ class WebSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    challenge: Mapped[str | None] = mapped_column(String(128))  # 0011: the pending WebAuthn challenge
+    challenge_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())  # 0011: when it was issued
 
 
 class EnrollmentToken(Base):
@@ -260,6 +283,10 @@ class PolicyRow(Base):
     lock_on_end: Mapped[bool | None] = mapped_column(Boolean)
     curtain: Mapped[bool | None] = mapped_column(Boolean)
     record: Mapped[bool | None] = mapped_column(Boolean)
+    on_holidays: Mapped[bool | None] = mapped_column(Boolean)  # 0010: sessions allowed on holidays and closed days
+    # 0011: the login's second factor (totp / webauthn / either); departments and the organisation only
+    second_factor: Mapped[str | None] = mapped_column(String(16))
+    wake: Mapped[bool | None] = mapped_column(Boolean)  # 0012: staff may power on the PC (Wake-on-LAN)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(64))
 
@@ -331,3 +358,138 @@ class StagedImport(Base):
     content: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# ---- administration at prefecture scale (migration 0010) ---------------------------------------
+
+
+class AdminScope(Base):
+    """What a delegated administrator or helpdesk member looks after (所掌範囲): departments and PC
+    groups. A console account with no rows here sees the whole organisation."""
+
+    __tablename__ = "admin_scopes"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # department / host_group
+    target_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class Job(Base):
+    """A long administrative task (a CSV import) run in the background; the page polls its progress.
+
+    `content` is the uploaded file (no secrets). `secret_result` (the initial passwords of created
+    accounts) is encrypted like TOTP secrets and erased once downloaded or when the job expires."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16))  # queued / running / done / failed
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[str] = mapped_column(Text)
+    options: Mapped[str | None] = mapped_column(Text)  # JSON
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    node_id: Mapped[str | None] = mapped_column(String(64))
+    result: Mapped[str | None] = mapped_column(Text)  # JSON: counts and per-row outcomes
+    secret_result: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ClosedDay(Base):
+    """A day the organisation is closed beyond the national holidays (年末年始, 県民の日)."""
+
+    __tablename__ = "closed_days"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD (JST)
+    name: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WebAuthnCredential(Base):
+    """A security key or passkey registered by a staff member (WebAuthn), named by them."""
+
+    __tablename__ = "webauthn_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)  # base64url, as browsers send it
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    aaguid: Mapped[str | None] = mapped_column(String(36))
+    transports: Mapped[str | None] = mapped_column(String(255))  # comma-separated
+    discoverable: Mapped[bool | None] = mapped_column(Boolean)
+    backed_up: Mapped[bool | None] = mapped_column(Boolean)  # a synced passkey
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class DirectoryRun(Base):
+    """One directory synchronisation (or its dry run): when, who or what started it, what it counted."""
+
+    __tablename__ = "directory_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    trigger: Mapped[str] = mapped_column(String(16))  # schedule / manual / cli
+    actor: Mapped[str | None] = mapped_column(String(64))
+    dry_run: Mapped[bool] = mapped_column(Boolean)
+    state: Mapped[str] = mapped_column(String(16))  # running / done / failed
+    node_id: Mapped[str | None] = mapped_column(String(64))
+    counts: Mapped[str | None] = mapped_column(Text)  # JSON
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class AlertChoice(Base):
+    """One kind of alert a console user chose to receive by mail (0012)."""
+
+    __tablename__ = "alert_choices"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class AlertSent(Base):
+    """An alert already sent, by its key (e.g. `cert_expiry:<serial>:7`): one INSERT claims it, so
+    that several nodes and repeated checks send it once (0012)."""
+
+    __tablename__ = "alerts_sent"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    node_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ActionLink(Base):
+    """A one-click, single-use, expiring link sent by mail (e.g. "this was not me: end the session and
+    lock my account"). `id` is the SHA-256 of the token; `used_at` is set by one conditional UPDATE (0012)."""
+
+    __tablename__ = "action_links"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class UserTerminal(Base):
+    """A terminal a person has logged in from: the first login from a new one raises an alert (0012)."""
+
+    __tablename__ = "user_terminals"
+
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    terminal_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

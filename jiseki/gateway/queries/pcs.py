@@ -12,6 +12,7 @@ from jiseki import __version__
 
 from ..db.models import Assignment, AuditEvent, Certificate, Department, EnrollmentToken, Host, Session, User
 from ..hosts import valid_host_id
+from ..scope import WHOLE, Scope
 from .audit_log import events_about
 from .paging import Page, one_page
 from .search import search_terms
@@ -65,13 +66,13 @@ def _filters(q: str, status: str) -> list[ColumnElement[bool]]:
     return conds
 
 
-def pc_query(q: str, status: str, limit: int, offset: int) -> tuple[AnySelect, AnySelect]:
+def pc_query(q: str, status: str, limit: int, offset: int, scope: Scope = WHOLE) -> tuple[AnySelect, AnySelect]:
     """(rows of one page, count): state, OS, signed-in user, version, number of assigned staff.
 
     The page's IDs are chosen first on the (name, id) index; only those rows are then joined with
     their assignments, sessions and certificate, so the last page costs what the first does.
     """
-    conds = _filters(q, status)
+    conds = [scope.hosts(), *_filters(q, status)]
     page_ids = (
         select(Host.id.label("id")).where(*conds).order_by(Host.name, Host.id).limit(limit).offset(offset).subquery()
     )
@@ -98,11 +99,26 @@ def pc_query(q: str, status: str, limit: int, offset: int) -> tuple[AnySelect, A
     return rows, count
 
 
-async def pc_page(s: AsyncSession, q: str, status: str, page: int, size: int) -> Page[AnyRow]:
-    """One page of the PC list: a count and one page query."""
+async def pc_page(s: AsyncSession, q: str, status: str, page: int, size: int, scope: Scope = WHOLE) -> Page[AnyRow]:
+    """One page of the PC list (within `scope`): a count and one page query."""
     return await one_page(
-        s, pc_query(q, status, 0, 0)[1], lambda lim, off: pc_query(q, status, lim, off)[0], page, size
+        s,
+        pc_query(q, status, 0, 0, scope)[1],
+        lambda lim, off: pc_query(q, status, lim, off, scope)[0],
+        page,
+        size,
     )
+
+
+async def outside_scope(s: AsyncSession, login_ids: list[str], scope: Scope) -> set[str]:
+    """The login IDs of `login_ids` that are staff outside `scope` (unknown ones are not listed)."""
+    outside: set[str] = set()
+    for start in range(0, len(login_ids), 500):
+        chunk = login_ids[start : start + 500]
+        inside = select(User.id).where(User.id.in_(chunk), scope.users())  # NOT would drop NULL departments
+        query = select(User.id).where(User.id.in_(chunk), User.id.not_in(inside))
+        outside |= set((await s.execute(query)).scalars())
+    return outside
 
 
 async def host(s: AsyncSession, host_id: str) -> Host | None:
@@ -122,15 +138,15 @@ class PcDetails:
         return any(row.state == "live" for row in self.sessions)
 
 
-async def pc_details(s: AsyncSession, pc: Host, *, with_events: bool) -> PcDetails:
-    """What a PC's page shows besides the PC's own row."""
+async def pc_details(s: AsyncSession, pc: Host, *, with_events: bool, scope: Scope = WHOLE) -> PcDetails:
+    """What a PC's page shows besides the PC's own row (its staff and sessions within `scope`)."""
     certificate = await s.get(Certificate, pc.cert_fingerprint)
     staff = (
         await s.execute(
             select(User.id, User.display_name, Department.name.label("department"), User.disabled)
             .join(Assignment, Assignment.user_id == User.id)
             .outerjoin(Department, Department.id == User.department_id)
-            .where(Assignment.host_id == pc.id)
+            .where(Assignment.host_id == pc.id, scope.users())
             .order_by(User.id)
         )
     ).all()
@@ -147,7 +163,7 @@ async def pc_details(s: AsyncSession, pc: Host, *, with_events: bool) -> PcDetai
                 Session.end_reason,
             )
             .outerjoin(User, User.id == Session.user_id)
-            .where(Session.host_id == pc.id)
+            .where(Session.host_id == pc.id, scope.sessions())
             .order_by(Session.created_at.desc())
             .limit(SESSIONS_SHOWN)
         )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .. import access
+from .. import access, diagnosis
 from ..db.models import Host, Session, Terminal
 from ..hosts import assigned_host, hosts_of
 from ..policies_db import effective_for
@@ -24,6 +24,8 @@ class MyPcs:
     in_use: set[str]  # those with a live session
     notices: list[Session]  # the user's sessions an administrator ended lately, with the reason
     refusals: dict[str, access.Refusal | None]  # why connecting to each is not allowed now (None: allowed)
+    reasons: dict[str, list[diagnosis.Finding]]  # other reasons it fails now that the state badge does not tell
+    wakeable: set[str] = field(default_factory=set)  # those the policy lets the user power on (`wake`)
 
 
 async def my_pcs(s: AsyncSession, user_id: str, now: dt.datetime) -> MyPcs:
@@ -47,8 +49,12 @@ async def my_pcs(s: AsyncSession, user_id: str, now: dt.datetime) -> MyPcs:
             )
         ).scalars()
     )
-    refusals = {h.id: (await access.refusal(s, user_id, h.id, now))[0] for h in hosts}
-    return MyPcs(hosts, live, notices, refusals)
+    # The helpdesk's diagnosis of each PC (diagnosis.pc_findings), so that both say the same.
+    found = {h.id: await diagnosis.pc_findings(s, user_id, h, now) for h in hosts}
+    refusals = {hid: next((f.refusal for f in fs if f.refusal is not None), None) for hid, fs in found.items()}
+    reasons = {hid: [f for f in fs if f.code in diagnosis.PORTAL_REASONS] for hid, fs in found.items()}
+    wakeable = {h.id for h in hosts if (await access.refusal(s, user_id, h.id, now))[1].wake}
+    return MyPcs(hosts, live, notices, refusals, {hid: fs for hid, fs in reasons.items() if fs}, wakeable)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db.models import Department, Host, Session, Terminal, User
+from ..scope import WHOLE, Scope
 from .paging import Page, Paging, count
 
 if TYPE_CHECKING:
@@ -77,13 +78,16 @@ class SessionLists:
     history: Page[AnyRow]  # ended sessions, the latest end first
 
 
-async def session_lists(s: AsyncSession, q: str, page: int, size: int, now: dt.datetime) -> SessionLists:
-    """The open sessions and one page of the history, matching `q`; four statements whatever the rows."""
-    live_conds = [_open(now), *_search(q)]
+async def session_lists(
+    s: AsyncSession, q: str, page: int, size: int, now: dt.datetime, scope: Scope = WHOLE
+) -> SessionLists:
+    """The open sessions and one page of the history, matching `q` within `scope`; four statements
+    whatever the rows."""
+    live_conds = [_open(now), *_search(q), scope.sessions()]
     live_total = await count(s, select(func.count()).select_from(Session).where(*live_conds))
     live = (await s.execute(_query().where(*live_conds).order_by(Session.created_at.desc()).limit(LIVE_SHOWN))).all()
     # Ended sessions are those with an end time: filter and order on the one ended_at index.
-    conds = [Session.ended_at.is_not(None), *_search(q)]
+    conds = [Session.ended_at.is_not(None), *_search(q), scope.sessions()]
     paging = Paging.at(page, await count(s, select(func.count()).select_from(Session).where(*conds)), size)
     # The page's IDs first (on the ended_at index), then the joins for those rows only.
     page_ids = (
@@ -102,8 +106,8 @@ async def session_lists(s: AsyncSession, q: str, page: int, size: int, now: dt.d
     return SessionLists(list(live), live_total, Page(history, paging))
 
 
-async def session_row(s: AsyncSession, session_id: str) -> AnyRow | None:
-    """One session with its user, department, terminal and PC names, or None."""
+async def session_row(s: AsyncSession, session_id: str, scope: Scope = WHOLE) -> AnyRow | None:
+    """One session with its user, department, terminal and PC names, or None (also outside `scope`)."""
     if not 0 < len(session_id) <= 64:
         return None
-    return (await s.execute(_query().where(Session.id == session_id))).one_or_none()
+    return (await s.execute(_query().where(Session.id == session_id, scope.sessions()))).one_or_none()

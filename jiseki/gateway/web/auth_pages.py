@@ -5,7 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import audit
-from ..auth import self_service, totp, websessions
+from ..alerts import hooks as alert_hooks
+from ..auth import second_factor, self_service, totp, websessions
 from ..auth.accounts import LoginResult
 from ..auth.passwords import verify_off_loop
 from ..db.models import utcnow
@@ -38,6 +39,19 @@ _LOGIN_MESSAGES = {
     LoginResult.LOCKED: _BAD_CREDENTIALS,
     LoginResult.DISABLED: _BAD_CREDENTIALS,
     LoginResult.ADDRESS_BLOCKED: (429, "Too many failed attempts from this network. Please wait and try again."),
+    # Honest, and no hint about the account: every directory login gets it while no server answers.
+    LoginResult.DIRECTORY_UNAVAILABLE: (
+        503,
+        "Cannot connect to the authentication server. Please wait a moment and try again;"
+        " if it continues, please contact the helpdesk.",
+    ),
+}
+
+
+_NEXT_PAGES = {
+    LoginResult.ENROLL_TOTP: "/login/totp",
+    LoginResult.KEY: "/login/key",
+    LoginResult.ENROLL_KEY: "/login/key/setup",
 }
 
 
@@ -56,7 +70,9 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 def _login_form(request: web.Request, status: int, error: str | None, login_id: str) -> web.Response:
     token = prelogin_token(request)
-    response = render(request, "login.html", status=status, csrf_token=token, error=error, login_id=login_id)
+    # The login form carries the pre-login token; the header's language form, shown when a login is
+    # half done (the key or code-enrolment step), keeps the session's own token.
+    response = render(request, "login.html", status=status, login_csrf=token, error=error, login_id=login_id)
     set_prelogin_cookie(response, token)
     return response
 
@@ -77,10 +93,12 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         terminal_id=terminal.id,
         old_cookie=request.cookies.get(websessions.COOKIE),
         address=request.remote,
+        directory=state.config.directory,
     )
     outcome, cookie = attempt.outcome, attempt.cookie
+    await alert_hooks.after_login(state, outcome, cookie is not None, terminal.id, request.remote)
     if cookie is not None:
-        response = web.HTTPSeeOther("/login/totp" if outcome.result is LoginResult.ENROLL_TOTP else "/")
+        response = web.HTTPSeeOther(_NEXT_PAGES.get(outcome.result, "/"))
         set_session_cookie(response, cookie)
         raise response
     status, msgid = _LOGIN_MESSAGES[outcome.result]
@@ -92,9 +110,12 @@ async def totp_page(request: web.Request) -> web.StreamResponse:
     loaded = require_user(request, websessions.STAGE_ENROLL_TOTP)
     async with state.db.begin() as s:
         secret = await self_service.totp_secret_to_enrol(s, state.box, loaded.user.id)
+        key_instead = await second_factor.effective(s, loaded.user) != second_factor.TOTP
     uri = totp.provisioning_uri(secret, loaded.user.id)
     grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
-    return render(request, "totp.html", qr=totp.qr_svg_data_uri(uri), secret=grouped, error=None)
+    return render(
+        request, "totp.html", qr=totp.qr_svg_data_uri(uri), secret=grouped, error=None, key_instead=key_instead
+    )
 
 
 async def totp_submit(request: web.Request) -> web.StreamResponse:
@@ -121,6 +142,7 @@ async def totp_submit(request: web.Request) -> web.StreamResponse:
         qr=totp.qr_svg_data_uri(uri),
         secret=grouped,
         error=_("The code is not right. Check the time on your phone and enter the current code."),
+        key_instead=False,
     )
 
 
@@ -131,8 +153,21 @@ def _password_rules(request: web.Request) -> list[str]:
     return [_(r.msgid, n=r.value) if r.value is not None else _(r.msgid) for r in rules]
 
 
+def _directory_password(request: web.Request, loaded: websessions.LoadedSession) -> web.Response | None:
+    """A directory account's password is the organisation's (changed in Windows), never set here."""
+    if loaded.user.source != "directory":
+        return None
+    problem = translator(request)(
+        "Your password is that of your organisation's directory account: change it on your Windows PC."
+    )
+    return render(request, "password.html", status=409, problems=[problem], rules=[], forced=False)
+
+
 async def password_page(request: web.Request) -> web.StreamResponse:
     loaded = _password_session(request)
+    refused = _directory_password(request, loaded)
+    if refused is not None:
+        return refused
     return render(
         request,
         "password.html",
@@ -152,21 +187,28 @@ def _password_session(request: web.Request) -> websessions.LoadedSession:
 async def password_submit(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE]
     loaded = _password_session(request)
+    refused = _directory_password(request, loaded)
+    if refused is not None:
+        return refused
     form = await request.post()
     current, new, repeat = _field(form, "current"), _field(form, "new"), _field(form, "repeat")
     _ = translator(request)
+    forced = loaded.row.stage != websessions.STAGE_FULL  # at first login "current" is the temporary password
     problems: list[str] = []
     if not await verify_off_loop(loaded.user.password_hash, current):
-        problems.append(_("The current password is wrong."))
+        problems.append(_("The temporary password is wrong.") if forced else _("The current password is wrong."))
     if new != repeat:
         problems.append(_("The two new passwords differ."))
     if new == current:
-        problems.append(_("The new password must differ from the current one."))
+        problems.append(
+            _("The new password must differ from the temporary one.")
+            if forced
+            else _("The new password must differ from the current one.")
+        )
     problems += [
         _(p.msgid, n=p.value) if p.value is not None else _(p.msgid)
         for p in state.password_policy.problems(new, loaded.user.id)
     ]
-    forced = loaded.row.stage != websessions.STAGE_FULL
     if problems:
         await audit.record(state.db, "password_change", "denied", actor=loaded.user.id, address=request.remote)
         return render(

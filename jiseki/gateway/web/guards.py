@@ -21,6 +21,7 @@ from aiohttp.typedefs import Middleware
 from jiseki.i18n import pick_language
 
 from .. import audit, terminals
+from ..alerts import hooks as alert_hooks
 from ..auth import websessions
 from ..certs import CertStatus
 from ..db.models import utcnow
@@ -43,8 +44,12 @@ TERMINAL_SEEN_INTERVAL = 60.0
 
 
 def route_class(path: str) -> str:
-    if path == "/healthz":
+    if path in ("/healthz", "/readyz"):
         return "public"
+    if path == "/metrics":
+        return "metrics"
+    if path.startswith("/act/"):  # the one-click link of a mail: the token is the credential (docs/security.md)
+        return "link"
     if path.startswith(("/agent/", "/enroll")) or (path.startswith("/sessions/") and path.endswith("/agent")):
         return "agent"
     return "staff"
@@ -86,8 +91,8 @@ def make_guards(state: GatewayState, body_limits: Mapping[str, int] | None = Non
     async def network_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         kind = route_class(request.path)
         gw = state.config.gateway
-        networks = gw.agent_networks if kind == "agent" else gw.staff_networks if kind == "staff" else ()
-        if not _allowed(request.remote, networks):
+        by_kind = {"agent": gw.agent_networks, "staff": gw.staff_networks, "metrics": gw.metrics_networks}
+        if not _allowed(request.remote, by_kind.get(kind, ())):
             if refusals.due(("network", request.remote or "")):
                 await audit.record(state.db, "network_refused", "denied", address=request.remote, path=request.path)
             raise web.HTTPForbidden(text="forbidden")
@@ -111,6 +116,8 @@ def make_guards(state: GatewayState, body_limits: Mapping[str, int] | None = Non
                     reason=check.status.value,
                     user_agent=request.headers.get("User-Agent", "")[:200],
                 )
+                if check.status is CertStatus.REVOKED:
+                    alert_hooks.revoked_terminal(state, check.owner_id, request.remote)
             response = render(request, "not_registered.html", status=403)
             return response
         request[TERMINAL] = TerminalIdentity(check.owner_id, check.fingerprint)
@@ -208,5 +215,7 @@ def require_user(request: web.Request, stage: str = websessions.STAGE_FULL) -> w
 _STAGE_PAGES = {
     websessions.STAGE_FULL: "/",
     websessions.STAGE_ENROLL_TOTP: "/login/totp",
+    websessions.STAGE_KEY: "/login/key",
+    websessions.STAGE_ENROLL_KEY: "/login/key/setup",
     websessions.STAGE_CHANGE_PASSWORD: "/password",
 }

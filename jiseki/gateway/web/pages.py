@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from functools import cache
@@ -9,17 +10,18 @@ from importlib import resources
 
 from aiohttp import web
 
-from jiseki.i18n import format_jst
+from jiseki.i18n import DEFAULT_LANGUAGE, format_jst
 
-from .. import access, session_request
+from .. import access, diagnosis, session_request
+from ..alerts import hooks as alert_hooks
 from ..db.models import Host, utcnow
 from ..end_reasons import EndReason
 from ..queries import portal
 from ..session_request import Denied, Granted
 from .guards import SESSION, STATE, TERMINAL, TerminalIdentity, require_user
-from .policy_labels import source_text
+from .policy_labels import day_time_text, source_text
 from .render import render, translator
-from .security import same_origin
+from .security import request_language, same_origin
 
 # Texts the viewer script shows, by key; values are catalogue message ids (English).
 VIEWER_STRINGS = {
@@ -46,6 +48,8 @@ VIEWER_STRINGS = {
     "ended.max_length": "The connection reached its maximum length.",
     "ended.hours": "The connection ended at the end of the allowed hours.",
     "ended.days": "Connections are not allowed on this day.",
+    "ended.holiday": "Connections are not allowed on national holidays.",
+    "ended.closed_day": "Connections are not allowed on closed days.",
     "ended.takeover": "The connection was taken over by a newer login to this office PC.",
     "ended.admin": "An administrator ended the connection. The reason is shown on My office PCs.",
     "ended.network": "The connection was lost and could not be resumed.",
@@ -102,33 +106,64 @@ async def my_pcs(request: web.Request) -> web.Response:
     names = {h.id: h.name for h in mine.hosts}
     template = "_portal_hosts.html" if request.query.get("fragment") else "portal.html"
     _ = translator(request)
+    lang = request_language(request)
     return render(
         request,
         template,
         hosts=mine.hosts,
         states={h.id: host_state(h, h.id in mine.in_use) for h in mine.hosts},
-        refusals={hid: refusal_text(_, r) for hid, r in mine.refusals.items() if r is not None},
+        refusals={hid: refusal_text(_, r, lang) for hid, r in mine.refusals.items() if r is not None},
+        reasons={hid: " ".join(finding_text(_, f, lang, staff=True) for f in fs) for hid, fs in mine.reasons.items()},
         notices=[(n, names.get(n.host_id, n.host_id)) for n in mine.notices],
+        wakeable=mine.wakeable,
         now=now,
     )
 
 
-def refusal_text(_: Callable[..., str], refusal: access.Refusal) -> str:
+def refusal_text(_: Callable[..., str], refusal: access.Refusal, lang: str = DEFAULT_LANGUAGE) -> str:
     """Why connecting is not allowed now, and from when it is, in the reader's language."""
     if refusal.reason == EndReason.ADMIN:
         text = _(refusal.msgid)
+    elif refusal.day is not None:  # a national holiday or closed day: named, and the next time with its weekday
+        text = _(refusal.msgid, date=f"{refusal.day.day.month}/{refusal.day.day.day}", name=refusal.day.name)
+        if refusal.until is not None:
+            text = _(access.UNTIL_DAY, refusal=text, time=day_time_text(_, refusal.until))
+        return text
     else:
         text = _(refusal.msgid, policy=source_text(_, refusal.policy or ""))
     if refusal.until is not None:
-        text += " " + _(access.UNTIL, time=format_jst(refusal.until))
+        text += " " + _(access.UNTIL, time=format_jst(refusal.until, lang=lang))
     return text
+
+
+def finding_text(
+    _: Callable[..., str], finding: diagnosis.Finding, lang: str = DEFAULT_LANGUAGE, *, staff: bool = False
+) -> str:
+    """A diagnosis finding as the helpdesk (or, `staff`, the staff member) reads it, its times in Japan
+    time; a rule's refusal adds `refusal_text`, so that My office PCs and the helpdesk's page agree."""
+    values = {k: _value(_, k, v, lang) for k, v in finding.params.items()}
+    msgid = finding.staff if staff else finding.msgid
+    text = str(_(msgid, **values)) if msgid else ""
+    if finding.refusal is not None:
+        text = (text + " " if text else "") + refusal_text(_, finding.refusal, lang)
+    return text
+
+
+def _value(_: Callable[..., str], key: str, value: object, lang: str) -> object:
+    if isinstance(value, dt.datetime):
+        return format_jst(value, lang=lang)
+    if key == "factor":  # a catalogue id
+        return _(str(value))
+    if key == "policy":  # the policy that decided, named as the policies page names it
+        return source_text(_, str(value))
+    return value
 
 
 def _refusal_body(request: web.Request, refusal: access.Refusal) -> dict[str, object]:
     return {
         "allowed": False,
         "error": refusal.reason,
-        "message": refusal_text(translator(request), refusal),
+        "message": refusal_text(translator(request), refusal, request_language(request)),
         "until": refusal.until.isoformat() if refusal.until else None,
     }
 
@@ -213,6 +248,7 @@ async def create_session(request: web.Request) -> web.Response:
     if isinstance(answer, Denied):
         return web.json_response(denied_body(request, answer), status=answer.status)
     pending = answer.pending
+    alert_hooks.session_started(request.app[STATE], loaded.user.id, host_id, pending.id)
     return web.json_response(
         {"session": pending.id, "ticket": pending.viewer_ticket, "resume": pending.resume_token}, status=201
     )

@@ -10,6 +10,7 @@ from aiohttp import web
 from .. import audit
 from ..db.models import Recording, Session
 from ..queries.recordings import playable
+from ..scope import scope_of
 from .guards import STATE, require_user
 from .render import render, translator
 
@@ -23,7 +24,8 @@ async def _recording(request: web.Request) -> tuple[Recording, Session]:
     state = request.app[STATE]
     session_id = request.match_info["session_id"]
     async with state.db() as s:
-        found = await playable(s, session_id)
+        # A delegated auditor or administrator plays only the sessions of their scope; others are "not found".
+        found = await playable(s, session_id, await scope_of(s, loaded.user.id))
     if found is None:
         raise web.HTTPNotFound(text=translator(request)("This recording does not exist (any more)."))
     return found

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 from typing import Any, Protocol
 
 import jinja2
 from aiohttp import web
 
-from jiseki.i18n import format_jst, format_number, gettext
+from jiseki.i18n import DEFAULT_LANGUAGE, format_bytes, format_jst, format_jst_date, format_number, gettext
 
+from ..permissions import has_console
 from . import assets
-from .console.permissions import has_console
 from .keys import SESSION
 from .security import request_language
+
+
+@jinja2.pass_context
+def _jst(context: jinja2.runtime.Context, value: dt.datetime | None, empty: str = "—") -> str:
+    """`|jst` in templates: the date and time in the page's language (`lang` of the render)."""
+    return format_jst(value, empty, context.get("lang", DEFAULT_LANGUAGE))
+
+
+@jinja2.pass_context
+def _jst_date(context: jinja2.runtime.Context, value: dt.datetime | dt.date | None, empty: str = "—") -> str:
+    """`|jst_date`: the day only, `2026/12/05（土）`."""
+    return format_jst_date(value, empty, context.get("lang", DEFAULT_LANGUAGE))
+
+
+@jinja2.pass_context
+def _bytes(context: jinja2.runtime.Context, value: int | None) -> str:
+    """`|bytes`: `65,536バイト（64KB）`."""
+    return format_bytes(value, context.get("lang", DEFAULT_LANGUAGE))
 
 
 @cache
@@ -21,7 +40,9 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("jiseki.web", "templates"), autoescape=True, undefined=jinja2.StrictUndefined
     )
-    env.filters["jst"] = format_jst
+    env.filters["jst"] = _jst
+    env.filters["jst_date"] = _jst_date
+    env.filters["bytes"] = _bytes
     env.filters["num"] = format_number
     env.globals["static"] = assets.url
     env.globals["modules"] = assets.module_graph

@@ -9,7 +9,7 @@ from aiohttp import WSMsgType, web
 
 from jiseki.protocol import MAX_AGENT_MESSAGE, MAX_CONTROL_MESSAGE, MAX_VIEWER_MESSAGE, ProtocolError
 from jiseki.protocol.close_codes import CloseCode
-from jiseki.protocol.control import AgentHello, AgentState, Ping, Pong, Sender, parse
+from jiseki.protocol.control import AgentHello, AgentState, Ping, Pong, Sender, WakeDone, parse
 
 from .. import audit
 from ..auth.websessions import LoadedSession
@@ -202,6 +202,8 @@ async def agent_control_socket(request: web.Request) -> web.StreamResponse:
                 await link.send(Pong())
             elif isinstance(message, AgentState):
                 await broker.agent_state(host_id, message)
+            elif isinstance(message, WakeDone):
+                await broker.wake_done(host_id, message)
             else:
                 log.warning("agent %s sent an unknown control message", host_id)
     finally:

@@ -1,8 +1,8 @@
 """The real WindowsHostControl(Win32Host()) under Wine: curtain windows, lock, session state.
 
-Under Wine SetWindowDisplayAffinity fails, so set_curtain(True) takes the curtain down again; the
-windows are observed between creation and that take-down, and once more with the affinity faked
-as granted (the path a real Windows 10 2004+ takes)."""
+Under Wine SetWindowDisplayAffinity fails, so set_curtain(True) destroys the curtain windows without
+ever showing them; the windows are observed between creation and that take-down, and once more with
+the affinity faked as granted (the path a real Windows 10 2004+ takes), where they are shown."""
 
 from __future__ import annotations
 
@@ -75,8 +75,13 @@ def run() -> dict[str, Any]:
                         "rect": list(rect),
                     }
                 )
-            seen.append({"pixel": pixel(0x000000)})
+            seen.append({"pixel": pixel(0xFFFFFF)})  # hidden: the screen still shows the white window
             return handles
+
+        def show_windows(self, handles: list[int]) -> bool:
+            shown = super().show_windows(handles)
+            seen.append({"shown": [bool(user32.IsWindowVisible(h)) for h in handles], "pixel": pixel(0x000000)})
+            return shown
 
         def set_display_affinity(self, hwnd: int, affinity: int) -> bool:
             real = super().set_display_affinity(hwnd, affinity)

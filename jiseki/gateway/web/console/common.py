@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,11 +16,12 @@ from jiseki.i18n import N_
 from ... import audit
 from ...admin import AdminError
 from ...auth import websessions
+from ...permissions import Action, allowed, grantable_roles, has_console
+from ...scope import WHOLE, Scope, scope_of
 from ...textclean import has_controls, without_controls
 from ..guards import STATE, require_user
 from ..render import render, translator
 from .labels import KINDS, ROLE_LABELS
-from .permissions import Action, allowed, grantable_roles, has_console
 
 PAGE_SIZE = 50
 MAX_PAGE = 100_000
@@ -31,6 +32,7 @@ DONE = {
     "unchanged": N_("Nothing was changed."),
     "unlocked": N_("The account was unlocked."),
     "totp_reset": N_("The one-time code was reset. The staff member sets up the authenticator app at the next login."),
+    "key_removed": N_("The security key was removed."),
     "disabled": N_("The account was disabled and signed out everywhere."),
     "enabled": N_("The account was enabled."),
     "assigned": N_("The office PC was assigned."),
@@ -39,6 +41,8 @@ DONE = {
     "token_cancelled": N_("The enrollment token was cancelled."),
     "ended": N_("The session was ended. The staff member sees your reason."),
     "already_ended": N_("The session had already ended."),
+    "test_mail_sent": N_("A test mail was sent. Check that it arrived."),
+    "woken": N_("The power-on signal was sent. The PC shows as online once it has started."),
 }
 
 
@@ -49,9 +53,15 @@ class Actor:
     id: str
     role: str
     address: str | None
+    scope: Scope = WHOLE  # 所掌範囲: every query this actor runs is limited to it
 
     def can(self, action: Action) -> bool:
-        return allowed(self.role, action)
+        return allowed(self.role, action, self.delegated)
+
+    @property
+    def delegated(self) -> bool:
+        """A delegated (scoped) console user: organisation-wide settings are not theirs to change."""
+        return not self.scope.everything
 
 
 def require(request: web.Request, action: Action) -> Actor:
@@ -89,6 +99,33 @@ async def forbidden_response(request: web.Request, exc: Forbidden) -> web.Respon
             role=loaded.user.role,
         )
     return render(request, "console/forbidden.html", status=403, console_access=has_console(loaded.user.role))
+
+
+class OutOfScope(Exception):
+    """A row outside the actor's scope (所掌範囲): answered exactly as a missing one (404 with the
+    same text); a change is recorded as refused."""
+
+    def __init__(self, action: Action | str, not_found: str) -> None:
+        super().__init__(str(action))
+        self.action = str(action)
+        self.not_found = not_found
+
+
+async def refused_out_of_scope(request: web.Request, actor: Actor, action: Action | str) -> None:
+    """Audit a change refused because it names a row outside the actor's scope."""
+    if request.method == "GET":
+        return
+    await audit.record(
+        request.app[STATE].db,
+        "console_refused",
+        "denied",
+        actor=actor.id,
+        address=actor.address,
+        path=request.path[:200],
+        action=str(action),
+        role=actor.role,
+        reason="out_of_scope",
+    )
 
 
 class FormError(Exception):
@@ -154,14 +191,17 @@ def render_console(request: web.Request, template: str, status: int = 200, **con
     """A console page: the navigation, the permission check for buttons, the message after a redirect."""
     loaded = require_user(request)
     role = loaded.user.role
+    actor: Actor | None = request.get(ACTOR_KEY)
+    delegated = actor is not None and actor.delegated
     done = DONE.get(request.query.get("done", ""))
     return render(
         request,
         template,
         status=status,
         role=role,
-        can=lambda action: allowed(role, Action(action)),
-        grantable=grantable_roles(role),
+        can=lambda action: allowed(role, Action(action), delegated),
+        grantable=grantable_roles(role, delegated),
+        delegated=delegated,
         role_labels=ROLE_LABELS,
         event_kinds=KINDS,
         done=done,
@@ -179,6 +219,7 @@ def policies_url(request: web.Request) -> str | None:
     return None
 
 
+ACTOR_KEY = web.RequestKey("console_actor", Actor)  # the request's Actor, for render_console
 Handler = Callable[[web.Request, Actor], Awaitable[web.StreamResponse]]
 
 
@@ -189,9 +230,18 @@ def page(action: Action) -> Callable[[Handler], Callable[[web.Request], Awaitabl
         @functools.wraps(handler)
         async def run(request: web.Request) -> web.StreamResponse:
             try:
-                return await handler(request, require(request, action))
+                actor = require(request, action)
+                async with request.app[STATE].db.begin() as s:
+                    actor = replace(actor, scope=await scope_of(s, actor.id))
+                if not actor.can(action):  # organisation-wide: not for a delegated user
+                    raise Forbidden(action)
+                request[ACTOR_KEY] = actor
+                return await handler(request, actor)
             except Forbidden as exc:
                 return await forbidden_response(request, exc)
+            except OutOfScope as exc:
+                await refused_out_of_scope(request, actor, exc.action)
+                raise web.HTTPNotFound(text=exc.not_found) from None
             except FormError:
                 _ = translator(request)
                 return render(

@@ -9,11 +9,11 @@ from aiohttp import web
 from jiseki.i18n import JST
 
 from ...db.models import utcnow
+from ...permissions import Action
 from ...queries import dashboard as queries
 from ..guards import STATE
 from .chart import daily_chart
 from .common import Actor, page, render_console
-from .permissions import Action
 
 DAYS = 30
 
@@ -31,8 +31,8 @@ async def dashboard(request: web.Request, actor: Actor) -> web.Response:
     today = now.astimezone(JST).date()
     bounds = day_bounds(today)
     async with state.db() as s:
-        figures = await queries.figures_now(s, now, bounds[-2])
-        counts = await queries.sessions_started(s, bounds)
+        figures = await queries.figures_now(s, now, bounds[-2], actor.scope)
+        counts = await queries.sessions_started(s, bounds, actor.scope)
     chart = daily_chart({lo.date(): n for lo, n in zip(bounds, counts, strict=False)}, today, DAYS)
     template = "console/_dashboard_figures.html" if request.query.get("fragment") else "console/dashboard.html"
     return render_console(request, template, figures=figures, chart=chart, updated=now)

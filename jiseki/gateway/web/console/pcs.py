@@ -21,7 +21,9 @@ from ...auth.accounts import valid_login_id
 from ...auth.users_csv import CsvFileError, RowError
 from ...db.models import Host, utcnow
 from ...enrollment_csv import parse_pc_list, tokens_csv
+from ...permissions import Action
 from ...queries import pcs as queries
+from ...wake import wake_host
 from ..guards import STATE
 from ..render import translator
 from .audit_log import view_of
@@ -29,6 +31,7 @@ from .common import (
     PAGE_SIZE,
     Actor,
     FormError,
+    OutOfScope,
     done_redirect,
     error_text,
     form_of,
@@ -36,10 +39,10 @@ from .common import (
     page_number,
     query_choice,
     query_text,
+    refused_out_of_scope,
     render_console,
     text,
 )
-from .permissions import Action
 from .staff import account_url
 from .uploads import uploaded_csv
 
@@ -56,7 +59,7 @@ async def pc_list(request: web.Request, actor: Actor) -> web.Response:
     q = query_text(request, "q")
     status = query_choice(request, "state", queries.STATES)
     async with request.app[STATE].db() as s:
-        found = await queries.pc_page(s, q, status, page_number(request), PAGE_SIZE)
+        found = await queries.pc_page(s, q, status, page_number(request), PAGE_SIZE, actor.scope)
     return render_console(
         request,
         "console/pc_list.html",
@@ -70,17 +73,23 @@ async def pc_list(request: web.Request, actor: Actor) -> web.Response:
     )
 
 
-async def _host(request: web.Request) -> Host:
+NO_PC = "no such office PC"
+
+
+async def _host(request: web.Request, actor: Actor, action: Action) -> Host:
+    """The PC in the URL, if it exists and is in the actor's scope (outside: the same 404, audited)."""
     async with request.app[STATE].db() as s:
         row = await queries.host(s, request.match_info["host_id"])
-    if row is None:
-        raise web.HTTPNotFound(text="no such office PC")
+        if row is None:
+            raise web.HTTPNotFound(text=NO_PC)
+        if actor.delegated and not await actor.scope.has_host(s, row.id):
+            raise OutOfScope(action, NO_PC)
     return row
 
 
 @page(Action.VIEW)
 async def pc_page(request: web.Request, actor: Actor) -> web.Response:
-    return await _render_pc(request, actor, await _host(request))
+    return await _render_pc(request, actor, await _host(request, actor, Action.VIEW))
 
 
 async def _render_pc(
@@ -94,7 +103,7 @@ async def _render_pc(
     login_ids: str = "",
 ) -> web.Response:
     async with request.app[STATE].db() as s:
-        details = await queries.pc_details(s, host, with_events=actor.can(Action.VIEW_AUDIT))
+        details = await queries.pc_details(s, host, with_events=actor.can(Action.VIEW_AUDIT), scope=actor.scope)
     return render_console(
         request,
         "console/pc.html",
@@ -126,8 +135,9 @@ def split_ids(value: str) -> list[str]:
 
 @page(Action.ASSIGN)
 async def assign_many(request: web.Request, actor: Actor) -> web.Response:
-    """Assign many staff to this PC at once; each ID's outcome is listed."""
-    host = await _host(request)
+    """Assign many staff to this PC at once; each ID's outcome is listed (staff outside the actor's
+    scope are answered as unknown IDs)."""
+    host = await _host(request, actor, Action.ASSIGN)
     form = await form_of(request)
     raw = text(form, "login_ids", 64 * 1024, required=True)
     ids = split_ids(raw)
@@ -144,8 +154,19 @@ async def assign_many(request: web.Request, actor: Actor) -> web.Response:
         if not valid_login_id(r.login_id)
     ]
     rows = [r for r in rows if valid_login_id(r.login_id)]
+    if actor.delegated:
+        async with request.app[STATE].db() as s:
+            outside = await queries.outside_scope(s, [r.login_id for r in rows], actor.scope)
+        if outside:
+            await refused_out_of_scope(request, actor, Action.ASSIGN)
+            invalid += [
+                RowError(r.line, N_("There is no staff account “{value}”."), {"value": r.login_id})
+                for r in rows
+                if r.login_id in outside
+            ]
+            rows = [r for r in rows if r.login_id not in outside]
     async with request.app[STATE].db.begin() as s:
-        result = await admin.import_assignments(s, rows, invalid, actor.id, address=actor.address)
+        result = await admin.import_assignments(s, rows, invalid, actor.id, address=actor.address, scope=actor.scope)
     _ = translator(request)
     summary = {
         "assigned": [r.login_id for r in result.valid],
@@ -157,16 +178,19 @@ async def assign_many(request: web.Request, actor: Actor) -> web.Response:
 
 @page(Action.ASSIGN)
 async def unassign(request: web.Request, actor: Actor) -> web.Response:
-    host = await _host(request)
+    host = await _host(request, actor, Action.ASSIGN)
     form = await form_of(request)
+    login_id = text(form, "login_id", 64, required=True)
     async with request.app[STATE].db.begin() as s:
-        await admin.unassign(s, text(form, "login_id", 64, required=True), host.id, actor.id, address=actor.address)
+        if actor.delegated and not await actor.scope.has_user(s, login_id):
+            raise OutOfScope(Action.ASSIGN, NO_PC)
+        await admin.unassign(s, login_id, host.id, actor.id, address=actor.address)
     raise done_redirect(pc_url(host.id), "unassigned")
 
 
 @page(Action.PC_MANAGE)
 async def revoke(request: web.Request, actor: Actor) -> web.Response:
-    host = await _host(request)
+    host = await _host(request, actor, Action.PC_MANAGE)
     form = await form_of(request)
     state = request.app[STATE]
     try:
@@ -176,6 +200,17 @@ async def revoke(request: web.Request, actor: Actor) -> web.Response:
         return await _render_pc(request, actor, host, status=400, error=error_text(request, exc))
     state.watcher.poke()
     raise done_redirect(pc_url(host.id), "revoked")
+
+
+@page(Action.PC_WAKE)
+async def wake(request: web.Request, actor: Actor) -> web.Response:
+    """電源オン: the PC's magic packet, direct or through a relay agent (scope applies: outside it, 404)."""
+    host = await _host(request, actor, Action.PC_WAKE)
+    await form_of(request)  # the CSRF check
+    result = await wake_host(request.app[STATE], host.id, actor.id, actor.address)
+    if not result.ok:
+        return await _render_pc(request, actor, host, status=409, error=translator(request)(result.message))
+    raise done_redirect(pc_url(host.id), "woken")
 
 
 # ---- enrollment tokens --------------------------------------------------------------------------
@@ -208,12 +243,12 @@ async def _render_tokens(
     )
 
 
-@page(Action.VIEW)
+@page(Action.VIEW_ORGANISATION)
 async def tokens(request: web.Request, actor: Actor) -> web.Response:
     return await _render_tokens(request)
 
 
-@page(Action.PC_MANAGE)
+@page(Action.ENROLLMENT)
 async def create_token(request: web.Request, actor: Actor) -> web.Response:
     state = request.app[STATE]
     form = await form_of(request)
@@ -237,7 +272,7 @@ async def create_token(request: web.Request, actor: Actor) -> web.Response:
     return await _render_tokens(request, values={"hours": "24"}, token=token)
 
 
-@page(Action.PC_MANAGE)
+@page(Action.ENROLLMENT)
 async def create_tokens(request: web.Request, actor: Actor) -> web.Response:
     """Tokens for a whole PC list (an asset list's CSV): all or none; the CSV of tokens is in this
     response only, as a download (the database keeps each token's SHA-256)."""
@@ -279,7 +314,7 @@ async def create_tokens(request: web.Request, actor: Actor) -> web.Response:
     )
 
 
-@page(Action.PC_MANAGE)
+@page(Action.ENROLLMENT)
 async def cancel_token(request: web.Request, actor: Actor) -> web.Response:
     try:
         async with request.app[STATE].db.begin() as s:

@@ -1,5 +1,6 @@
-"""Groups and policies: the policy of each department and host group, edited with validation, and a
-preview of the effective policy for a (staff member, office PC) with the source of every value."""
+"""Groups and policies: the organisation's default (全庁の既定) and the policy of each department and
+host group, edited with validation (an empty field says what it inherits, never a sample value), and
+a preview of the effective policy for a (staff member, office PC) with the source of every value."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from jiseki.policy_settings import SETTINGS, Setting
 
 from ... import admin
 from ...admin import AdminError
-from ...policies_db import effective_for
+from ...auth import second_factor
+from ...permissions import Action
+from ...policies_db import effective_for, organisation_policy
+from ...policy import ORGANISATION, Effective, combine
 from ...queries.policies import policy_targets
 from ..guards import STATE
 from ..policy_labels import source_text
@@ -30,26 +34,37 @@ from .common import (
     render_console,
     text,
 )
-from .permissions import Action
 
-SCOPES = ("department", "host_group")
+SCOPES = (ORGANISATION, "department", "host_group")
 
 
-@page(Action.VIEW)
+@page(Action.VIEW_ORGANISATION)
 async def policies_page(request: web.Request, actor: Actor) -> web.Response:
     state = request.app[STATE]
     user_id, host_id = query_text(request, "user", 64), query_text(request, "pc", 64)
     preview = None
     async with state.db() as s:
-        targets = await policy_targets(s)
+        targets, inherited = await _targets(s)
         if user_id and host_id:
+            # A staff member or PC outside the actor's scope is not found, as elsewhere.
+            if not (await actor.scope.has_user(s, user_id) and await actor.scope.has_host(s, host_id)):
+                raise web.HTTPNotFound(text="no such staff member or office PC")
             preview = await effective_for(s, user_id, host_id)
-    return _page(request, targets, preview=preview, preview_user=user_id, preview_pc=host_id)
+    return _page(request, targets, inherited, preview=preview, preview_user=user_id, preview_pc=host_id)
+
+
+async def _targets(s: Any) -> tuple[dict[str, Any], dict[str, Effective]]:
+    """The policies to list, and what an unset field of each scope's form inherits: the built-in
+    default for the organisation's, the organisation's default (over the built-in) for the others."""
+    organisation = await organisation_policy(s)
+    below = combine([], organisation)
+    return await policy_targets(s), {ORGANISATION: combine([]), "department": below, "host_group": below}
 
 
 def _page(
     request: web.Request,
     targets: dict[str, Any],
+    inherited: dict[str, Effective],
     status: int = 200,
     error: str | None = None,
     preview: Any = None,
@@ -62,15 +77,27 @@ def _page(
         status=status,
         section="policies",
         targets=targets,
+        inherited=inherited,
         preview=preview,
         source_text=lambda source: source_text(translator(request), source),
         preview_user=preview_user,
         preview_pc=preview_pc,
         settings=SETTINGS,  # the form's fields and the preview's rows, one per row of the catalogue
+        second_factor=second_factor,  # the login's second factor: organisation and departments only
+        organisation_factor=_organisation_factor(targets),
         error=error,
         days=DAY_NAMES,
         day_labels=DAY_LABELS,
     )
+
+
+def _organisation_factor(targets: dict[str, Any]) -> tuple[str, str]:
+    """What a department's unset second factor inherits, and from where: the organisation default's
+    value, or the built-in one."""
+    row = targets[ORGANISATION][0][2]
+    if row is not None and row.second_factor in second_factor.VALUES:
+        return row.second_factor, ORGANISATION
+    return second_factor.DEFAULT, "default"
 
 
 # How each kind of control (`Kind.form`, drawn by the template's `setting_field`) reads back: the
@@ -126,22 +153,32 @@ def _settings_from(form: Form) -> dict[str, Any]:
     return out
 
 
+def _second_factor_from(form: Form, scope: str) -> dict[str, Any]:
+    """The login's second factor (organisation and departments only): None where "not set here"."""
+    if scope not in second_factor.SCOPES or "second_factor" not in form:
+        return {}
+    raw = text(form, "second_factor", 16)
+    if raw not in ("", *second_factor.VALUES):
+        raise FormError("second_factor")
+    return {"second_factor": raw or None}
+
+
 @page(Action.POLICY_MANAGE)
 async def save_policy(request: web.Request, actor: Actor) -> web.StreamResponse:
     state = request.app[STATE]
     form = await form_of(request)
     scope = text(form, "scope", 16, required=True)
-    name = text(form, "name", 255, required=True)
     if scope not in SCOPES:
         raise FormError("scope")
+    name = text(form, "name", 255, required=scope != ORGANISATION)
     try:
-        settings = _settings_from(form)
+        settings = _settings_from(form) | _second_factor_from(form, scope)
         async with state.db.begin() as s:
             await admin.set_policy(s, scope, name, settings, actor.id, address=actor.address)
     except PolicyError as exc:
         async with state.db() as s:
-            targets = await policy_targets(s)
-        return _page(request, targets, status=400, error=str(exc))
+            targets, inherited = await _targets(s)
+        return _page(request, targets, inherited, status=400, error=str(exc))
     raise done_redirect("/admin/policies", "updated")
 
 

@@ -11,6 +11,7 @@ from ... import admin
 from ...admin import AdminError
 from ...db.models import utcnow
 from ...end_reasons import EndReason
+from ...permissions import Action
 from ...queries import sessions as queries
 from ...textclean import without_controls
 from ..guards import STATE
@@ -20,6 +21,7 @@ from .common import (
     PAGE_SIZE,
     Actor,
     FormError,
+    OutOfScope,
     done_redirect,
     error_text,
     form_of,
@@ -29,7 +31,6 @@ from .common import (
     render_console,
 )
 from .pcs import pc_url
-from .permissions import Action
 from .staff import account_url
 from .terminals import terminal_url
 
@@ -52,7 +53,7 @@ async def session_list(request: web.Request, actor: Actor) -> web.Response:
     q = query_text(request, "q")
     now = utcnow()
     async with request.app[STATE].db() as s:
-        found = await queries.session_lists(s, q, page_number(request), PAGE_SIZE, now)
+        found = await queries.session_lists(s, q, page_number(request), PAGE_SIZE, now, actor.scope)
     template = "console/_live_sessions.html" if request.query.get("fragment") else "console/sessions.html"
     return render_console(
         request,
@@ -71,17 +72,25 @@ async def session_list(request: web.Request, actor: Actor) -> web.Response:
     )
 
 
-async def _session_row(request: web.Request) -> Any:
+NO_SESSION = "no such session"
+
+
+async def _session_row(request: web.Request, actor: Actor) -> Any:
+    """The session in the URL, if it exists and is in the actor's scope (outside: the same 404,
+    audited for a change)."""
+    session_id = request.match_info["session_id"]
     async with request.app[STATE].db() as s:
-        row = await queries.session_row(s, request.match_info["session_id"])
+        row = await queries.session_row(s, session_id, actor.scope)
+        if row is None and actor.delegated and await queries.session_row(s, session_id) is not None:
+            raise OutOfScope(Action.SESSION_END, NO_SESSION)
     if row is None:
-        raise web.HTTPNotFound(text="no such session")
+        raise web.HTTPNotFound(text=NO_SESSION)
     return row
 
 
 @page(Action.SESSION_END)
 async def end_form(request: web.Request, actor: Actor) -> web.Response:
-    row = await _session_row(request)
+    row = await _session_row(request, actor)
     if row.state == "ended":
         raise done_redirect("/admin/sessions", "already_ended")
     return _render_end(request, row, error=None, values={"hold": "10"})
@@ -109,7 +118,7 @@ def _render_end(
 @page(Action.SESSION_END)
 async def end_session(request: web.Request, actor: Actor) -> web.Response:
     state = request.app[STATE]
-    row = await _session_row(request)
+    row = await _session_row(request, actor)
     form = await form_of(request)
     values = {
         "message": without_controls(str(form.get("message", "")), keep_breaks=True)[:2000],

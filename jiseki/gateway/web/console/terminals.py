@@ -1,7 +1,9 @@
-"""Registered telework terminals: list, register (PKCS#12 once, or a CSR), reissue, revoke."""
+"""Registered telework terminals: list, register (PKCS#12 once, or a CSR; or many from a CSV, as one
+archive of bundles), reissue, revoke."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 from urllib.parse import quote
@@ -14,9 +16,14 @@ from jiseki.i18n import N_
 
 from ... import admin
 from ...admin import AdminError
+from ...auth.users_csv import CsvFileError
 from ...db.models import Terminal
+from ...permissions import Action
 from ...queries import terminals as queries
+from ...staged_imports import stage, take
+from ...terminals_csv import MAX_TERMINALS, TerminalRow, bundles_zip, parse_terminals_csv
 from ..guards import STATE
+from ..render import translator
 from .audit_log import view_of
 from .common import (
     PAGE_SIZE,
@@ -32,7 +39,8 @@ from .common import (
     render_console,
     text,
 )
-from .permissions import Action
+from .imports import _expired, _rows
+from .uploads import uploaded_csv
 
 MAX_CSR = 16 * 1024
 
@@ -41,7 +49,7 @@ def terminal_url(terminal_id: str) -> str:
     return "/admin/terminal/" + quote(terminal_id, safe="")
 
 
-@page(Action.VIEW)
+@page(Action.VIEW_ORGANISATION)
 async def terminal_list(request: web.Request, actor: Actor) -> web.Response:
     q = query_text(request, "q")
     status = query_choice(request, "state", queries.STATES)
@@ -152,7 +160,7 @@ async def _terminal(request: web.Request) -> Terminal:
     return row
 
 
-@page(Action.VIEW)
+@page(Action.VIEW_ORGANISATION)
 async def terminal_page(request: web.Request, actor: Actor) -> web.Response:
     return await _render_terminal(request, actor, await _terminal(request))
 
@@ -206,3 +214,76 @@ async def revoke_terminal(request: web.Request, actor: Actor) -> web.Response:
         return await _render_terminal(request, actor, row, status=400, error=error_text(request, exc))
     state.watcher.poke()  # close the terminal's live connections now rather than at the next poll
     raise done_redirect(terminal_url(row.id), "revoked")
+
+
+# ---- many terminals from a CSV -------------------------------------------------------------------
+
+IMPORT_PATH = "/admin/terminals/import"
+
+
+def _preview_cells(row: TerminalRow, auto: str) -> tuple[str, ...]:
+    return (row.terminal_id or auto, row.name, row.note)
+
+
+def _import_page(request: web.Request, status: int = 200, error: str | None = None) -> web.Response:
+    return render_console(request, "console/terminal_import.html", status=status, error=error, limit=MAX_TERMINALS)
+
+
+@page(Action.TERMINAL_MANAGE)
+async def import_form(request: web.Request, actor: Actor) -> web.Response:
+    return _import_page(request)
+
+
+@page(Action.TERMINAL_MANAGE)
+async def import_preview(request: web.Request, actor: Actor) -> web.Response:
+    state = request.app[STATE]
+    try:
+        filename, content = uploaded_csv(await form_of(request))
+    except CsvFileError as exc:
+        return _import_page(request, 400, translator(request)(exc.msgid, **exc.values))
+    rows, errors = parse_terminals_csv(content)
+    async with state.db.begin() as s:
+        good, errors = await admin.check_new_terminals(s, rows, errors)
+        staged_id = await stage(s, "terminals", actor.id, filename, content) if good else None
+    auto = translator(request)("(made when registered)")
+    return render_console(
+        request,
+        "console/terminal_import_preview.html",
+        filename=filename,
+        preview=_rows(request, ((r.line, _preview_cells(r, auto)) for r in good), errors),
+        ok_count=len(good),
+        error_lines=len({e.line for e in errors}),
+        staged_id=staged_id,
+    )
+
+
+@page(Action.TERMINAL_MANAGE)
+async def import_confirm(request: web.Request, actor: Actor) -> web.Response:
+    """Register the valid rows and hand back one archive of their bundles with the passwords: made in
+    this request, offered on this page only, never stored."""
+    state = request.app[STATE]
+    async with state.db.begin() as s:
+        staged = await take(s, request.match_info["staged_id"], "terminals", actor.id)
+    if staged is None:
+        return _expired(request)
+    rows, errors = parse_terminals_csv(staged.content)
+    async with state.db() as s:  # checked again: terminals may have been registered meanwhile
+        rows, errors = await admin.check_new_terminals(s, rows, errors)
+    # The keys and bundles are made outside the transaction, so that the database is not held.
+    made = await asyncio.to_thread(admin.make_terminal_bundles, state.ca, rows, state.terminal_lifetime)
+    try:
+        async with state.db.begin() as s:
+            await admin.register_terminals_pkcs12(s, made, actor.id, filename=staged.filename, address=actor.address)
+    except AdminError as exc:
+        return _import_page(request, 409, error_text(request, exc))
+    registered = [(row, bundle) for row, _issued, bundle in made]
+    archive = bundles_zip(registered) if registered else b""
+    return render_console(
+        request,
+        "console/terminal_import_done.html",
+        filename=staged.filename,
+        count=len(registered),
+        preview=_rows(request, (), errors),
+        download="data:application/zip;base64," + base64.b64encode(archive).decode() if registered else None,
+        archive_name=f"terminals-{len(registered)}.zip",
+    )

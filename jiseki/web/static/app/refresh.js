@@ -9,7 +9,9 @@ function start(el) {
   const seconds = Math.max(MIN_INTERVAL, Number(el.dataset.interval) || 30);
   let timer = null;
   const tick = async () => {
-    if (document.visibilityState === 'visible' && !el.contains(document.activeElement)) {
+    // Not while rows are ticked for a bulk action either: a new rendering would clear the boxes.
+    const ticked = el.querySelector('input[type=checkbox]:checked');
+    if (document.visibilityState === 'visible' && !el.contains(document.activeElement) && !ticked) {
       try {
         const response = await fetch(url, { cache: 'no-store', credentials: 'same-origin' });
         if (response.redirected || !response.ok) {
