@@ -46,6 +46,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free ports: each socket stays bound until all are chosen (free_port() twice can
+    give the same port, and then one server quietly answers for both)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def expired_client_cert(ca, out, kind: str, ident: str):  # type: ignore[no-untyped-def]
     """(cert path, key path, certificate): a client certificate of `ca` whose validity ended yesterday."""
     import datetime as dt

@@ -20,7 +20,7 @@ from jiseki.demo.desktop import VirtualDesktop
 from jiseki.demo.processes import ProcessGroup
 from jiseki.demo.provision import DemoCredentials, provision
 from jiseki.demo.run import wait_for_port
-from tests.conftest import free_port
+from tests.conftest import free_ports
 
 from .conftest import login, needs_desktop, terminal_context
 from .test_viewer import type_text, wait_for
@@ -59,7 +59,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres: object) -> Itera
     root = tmp_path_factory.mktemp("nodes")
     url = postgres.new_database()  # type: ignore[attr-defined]
     shared = root / "shared"
-    ports = {"node-a": free_port(), "node-b": free_port()}
+    ports = dict(zip(("node-a", "node-b"), free_ports(2), strict=True))
     agent_dir = root / "agent"
     a_url = f"https://127.0.0.1:{ports['node-a']}"
     configs = {}
@@ -85,6 +85,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres: object) -> Itera
                 stderr=log,
             )
             assert wait_for_port("127.0.0.1", ports[node], 30)
+            assert _node_at(ports[node], shared / "pki" / "root-ca.crt") == node  # not another server on the port
         group.start(
             "agent",
             [sys.executable, "-m", "jiseki", "agent", "--config", str(configs["node-a"])],
@@ -100,6 +101,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres: object) -> Itera
     finally:
         group.stop_all()
         log.close()
+
+
+def _node_at(port: int, ca_file: Path) -> str | None:
+    """The node id a gateway names in its own /metrics (loopback may read them)."""
+    import re
+    import ssl
+    import urllib.request
+
+    context = ssl.create_default_context(cafile=str(ca_file))
+    with urllib.request.urlopen(f"https://127.0.0.1:{port}/metrics", context=context, timeout=10) as response:
+        found = re.search(r'jiseki_agents_online\{node="([^"]+)"\}', response.read().decode())
+    return found.group(1) if found else None
 
 
 def _db_rows(url: str, sql: str) -> list[tuple]:
