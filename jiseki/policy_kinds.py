@@ -147,11 +147,12 @@ class Choice(Kind):
 
 @dataclass(frozen=True)
 class Number(Kind):
-    """A whole number from 0 to `high`; with `zero_is_none`, 0 means "no limit"."""
+    """A whole number from 0 to `high`; `zero`, if given, is what 0 means (a catalogue msgid, e.g.
+    "No limit"), shown instead of the number."""
 
     high: int
     unit: str
-    zero_is_none: bool = False
+    zero: str = ""
     form: ClassVar[str] = "number"
 
     def check(self, name: str, value: Any) -> None:
@@ -162,13 +163,13 @@ class Number(Kind):
         return {"type": int}
 
     def show(self, value: Any) -> str:
-        return "none" if self.zero_is_none and value == 0 else str(value)
+        return "none" if self.zero and value == 0 else str(value)
 
     def doc_values(self) -> str:
-        return f"0–{self.high:,} {self.unit}" + ("; 0 = no limit" if self.zero_is_none else "")
+        return f"0–{self.high:,} {self.unit}" + (f"; 0 = {self.zero.lower()}" if self.zero else "")
 
     def doc_value(self, value: Any) -> str:
-        return "0 (no limit)" if self.zero_is_none and value == 0 else f"{value:,}"
+        return f"0 ({self.zero.lower()})" if self.zero and value == 0 else f"{value:,}"
 
 
 _YES_NO = {"yes": True, "no": False, "on": True, "off": False, "true": True, "false": False}

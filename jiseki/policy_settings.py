@@ -93,7 +93,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("view_only", Switch(), False, ANY_ON, agent=True, label=N_("View only")),
     Setting(
         "idle_minutes",
-        Number(24 * 60, "minutes", zero_is_none=True),
+        Number(24 * 60, "minutes", zero=N_("No limit")),
         0,
         LIMIT,
         agent=False,
@@ -102,7 +102,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "max_minutes",
-        Number(7 * 24 * 60, "minutes", zero_is_none=True),
+        Number(7 * 24 * 60, "minutes", zero=N_("No limit")),
         0,
         LIMIT,
         agent=False,
@@ -157,6 +157,15 @@ SETTINGS: tuple[Setting, ...] = (
         agent=False,
         label=N_("Power on (Wake-on-LAN)"),
         hint="no = staff cannot power on their office PC from the portal (the console still can)",
+    ),
+    Setting(
+        "wake_before_minutes",
+        Number(240, "minutes", zero=N_("Never")),
+        0,
+        SMALLEST,
+        agent=False,
+        label=N_("Power on before the allowed hours (minutes)"),
+        hint="0 = never by schedule; needs allowed hours (--hours)",
     ),
 )
 

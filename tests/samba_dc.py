@@ -121,7 +121,7 @@ def unicode_pwd(password: str) -> bytes:
     return f'"{password}"'.encode("utf-16-le")
 
 
-PACKAGES = "samba samba-ad-provision samba-dsdb-modules"  # Debian 12; nothing else is used here
+PACKAGES = "samba samba-ad-provision samba-dsdb-modules samba-vfs-modules"  # Debian 12; nothing else is used here
 
 
 def unavailable() -> str | None:
@@ -132,6 +132,8 @@ def unavailable() -> str | None:
         "samba-tool (samba-common-bin)": shutil.which("samba-tool") is not None,
         "samba-ad-provision": Path("/usr/share/samba/setup/ad-schema").is_dir(),
         "samba-dsdb-modules": bool(glob.glob("/usr/lib/*/samba/ldb/samba_dsdb.so")),
+        # a Recommends of samba, so not there with --no-install-recommends: provision loads acl_xattr
+        "samba-vfs-modules": bool(glob.glob("/usr/lib/*/samba/vfs/acl_xattr.so")),
     }
     missing = [name for name, present in parts.items() if not present]
     if missing:

@@ -23,7 +23,7 @@ SECOND_FACTOR = "second_factor"
 ORGANISATION_TARGET = 0
 
 
-def _to_policy(row: PolicyRow, name: str) -> Policy:
+def to_policy(row: PolicyRow, name: str) -> Policy:
     return Policy(name=name, **{k: getattr(row, k) for k in COLUMNS})
 
 
@@ -40,7 +40,7 @@ async def policies_for(s: AsyncSession, user_id: str, host_id: str) -> list[Poli
             )
         ).first()
         if row is not None:
-            found.append(_to_policy(row[0], f"department:{row[1]}"))
+            found.append(to_policy(row[0], f"department:{row[1]}"))
     host = await s.get(Host, host_id)
     if host is not None and host.host_group_id is not None:
         row = (
@@ -51,7 +51,7 @@ async def policies_for(s: AsyncSession, user_id: str, host_id: str) -> list[Poli
             )
         ).first()
         if row is not None:
-            found.append(_to_policy(row[0], f"host_group:{row[1]}"))
+            found.append(to_policy(row[0], f"host_group:{row[1]}"))
     return found
 
 
@@ -62,7 +62,7 @@ async def organisation_policy(s: AsyncSession) -> Policy | None:
             select(PolicyRow).where(PolicyRow.scope == ORGANISATION, PolicyRow.target_id == ORGANISATION_TARGET)
         )
     ).scalar_one_or_none()
-    return _to_policy(row, ORGANISATION) if row is not None else None
+    return to_policy(row, ORGANISATION) if row is not None else None
 
 
 async def effective_for(s: AsyncSession, user_id: str, host_id: str, now: dt.datetime | None = None) -> Effective:

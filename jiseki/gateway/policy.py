@@ -81,6 +81,7 @@ class Effective:
     record: bool
     on_holidays: bool
     wake: bool  # staff may power on (Wake-on-LAN) the PC from the portal
+    wake_before_minutes: int  # the gateway powers the PC on this long before the allowed hours (0: never)
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     calendar: Calendar = NO_CLOSED_DAYS  # national holidays and the organisation's closed days
 

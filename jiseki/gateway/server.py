@@ -15,7 +15,7 @@ from aiohttp import web
 from jiseki.config import Config
 from jiseki.protocol import Status, StatusCode, encode
 
-from . import authority, metrics, recordings_db
+from . import authority, metrics, recordings_db, wake_schedule
 from .audit.store import purge_before, run_sealer
 from .audit.syslog import Destination, SyslogForwarder
 from .db.models import utcnow
@@ -42,6 +42,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         asyncio.create_task(_expire_tickets(state)),
         asyncio.create_task(authority.run(state.broker, config.auth)),
         asyncio.create_task(state.jobs.run_forever()),  # resumes CSV imports a stopped node left
+        asyncio.create_task(wake_schedule.run_forever(state)),  # 電源オン before the allowed hours (policy)
         *_audit_tasks(config, state),
     ]
     directory = config.directory

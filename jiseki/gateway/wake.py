@@ -79,13 +79,17 @@ async def _candidates(state: GatewayState, host_id: str) -> list[Candidate]:
 async def wake_host(
     state: GatewayState,
     host_id: str,
-    actor: str,
+    actor: str | None,  # None: the schedule (wake_schedule)
     address: str | None,
     *,
+    not_since: dt.datetime | None = None,
     gateway_interfaces: Callable[[], Sequence[NetInterface]] = local_interfaces,
+    **detail: str,
 ) -> WakeResult:
     """Send the PC's magic packets by the best route; record who asked (Host.wake_requested_*) and
-    an audit event `host_wake_requested` (route, relay) whatever the outcome."""
+    an audit event `host_wake_requested` (route, relay, and `detail`) whatever the outcome.
+
+    Refused as TOO_SOON if the PC was asked to wake after `not_since` (default: REPEAT_AFTER ago)."""
     async with state.db() as s:
         host = await s.get(Host, host_id)
     if host is None:
@@ -95,7 +99,7 @@ async def wake_host(
     target = read_network(host.network)
     if not target:
         result = WakeResult(False, NO_NETWORK)
-    elif not await _claim(state, host_id, actor):
+    elif not await claim(state, host_id, actor, not_since or utcnow() - REPEAT_AFTER):
         return WakeResult(False, TOO_SOON)
     else:
         result = await _send(state, host, target, gateway_interfaces)
@@ -110,22 +114,22 @@ async def wake_host(
             route=result.route or "none",
             relay=result.relay,
             sent=result.sent,
+            **detail,
         )
     return result
 
 
-async def _claim(state: GatewayState, host_id: str, actor: str) -> bool:
-    """Record the request, unless one was made in the last REPEAT_AFTER: one conditional UPDATE, so
-    that of requests at the same moment (on any node) exactly one sends."""
-    now = utcnow()
+async def claim(state: GatewayState, host_id: str, actor: str | None, not_since: dt.datetime) -> bool:
+    """Record the request, unless one was made after `not_since`: one conditional UPDATE, so that of
+    requests at the same moment (on any node) exactly one sends."""
     async with state.db.begin() as s:
         claimed = await s.execute(
             update(Host)
             .where(
                 Host.id == host_id,
-                (Host.wake_requested_at.is_(None)) | (Host.wake_requested_at < now - REPEAT_AFTER),
+                (Host.wake_requested_at.is_(None)) | (Host.wake_requested_at < not_since),
             )
-            .values(wake_requested_at=now, wake_requested_by=actor)
+            .values(wake_requested_at=utcnow(), wake_requested_by=actor)
         )
     return bool(claimed.rowcount)  # type: ignore[attr-defined]
 

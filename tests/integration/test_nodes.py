@@ -23,7 +23,7 @@ from jiseki.gateway.end_reasons import EndReason
 from jiseki.gateway.pki import CertificateAuthority
 from jiseki.gateway.server import serve
 from jiseki.protocol import Desktop, Monitor, Status, StatusCode, decode_from_agent, encode
-from tests.conftest import free_port
+from tests.conftest import free_ports
 
 from .conftest import Browser, RunningGateway, provision
 from .console_support import add_console_users, logged_in, post
@@ -69,8 +69,7 @@ async def cluster(tmp_path: Path, postgres: object, ticket_seconds: int) -> Asyn
     shared = tmp_path / "shared"  # CA, TOTP key: shared by every node (docs/deployment.md)
     base = GatewayConfig(data_dir=shared, database_url=url, drain_seconds=1)
     configs = {}
-    for name in ("node-a", "node-b"):
-        port = free_port()
+    for name, port in zip(("node-a", "node-b"), free_ports(2), strict=True):
         configs[name] = Config(
             gateway=replace(base, port=port, node_id=name, public_url=f"https://127.0.0.1:{port}"),
             auth=AuthConfig(address_max_failures=1000, ticket_seconds=ticket_seconds),

@@ -38,14 +38,15 @@ async def portal(b: Browser, method: str, host_id: str) -> tuple[int, dict[str, 
 
 
 async def relay_agent(
-    gw: RunningGateway, http: aiohttp.ClientSession, answer: bool = True
+    gw: RunningGateway, http: aiohttp.ClientSession, answer: bool = True, got: list[dict[str, object]] | None = None
 ) -> asyncio.Task[list[dict[str, object]]]:
-    """pc-2's control channel, in the same subnet as pc-1; answers each wake (sent 2) if `answer`."""
+    """pc-2's control channel, in the same subnet as pc-1; answers each wake (sent 2) if `answer`;
+    what it receives goes to `got` as it arrives."""
+    got = [] if got is None else got
     ws = await http.ws_connect(gw.url + "/agent/control", ssl=gw.agent_ssl("pc-2"))
     await ws.send_str(json.dumps({"type": "hello", "hostname": "relay", "network": [RELAY]}))
 
     async def serve() -> list[dict[str, object]]:
-        got = []
         async for msg in ws:
             wake = json.loads(msg.data)
             got.append(wake)

@@ -287,6 +287,7 @@ class PolicyRow(Base):
     # 0011: the login's second factor (totp / webauthn / either); departments and the organisation only
     second_factor: Mapped[str | None] = mapped_column(String(16))
     wake: Mapped[bool | None] = mapped_column(Boolean)  # 0012: staff may power on the PC (Wake-on-LAN)
+    wake_before_minutes: Mapped[int | None] = mapped_column(Integer)  # 0013: scheduled power-on
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_by: Mapped[str | None] = mapped_column(String(64))
 

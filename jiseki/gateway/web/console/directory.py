@@ -20,7 +20,7 @@ from ...permissions import Action
 from ..guards import STATE
 from ..render import translator
 from .common import Actor, form_of, page, render_console
-from .labels import DETAIL_KEYS, IMPORT_ACTIONS, ROLE_LABELS
+from .labels import DETAIL_KEYS, IMPORT_ACTIONS, ROLE_LABELS, TRIGGERS
 
 PATH = "/admin/directory"
 
@@ -121,7 +121,6 @@ REASON_LABELS = {
     "disabled": N_("Disabled in the directory"),
     "expired": N_("Expired in the directory"),
 }
-TRIGGER_LABELS = {"schedule": N_("Schedule"), "manual": N_("Console"), "cli": N_("Command line")}
 STATE_LABELS = {"running": N_("Running"), "done": N_("Finished"), "failed": N_("Failed")}
 FIELD_LABELS = {k: DETAIL_KEYS[k] for k in ("display_name", "reading", "department", "role", "email")}
 BUSY = N_("Another synchronisation is running. Please try again when it has finished.")
@@ -167,7 +166,7 @@ async def sync_context(request: web.Request, **shown: Any) -> dict[str, Any]:
             "notes_kinds": NOTES,
             "kind_labels": KIND_LABELS,
             "note_labels": NOTE_LABELS,
-            "trigger_labels": TRIGGER_LABELS,
+            "trigger_labels": TRIGGERS,
             "state_labels": STATE_LABELS,
             "change_text": change_text,
             "preview_rows": PREVIEW_ROWS,

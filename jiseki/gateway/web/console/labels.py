@@ -266,6 +266,13 @@ REFUSAL_REASONS = {  # certificates refused, enrollment refused, messages droppe
 # Which way a clipboard message went (the audit's `direction`; the policy's modes are policy_kinds').
 DIRECTIONS = dict(to_host=N_("Terminal → office PC"), to_terminal=N_("Office PC → terminal"))
 SIDES = {"viewer": N_("Terminal"), "agent": N_("Office PC")}
+# Who started a directory synchronisation or a power-on (the audit's `trigger`).
+TRIGGERS = {"schedule": N_("Schedule"), "manual": N_("Console"), "cli": N_("Command line")}
+WAKE_ROUTES = {  # how a power-on signal went (the audit's `route`)
+    "direct": N_("Directly from the gateway"),
+    "relay": N_("Through a running PC on the same network"),
+    "none": N_("Not sent"),
+}
 METHODS = {"pkcs12": N_("PKCS#12 file"), "csr": N_("Signed certificate request")}
 STATES = {
     "live": N_("Connected"),

@@ -36,6 +36,8 @@ from .labels import (
     ROLE_LABELS,
     SIDES,
     STATES,
+    TRIGGERS,
+    WAKE_ROUTES,
 )
 
 Translate = Callable[..., str]
@@ -161,11 +163,13 @@ _VALUES: dict[str, Mapping[str, str]] = {
     "action": ACTIONS,
     "kind": KINDS,
     "outcome": OUTCOMES,
+    "trigger": TRIGGERS,
+    "route": WAKE_ROUTES,
     **_POLICY_VALUES,
 }
 _BY_ACTION = frozenset({"counts", "login_ids"})  # an import's event: a mapping of row actions
 _SIZES = frozenset({"bytes", "bytes_to_viewer", "bytes_to_agent", "clipboard_max_bytes"})
-_MINUTES = frozenset({"hold_minutes", "idle_minutes", "max_minutes"})
+_MINUTES = frozenset({"hold_minutes", "idle_minutes", "max_minutes", "wake_before_minutes"})
 
 
 def field_words(key: str) -> Words:
