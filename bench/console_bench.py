@@ -10,7 +10,8 @@ certificate:
 - downloads each export (audit log, session history, usage report; CSV and XLSX) 3 times;
 - imports a staff CSV of 4,300 new accounts and one of 1,000 April transfers: the preview's time and
   the background job's, from the confirmation to the end, as the progress page polls it;
-- previews a bulk action on 200 staff found by a search.
+- previews a bulk action on 200 staff found by a search;
+- times one look of the scheduled power-on (every department wakes its PCs before 08:30).
 Results also go to bench/results/console-*.json.
 """
 
@@ -33,13 +34,15 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from jiseki.config import AgentConfig, Config, GatewayConfig
 from jiseki.demo.run import wait_for_port, write_config
+from jiseki.gateway import wake_schedule
 from jiseki.gateway.auth import totp
 from jiseki.gateway.auth.passwords import hash_password
 from jiseki.gateway.certs import record_issued
+from jiseki.gateway.db.engine import make_engine, sessionmaker
 from jiseki.gateway.db.models import (
     Assignment,
     AuditEvent,
@@ -51,6 +54,7 @@ from jiseki.gateway.db.models import (
     utcnow,
 )
 from jiseki.gateway.pki import client_ssl_context, write_private
+from jiseki.gateway.policies_db import set_policy
 from jiseki.gateway.state import open_state
 from jiseki.gateway.terminals import _upsert
 from jiseki.i18n import JST
@@ -353,6 +357,36 @@ async def measure(
     return {"pages": pages, "exports": exports, "imports": imports, "bulk": bulk}
 
 
+async def schedule_look(config: Config, departments: int, repeat: int = 5) -> dict[str, Any]:
+    """One look of the scheduled power-on (each node makes one a minute): every department's policy
+    wakes 30 minutes before 08:30, every PC has reported its network; timed at 08:10 on a Monday."""
+    engine = make_engine(config.gateway.effective_database_url)
+    db = sessionmaker(engine)
+    network = json.dumps(
+        [{"mac": "52:54:00:00:00:01", "address": "10.1.0.1", "prefix": 16, "broadcast": "10.1.255.255"}]
+    )
+    try:
+        async with db.begin() as s:
+            for i in range(departments):
+                settings = {"start": "08:30", "end": "17:15", "wake_before_minutes": 30}
+                await set_policy(s, "department", f"部署{i + 1:03d}課", settings, "bench")
+            await s.execute(update(Host).values(network=network))
+        monday = dt.datetime(2027, 1, 4, 8, 10, tzinfo=JST)
+        times, due = [], []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            async with db() as s:
+                due = await wake_schedule.due_hosts(s, monday)
+            times.append(time.perf_counter() - started)
+    finally:
+        await engine.dispose()
+    return {
+        "due": len(due),
+        "median_ms": round(statistics.median(times) * 1000, 1),
+        "max_ms": round(max(times) * 1000, 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--staff", type=int, default=5000)
@@ -386,6 +420,7 @@ def main() -> int:
             base = f"https://127.0.0.1:{port}"
             ca = gateway.data_dir / "pki" / "root-ca.crt"
             results = asyncio.run(measure(base, root, ca, secret, password, args.repeat, 80))
+            results["schedule"] = [asyncio.run(schedule_look(config, 80))]
         finally:
             proc.terminate()
             proc.wait(10)
@@ -397,6 +432,8 @@ def main() -> int:
         print(f"{r['import']:32} {r['rows']:>6} {r['preview_s']:>10} {r['job_s']:>8}")
     for r in results["bulk"]:
         print(f"\n{r['bulk']}: {r['rows']} rows in {r['s']} s")
+    for r in results["schedule"]:
+        print(f"scheduled power-on, one look: {r['due']:,} PCs due, median {r['median_ms']} ms, max {r['max_ms']} ms")
     out = Path(__file__).resolve().parent / "results"
     out.mkdir(exist_ok=True)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
