@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 60.0  # how often a node looks; a wake period is at least a minute long
 TRIGGER = "schedule"
+# Wakes in flight at once: the morning's burst (every PC at 08:00) must not queue behind relays that
+# do not answer (WAKE_ANSWER_SECONDS each, up to MAX_RELAY_TRIES), nor flood the subnets at once.
+CONCURRENT_WAKES = 16
 
 
 def wake_start(eff: Effective, now: dt.datetime) -> dt.datetime | None:
@@ -121,20 +124,23 @@ async def run_once(
     now = now or utcnow()
     async with state.db() as s:
         due = await due_hosts(s, now)
-    done = []
-    for item in due:
-        result = await wake_host(
-            state,
-            item.host_id,
-            None,
-            None,
-            not_since=item.opened,
-            gateway_interfaces=gateway_interfaces,
-            trigger=TRIGGER,
-        )
-        if result.message != TOO_SOON:  # asked already in this period (by a person, or another node)
-            done.append((item.host_id, result))
-    return done
+    gate = asyncio.Semaphore(CONCURRENT_WAKES)
+
+    async def one(item: Due) -> WakeResult:
+        async with gate:
+            return await wake_host(
+                state,
+                item.host_id,
+                None,
+                None,
+                not_since=item.opened,
+                gateway_interfaces=gateway_interfaces,
+                trigger=TRIGGER,
+            )
+
+    results = await asyncio.gather(*(one(item) for item in due))
+    # TOO_SOON: asked already in this period (by a person, or by another node)
+    return [(item.host_id, r) for item, r in zip(due, results, strict=True) if r.message != TOO_SOON]
 
 
 async def run_forever(state: GatewayState) -> None:

@@ -1,15 +1,23 @@
-"""Scheduled 電源オン, the pure part: when a policy's wake period is open, and for which start."""
+"""Scheduled 電源オン: when a policy's wake period is open and for which start (pure), and what one look does."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jiseki.gateway import wake_schedule
 from jiseki.gateway.holidays import Calendar
 from jiseki.gateway.policy import JST, Policy, combine, next_allowed, time_denial
-from jiseki.gateway.wake_schedule import wake_start
+from jiseki.gateway.wake import SENT, TOO_SOON, WakeResult
+from jiseki.gateway.wake_schedule import Due, wake_start
 
 WORKDAYS = Policy("所属:総務課", days="mon,tue,wed,thu,fri", start="08:30", end="17:15", wake_before_minutes=30)
 
@@ -101,3 +109,37 @@ def test_a_wake_start_is_the_next_allowed_moment_within_the_minutes(
     assert time_denial(eff, now) is not None and time_denial(eff, got) is None
     assert now < got <= now + dt.timedelta(minutes=minutes)
     assert got == next_allowed(eff, now)
+
+
+def test_a_look_wakes_its_due_pcs_a_few_at_a_time_and_reports_all_but_those_asked_already(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The orchestration alone (the real wakes and claims: tests/integration/test_wake_schedule.py):
+    `due_hosts` and `wake_host` are replaced by recorders."""
+    start = jst(2026, 12, 7, 8, 30)
+    due = [Due(f"pc-{i:02d}", start, start - dt.timedelta(minutes=30)) for i in range(40)]
+    in_flight, most, calls = 0, 0, []
+
+    async def due_hosts(_s: object, _now: dt.datetime) -> list[Due]:
+        return due
+
+    async def wake_host(_state: object, host_id: str, actor: str | None, address: str | None, **kw: Any) -> WakeResult:
+        nonlocal in_flight, most
+        calls.append((host_id, actor, address, kw["not_since"], kw["trigger"]))
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return WakeResult(False, TOO_SOON) if host_id.endswith("7") else WakeResult(True, SENT, "relay", "pc-99", 2)
+
+    @contextlib.asynccontextmanager
+    async def db() -> AsyncIterator[None]:
+        yield None
+
+    monkeypatch.setattr(wake_schedule, "due_hosts", due_hosts)
+    monkeypatch.setattr(wake_schedule, "wake_host", wake_host)
+    done = asyncio.run(wake_schedule.run_once(SimpleNamespace(db=db), start))  # type: ignore[arg-type]
+    assert most == wake_schedule.CONCURRENT_WAKES < len(due)
+    assert sorted(c[0] for c in calls) == [d.host_id for d in due]
+    assert all(c[1:] == (None, None, start - dt.timedelta(minutes=30), "schedule") for c in calls)
+    assert [host for host, _r in done] == [d.host_id for d in due if not d.host_id.endswith("7")]
