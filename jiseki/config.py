@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from jiseki.config_directory import DirectoryConfig, parse_directory
 from jiseki.config_mail import MailConfig, parse_mail
@@ -222,6 +222,13 @@ def _db_url(key: str, value: Any) -> str:
     text = _str(key, value)
     if text and not text.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql+psycopg://")):
         raise ConfigError(f"{key}: must start with sqlite+aiosqlite://, postgresql+asyncpg:// or postgresql+psycopg://")
+    query = urlsplit(text).query
+    if text.startswith("postgresql") and any(name.lower().startswith("ssl") for name in parse_qs(query)):
+        # asyncpg's engine would take ?ssl=, but the signalling's DSN and pg_dump spell TLS otherwise
+        raise ConfigError(
+            f"{key}: set TLS to PostgreSQL in the environment (PGSSLMODE, PGSSLROOTCERT), not in the URL: "
+            "the gateway, its signalling and jiseki backup all read it there (docs/deployment.md)"
+        )
     return text
 
 

@@ -1,7 +1,8 @@
 """A throwaway PostgreSQL server for the tests (Debian's postgresql package), one per test session.
 
 `initdb` refuses to run as root, so the cluster belongs to the `postgres` system user; it listens on
-127.0.0.1 on a free port with trust authentication and is stopped when the tests end.
+127.0.0.1 on a free port with trust authentication and is stopped when the tests end. With `tls`
+(a server certificate chain and key), it takes TCP connections over TLS only (`hostssl`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _as_postgres(argv: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 class PostgresServer:
-    def __init__(self) -> None:
+    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
         bindir = _bindir()
         if bindir is None:
             raise RuntimeError("PostgreSQL is not installed (Debian package postgresql)")
@@ -62,12 +63,22 @@ class PostgresServer:
         )
         if result.returncode != 0:
             raise RuntimeError(f"initdb failed: {result.stderr[-500:]}")
-        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        self.options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
+        if tls is not None:
+            self._require_tls(data, *tls)
         result = _as_postgres(
-            [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(self.dir / "log"), "-w", "start"]
+            [str(bindir / "pg_ctl"), "-D", str(data), "-o", self.options, "-l", str(self.dir / "log"), "-w", "start"]
         )
         if result.returncode != 0:
             raise RuntimeError(f"PostgreSQL did not start: {result.stderr[-500:]}")
+
+    def _require_tls(self, data: Path, cert: Path, key: Path) -> None:
+        for source, name in ((cert, "server.crt"), (key, "server.key")):
+            shutil.copyfile(source, data / name)
+            os.chmod(data / name, 0o600)  # the server refuses a key others can read
+            shutil.chown(data / name, "postgres") if os.geteuid() == 0 else None
+        (data / "pg_hba.conf").write_text("local all all trust\nhostssl all all 127.0.0.1/32 trust\n")
+        self.options += " -c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key"
 
     def psql(self, sql: str, database: str = "postgres") -> None:
         result = subprocess.run(
@@ -111,7 +122,7 @@ class PostgresServer:
                 "-w",
                 "restart",
                 "-o",
-                f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off",
+                self.options,
             ]
         )
 

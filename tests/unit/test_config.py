@@ -44,6 +44,11 @@ def test_valid_file(tmp_path: Path) -> None:
         ({"gateway": {"server_names": []}}, "gateway.server_names: must be a non-empty list"),
         ({"gateway": {"server_names": ["bad name!"]}}, "gateway.server_names[0]:"),
         ({"gateway": {"database_url": "mysql://x"}}, "gateway.database_url: must start with"),
+        (
+            {"gateway": {"database_url": "postgresql+asyncpg://j:SECRET@db/j?ssl=verify-full"}},
+            "gateway.database_url: set TLS to PostgreSQL in the environment (PGSSLMODE, PGSSLROOTCERT)",
+        ),
+        ({"gateway": {"database_url": "postgresql+psycopg://j@db/j?sslmode=require"}}, "gateway.database_url: set TLS"),
         ({"gateway": "x"}, "gateway: must be a table"),
     ],
 )
@@ -83,3 +88,11 @@ def test_networks() -> None:
         parse_config({"gateway": {"agent_networks": ["x"]}})
     with pytest.raises(ConfigError, match=r"auth\.lockout_threshold: must be an integer from 1 to 100"):
         parse_config({"auth": {"lockout_threshold": 0}})
+
+
+def test_tls_options_in_the_database_url_are_refused_without_echoing_the_password() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"gateway": {"database_url": "postgresql+asyncpg://jiseki:SECRET@db/jiseki?sslrootcert=/x"}})
+    assert "SECRET" not in str(err.value) and "PGSSLROOTCERT" in str(err.value)
+    url = "postgresql+asyncpg://jiseki@db/jiseki?prepared_statement_cache_size=0"  # other options stay allowed
+    assert parse_config({"gateway": {"database_url": url}}).gateway.database_url == url
