@@ -225,3 +225,50 @@ async def test_the_spare_follows_the_console_and_one_that_dies_at_once_waits(qui
     served.exit(0)
     await asyncio.wait_for(task, 5)
     await sessions.shutdown()
+
+
+class StaleHooks(Hooks):
+    """Windows is asked which session has the console, reads it, and answers only when released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold = False
+        self.asked = threading.Event()
+        self.release = threading.Event()
+        self.looks = 0
+
+    def console_session(self) -> int | None:
+        seen = self.console
+        if self.hold:
+            self.hold = False
+            self.asked.set()
+            self.release.wait(5)
+        self.looks += 1
+        return seen
+
+
+async def test_a_console_look_older_than_a_notification_does_not_take_the_session_back(quick_polls: None) -> None:
+    """Under load a look at the console can be answered after a notification that came later: the
+    stale answer (session 1) must not move the session back from session 2 (seen once in CI)."""
+    hooks = StaleHooks()
+    sessions = WorkerSessions(hooks)
+    task = asyncio.create_task(sessions.run_offer(OFFER))
+    first = await asyncio.wait_for(hooks.started.get(), 5)
+    await asyncio.to_thread(first.read)
+    hooks.hold = True
+    assert await asyncio.to_thread(hooks.asked.wait, 5)  # a look has read session 1 and waits
+    hooks.console = 2
+    sessions.notify_session_change(WTS_CONSOLE_DISCONNECT, 1)
+    sessions.notify_session_change(WTS_CONSOLE_CONNECT, 2)
+    second = await asyncio.wait_for(hooks.started.get(), 5)
+    assert second.session == 2 and await asyncio.to_thread(second.read) == link.StartOffer(OFFER)
+    hooks.release.set()  # the stale answer, 1, arrives now
+    looks = hooks.looks
+    await until(lambda: hooks.looks >= looks + 3)  # and fresh looks after it
+    assert not second.killed and [w.session for w in hooks.workers] == [1, 2]
+    sessions.stopping = True
+    task.cancel()
+    assert await asyncio.to_thread(second.read) == link.StopSession("ended")
+    second.exit(0)
+    with pytest.raises(asyncio.CancelledError):
+        await task

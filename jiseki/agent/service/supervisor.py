@@ -99,6 +99,7 @@ class WorkerSessions:
         self._actor: asyncio.Task[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # known once the first offer runs
+        self._changes = 0  # session-change notifications handled: a console look older than one is stale
         self.stopping = False  # the service stops: a cancelled session ends with "ended", not "replaced"
 
     # ---- entry points ------------------------------------------------------------------------
@@ -130,7 +131,11 @@ class WorkerSessions:
         """From the SCM's thread: a WTS session change (logon, logoff, lock, unlock, console connect)."""
         loop = self._loop
         if loop is not None:
-            loop.call_soon_threadsafe(lambda: self._submit(self.follower.session_change(event, session)))
+            loop.call_soon_threadsafe(self._session_changed, event, session)
+
+    def _session_changed(self, event: int, session: int) -> None:
+        self._changes += 1
+        self._submit(self.follower.session_change(event, session))
 
     async def shutdown(self) -> None:
         """The service stops: the worker ends its session cleanly (the gateway ends it at once)."""
@@ -153,12 +158,16 @@ class WorkerSessions:
 
     async def _poll_console(self) -> None:
         while True:
+            changes = self._changes
             try:
                 session = await asyncio.to_thread(self.hooks.console_session)
             except OSError as exc:
                 log.warning("cannot ask which session has the console: %s", exc)
             else:
-                self._submit([*self.follower.console_polled(session), _KeepSpare()])
+                # A notification that came while Windows was asked is newer than the answer: an old
+                # console must not take the session back (the next look sees the console as it is).
+                fresh = self.follower.console_polled(session) if self._changes == changes else []
+                self._submit([*fresh, _KeepSpare()])
             await asyncio.sleep(CONSOLE_POLL)
 
     async def _act(self) -> None:
