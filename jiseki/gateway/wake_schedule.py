@@ -106,10 +106,8 @@ def _period(
 ) -> tuple[dt.datetime, dt.datetime] | None:
     """(start, opened) of the wake period open now for a person of `department` on a PC of `group`,
     combined as `policies_db.effective_for` combines them."""
-    department, group = pair
-    found = [by_target.get(("department", department)) if department is not None else None]
-    found.append(by_target.get(("host_group", group)) if group is not None else None)
-    eff = combine([p for p in found if p is not None], organisation, calendar)
+    keys = [("department", pair[0]), ("host_group", pair[1])]
+    eff = combine([by_target[k] for k in keys if k in by_target], organisation, calendar)
     start = wake_start(eff, now)
     return None if start is None else (start, start - dt.timedelta(minutes=eff.wake_before_minutes))
 
