@@ -222,8 +222,8 @@ def _db_url(key: str, value: Any) -> str:
     text = _str(key, value)
     if text and not text.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://", "postgresql+psycopg://")):
         raise ConfigError(f"{key}: must start with sqlite+aiosqlite://, postgresql+asyncpg:// or postgresql+psycopg://")
-    query = urlsplit(text).query
-    if text.startswith("postgresql") and any(name.lower().startswith("ssl") for name in parse_qs(query)):
+    options = parse_qs(urlsplit(text).query, keep_blank_values=True)
+    if text.startswith("postgresql") and any(name.lower().startswith("ssl") for name in options):
         # asyncpg's engine would take ?ssl=, but the signalling's DSN and pg_dump spell TLS otherwise
         raise ConfigError(
             f"{key}: set TLS to PostgreSQL in the environment (PGSSLMODE, PGSSLROOTCERT), not in the URL: "

@@ -49,6 +49,7 @@ def test_valid_file(tmp_path: Path) -> None:
             "gateway.database_url: set TLS to PostgreSQL in the environment (PGSSLMODE, PGSSLROOTCERT)",
         ),
         ({"gateway": {"database_url": "postgresql+psycopg://j@db/j?sslmode=require"}}, "gateway.database_url: set TLS"),
+        ({"gateway": {"database_url": "postgresql+asyncpg://j@db/j?ssl="}}, "gateway.database_url: set TLS"),
         ({"gateway": "x"}, "gateway: must be a table"),
     ],
 )
